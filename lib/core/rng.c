@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Philox4x32-10 (Salmon et al., SC'11) and a sequential generator on top. */
+#include <errno.h>
+#include <math.h>
+
+#include "gcdl/rng.h"
+
+#define PHILOX_M0 0xD2511F53u
+#define PHILOX_M1 0xCD9E8D57u
+#define PHILOX_W0 0x9E3779B9u
+#define PHILOX_W1 0xBB67AE85u
+
+static inline void
+philox_round(uint32_t c[4], const uint32_t k[2])
+{
+	uint64_t p0 = (uint64_t)PHILOX_M0 * c[0];
+	uint64_t p1 = (uint64_t)PHILOX_M1 * c[2];
+	uint32_t hi0 = (uint32_t)(p0 >> 32), lo0 = (uint32_t)p0;
+	uint32_t hi1 = (uint32_t)(p1 >> 32), lo1 = (uint32_t)p1;
+
+	c[0] = hi1 ^ c[1] ^ k[0];
+	c[1] = lo1;
+	c[2] = hi0 ^ c[3] ^ k[1];
+	c[3] = lo0;
+}
+
+void
+gcdl_rng_philox(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4])
+{
+	uint32_t c[4] = { ctr[0], ctr[1], ctr[2], ctr[3] };
+	uint32_t k[2] = { key[0], key[1] };
+
+	for (int i = 0; i < 10; i++) {
+		if (i > 0) {
+			k[0] += PHILOX_W0;
+			k[1] += PHILOX_W1;
+		}
+		philox_round(c, k);
+	}
+	out[0] = c[0];
+	out[1] = c[1];
+	out[2] = c[2];
+	out[3] = c[3];
+}
+
+int
+gcdl_rng_stream(uint64_t seed, uint32_t round, uint32_t worker, uint32_t chunk, uint64_t first,
+		uint32_t *out, size_t n)
+{
+	const uint32_t key[2] = { (uint32_t)seed, (uint32_t)(seed >> 32) };
+	uint32_t ctr[4] = { 0, chunk, worker, round };
+	uint32_t blk[4];
+	size_t i = 0;
+
+	if (n == 0)
+		return 0;
+	if (out == NULL)
+		return -EINVAL;
+	/* the block counter is 32 bits: 2^34 words per stream */
+	if (first >= (UINT64_C(1) << 34) || n > (UINT64_C(1) << 34) - first)
+		return -ERANGE;
+
+	while (i < n) {
+		uint64_t w = first + i;
+		uint32_t off = (uint32_t)(w & 3);
+
+		ctr[0] = (uint32_t)(w >> 2);
+		gcdl_rng_philox(ctr, key, blk);
+		for (; off < 4 && i < n; off++, i++)
+			out[i] = blk[off];
+	}
+	return 0;
+}
+
+void
+gcdl_rng_init(struct gcdl_rng *r, uint64_t seed, uint32_t domain, uint32_t a, uint32_t b)
+{
+	/* domains differ in the key, so no sequential stream can meet a frame
+	 * stream (whose key is the bare seed) or another domain */
+	uint64_t k = seed ^ ((uint64_t)(domain + 1) * UINT64_C(0x9E3779B97F4A7C15));
+
+	r->key[0] = (uint32_t)k;
+	r->key[1] = (uint32_t)(k >> 32) ^ 0x5bd1e995u;
+	r->ctr[0] = 0;
+	r->ctr[1] = 0;
+	r->ctr[2] = a;
+	r->ctr[3] = b;
+	r->left = 0;
+}
+
+uint32_t
+gcdl_rng_u32(struct gcdl_rng *r)
+{
+	if (r->left == 0) {
+		gcdl_rng_philox(r->ctr, r->key, r->buf);
+		if (++r->ctr[0] == 0)
+			r->ctr[1]++;
+		r->left = 4;
+	}
+	return r->buf[4 - r->left--];
+}
+
+uint64_t
+gcdl_rng_u64(struct gcdl_rng *r)
+{
+	uint64_t hi = gcdl_rng_u32(r);
+
+	return (hi << 32) | gcdl_rng_u32(r);
+}
+
+double
+gcdl_rng_uniform(struct gcdl_rng *r)
+{
+	return (double)(gcdl_rng_u64(r) >> 11) * 0x1.0p-53;
+}
+
+uint32_t
+gcdl_rng_below(struct gcdl_rng *r, uint32_t n)
+{
+	uint64_t m;
+	uint32_t l;
+
+	if (n == 0)
+		return 0;
+	/* Lemire's multiply-and-reject */
+	m = (uint64_t)gcdl_rng_u32(r) * n;
+	l = (uint32_t)m;
+	if (l < n) {
+		uint32_t t = (uint32_t)(-n) % n;
+
+		while (l < t) {
+			m = (uint64_t)gcdl_rng_u32(r) * n;
+			l = (uint32_t)m;
+		}
+	}
+	return (uint32_t)(m >> 32);
+}
+
+double
+gcdl_rng_normal(struct gcdl_rng *r)
+{
+	double u1, u2;
+
+	do {
+		u1 = gcdl_rng_uniform(r);
+	} while (u1 <= 0.0);
+	u2 = gcdl_rng_uniform(r);
+	return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
+}
+
+void
+gcdl_rng_shuffle(struct gcdl_rng *r, uint32_t *a, size_t n)
+{
+	for (size_t i = n; i > 1; i--) {
+		uint32_t j = gcdl_rng_below(r, (uint32_t)i);
+		uint32_t t = a[i - 1];
+
+		a[i - 1] = a[j];
+		a[j] = t;
+	}
+}
