@@ -1,0 +1,216 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * The algorithm engine: what workers compute and send, and what the
+ * aggregator does with what arrives. It knows nothing of transports: the
+ * in-memory simulator (gcdl-sim) and the DPDK data plane (gcdl) drive the
+ * same calls, so for the same seed and the same arrivals they produce the
+ * same model, bit for bit.
+ *
+ * One round t, as the transports drive it:
+ *
+ *     worker k (not a straggler):
+ *         gcdl_engine_worker_gradient(e, ctx, k, t, w, v)     v_k
+ *         for each chunk c:
+ *             gcdl_engine_encode_chunk(e, k, t, c, v, payload)  -> frame payload
+ *     aggregator:
+ *         gcdl_engine_begin_round(e, t)
+ *         gcdl_engine_ingest(e, hdr, payload)  for each frame that arrives in time
+ *         gcdl_engine_close_round(e, u, &info) decode, optimizer step: u = update
+ *     every replica:
+ *         gcdl_engine_apply_update(w, u, dim)  w <- w - u
+ *
+ * The update u is what the downlink carries (METHOD.md, Downlink): every
+ * replica subtracts the same float vector, so replicas stay bit-identical.
+ */
+#ifndef GCDL_ENGINE_H
+#define GCDL_ENGINE_H
+
+#include <stdint.h>
+
+#include "gcdl/dataset.h"
+#include "gcdl/frame.h"
+#include "gcdl/layout.h"
+#include "gcdl/model.h"
+#include "gcdl/profile.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** What closing a round found. */
+struct gcdl_round_info {
+	uint32_t round;
+	uint32_t contributors;    /**< workers with at least one accepted chunk */
+	uint32_t stragglers;      /**< workers with no accepted chunk */
+	uint32_t empty_chunks;    /**< chunks nobody contributed to */
+	uint64_t frames;          /**< gradient frames accepted this round */
+	uint64_t duplicates;      /**< duplicate frames ignored this round */
+	uint64_t payload_bytes;   /**< payload bytes of accepted frames */
+	uint64_t wire_bytes;      /**< on-the-wire bytes of accepted frames (gcdl_frame_wire_bytes) */
+	double lr;                /**< step size used */
+};
+
+struct gcdl_engine;
+
+/**
+ * Create an engine for a profile.
+ *
+ * The layout is built from the profile (methods sent with d = 1 use the
+ * uncoded layout and need M = N). The training set must already be
+ * partitioned into M partitions (gcdl_dataset_partition()); the engine keeps
+ * pointers to it, which must outlive the engine.
+ *
+ * @param p         the profile (validated).
+ * @param train     the partitioned training set.
+ * @param offsets   its M+1 partition offsets.
+ * @param contexts  number of compute contexts (threads that may call
+ *                  gcdl_engine_worker_gradient() at once, each with its own ctx), >= 1.
+ * @param err       receives a message on failure.
+ * @param errlen    size of @p err.
+ * @return the engine, or NULL with errno EINVAL (bad profile/layout/data) or ENOMEM.
+ */
+struct gcdl_engine *gcdl_engine_create(const struct gcdl_profile *p,
+				       const struct gcdl_dataset *train, const uint32_t *offsets,
+				       uint32_t contexts, char *err, size_t errlen);
+
+/** Free an engine; NULL is ignored. @param e the engine. */
+void gcdl_engine_free(struct gcdl_engine *e);
+
+/** @return the shard layout in use. @param e the engine. */
+const struct gcdl_layout *gcdl_engine_layout(const struct gcdl_engine *e);
+
+/** @return the model's number of parameters. @param e the engine. */
+uint32_t gcdl_engine_dim(const struct gcdl_engine *e);
+
+/** @return the uplink message type (onebit, float or sign). @param e the engine. */
+enum gcdl_msg_type gcdl_engine_msg_type(const struct gcdl_engine *e);
+
+/** @return the number of uplink chunks per worker and round. @param e the engine. */
+uint32_t gcdl_engine_chunks(const struct gcdl_engine *e);
+
+/** @return coordinates per uplink chunk (the last may be shorter). @param e the engine. */
+uint32_t gcdl_engine_chunk_coords(const struct gcdl_engine *e);
+
+/** @return the largest uplink payload in bytes. @param e the engine. */
+size_t gcdl_engine_max_payload(const struct gcdl_engine *e);
+
+/**
+ * The aggregator's model replica (owned by the engine; updated by
+ * gcdl_engine_close_round()). Initialised from the seed at creation.
+ *
+ * @param e  the engine.
+ * @return gcdl_engine_dim(e) floats.
+ */
+float *gcdl_engine_model(struct gcdl_engine *e);
+
+/**
+ * Worker k's weighted gradient v_k = sum_{i in S_k} grad f_i(w) / (M r_i)
+ * (for signsgd_mv: its partition's gradient, whose sign is sent).
+ * With model.batch > 0 each partition's gradient is taken over a minibatch
+ * drawn from (seed, round, partition), so every holder of a partition
+ * computes the same value.
+ *
+ * @param e       the engine.
+ * @param ctx     compute context, 0..contexts-1; one thread per context at a time.
+ * @param worker  k.
+ * @param round   t.
+ * @param w       the model.
+ * @param v       receives dim values.
+ * @return 0, -EINVAL for NULL, -ERANGE for ctx or worker out of range, or the
+ *         model's error.
+ */
+int gcdl_engine_worker_gradient(struct gcdl_engine *e, uint32_t ctx, uint32_t worker,
+				uint32_t round, const float *w, float *v);
+
+/**
+ * Encode one chunk of v_k as the uplink payload of the method (1-bit with
+ * block scales, float32, or signs), ready for a frame of type
+ * gcdl_engine_msg_type(). Thread-safe.
+ *
+ * @param e        the engine.
+ * @param worker   k.
+ * @param round    t (keys the quantizer's random stream).
+ * @param chunk    c.
+ * @param v        the whole v_k (dim values).
+ * @param payload  receives the payload.
+ * @param cap      its capacity.
+ * @param count    receives the chunk's coordinate count, or NULL.
+ * @return the payload length, -EINVAL for NULL, -ERANGE for chunk or worker
+ *         out of range, -ENOSPC when cap is too small, -EDOM for a non-finite v.
+ */
+int gcdl_engine_encode_chunk(const struct gcdl_engine *e, uint32_t worker, uint32_t round,
+			     uint32_t chunk, const float *v, uint8_t *payload, size_t cap,
+			     uint32_t *count);
+
+/**
+ * Fill the frame limits of the aggregator for uplink frames of this job.
+ *
+ * @param e          the engine.
+ * @param round_min  first accepted round.
+ * @param round_max  last accepted round.
+ * @param lim        receives the limits.
+ */
+void gcdl_engine_frame_limits(const struct gcdl_engine *e, uint32_t round_min, uint32_t round_max,
+			      struct gcdl_frame_limits *lim);
+
+/**
+ * Start aggregating round t: clear accumulators and counters.
+ *
+ * @param e      the engine.
+ * @param round  t.
+ * @return 0, or -EINVAL for NULL.
+ */
+int gcdl_engine_begin_round(struct gcdl_engine *e, uint32_t round);
+
+/**
+ * Ingest one validated uplink frame (gcdl_frame_decode() succeeded).
+ *
+ * @param e        the engine.
+ * @param hdr      the decoded header.
+ * @param payload  its payload.
+ * @return 0 when accumulated, -EALREADY for a duplicate (ignored), -ESTALE for
+ *         a frame of another round, -EPROTO for a frame of another type than
+ *         the method's uplink, -EINVAL for NULL or a sender/chunk out of range.
+ */
+int gcdl_engine_ingest(struct gcdl_engine *e, const struct gcdl_frame_hdr *hdr,
+		       const uint8_t *payload);
+
+/**
+ * Close the round: decode the gradient estimate, take the optimizer step on
+ * the engine's replica, and write the update u (w_{t+1} = w_t - u).
+ *
+ * @param e       the engine.
+ * @param update  receives dim values, or NULL.
+ * @param info    receives the round's counts, or NULL.
+ * @return 0, or -EINVAL for NULL @p e.
+ */
+int gcdl_engine_close_round(struct gcdl_engine *e, float *update, struct gcdl_round_info *info);
+
+/**
+ * Apply an update to a replica: w <- w - u.
+ *
+ * @param w    the replica.
+ * @param u    the update.
+ * @param dim  coordinates.
+ */
+void gcdl_engine_apply_update(float *w, const float *u, uint32_t dim);
+
+/**
+ * Evaluate a model on a dataset.
+ *
+ * @param e         the engine.
+ * @param w         the model.
+ * @param ds        the dataset.
+ * @param loss      receives the mean loss, or NULL.
+ * @param accuracy  receives the accuracy, or NULL.
+ * @return 0, or the model's error.
+ */
+int gcdl_engine_eval(struct gcdl_engine *e, const float *w, const struct gcdl_dataset *ds,
+		     double *loss, double *accuracy);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GCDL_ENGINE_H */

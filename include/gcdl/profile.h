@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * Profiles: the INI files in configs/ that describe a job.
+ *
+ * One table of keys serves gcdl-sim and the gcdl data plane alike. Every key
+ * has a type, a documented default and a range; an unknown section or key, a
+ * malformed line or an out-of-range value is an error whose message names the
+ * file, the line and the key. The parser is ours rather than rte_cfgfile
+ * because rte_cfgfile does not report line numbers and would tie the pure
+ * core (and gcdl-sim) to DPDK.
+ *
+ * Syntax: `[section]` headers, `key = value` lines, `;` or `#` comments at the
+ * start of a line, blank lines. A key may appear once per file.
+ */
+#ifndef GCDL_PROFILE_H
+#define GCDL_PROFILE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "gcdl/agg.h"
+#include "gcdl/dataset.h"
+#include "gcdl/layout.h"
+#include "gcdl/model.h"
+#include "gcdl/straggler.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GCDL_PROFILE_STR 256
+
+/** Methods (METHOD.md, Baselines). */
+enum gcdl_method {
+	GCDL_METHOD_ONEBIT_GC = 0,
+	GCDL_METHOD_SGC,
+	GCDL_METHOD_SIGNSGD_MV,
+	GCDL_METHOD_IGNORE,
+	GCDL_METHOD_ONEBIT_UNCODED,
+	GCDL_METHOD__COUNT
+};
+
+/** Step-size schedules. */
+enum gcdl_schedule {
+	GCDL_SCHEDULE_CONSTANT = 0, /**< eta0 */
+	GCDL_SCHEDULE_SQRT,         /**< eta0 / sqrt(t+1) */
+	GCDL_SCHEDULE_STEP,         /**< eta0 * gamma^floor(t / step_every) */
+	GCDL_SCHEDULE__COUNT
+};
+
+/** Datasets. */
+enum gcdl_data_source {
+	GCDL_DATA_FMNIST = 0,   /**< IDX gzip files in a directory */
+	GCDL_DATA_LIBSVM,       /**< LIBSVM text files */
+	GCDL_DATA_SYNTH_LINEAR, /**< seeded linear regression */
+	GCDL_DATA_SYNTH_GMM,    /**< seeded Gaussian mixture */
+	GCDL_DATA__COUNT
+};
+
+/** Feature normalisation. */
+enum gcdl_normalize {
+	GCDL_NORM_NONE = 0,
+	GCDL_NORM_SCALE,       /**< pixels / 255 */
+	GCDL_NORM_STANDARDIZE, /**< zero mean, unit variance per feature (train statistics) */
+	GCDL_NORM__COUNT
+};
+
+/** Round deadlines. */
+enum gcdl_deadline_mode {
+	GCDL_DEADLINE_FIXED = 0,   /**< fixed_us */
+	GCDL_DEADLINE_ADAPTIVE,    /**< quantile of recent arrival times, within [min_us, max_us] */
+	GCDL_DEADLINE__COUNT
+};
+
+/** A job's profile. Field comments give the INI section.key. */
+struct gcdl_profile {
+	/* [job] */
+	char name[GCDL_PROFILE_STR];     /**< job.name */
+	uint32_t job_id;                 /**< job.job_id */
+	uint64_t seed;                   /**< job.seed */
+	uint32_t rounds;                 /**< job.rounds */
+	enum gcdl_method method;         /**< job.method */
+	uint32_t eval_every;             /**< job.eval_every (0: last round only) */
+	/* [cluster] */
+	uint32_t workers;                /**< cluster.workers (N) */
+	uint32_t partitions;             /**< cluster.partitions (M; 0: = N) */
+	uint32_t redundancy;             /**< cluster.redundancy (d) */
+	enum gcdl_layout_kind layout;    /**< cluster.layout */
+	/* [stragglers] */
+	enum gcdl_straggler_kind straggler_model; /**< stragglers.model */
+	double straggler_p;              /**< stragglers.p */
+	double shift_us;                 /**< stragglers.shift_us */
+	double mean_us;                  /**< stragglers.mean_us */
+	char slowdown[GCDL_PROFILE_STR]; /**< stragglers.slowdown ("K:F,...") */
+	/* [deadline] */
+	enum gcdl_deadline_mode deadline_mode; /**< deadline.mode */
+	double deadline_us;              /**< deadline.fixed_us */
+	double deadline_quantile;        /**< deadline.quantile */
+	double deadline_min_us;          /**< deadline.min_us */
+	double deadline_max_us;          /**< deadline.max_us */
+	/* [data] */
+	enum gcdl_data_source dataset;   /**< data.dataset */
+	char path[GCDL_PROFILE_STR];     /**< data.path */
+	char test_path[GCDL_PROFILE_STR]; /**< data.test_path */
+	enum gcdl_partitioning partitioning; /**< data.partitioning */
+	enum gcdl_normalize normalize;   /**< data.normalize */
+	uint32_t train_rows;             /**< data.train_rows (0: all) */
+	uint32_t test_rows;              /**< data.test_rows (0: all) */
+	uint32_t synth_features;         /**< data.synthetic_features */
+	uint32_t synth_classes;          /**< data.synthetic_classes */
+	double synth_noise;              /**< data.synthetic_noise */
+	double synth_sep;                /**< data.synthetic_sep */
+	/* [model] */
+	enum gcdl_model_kind model;      /**< model.type */
+	uint32_t hidden;                 /**< model.hidden */
+	double l2;                       /**< model.l2 */
+	uint32_t batch;                  /**< model.batch (0: full partition) */
+	/* [optim] */
+	double lr;                       /**< optim.lr */
+	enum gcdl_schedule schedule;     /**< optim.schedule */
+	uint32_t step_every;             /**< optim.step_every */
+	double step_gamma;               /**< optim.step_gamma */
+	double momentum;                 /**< optim.momentum */
+	double weight_decay;             /**< optim.weight_decay */
+	/* [coding] */
+	uint32_t scale_block;            /**< coding.scale_block */
+	enum gcdl_decoder decoder;       /**< coding.decoder */
+	uint32_t mtu;                    /**< coding.mtu */
+	/* [dataplane] */
+	uint32_t burst;                  /**< dataplane.burst */
+	uint32_t ring_size;              /**< dataplane.ring_size */
+	uint32_t mbufs;                  /**< dataplane.mbufs */
+	uint32_t worker_lcores;          /**< dataplane.worker_lcores */
+	double time_scale;               /**< dataplane.time_scale */
+};
+
+/**
+ * Fill a profile with every key's default.
+ *
+ * @param p  the profile.
+ */
+void gcdl_profile_defaults(struct gcdl_profile *p);
+
+/**
+ * Load a profile: defaults, then every key of the file.
+ *
+ * @param p       receives the profile; on failure it holds the defaults.
+ * @param path    the INI file.
+ * @param err     receives "FILE:LINE: key SECTION.KEY: reason" (or
+ *                "FILE: reason" for I/O errors).
+ * @param errlen  size of @p err.
+ * @return 0, -EINVAL for NULL arguments or any bad content, -errno when the
+ *         file cannot be read.
+ */
+int gcdl_profile_load(struct gcdl_profile *p, const char *path, char *err, size_t errlen);
+
+/**
+ * Set one key from text, with the same checks as the file parser (used for
+ * command-line overrides such as --rounds).
+ *
+ * @param p       the profile.
+ * @param key     "section.key".
+ * @param value   the value's text.
+ * @param err     receives "key SECTION.KEY: reason".
+ * @param errlen  size of @p err.
+ * @return 0, or -EINVAL for an unknown key or a bad value.
+ */
+int gcdl_profile_set(struct gcdl_profile *p, const char *key, const char *value, char *err,
+		     size_t errlen);
+
+/**
+ * Check relations between keys that no single key can (e.g. the layout's
+ * (N, M, d), the scale block against the MTU, the straggler list).
+ *
+ * @param p       the profile.
+ * @param err     receives a message naming the keys.
+ * @param errlen  size of @p err.
+ * @return 0, or -EINVAL.
+ */
+int gcdl_profile_validate(const struct gcdl_profile *p, char *err, size_t errlen);
+
+/**
+ * Print every key with its type, range, default and meaning (for --help).
+ *
+ * @param out  the stream.
+ */
+void gcdl_profile_print_keys(FILE *out);
+
+/**
+ * Print the profile as an INI file that loads back to the same profile.
+ *
+ * @param p    the profile.
+ * @param out  the stream.
+ */
+void gcdl_profile_write(const struct gcdl_profile *p, FILE *out);
+
+/**
+ * A 64-bit hash of every key that must agree between the nodes of one job.
+ *
+ * @param p  the profile.
+ * @return the hash (FNV-1a over the canonical text of the profile).
+ */
+uint64_t gcdl_profile_hash(const struct gcdl_profile *p);
+
+/**
+ * Parse a method name ("onebit_gc", "sgc", "signsgd_mv", "ignore", "onebit_uncoded").
+ *
+ * @param name    the name.
+ * @param method  where the method is written.
+ * @return 0, or -EINVAL for NULL or an unknown name.
+ */
+int gcdl_method_parse(const char *name, enum gcdl_method *method);
+
+/**
+ * The name of a method.
+ *
+ * @param method  the method.
+ * @return a static string, "unknown" outside the enum.
+ */
+const char *gcdl_method_name(enum gcdl_method method);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GCDL_PROFILE_H */

@@ -1,0 +1,548 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The algorithm engine: worker gradients, uplink payloads, aggregation and the
+ * optimizer step, independent of any transport. */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "gcdl/agg.h"
+#include "gcdl/engine.h"
+#include "gcdl/quant.h"
+#include "gcdl/rng.h"
+
+/* Per compute context: a model (it owns scratch) and gather buffers. */
+struct engine_ctx {
+	struct gcdl_model *model;
+	float *grad;
+	float *xb;
+	float *yb;
+};
+
+struct gcdl_engine {
+	struct gcdl_profile prof;
+	enum gcdl_msg_type type;
+	enum gcdl_decoder decoder;
+	struct gcdl_layout *layout;
+	uint32_t n, m, dim;
+	uint32_t chunk_coords, chunks;
+	size_t max_payload;
+	const struct gcdl_dataset *train;
+	const uint32_t *offsets;
+	uint32_t contexts;
+	struct engine_ctx *ctx;
+
+	float *w;   /* the aggregator's replica */
+	float *mom; /* momentum buffer */
+	float *g;   /* decoded gradient */
+	float *tmp; /* one chunk of floats */
+
+	/* Payloads are kept per (chunk, worker) and accumulated in worker order
+	 * when the round closes, so the float sums do not depend on the order
+	 * in which frames arrive: any transport gives the same bits. */
+	uint8_t *slots;
+	uint8_t *slot_full;
+	uint16_t *slot_len;
+	struct gcdl_agg *agg;
+
+	uint32_t round;
+	struct gcdl_round_info cur;
+};
+
+static void __attribute__((format(printf, 3, 4)))
+seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static int
+method_is_uncoded(enum gcdl_method m)
+{
+	return m == GCDL_METHOD_SIGNSGD_MV || m == GCDL_METHOD_IGNORE ||
+	       m == GCDL_METHOD_ONEBIT_UNCODED;
+}
+
+static enum gcdl_msg_type
+method_type(enum gcdl_method m)
+{
+	switch (m) {
+	case GCDL_METHOD_SGC:
+	case GCDL_METHOD_IGNORE:
+		return GCDL_MSG_FLOAT;
+	case GCDL_METHOD_SIGNSGD_MV:
+		return GCDL_MSG_SIGN;
+	default:
+		return GCDL_MSG_ONEBIT;
+	}
+}
+
+void
+gcdl_engine_free(struct gcdl_engine *e)
+{
+	if (e == NULL)
+		return;
+	if (e->ctx != NULL) {
+		for (uint32_t i = 0; i < e->contexts; i++) {
+			gcdl_model_free(e->ctx[i].model);
+			free(e->ctx[i].grad);
+			free(e->ctx[i].xb);
+			free(e->ctx[i].yb);
+		}
+		free(e->ctx);
+	}
+	gcdl_layout_free(e->layout);
+	gcdl_agg_free(e->agg);
+	free(e->w);
+	free(e->mom);
+	free(e->g);
+	free(e->tmp);
+	free(e->slots);
+	free(e->slot_full);
+	free(e->slot_len);
+	free(e);
+}
+
+static struct gcdl_model *
+model_for(const struct gcdl_profile *p, const struct gcdl_dataset *train)
+{
+	uint32_t classes = train->classes;
+
+	return gcdl_model_create(p->model, train->features, classes, p->hidden, (float)p->l2);
+}
+
+struct gcdl_engine *
+gcdl_engine_create(const struct gcdl_profile *p, const struct gcdl_dataset *train,
+		   const uint32_t *offsets, uint32_t contexts, char *err, size_t errlen)
+{
+	struct gcdl_engine *e;
+	enum gcdl_layout_kind kind;
+	uint32_t d, max_rows = 0;
+	size_t nslots;
+
+	if (p == NULL || train == NULL || offsets == NULL || contexts == 0 ||
+	    train->rows == 0 || train->x == NULL) {
+		seterr(err, errlen, "engine: missing profile, data or contexts");
+		errno = EINVAL;
+		return NULL;
+	}
+	if (gcdl_profile_validate(p, err, errlen) != 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	e = calloc(1, sizeof(*e));
+	if (e == NULL)
+		goto nomem;
+	e->prof = *p;
+	e->n = p->workers;
+	e->m = p->partitions ? p->partitions : p->workers;
+	e->train = train;
+	e->offsets = offsets;
+	e->type = method_type(p->method);
+	e->decoder = p->method == GCDL_METHOD_IGNORE ? GCDL_DECODER_NORMALISED : p->decoder;
+	kind = method_is_uncoded(p->method) ? GCDL_LAYOUT_UNCODED : p->layout;
+	d = method_is_uncoded(p->method) ? 1 : p->redundancy;
+	if (offsets[e->m] != train->rows) {
+		seterr(err, errlen, "engine: partition offsets do not cover the %u training rows",
+		       train->rows);
+		gcdl_engine_free(e);
+		errno = EINVAL;
+		return NULL;
+	}
+	for (uint32_t i = 0; i < e->m; i++) {
+		if (offsets[i + 1] <= offsets[i]) {
+			seterr(err, errlen, "engine: partition %u is empty (%u training rows for "
+			       "%u partitions)", i, train->rows, e->m);
+			gcdl_engine_free(e);
+			errno = EINVAL;
+			return NULL;
+		}
+		if (offsets[i + 1] - offsets[i] > max_rows)
+			max_rows = offsets[i + 1] - offsets[i];
+	}
+	if (p->batch > 0 && p->batch < max_rows)
+		max_rows = p->batch;
+	e->layout = gcdl_layout_create(kind, e->n, e->m, d, p->seed, err, errlen);
+	if (e->layout == NULL) {
+		gcdl_engine_free(e);
+		errno = EINVAL;
+		return NULL;
+	}
+	e->contexts = contexts;
+	e->ctx = calloc(contexts, sizeof(*e->ctx));
+	if (e->ctx == NULL)
+		goto nomem;
+	for (uint32_t i = 0; i < contexts; i++) {
+		e->ctx[i].model = model_for(p, train);
+		if (e->ctx[i].model == NULL) {
+			seterr(err, errlen, "model.type: cannot build the model for %u features, "
+			       "%u classes and %u hidden units", train->features, train->classes,
+			       p->hidden);
+			gcdl_engine_free(e);
+			errno = EINVAL;
+			return NULL;
+		}
+		e->dim = gcdl_model_dim(e->ctx[i].model);
+		e->ctx[i].grad = malloc(sizeof(float) * e->dim);
+		if (p->batch > 0) {
+			e->ctx[i].xb = malloc(sizeof(float) * (size_t)max_rows * train->features);
+			e->ctx[i].yb = malloc(sizeof(float) * max_rows);
+			if (e->ctx[i].xb == NULL || e->ctx[i].yb == NULL)
+				goto nomem;
+		}
+		if (e->ctx[i].grad == NULL)
+			goto nomem;
+	}
+	e->chunk_coords = gcdl_frame_chunk_coords(e->type, p->mtu, p->scale_block);
+	if (e->chunk_coords == 0) {
+		seterr(err, errlen, "coding.mtu %u / coding.scale_block %u: no coordinate fits "
+		       "a frame", p->mtu, p->scale_block);
+		gcdl_engine_free(e);
+		errno = EINVAL;
+		return NULL;
+	}
+	e->chunks = (e->dim + e->chunk_coords - 1) / e->chunk_coords;
+	e->max_payload = gcdl_frame_payload_len(e->type, e->chunk_coords, p->scale_block);
+	e->w = malloc(sizeof(float) * e->dim);
+	e->mom = calloc(e->dim, sizeof(float));
+	e->g = malloc(sizeof(float) * e->dim);
+	e->tmp = malloc(sizeof(float) * e->chunk_coords);
+	nslots = (size_t)e->chunks * e->n;
+	e->slots = malloc(nslots * e->max_payload);
+	e->slot_full = calloc(nslots, 1);
+	e->slot_len = calloc(nslots, sizeof(uint16_t));
+	e->agg = gcdl_agg_create(e->n, e->dim, e->chunk_coords);
+	if (e->w == NULL || e->mom == NULL || e->g == NULL || e->tmp == NULL ||
+	    e->slots == NULL || e->slot_full == NULL || e->slot_len == NULL || e->agg == NULL)
+		goto nomem;
+	gcdl_model_init(e->ctx[0].model, e->w, p->seed);
+	gcdl_engine_begin_round(e, 0);
+	return e;
+nomem:
+	seterr(err, errlen, "engine: out of memory");
+	gcdl_engine_free(e);
+	errno = ENOMEM;
+	return NULL;
+}
+
+const struct gcdl_layout *
+gcdl_engine_layout(const struct gcdl_engine *e)
+{
+	return e ? e->layout : NULL;
+}
+
+uint32_t
+gcdl_engine_dim(const struct gcdl_engine *e)
+{
+	return e ? e->dim : 0;
+}
+
+enum gcdl_msg_type
+gcdl_engine_msg_type(const struct gcdl_engine *e)
+{
+	return e ? e->type : GCDL_MSG_ONEBIT;
+}
+
+uint32_t
+gcdl_engine_chunks(const struct gcdl_engine *e)
+{
+	return e ? e->chunks : 0;
+}
+
+uint32_t
+gcdl_engine_chunk_coords(const struct gcdl_engine *e)
+{
+	return e ? e->chunk_coords : 0;
+}
+
+size_t
+gcdl_engine_max_payload(const struct gcdl_engine *e)
+{
+	return e ? e->max_payload : 0;
+}
+
+float *
+gcdl_engine_model(struct gcdl_engine *e)
+{
+	return e ? e->w : NULL;
+}
+
+int
+gcdl_engine_worker_gradient(struct gcdl_engine *e, uint32_t ctx, uint32_t worker,
+			    uint32_t round, const float *w, float *v)
+{
+	const struct gcdl_dataset *ds;
+	const uint32_t *parts;
+	struct engine_ctx *c;
+	uint32_t nparts;
+	int rc;
+
+	if (e == NULL || w == NULL || v == NULL)
+		return -EINVAL;
+	if (ctx >= e->contexts || worker >= e->n)
+		return -ERANGE;
+	c = &e->ctx[ctx];
+	ds = e->train;
+	rc = gcdl_layout_worker_partitions(e->layout, worker, &parts, &nparts);
+	if (rc != 0)
+		return rc;
+	memset(v, 0, sizeof(float) * e->dim);
+	for (uint32_t j = 0; j < nparts; j++) {
+		uint32_t i = parts[j];
+		uint32_t first = e->offsets[i], rows = e->offsets[i + 1] - first;
+		const float *x = ds->x + (size_t)first * ds->features;
+		const float *y = ds->y + first;
+		float wgt = 1.0f / ((float)e->m * (float)gcdl_layout_replication(e->layout, i));
+
+		if (e->prof.batch > 0 && e->prof.batch < rows) {
+			struct gcdl_rng r;
+
+			/* the same rows for every holder of partition i in round t */
+			gcdl_rng_init(&r, e->prof.seed, GCDL_RNG_MINIBATCH, round, i);
+			for (uint32_t b = 0; b < e->prof.batch; b++) {
+				uint32_t row = gcdl_rng_below(&r, rows);
+
+				memcpy(c->xb + (size_t)b * ds->features,
+				       x + (size_t)row * ds->features,
+				       sizeof(float) * ds->features);
+				c->yb[b] = y[row];
+			}
+			x = c->xb;
+			y = c->yb;
+			rows = e->prof.batch;
+		}
+		rc = gcdl_model_loss_grad(c->model, w, x, y, rows, c->grad, NULL);
+		if (rc != 0)
+			return rc;
+		cblas_saxpy((int)e->dim, wgt, c->grad, 1, v, 1);
+	}
+	return 0;
+}
+
+int
+gcdl_engine_encode_chunk(const struct gcdl_engine *e, uint32_t worker, uint32_t round,
+			 uint32_t chunk, const float *v, uint8_t *payload, size_t cap,
+			 uint32_t *count)
+{
+	uint32_t first, cnt, blocks;
+	size_t len;
+	int rc;
+
+	if (e == NULL || v == NULL || payload == NULL)
+		return -EINVAL;
+	if (chunk >= e->chunks || worker >= e->n)
+		return -ERANGE;
+	first = chunk * e->chunk_coords;
+	cnt = e->dim - first < e->chunk_coords ? e->dim - first : e->chunk_coords;
+	len = gcdl_frame_payload_len(e->type, cnt, e->prof.scale_block);
+	if (len > cap)
+		return -ENOSPC;
+	switch (e->type) {
+	case GCDL_MSG_ONEBIT: {
+		float scales[GCDL_MTU_MAX / 4];
+
+		blocks = gcdl_quant_blocks(cnt, e->prof.scale_block);
+		rc = gcdl_quant_onebit(v + first, cnt, e->prof.scale_block, e->prof.seed, round,
+				       worker, chunk, scales, payload + 4 * (size_t)blocks);
+		if (rc != 0)
+			return rc;
+		gcdl_frame_put_floats(payload, scales, blocks);
+		break;
+	}
+	case GCDL_MSG_SIGN:
+		rc = gcdl_quant_sign(v + first, cnt, payload);
+		if (rc != 0)
+			return rc;
+		break;
+	default:
+		for (uint32_t j = 0; j < cnt; j++)
+			if (!isfinite(v[first + j]))
+				return -EDOM;
+		gcdl_frame_put_floats(payload, v + first, cnt);
+		break;
+	}
+	if (count != NULL)
+		*count = cnt;
+	return (int)len;
+}
+
+void
+gcdl_engine_frame_limits(const struct gcdl_engine *e, uint32_t round_min, uint32_t round_max,
+			 struct gcdl_frame_limits *lim)
+{
+	if (e == NULL || lim == NULL)
+		return;
+	memset(lim, 0, sizeof(*lim));
+	lim->job_id = e->prof.job_id;
+	lim->senders = e->n;
+	lim->dim = e->dim;
+	lim->round_min = round_min;
+	lim->round_max = round_max;
+	lim->scale_block = e->type == GCDL_MSG_ONEBIT ? (uint16_t)e->prof.scale_block : 0;
+	lim->chunk_coords[e->type] = e->chunk_coords;
+}
+
+int
+gcdl_engine_begin_round(struct gcdl_engine *e, uint32_t round)
+{
+	if (e == NULL)
+		return -EINVAL;
+	e->round = round;
+	memset(&e->cur, 0, sizeof(e->cur));
+	e->cur.round = round;
+	memset(e->slot_full, 0, (size_t)e->chunks * e->n);
+	return 0;
+}
+
+int
+gcdl_engine_ingest(struct gcdl_engine *e, const struct gcdl_frame_hdr *hdr,
+		   const uint8_t *payload)
+{
+	size_t slot;
+
+	if (e == NULL || hdr == NULL || payload == NULL)
+		return -EINVAL;
+	if (hdr->type != e->type)
+		return -EPROTO;
+	if (hdr->round != e->round)
+		return -ESTALE;
+	if (hdr->sender >= e->n || hdr->chunk >= e->chunks || hdr->payload_len > e->max_payload)
+		return -EINVAL;
+	slot = (size_t)hdr->chunk * e->n + hdr->sender;
+	if (e->slot_full[slot]) {
+		e->cur.duplicates++;
+		return -EALREADY;
+	}
+	memcpy(e->slots + slot * e->max_payload, payload, hdr->payload_len);
+	e->slot_len[slot] = hdr->payload_len;
+	e->slot_full[slot] = 1;
+	e->cur.frames++;
+	e->cur.payload_bytes += hdr->payload_len;
+	e->cur.wire_bytes += gcdl_frame_wire_bytes(hdr->payload_len);
+	return 0;
+}
+
+static double
+step_size(const struct gcdl_profile *p, uint32_t t)
+{
+	switch (p->schedule) {
+	case GCDL_SCHEDULE_SQRT:
+		return p->lr / sqrt((double)t + 1.0);
+	case GCDL_SCHEDULE_STEP:
+		return p->lr * pow(p->step_gamma, (double)(t / p->step_every));
+	default:
+		return p->lr;
+	}
+}
+
+/* Feed the stored payloads to the aggregator, worker by worker. */
+static void
+accumulate_slots(struct gcdl_engine *e)
+{
+	float scales[GCDL_MTU_MAX / 4];
+	uint32_t S = e->prof.scale_block;
+
+	gcdl_agg_reset(e->agg);
+	for (uint32_t c = 0; c < e->chunks; c++) {
+		uint32_t cnt = gcdl_agg_chunk_len(e->agg, c);
+		uint32_t blocks = gcdl_quant_blocks(cnt, S);
+
+		for (uint32_t k = 0; k < e->n; k++) {
+			size_t slot = (size_t)c * e->n + k;
+			const uint8_t *pl = e->slots + slot * e->max_payload;
+
+			if (!e->slot_full[slot])
+				continue;
+			switch (e->type) {
+			case GCDL_MSG_ONEBIT:
+				gcdl_frame_get_floats(scales, pl, blocks);
+				gcdl_agg_add_onebit(e->agg, k, c, scales, S, pl + 4 * (size_t)blocks,
+						    cnt);
+				break;
+			case GCDL_MSG_SIGN:
+				gcdl_agg_add_sign(e->agg, k, c, pl, cnt);
+				break;
+			default:
+				gcdl_frame_get_floats(e->tmp, pl, cnt);
+				gcdl_agg_add_float(e->agg, k, c, e->tmp, cnt);
+				break;
+			}
+		}
+	}
+}
+
+int
+gcdl_engine_close_round(struct gcdl_engine *e, float *update, struct gcdl_round_info *info)
+{
+	const struct gcdl_profile *p;
+	float lr, mu, wd;
+	uint32_t contributors = 0;
+
+	if (e == NULL)
+		return -EINVAL;
+	p = &e->prof;
+	accumulate_slots(e);
+	if (e->type == GCDL_MSG_SIGN)
+		gcdl_agg_decode_majority(e->agg, e->g);
+	else
+		gcdl_agg_decode(e->agg, e->decoder, p->straggler_p, e->g, &e->cur.empty_chunks);
+	if (e->type == GCDL_MSG_SIGN) {
+		for (uint32_t c = 0; c < e->chunks; c++)
+			if (gcdl_agg_contributors(e->agg, c) == 0)
+				e->cur.empty_chunks++;
+	}
+	for (uint32_t k = 0; k < e->n; k++) {
+		for (uint32_t c = 0; c < e->chunks; c++) {
+			if (e->slot_full[(size_t)c * e->n + k]) {
+				contributors++;
+				break;
+			}
+		}
+	}
+	lr = (float)step_size(p, e->round);
+	mu = (float)p->momentum;
+	wd = (float)p->weight_decay;
+	/* u = lr * (m <- mu*m + g) + lr*wd*w; every replica then does w -= u */
+	for (uint32_t j = 0; j < e->dim; j++) {
+		float m = mu * e->mom[j] + e->g[j];
+		float u = lr * m + lr * wd * e->w[j];
+
+		e->mom[j] = m;
+		e->g[j] = u;
+	}
+	gcdl_engine_apply_update(e->w, e->g, e->dim);
+	if (update != NULL)
+		memcpy(update, e->g, sizeof(float) * e->dim);
+	e->cur.contributors = contributors;
+	e->cur.stragglers = e->n - contributors;
+	e->cur.lr = lr;
+	if (info != NULL)
+		*info = e->cur;
+	return 0;
+}
+
+void
+gcdl_engine_apply_update(float *w, const float *u, uint32_t dim)
+{
+	if (w == NULL || u == NULL)
+		return;
+	for (uint32_t j = 0; j < dim; j++)
+		w[j] -= u[j];
+}
+
+int
+gcdl_engine_eval(struct gcdl_engine *e, const float *w, const struct gcdl_dataset *ds,
+		 double *loss, double *accuracy)
+{
+	if (e == NULL || w == NULL || ds == NULL)
+		return -EINVAL;
+	return gcdl_model_eval(e->ctx[0].model, w, ds->x, ds->y, ds->rows, loss, accuracy);
+}

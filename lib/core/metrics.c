@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gcdl/metrics.h"
+
+FILE *
+gcdl_metrics_open(const char *path, char *err, size_t errlen)
+{
+	FILE *f;
+
+	if (path == NULL) {
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "metrics: no file given");
+		errno = EINVAL;
+		return NULL;
+	}
+	f = fopen(path, "w");
+	if (f == NULL) {
+		int e = errno;
+
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "%s: %s", path, strerror(e));
+		errno = e;
+		return NULL;
+	}
+	if (fprintf(f, "%s\n", GCDL_METRICS_HEADER) < 0) {
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "%s: write failed", path);
+		fclose(f);
+		errno = EIO;
+		return NULL;
+	}
+	return f;
+}
+
+int
+gcdl_metrics_write(FILE *f, const struct gcdl_metrics_row *r)
+{
+	int n;
+
+	if (f == NULL || r == NULL || r->method == NULL)
+		return -EINVAL;
+	if (r->evaluated)
+		n = fprintf(f, "%" PRIu32 ",%s,%.6f,%.4f,%" PRIu64 ",%" PRIu32 ",%.3f\n", r->round,
+			    r->method, r->train_loss, r->test_accuracy, r->uplink_bits,
+			    r->stragglers, r->wall_ms);
+	else
+		n = fprintf(f, "%" PRIu32 ",%s,,,%" PRIu64 ",%" PRIu32 ",%.3f\n", r->round,
+			    r->method, r->uplink_bits, r->stragglers, r->wall_ms);
+	return n < 0 ? -EIO : 0;
+}
+
+int
+gcdl_metrics_close(FILE *f)
+{
+	int rc = 0;
+
+	if (f == NULL)
+		return 0;
+	if (fflush(f) != 0 || fsync(fileno(f)) != 0)
+		rc = -EIO;
+	if (fclose(f) != 0)
+		rc = -EIO;
+	return rc;
+}

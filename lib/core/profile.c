@@ -1,0 +1,631 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Profiles: one table of keys, an INI parser that reports file:line:key. */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gcdl/frame.h"
+#include "gcdl/profile.h"
+#include "gcdl/quant.h"
+
+enum key_type { K_U32, K_U64, K_F64, K_STR, K_ENUM };
+
+struct key {
+	const char *section;
+	const char *name;
+	enum key_type type;
+	size_t off;
+	double min, max;          /* numeric range, inclusive */
+	const char *def;          /* default, as text */
+	const char *const *names; /* K_ENUM: value names, NULL-terminated */
+	const char *doc;
+};
+
+static const char *const method_names[] = { "onebit_gc", "sgc", "signsgd_mv", "ignore",
+					    "onebit_uncoded", NULL };
+static const char *const layout_names[] = { "pairwise", "cyclic", "fractional", "random",
+					    "uncoded", NULL };
+static const char *const straggler_names[] = { "none", "bernoulli", "timing", NULL };
+static const char *const deadline_names[] = { "fixed", "adaptive", NULL };
+static const char *const data_names[] = { "fashion-mnist", "libsvm", "synthetic-linear",
+					  "synthetic-gmm", NULL };
+static const char *const part_names[] = { "iid", "label", NULL };
+static const char *const norm_names[] = { "none", "scale", "standardize", NULL };
+static const char *const model_names[] = { "least_squares", "softmax", "mlp", NULL };
+static const char *const schedule_names[] = { "constant", "sqrt", "step", NULL };
+static const char *const decoder_names[] = { "normalised", "unbiased", NULL };
+
+static void __attribute__((format(printf, 3, 4)))
+seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+#define OFF(f) offsetof(struct gcdl_profile, f)
+
+static const struct key keys[] = {
+	{ "job", "name", K_STR, OFF(name), 0, 0, "gcdl", NULL, "job name, shown in logs" },
+	{ "job", "job_id", K_U32, OFF(job_id), 0, 4294967295.0, "1", NULL,
+	  "job id carried in every frame; frames of other jobs are dropped" },
+	{ "job", "seed", K_U64, OFF(seed), 0, 18446744073709551615.0, "1", NULL,
+	  "seed of every random draw (layout, data, quantizer, stragglers)" },
+	{ "job", "rounds", K_U32, OFF(rounds), 1, 10000000, "200", NULL, "training rounds" },
+	{ "job", "method", K_ENUM, OFF(method), 0, 0, "onebit_gc", method_names,
+	  "what workers send (METHOD.md, Baselines)" },
+	{ "job", "eval_every", K_U32, OFF(eval_every), 0, 10000000, "10", NULL,
+	  "evaluate train loss and test accuracy every N rounds (0: last round only)" },
+
+	{ "cluster", "workers", K_U32, OFF(workers), 1, GCDL_LAYOUT_MAX_NODES, "10", NULL,
+	  "number of workers N" },
+	{ "cluster", "partitions", K_U32, OFF(partitions), 0, GCDL_LAYOUT_MAX_NODES, "0", NULL,
+	  "number of data partitions M (0: M = N)" },
+	{ "cluster", "redundancy", K_U32, OFF(redundancy), 1, GCDL_LAYOUT_MAX_NODES, "2", NULL,
+	  "workers holding each partition, d" },
+	{ "cluster", "layout", K_ENUM, OFF(layout), 0, 0, "pairwise", layout_names,
+	  "shard layout" },
+
+	{ "stragglers", "model", K_ENUM, OFF(straggler_model), 0, 0, "bernoulli", straggler_names,
+	  "injected straggler model" },
+	{ "stragglers", "p", K_F64, OFF(straggler_p), 0, 0.99, "0.2", NULL,
+	  "Bernoulli straggler probability (also the unbiased decoder's p)" },
+	{ "stragglers", "shift_us", K_F64, OFF(shift_us), 0, 1e9, "1000", NULL,
+	  "timing model: minimum compute time, microseconds" },
+	{ "stragglers", "mean_us", K_F64, OFF(mean_us), 0, 1e9, "500", NULL,
+	  "timing model: mean of the exponential part, microseconds" },
+	{ "stragglers", "slowdown", K_STR, OFF(slowdown), 0, 0, "", NULL,
+	  "timing model: per-worker slowdowns, \"K:F,...\" (worker K is F times slower)" },
+
+	{ "deadline", "mode", K_ENUM, OFF(deadline_mode), 0, 0, "fixed", deadline_names,
+	  "round deadline: fixed, or adaptive (quantile of recent arrival times)" },
+	{ "deadline", "fixed_us", K_F64, OFF(deadline_us), 1, 1e9, "2000", NULL,
+	  "fixed deadline after round start, microseconds" },
+	{ "deadline", "quantile", K_F64, OFF(deadline_quantile), 0.01, 1, "0.8", NULL,
+	  "adaptive: quantile of recent worker arrival times" },
+	{ "deadline", "min_us", K_F64, OFF(deadline_min_us), 1, 1e9, "500", NULL,
+	  "adaptive: lower bound, microseconds" },
+	{ "deadline", "max_us", K_F64, OFF(deadline_max_us), 1, 1e9, "20000", NULL,
+	  "adaptive: upper bound, microseconds" },
+
+	{ "data", "dataset", K_ENUM, OFF(dataset), 0, 0, "fashion-mnist", data_names,
+	  "training data" },
+	{ "data", "path", K_STR, OFF(path), 0, 0, "/usr/share/datasets/fashion-mnist", NULL,
+	  "fashion-mnist: directory of the *-ubyte.gz files; libsvm: training file" },
+	{ "data", "test_path", K_STR, OFF(test_path), 0, 0, "", NULL,
+	  "libsvm: test file (empty: evaluate on the training set)" },
+	{ "data", "partitioning", K_ENUM, OFF(partitioning), 0, 0, "iid", part_names,
+	  "iid (shuffled) or label (grouped by class: non-iid)" },
+	{ "data", "normalize", K_ENUM, OFF(normalize), 0, 0, "standardize", norm_names,
+	  "feature normalisation" },
+	{ "data", "train_rows", K_U32, OFF(train_rows), 0, 4294967295.0, "0", NULL,
+	  "use the first N training rows (0: all; synthetic: rows generated)" },
+	{ "data", "test_rows", K_U32, OFF(test_rows), 0, 4294967295.0, "0", NULL,
+	  "use the first N test rows (0: all; synthetic: rows generated)" },
+	{ "data", "synthetic_features", K_U32, OFF(synth_features), 1, 1000000, "20", NULL,
+	  "synthetic: features" },
+	{ "data", "synthetic_classes", K_U32, OFF(synth_classes), 2, 1000, "4", NULL,
+	  "synthetic-gmm: classes" },
+	{ "data", "synthetic_noise", K_F64, OFF(synth_noise), 0, 1e6, "0.1", NULL,
+	  "synthetic-linear: noise standard deviation" },
+	{ "data", "synthetic_sep", K_F64, OFF(synth_sep), 0.001, 1e6, "1.5", NULL,
+	  "synthetic-gmm: spread of the class means" },
+
+	{ "model", "type", K_ENUM, OFF(model), 0, 0, "softmax", model_names, "model" },
+	{ "model", "hidden", K_U32, OFF(hidden), 1, 65536, "128", NULL, "mlp: hidden units" },
+	{ "model", "l2", K_F64, OFF(l2), 0, 1e3, "0", NULL, "L2 coefficient in the loss" },
+	{ "model", "batch", K_U32, OFF(batch), 0, 10000000, "0", NULL,
+	  "rows per partition per round (0: the full partition)" },
+
+	{ "optim", "lr", K_F64, OFF(lr), 1e-9, 1e6, "0.1", NULL, "step size eta0" },
+	{ "optim", "schedule", K_ENUM, OFF(schedule), 0, 0, "constant", schedule_names,
+	  "constant, sqrt (eta0/sqrt(t+1)) or step (eta0*gamma^floor(t/step_every))" },
+	{ "optim", "step_every", K_U32, OFF(step_every), 1, 10000000, "100", NULL,
+	  "step schedule: rounds between decays" },
+	{ "optim", "step_gamma", K_F64, OFF(step_gamma), 1e-6, 1, "0.5", NULL,
+	  "step schedule: decay factor" },
+	{ "optim", "momentum", K_F64, OFF(momentum), 0, 0.999, "0", NULL, "heavy-ball momentum" },
+	{ "optim", "weight_decay", K_F64, OFF(weight_decay), 0, 1e3, "0", NULL,
+	  "decoupled weight decay added to the update" },
+
+	{ "coding", "scale_block", K_U32, OFF(scale_block), 0, 65535, "256", NULL,
+	  "coordinates per 1-bit scale (0: one scale per chunk)" },
+	{ "coding", "decoder", K_ENUM, OFF(decoder), 0, 0, "normalised", decoder_names,
+	  "normalised (N/|R_c|) or unbiased (1/(1-p))" },
+	{ "coding", "mtu", K_U32, OFF(mtu), 64, GCDL_MTU_MAX, "1500", NULL,
+	  "Ethernet MTU; sets coordinates per frame" },
+
+	{ "dataplane", "burst", K_U32, OFF(burst), 1, 512, "32", NULL, "RX/TX burst size" },
+	{ "dataplane", "ring_size", K_U32, OFF(ring_size), 64, 65536, "1024", NULL,
+	  "descriptors per port ring (power of two)" },
+	{ "dataplane", "mbufs", K_U32, OFF(mbufs), 1023, 4194304, "8191", NULL,
+	  "mbufs in the packet pool" },
+	{ "dataplane", "worker_lcores", K_U32, OFF(worker_lcores), 1, 128, "1", NULL,
+	  "lcores that run the logical workers (local mode)" },
+	{ "dataplane", "time_scale", K_F64, OFF(time_scale), 0, 1e6, "1", NULL,
+	  "timing stragglers: real delay per simulated microsecond" },
+};
+
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+static const struct key *
+find_key(const char *section, size_t slen, const char *name, size_t nlen)
+{
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (strlen(keys[i].section) == slen && strncmp(keys[i].section, section, slen) == 0 &&
+		    strlen(keys[i].name) == nlen && strncmp(keys[i].name, name, nlen) == 0)
+			return &keys[i];
+	}
+	return NULL;
+}
+
+static int
+section_known(const char *section, size_t slen)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (strlen(keys[i].section) == slen && strncmp(keys[i].section, section, slen) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+range_text(const struct key *k, char *buf, size_t len)
+{
+	if (k->type == K_ENUM) {
+		size_t n = 0;
+
+		buf[0] = '\0';
+		for (int i = 0; k->names[i] != NULL && n < len; i++)
+			n += (size_t)snprintf(buf + n, len - n, "%s%s", i ? "|" : "", k->names[i]);
+	} else if (k->type == K_STR) {
+		snprintf(buf, len, "text");
+	} else {
+		snprintf(buf, len, "%.10g..%.10g", k->min, k->max);
+	}
+}
+
+/* Parse value text into the profile field; on error write the reason. */
+static int
+set_value(struct gcdl_profile *p, const struct key *k, const char *v, char *why, size_t whylen)
+{
+	char *end;
+	char rng[160];
+	void *field = (char *)p + k->off;
+
+	range_text(k, rng, sizeof(rng));
+	switch (k->type) {
+	case K_STR:
+		if (strlen(v) >= GCDL_PROFILE_STR) {
+			snprintf(why, whylen, "value longer than %d characters", GCDL_PROFILE_STR - 1);
+			return -EINVAL;
+		}
+		snprintf((char *)field, GCDL_PROFILE_STR, "%s", v);
+		return 0;
+	case K_ENUM:
+		for (int i = 0; k->names[i] != NULL; i++) {
+			if (strcmp(v, k->names[i]) == 0) {
+				*(int *)field = i;
+				return 0;
+			}
+		}
+		/* accept the American spelling of the default decoder too */
+		if (k->names == decoder_names && strcmp(v, "normalized") == 0) {
+			*(int *)field = GCDL_DECODER_NORMALISED;
+			return 0;
+		}
+		snprintf(why, whylen, "'%s' is not one of %s", v, rng);
+		return -EINVAL;
+	case K_U32:
+	case K_U64: {
+		unsigned long long x;
+
+		if (*v == '\0' || *v == '-' || isspace((unsigned char)*v)) {
+			snprintf(why, whylen, "'%s' is not a non-negative integer", v);
+			return -EINVAL;
+		}
+		errno = 0;
+		x = strtoull(v, &end, 0);
+		if (errno != 0 || *end != '\0') {
+			snprintf(why, whylen, "'%s' is not a non-negative integer", v);
+			return -EINVAL;
+		}
+		if ((double)x < k->min || (double)x > k->max ||
+		    (k->type == K_U32 && x > UINT32_MAX)) {
+			snprintf(why, whylen, "%s is out of range %s", v, rng);
+			return -EINVAL;
+		}
+		if (k->type == K_U32)
+			*(uint32_t *)field = (uint32_t)x;
+		else
+			*(uint64_t *)field = (uint64_t)x;
+		return 0;
+	}
+	case K_F64: {
+		double x;
+
+		if (*v == '\0' || isspace((unsigned char)*v)) {
+			snprintf(why, whylen, "'%s' is not a number", v);
+			return -EINVAL;
+		}
+		errno = 0;
+		x = strtod(v, &end);
+		if (errno != 0 || *end != '\0' || !isfinite(x)) {
+			snprintf(why, whylen, "'%s' is not a finite number", v);
+			return -EINVAL;
+		}
+		if (x < k->min || x > k->max) {
+			snprintf(why, whylen, "%s is out of range %s", v, rng);
+			return -EINVAL;
+		}
+		*(double *)field = x;
+		return 0;
+	}
+	}
+	return -EINVAL;
+}
+
+void
+gcdl_profile_defaults(struct gcdl_profile *p)
+{
+	char why[64];
+
+	memset(p, 0, sizeof(*p));
+	for (size_t i = 0; i < NKEYS; i++)
+		(void)set_value(p, &keys[i], keys[i].def, why, sizeof(why));
+}
+
+static char *
+trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+int
+gcdl_profile_load(struct gcdl_profile *p, const char *path, char *err, size_t errlen)
+{
+	char line[1024];
+	char section[64] = "";
+	unsigned char seen[NKEYS];
+	unsigned lineno = 0;
+	FILE *f;
+	int rc = 0;
+
+	if (p == NULL || path == NULL) {
+		seterr(err, errlen, "profile: no file given");
+		return -EINVAL;
+	}
+	gcdl_profile_defaults(p);
+	f = fopen(path, "r");
+	if (f == NULL) {
+		rc = -errno;
+		seterr(err, errlen, "%s: %s", path, strerror(-rc));
+		return rc;
+	}
+	memset(seen, 0, sizeof(seen));
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *s, *eq, *name, *val, why[256];
+		const struct key *k;
+		size_t len = strlen(line);
+
+		lineno++;
+		if (len == sizeof(line) - 1 && line[len - 1] != '\n' && !feof(f)) {
+			seterr(err, errlen, "%s:%u: line longer than %zu characters", path, lineno,
+				 sizeof(line) - 2);
+			rc = -EINVAL;
+			break;
+		}
+		s = trim(line);
+		if (*s == '\0' || *s == ';' || *s == '#')
+			continue;
+		if (*s == '[') {
+			char *close = strchr(s, ']');
+
+			if (close == NULL || close[1] != '\0') {
+				seterr(err, errlen, "%s:%u: malformed section header '%s'", path,
+					 lineno, s);
+				rc = -EINVAL;
+				break;
+			}
+			*close = '\0';
+			name = trim(s + 1);
+			if (!section_known(name, strlen(name)) || strlen(name) >= sizeof(section)) {
+				seterr(err, errlen, "%s:%u: unknown section [%s]", path, lineno,
+					 name);
+				rc = -EINVAL;
+				break;
+			}
+			snprintf(section, sizeof(section), "%s", name);
+			continue;
+		}
+		eq = strchr(s, '=');
+		if (eq == NULL) {
+			seterr(err, errlen, "%s:%u: expected 'key = value', got '%s'", path, lineno,
+				 s);
+			rc = -EINVAL;
+			break;
+		}
+		*eq = '\0';
+		name = trim(s);
+		val = trim(eq + 1);
+		if (section[0] == '\0') {
+			seterr(err, errlen, "%s:%u: key %s: outside any [section]", path, lineno,
+				 name);
+			rc = -EINVAL;
+			break;
+		}
+		k = find_key(section, strlen(section), name, strlen(name));
+		if (k == NULL) {
+			seterr(err, errlen, "%s:%u: key %s.%s: unknown key", path, lineno, section,
+				 name);
+			rc = -EINVAL;
+			break;
+		}
+		if (seen[k - keys]) {
+			seterr(err, errlen, "%s:%u: key %s.%s: given twice", path, lineno,
+				 section, name);
+			rc = -EINVAL;
+			break;
+		}
+		seen[k - keys] = 1;
+		if (set_value(p, k, val, why, sizeof(why)) != 0) {
+			seterr(err, errlen, "%s:%u: key %s.%s: %s", path, lineno, section, name,
+				 why);
+			rc = -EINVAL;
+			break;
+		}
+	}
+	if (rc == 0 && ferror(f)) {
+		seterr(err, errlen, "%s: read error", path);
+		rc = -EIO;
+	}
+	fclose(f);
+	if (rc != 0)
+		gcdl_profile_defaults(p);
+	return rc;
+}
+
+int
+gcdl_profile_set(struct gcdl_profile *p, const char *key, const char *value, char *err,
+		 size_t errlen)
+{
+	const struct key *k;
+	const char *dot;
+	char why[256];
+
+	if (p == NULL || key == NULL || value == NULL) {
+		seterr(err, errlen, "profile: missing key or value");
+		return -EINVAL;
+	}
+	dot = strchr(key, '.');
+	k = dot ? find_key(key, (size_t)(dot - key), dot + 1, strlen(dot + 1)) : NULL;
+	if (k == NULL) {
+		seterr(err, errlen, "key %s: unknown key", key);
+		return -EINVAL;
+	}
+	if (set_value(p, k, value, why, sizeof(why)) != 0) {
+		seterr(err, errlen, "key %s: %s", key, why);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int
+is_pow2(uint32_t x)
+{
+	return x != 0 && (x & (x - 1)) == 0;
+}
+
+int
+gcdl_profile_validate(const struct gcdl_profile *p, char *err, size_t errlen)
+{
+	uint32_t n, m, d;
+	enum gcdl_layout_kind kind;
+	struct gcdl_layout *l;
+	char why[256];
+	int uncoded;
+
+	if (p == NULL) {
+		seterr(err, errlen, "profile: none given");
+		return -EINVAL;
+	}
+	n = p->workers;
+	m = p->partitions ? p->partitions : n;
+	d = p->redundancy;
+	kind = p->layout;
+	uncoded = p->method == GCDL_METHOD_SIGNSGD_MV || p->method == GCDL_METHOD_IGNORE ||
+		  p->method == GCDL_METHOD_ONEBIT_UNCODED;
+	if (uncoded) {
+		if (m != n) {
+			seterr(err, errlen,
+				 "job.method %s sends with d = 1 and needs cluster.partitions = "
+				 "cluster.workers (got M=%u, N=%u)",
+				 gcdl_method_name(p->method), m, n);
+			return -EINVAL;
+		}
+		kind = GCDL_LAYOUT_UNCODED;
+		d = 1;
+	}
+	l = gcdl_layout_create(kind, n, m, d, p->seed, why, sizeof(why));
+	if (l == NULL) {
+		seterr(err, errlen, "cluster.layout %s with workers=%u partitions=%u "
+			 "redundancy=%u: %s", gcdl_layout_kind_name(kind), n, m, d, why);
+		return -EINVAL;
+	}
+	gcdl_layout_free(l);
+	if (p->method == GCDL_METHOD_ONEBIT_GC || p->method == GCDL_METHOD_ONEBIT_UNCODED) {
+		if (gcdl_frame_chunk_coords(GCDL_MSG_ONEBIT, p->mtu, p->scale_block) == 0) {
+			seterr(err, errlen, "coding.scale_block %u does not fit one frame of "
+				 "coding.mtu %u", p->scale_block, p->mtu);
+			return -EINVAL;
+		}
+	}
+	if (gcdl_frame_chunk_coords(GCDL_MSG_FLOAT, p->mtu, 0) == 0) {
+		seterr(err, errlen, "coding.mtu %u is too small for a float32 frame", p->mtu);
+		return -EINVAL;
+	}
+	if (p->straggler_model == GCDL_STRAGGLER_TIMING) {
+		double *f = malloc(sizeof(*f) * n);
+		int rc;
+
+		if (f == NULL)
+			return -ENOMEM;
+		rc = gcdl_straggler_parse_slowdown(p->slowdown, n, f);
+		free(f);
+		if (rc != 0) {
+			seterr(err, errlen, "stragglers.slowdown '%s': expected \"K:F,...\" with "
+				 "0 <= K < workers (%u) and F >= 1", p->slowdown, n);
+			return -EINVAL;
+		}
+	}
+	if (p->deadline_min_us > p->deadline_max_us) {
+		seterr(err, errlen, "deadline.min_us %.10g is above deadline.max_us %.10g",
+			 p->deadline_min_us, p->deadline_max_us);
+		return -EINVAL;
+	}
+	if (p->dataset == GCDL_DATA_SYNTH_LINEAR && p->model != GCDL_MODEL_LEAST_SQUARES) {
+		seterr(err, errlen, "data.dataset synthetic-linear is a regression set: "
+			 "model.type must be least_squares");
+		return -EINVAL;
+	}
+	if (p->dataset != GCDL_DATA_SYNTH_LINEAR && p->model == GCDL_MODEL_LEAST_SQUARES &&
+	    p->dataset != GCDL_DATA_LIBSVM) {
+		seterr(err, errlen, "model.type least_squares needs a regression set "
+			 "(data.dataset synthetic-linear or libsvm)");
+		return -EINVAL;
+	}
+	if (p->partitioning == GCDL_PART_LABEL && p->dataset == GCDL_DATA_SYNTH_LINEAR) {
+		seterr(err, errlen, "data.partitioning label needs a classification set");
+		return -EINVAL;
+	}
+	if (p->dataset == GCDL_DATA_LIBSVM && p->path[0] == '\0') {
+		seterr(err, errlen, "data.path must name the LIBSVM training file");
+		return -EINVAL;
+	}
+	if (!is_pow2(p->ring_size)) {
+		seterr(err, errlen, "dataplane.ring_size %u is not a power of two", p->ring_size);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void
+value_text(const struct gcdl_profile *p, const struct key *k, char *buf, size_t len)
+{
+	const void *field = (const char *)p + k->off;
+
+	switch (k->type) {
+	case K_STR:
+		snprintf(buf, len, "%s", (const char *)field);
+		break;
+	case K_ENUM:
+		snprintf(buf, len, "%s", k->names[*(const int *)field]);
+		break;
+	case K_U32:
+		snprintf(buf, len, "%" PRIu32, *(const uint32_t *)field);
+		break;
+	case K_U64:
+		snprintf(buf, len, "%" PRIu64, *(const uint64_t *)field);
+		break;
+	case K_F64:
+		snprintf(buf, len, "%.17g", *(const double *)field);
+		break;
+	}
+}
+
+void
+gcdl_profile_print_keys(FILE *out)
+{
+	const char *section = "";
+
+	for (size_t i = 0; i < NKEYS; i++) {
+		char rng[160];
+
+		if (strcmp(section, keys[i].section) != 0) {
+			section = keys[i].section;
+			fprintf(out, "  [%s]\n", section);
+		}
+		range_text(&keys[i], rng, sizeof(rng));
+		fprintf(out, "    %-20s %s (default: %s; %s)\n", keys[i].name, keys[i].doc,
+			keys[i].def[0] ? keys[i].def : "\"\"", rng);
+	}
+}
+
+void
+gcdl_profile_write(const struct gcdl_profile *p, FILE *out)
+{
+	const char *section = "";
+
+	for (size_t i = 0; i < NKEYS; i++) {
+		char val[GCDL_PROFILE_STR + 32];
+
+		if (strcmp(section, keys[i].section) != 0) {
+			section = keys[i].section;
+			fprintf(out, "[%s]\n", section);
+		}
+		value_text(p, &keys[i], val, sizeof(val));
+		fprintf(out, "%s = %s\n", keys[i].name, val);
+	}
+}
+
+uint64_t
+gcdl_profile_hash(const struct gcdl_profile *p)
+{
+	uint64_t h = UINT64_C(0xcbf29ce484222325);
+
+	for (size_t i = 0; i < NKEYS; i++) {
+		char val[GCDL_PROFILE_STR + 64];
+		int n;
+
+		/* the data plane's local tuning may differ between hosts */
+		if (strcmp(keys[i].section, "dataplane") == 0)
+			continue;
+		n = snprintf(val, sizeof(val), "%s.%s=", keys[i].section, keys[i].name);
+		value_text(p, &keys[i], val + n, sizeof(val) - (size_t)n);
+		for (const char *c = val; *c != '\0'; c++) {
+			h ^= (unsigned char)*c;
+			h *= UINT64_C(0x100000001b3);
+		}
+		h ^= '\n';
+		h *= UINT64_C(0x100000001b3);
+	}
+	return h;
+}
+
+int
+gcdl_method_parse(const char *name, enum gcdl_method *method)
+{
+	if (name == NULL || method == NULL)
+		return -EINVAL;
+	for (int i = 0; method_names[i] != NULL; i++) {
+		if (strcmp(name, method_names[i]) == 0) {
+			*method = (enum gcdl_method)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+const char *
+gcdl_method_name(enum gcdl_method method)
+{
+	if ((unsigned)method >= GCDL_METHOD__COUNT)
+		return "unknown";
+	return method_names[method];
+}

@@ -1,0 +1,589 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The engine: weights, payloads, ingest rules, decoders over stragglers,
+ * order independence. */
+#include <check.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gcdl/engine.h"
+#include "gcdl/job.h"
+#include "gcdl/quant.h"
+#include "gcdl/rng.h"
+
+#define N 4
+
+static void
+small_profile(struct gcdl_profile *p, enum gcdl_method m)
+{
+	gcdl_profile_defaults(p);
+	p->method = m;
+	p->workers = N;
+	p->partitions = N;
+	p->redundancy = 2;
+	p->dataset = GCDL_DATA_SYNTH_GMM;
+	p->train_rows = 400;
+	p->test_rows = 100;
+	p->synth_features = 5;
+	p->synth_classes = 3;
+	p->lr = 1.0;
+	p->momentum = 0.0;
+	p->scale_block = 8;
+	p->seed = 11;
+}
+
+static void
+open_job(struct gcdl_job *job, const struct gcdl_profile *p)
+{
+	char err[256] = "";
+	int rc = gcdl_job_open(job, p, 2, err, sizeof(err));
+
+	ck_assert_msg(rc == 0, "job: %s", err);
+}
+
+/* Send worker k's chunks for round t straight into the engine. */
+static void
+deliver(struct gcdl_engine *e, uint32_t k, uint32_t t, const float *v, uint32_t chunk)
+{
+	uint8_t payload[9000];
+	struct gcdl_frame_hdr h = { 0 };
+	uint32_t count;
+	int len = gcdl_engine_encode_chunk(e, k, t, chunk, v, payload, sizeof(payload), &count);
+
+	ck_assert_int_gt(len, 0);
+	h.type = (uint8_t)gcdl_engine_msg_type(e);
+	h.round = t;
+	h.sender = (uint16_t)k;
+	h.chunk = chunk;
+	h.coord_count = count;
+	h.payload_len = (uint16_t)len;
+	ck_assert_int_eq(gcdl_engine_ingest(e, &h, payload), 0);
+}
+
+START_TEST(create_rejects)
+{
+	struct gcdl_profile p;
+	struct gcdl_job job;
+	struct gcdl_dataset ds = { 0 };
+	uint32_t off[N + 1] = { 0, 100, 200, 300, 400 };
+	char err[256];
+
+	small_profile(&p, GCDL_METHOD_SGC);
+	open_job(&job, &p);
+	ck_assert_ptr_null(gcdl_engine_create(NULL, &job.train, job.offsets, 1, err, 256));
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_ptr_null(gcdl_engine_create(&p, NULL, job.offsets, 1, err, 256));
+	ck_assert_ptr_null(gcdl_engine_create(&p, &job.train, NULL, 1, err, 256));
+	ck_assert_ptr_null(gcdl_engine_create(&p, &job.train, job.offsets, 0, err, 256));
+	ck_assert_ptr_null(gcdl_engine_create(&p, &ds, off, 1, err, 256)); /* empty data */
+	/* offsets that do not cover the rows */
+	off[N] = 399;
+	ck_assert_ptr_null(gcdl_engine_create(&p, &job.train, off, 1, err, 256));
+	ck_assert(strstr(err, "do not cover") != NULL);
+	/* an empty partition */
+	off[N] = 400;
+	off[2] = 100;
+	ck_assert_ptr_null(gcdl_engine_create(&p, &job.train, off, 1, err, 256));
+	ck_assert(strstr(err, "partition 1 is empty") != NULL);
+	/* an impossible layout */
+	p.redundancy = 5;
+	ck_assert_ptr_null(gcdl_engine_create(&p, &job.train, job.offsets, 1, err, 256));
+	ck_assert_int_eq(errno, EINVAL);
+	gcdl_job_close(&job);
+}
+END_TEST
+
+START_TEST(calls_reject_bad_arguments)
+{
+	struct gcdl_profile p;
+	struct gcdl_job job;
+	struct gcdl_engine *e;
+	struct gcdl_frame_hdr h = { 0 };
+	float *v;
+	uint8_t payload[9000];
+	uint32_t dim;
+
+	small_profile(&p, GCDL_METHOD_ONEBIT_GC);
+	open_job(&job, &p);
+	e = job.engine;
+	dim = gcdl_engine_dim(e);
+	v = calloc(dim, sizeof(float));
+	ck_assert_int_eq(gcdl_engine_worker_gradient(NULL, 0, 0, 0, v, v), -EINVAL);
+	ck_assert_int_eq(gcdl_engine_worker_gradient(e, 0, 0, 0, NULL, v), -EINVAL);
+	ck_assert_int_eq(gcdl_engine_worker_gradient(e, 2, 0, 0, gcdl_engine_model(e), v),
+			 -ERANGE);
+	ck_assert_int_eq(gcdl_engine_worker_gradient(e, 0, N, 0, gcdl_engine_model(e), v),
+			 -ERANGE);
+	ck_assert_int_eq(gcdl_engine_encode_chunk(NULL, 0, 0, 0, v, payload, 100, NULL), -EINVAL);
+	ck_assert_int_eq(gcdl_engine_encode_chunk(e, 0, 0, gcdl_engine_chunks(e), v, payload,
+						  sizeof(payload), NULL), -ERANGE);
+	ck_assert_int_eq(gcdl_engine_encode_chunk(e, N, 0, 0, v, payload, sizeof(payload), NULL),
+			 -ERANGE);
+	ck_assert_int_eq(gcdl_engine_encode_chunk(e, 0, 0, 0, v, payload, 3, NULL), -ENOSPC);
+	v[1] = NAN;
+	ck_assert_int_eq(gcdl_engine_encode_chunk(e, 0, 0, 0, v, payload, sizeof(payload), NULL),
+			 -EDOM);
+	v[1] = 0;
+
+	gcdl_engine_begin_round(e, 3);
+	h.type = GCDL_MSG_FLOAT; /* not this method's uplink */
+	h.round = 3;
+	ck_assert_int_eq(gcdl_engine_ingest(e, &h, payload), -EPROTO);
+	h.type = GCDL_MSG_ONEBIT;
+	h.round = 2;
+	ck_assert_int_eq(gcdl_engine_ingest(e, &h, payload), -ESTALE);
+	h.round = 3;
+	h.sender = N;
+	ck_assert_int_eq(gcdl_engine_ingest(e, &h, payload), -EINVAL);
+	h.sender = 0;
+	h.chunk = gcdl_engine_chunks(e);
+	ck_assert_int_eq(gcdl_engine_ingest(e, &h, payload), -EINVAL);
+	ck_assert_int_eq(gcdl_engine_ingest(NULL, &h, payload), -EINVAL);
+	ck_assert_int_eq(gcdl_engine_ingest(e, NULL, payload), -EINVAL);
+	ck_assert_int_eq(gcdl_engine_close_round(NULL, NULL, NULL), -EINVAL);
+	free(v);
+	gcdl_job_close(&job);
+}
+END_TEST
+
+START_TEST(duplicates_are_ignored_and_counted)
+{
+	struct gcdl_profile p;
+	struct gcdl_job job;
+	struct gcdl_engine *e;
+	struct gcdl_round_info info;
+	struct gcdl_frame_hdr h = { 0 };
+	uint8_t payload[9000];
+	float *v, *u1, *u2, *w0;
+	uint32_t dim, count;
+	int len;
+
+	small_profile(&p, GCDL_METHOD_ONEBIT_GC);
+	open_job(&job, &p);
+	e = job.engine;
+	dim = gcdl_engine_dim(e);
+	v = malloc(sizeof(float) * dim);
+	u1 = malloc(sizeof(float) * dim);
+	u2 = malloc(sizeof(float) * dim);
+	w0 = malloc(sizeof(float) * dim);
+	memcpy(w0, gcdl_engine_model(e), sizeof(float) * dim);
+	ck_assert_int_eq(gcdl_engine_worker_gradient(e, 0, 1, 0, w0, v), 0);
+
+	gcdl_engine_begin_round(e, 0);
+	deliver(e, 1, 0, v, 0);
+	gcdl_engine_close_round(e, u1, &info);
+	ck_assert_uint_eq(info.duplicates, 0);
+
+	memcpy(gcdl_engine_model(e), w0, sizeof(float) * dim);
+	gcdl_engine_begin_round(e, 0);
+	deliver(e, 1, 0, v, 0);
+	len = gcdl_engine_encode_chunk(e, 1, 0, 0, v, payload, sizeof(payload), &count);
+	h.type = GCDL_MSG_ONEBIT;
+	h.sender = 1;
+	h.coord_count = count;
+	h.payload_len = (uint16_t)len;
+	payload[len - 1] ^= 0xff; /* a different payload from the same sender: still a duplicate */
+	ck_assert_int_eq(gcdl_engine_ingest(e, &h, payload), -EALREADY);
+	ck_assert_int_eq(gcdl_engine_ingest(e, &h, payload), -EALREADY);
+	gcdl_engine_close_round(e, u2, &info);
+	ck_assert_uint_eq(info.duplicates, 2);
+	ck_assert_uint_eq(info.frames, gcdl_engine_chunks(e) == 1 ? 1 : 1);
+	ck_assert_uint_eq(info.contributors, 1);
+	ck_assert_uint_eq(info.stragglers, N - 1);
+	ck_assert_mem_eq(u1, u2, sizeof(float) * dim);
+	free(v);
+	free(u1);
+	free(u2);
+	free(w0);
+	gcdl_job_close(&job);
+}
+END_TEST
+
+/* sum_k v_k over all workers is exactly the full gradient (1/M) sum_i grad f_i */
+START_TEST(worker_weights_sum_to_full_gradient)
+{
+	struct gcdl_profile p;
+	struct gcdl_job job;
+	struct gcdl_engine *e;
+	struct gcdl_model *m;
+	double *sum, *ref;
+	float *v, *g;
+	uint32_t dim;
+
+	small_profile(&p, GCDL_METHOD_SGC);
+	p.partitions = 8; /* s = 4 partitions per worker, r_i = 2 */
+	open_job(&job, &p);
+	e = job.engine;
+	dim = gcdl_engine_dim(e);
+	v = malloc(sizeof(float) * dim);
+	g = malloc(sizeof(float) * dim);
+	sum = calloc(dim, sizeof(double));
+	ref = calloc(dim, sizeof(double));
+	/* move away from the all-zero start so every coordinate is exercised */
+	for (uint32_t j = 0; j < dim; j++)
+		gcdl_engine_model(e)[j] = 0.01f * (float)((j * 7) % 13) - 0.05f;
+	for (uint32_t k = 0; k < N; k++) {
+		ck_assert_int_eq(gcdl_engine_worker_gradient(e, 1, k, 0, gcdl_engine_model(e), v),
+				 0);
+		for (uint32_t j = 0; j < dim; j++)
+			sum[j] += v[j];
+	}
+	m = gcdl_model_create(GCDL_MODEL_SOFTMAX, 5, 3, 0, 0.0f);
+	for (uint32_t i = 0; i < 8; i++) {
+		uint32_t a = job.offsets[i], b = job.offsets[i + 1];
+
+		ck_assert_int_eq(gcdl_model_loss_grad(m, gcdl_engine_model(e),
+						      job.train.x + (size_t)a * 5, job.train.y + a,
+						      b - a, g, NULL), 0);
+		for (uint32_t j = 0; j < dim; j++)
+			ref[j] += g[j] / 8.0;
+	}
+	for (uint32_t j = 0; j < dim; j++)
+		ck_assert_msg(fabs(sum[j] - ref[j]) <= 1e-5 * (1.0 + fabs(ref[j])),
+			      "coord %u: %g vs %g", j, sum[j], ref[j]);
+	gcdl_model_free(m);
+	free(v);
+	free(g);
+	free(sum);
+	free(ref);
+	gcdl_job_close(&job);
+}
+END_TEST
+
+/* Decode round t with the given straggler set; returns the update (= g with
+ * lr 1, no momentum) and restores the model. */
+static void
+decode_with(struct gcdl_engine *e, float **vs, unsigned present, uint32_t t, float *g,
+	    const float *w0)
+{
+	gcdl_engine_begin_round(e, t);
+	for (uint32_t k = 0; k < N; k++)
+		if (present & (1u << k))
+			for (uint32_t c = 0; c < gcdl_engine_chunks(e); c++)
+				deliver(e, k, t, vs[k], c);
+	gcdl_engine_close_round(e, g, NULL);
+	memcpy(gcdl_engine_model(e), w0, sizeof(float) * gcdl_engine_dim(e));
+}
+
+/* Float methods: the expectation over every straggler set, weighted by its
+ * Bernoulli probability, is computed exactly by enumerating all 2^N sets. */
+START_TEST(float_decoders_exactly_unbiased)
+{
+	const double p = 0.3;
+	struct gcdl_profile prof;
+	struct gcdl_job job;
+	struct gcdl_engine *e;
+	float *vs[N], *g, *w0;
+	double *full, *eu, *en;
+	uint32_t dim;
+
+	small_profile(&prof, GCDL_METHOD_SGC);
+	prof.straggler_p = p;
+	prof.mtu = 100; /* several chunks per worker */
+	for (int dec = 0; dec < 2; dec++) {
+		prof.decoder = dec ? GCDL_DECODER_UNBIASED : GCDL_DECODER_NORMALISED;
+		open_job(&job, &prof);
+		e = job.engine;
+		dim = gcdl_engine_dim(e);
+		ck_assert_uint_gt(gcdl_engine_chunks(e), 1);
+		g = malloc(sizeof(float) * dim);
+		w0 = malloc(sizeof(float) * dim);
+		full = calloc(dim, sizeof(double));
+		eu = calloc(dim, sizeof(double));
+		en = calloc(dim, sizeof(double));
+		for (uint32_t j = 0; j < dim; j++)
+			gcdl_engine_model(e)[j] = 0.02f * (float)((j * 5) % 11) - 0.1f;
+		memcpy(w0, gcdl_engine_model(e), sizeof(float) * dim);
+		for (uint32_t k = 0; k < N; k++) {
+			vs[k] = malloc(sizeof(float) * dim);
+			gcdl_engine_worker_gradient(e, 0, k, 0, w0, vs[k]);
+			for (uint32_t j = 0; j < dim; j++)
+				full[j] += vs[k][j];
+		}
+		for (unsigned set = 0; set < (1u << N); set++) {
+			int present = __builtin_popcount(set);
+			double prob = pow(1 - p, present) * pow(p, N - present);
+
+			decode_with(e, vs, set, 0, g, w0);
+			for (uint32_t j = 0; j < dim; j++) {
+				eu[j] += prob * g[j];
+				/* normalised: condition on at least one arrival */
+				if (present > 0)
+					en[j] += prob / (1 - pow(p, N)) * g[j];
+			}
+		}
+		for (uint32_t j = 0; j < dim; j++) {
+			double got = dec ? eu[j] : en[j];
+
+			ck_assert_msg(fabs(got - full[j]) <= 1e-5 * (1 + fabs(full[j])),
+				      "decoder %d coord %u: E[g] %g, grad F %g", dec, j, got,
+				      full[j]);
+		}
+		for (uint32_t k = 0; k < N; k++)
+			free(vs[k]);
+		free(g);
+		free(w0);
+		free(full);
+		free(eu);
+		free(en);
+		gcdl_job_close(&job);
+	}
+}
+END_TEST
+
+/* 1-bit: over quantizer randomness and Bernoulli stragglers, the mean of the
+ * unbiased decoder's g converges to grad F. Tolerance: 5 standard errors of
+ * the per-coordinate sample mean (sample sd / sqrt(T)), T = 3000 rounds; with
+ * dim = 18 coordinates the chance of a false failure is < 18 * 6e-7. */
+START_TEST(onebit_statistically_unbiased)
+{
+	const uint32_t T = 3000;
+	struct gcdl_profile prof;
+	struct gcdl_job job;
+	struct gcdl_engine *e;
+	float *vs[N], *g, *w0;
+	double *full, *s1, *s2;
+	struct gcdl_rng r;
+	uint32_t dim;
+
+	small_profile(&prof, GCDL_METHOD_ONEBIT_GC);
+	prof.straggler_p = 0.25;
+	prof.decoder = GCDL_DECODER_UNBIASED;
+	open_job(&job, &prof);
+	e = job.engine;
+	dim = gcdl_engine_dim(e);
+	g = malloc(sizeof(float) * dim);
+	w0 = malloc(sizeof(float) * dim);
+	full = calloc(dim, sizeof(double));
+	s1 = calloc(dim, sizeof(double));
+	s2 = calloc(dim, sizeof(double));
+	for (uint32_t j = 0; j < dim; j++)
+		gcdl_engine_model(e)[j] = 0.03f * (float)((j * 3) % 7) - 0.1f;
+	memcpy(w0, gcdl_engine_model(e), sizeof(float) * dim);
+	for (uint32_t k = 0; k < N; k++) {
+		vs[k] = malloc(sizeof(float) * dim);
+		gcdl_engine_worker_gradient(e, 0, k, 0, w0, vs[k]);
+		for (uint32_t j = 0; j < dim; j++)
+			full[j] += vs[k][j];
+	}
+	gcdl_rng_init(&r, 99, GCDL_RNG_TEST, 0, 0);
+	for (uint32_t t = 0; t < T; t++) {
+		unsigned set = 0;
+
+		for (uint32_t k = 0; k < N; k++)
+			if (gcdl_rng_uniform(&r) >= 0.25)
+				set |= 1u << k;
+		decode_with(e, vs, set, t, g, w0);
+		for (uint32_t j = 0; j < dim; j++) {
+			s1[j] += g[j];
+			s2[j] += (double)g[j] * g[j];
+		}
+	}
+	for (uint32_t j = 0; j < dim; j++) {
+		double mean = s1[j] / T, var = s2[j] / T - mean * mean;
+		double se = sqrt(var / T);
+
+		ck_assert_msg(fabs(mean - full[j]) <= 5 * se + 1e-7,
+			      "coord %u: mean %g, grad F %g, se %g", j, mean, full[j], se);
+	}
+	for (uint32_t k = 0; k < N; k++)
+		free(vs[k]);
+	free(g);
+	free(w0);
+	free(full);
+	free(s1);
+	free(s2);
+	gcdl_job_close(&job);
+}
+END_TEST
+
+/* The decoded update does not depend on the order frames arrive in. */
+START_TEST(arrival_order_does_not_matter)
+{
+	struct gcdl_profile prof;
+	struct gcdl_job job;
+	struct gcdl_engine *e;
+	float *vs[N], *u1, *u2, *w0;
+	uint32_t dim, chunks;
+
+	small_profile(&prof, GCDL_METHOD_SGC);
+	prof.mtu = 100;
+	open_job(&job, &prof);
+	e = job.engine;
+	dim = gcdl_engine_dim(e);
+	chunks = gcdl_engine_chunks(e);
+	u1 = malloc(sizeof(float) * dim);
+	u2 = malloc(sizeof(float) * dim);
+	w0 = malloc(sizeof(float) * dim);
+	for (uint32_t j = 0; j < dim; j++)
+		gcdl_engine_model(e)[j] = 0.07f * (float)((j * 3) % 5) - 0.1f;
+	memcpy(w0, gcdl_engine_model(e), sizeof(float) * dim);
+	for (uint32_t k = 0; k < N; k++) {
+		vs[k] = malloc(sizeof(float) * dim);
+		gcdl_engine_worker_gradient(e, 0, k, 0, w0, vs[k]);
+	}
+	decode_with(e, vs, (1u << N) - 1, 0, u1, w0);
+	gcdl_engine_begin_round(e, 0);
+	for (int c = (int)chunks - 1; c >= 0; c--)
+		for (int k = N - 1; k >= 0; k--)
+			deliver(e, (uint32_t)k, 0, vs[k], (uint32_t)c);
+	gcdl_engine_close_round(e, u2, NULL);
+	ck_assert_mem_eq(u1, u2, sizeof(float) * dim);
+	for (uint32_t k = 0; k < N; k++)
+		free(vs[k]);
+	free(u1);
+	free(u2);
+	free(w0);
+	gcdl_job_close(&job);
+}
+END_TEST
+
+START_TEST(signsgd_majority_and_update)
+{
+	struct gcdl_profile prof;
+	struct gcdl_job job;
+	struct gcdl_engine *e;
+	float *vs[N], *u, *w0;
+	uint32_t dim;
+
+	small_profile(&prof, GCDL_METHOD_SIGNSGD_MV);
+	prof.lr = 0.01;
+	open_job(&job, &prof);
+	e = job.engine;
+	dim = gcdl_engine_dim(e);
+	u = malloc(sizeof(float) * dim);
+	w0 = malloc(sizeof(float) * dim);
+	memcpy(w0, gcdl_engine_model(e), sizeof(float) * dim);
+	for (uint32_t k = 0; k < N; k++) {
+		vs[k] = malloc(sizeof(float) * dim);
+		for (uint32_t j = 0; j < dim; j++) /* worker k votes + on j iff (j >> k) & 1 */
+			vs[k][j] = ((j >> k) & 1) ? 1.0f : -1.0f;
+	}
+	decode_with(e, vs, 0x7, 0, u, w0); /* workers 0, 1, 2 */
+	for (uint32_t j = 0; j < dim; j++) {
+		int votes = 0;
+
+		for (uint32_t k = 0; k < 3; k++)
+			votes += ((j >> k) & 1) ? 1 : -1;
+		ck_assert_float_eq(u[j], votes > 0 ? 0.01f : -0.01f);
+	}
+	decode_with(e, vs, 0x3, 0, u, w0); /* two voters: ties give 0 */
+	for (uint32_t j = 0; j < dim; j++) {
+		int votes = (j & 1 ? 1 : -1) + ((j >> 1) & 1 ? 1 : -1);
+
+		ck_assert_float_eq(u[j], votes > 0 ? 0.01f : votes < 0 ? -0.01f : 0.0f);
+	}
+	for (uint32_t k = 0; k < N; k++)
+		free(vs[k]);
+	free(u);
+	free(w0);
+	gcdl_job_close(&job);
+}
+END_TEST
+
+START_TEST(optimizer_momentum_and_schedules)
+{
+	struct gcdl_profile prof;
+	struct gcdl_job job;
+	struct gcdl_engine *e;
+	struct gcdl_round_info info;
+	float *vs[N], *u, *w0, *g1;
+	uint32_t dim;
+
+	small_profile(&prof, GCDL_METHOD_SGC);
+	prof.momentum = 0.5;
+	prof.lr = 0.1;
+	prof.schedule = GCDL_SCHEDULE_STEP;
+	prof.step_every = 2;
+	prof.step_gamma = 0.5;
+	open_job(&job, &prof);
+	e = job.engine;
+	dim = gcdl_engine_dim(e);
+	u = malloc(sizeof(float) * dim);
+	g1 = malloc(sizeof(float) * dim);
+	w0 = malloc(sizeof(float) * dim);
+	memcpy(w0, gcdl_engine_model(e), sizeof(float) * dim);
+	for (uint32_t k = 0; k < N; k++) {
+		vs[k] = malloc(sizeof(float) * dim);
+		for (uint32_t j = 0; j < dim; j++)
+			vs[k][j] = 0.25f;
+	}
+	/* all workers present, normalised: g = N/N * sum = 1.0 per coordinate */
+	for (uint32_t t = 0; t < 3; t++) {
+		gcdl_engine_begin_round(e, t);
+		for (uint32_t k = 0; k < N; k++)
+			deliver(e, k, t, vs[k], 0);
+		gcdl_engine_close_round(e, u, &info);
+		/* m_0 = 1, m_1 = 1.5, m_2 = 1.75; lr 0.1, 0.1, 0.05 */
+		ck_assert_float_eq_tol(u[0], (t == 0 ? 0.1f : t == 1 ? 0.15f : 0.0875f), 1e-6f);
+		ck_assert_double_eq_tol(info.lr, (t < 2 ? 0.1 : 0.05), 1e-6);
+	}
+	/* the engine applied w -= u each round */
+	ck_assert_float_eq_tol(gcdl_engine_model(e)[0], w0[0] - 0.3375f, 1e-6f);
+	for (uint32_t k = 0; k < N; k++)
+		free(vs[k]);
+	free(u);
+	free(g1);
+	free(w0);
+	gcdl_job_close(&job);
+}
+END_TEST
+
+START_TEST(float_payload_round_trips)
+{
+	struct gcdl_profile prof;
+	struct gcdl_job job;
+	struct gcdl_engine *e;
+	uint8_t payload[9000];
+	float *v, back[400];
+	uint32_t dim, count;
+	int len;
+
+	small_profile(&prof, GCDL_METHOD_SGC);
+	open_job(&job, &prof);
+	e = job.engine;
+	dim = gcdl_engine_dim(e);
+	v = malloc(sizeof(float) * dim);
+	for (uint32_t j = 0; j < dim; j++)
+		v[j] = (float)j * 0.5f - 3.0f;
+	len = gcdl_engine_encode_chunk(e, 0, 0, 0, v, payload, sizeof(payload), &count);
+	ck_assert_uint_eq(count, dim);
+	ck_assert_int_eq(len, 4 * (int)dim);
+	ck_assert_uint_eq(payload[0], 0xc0); /* -3.0f = 0xc0400000 big-endian */
+	ck_assert_uint_eq(payload[1], 0x40);
+	gcdl_frame_get_floats(back, payload, count);
+	ck_assert_mem_eq(back, v, sizeof(float) * dim);
+	free(v);
+	gcdl_job_close(&job);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("engine");
+	TCase *neg = tcase_create("negative");
+	TCase *pos = tcase_create("positive");
+	SRunner *sr;
+	int failed;
+
+	tcase_set_timeout(pos, 120);
+	tcase_add_test(neg, create_rejects);
+	tcase_add_test(neg, calls_reject_bad_arguments);
+	tcase_add_test(neg, duplicates_are_ignored_and_counted);
+	tcase_add_test(pos, worker_weights_sum_to_full_gradient);
+	tcase_add_test(pos, float_decoders_exactly_unbiased);
+	tcase_add_test(pos, onebit_statistically_unbiased);
+	tcase_add_test(pos, arrival_order_does_not_matter);
+	tcase_add_test(pos, signsgd_majority_and_update);
+	tcase_add_test(pos, optimizer_momentum_and_schedules);
+	tcase_add_test(pos, float_payload_round_trips);
+	suite_add_tcase(s, neg);
+	suite_add_tcase(s, pos);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

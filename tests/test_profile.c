@@ -1,0 +1,342 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gcdl/profile.h"
+
+static char path[64];
+
+static void
+setup(void)
+{
+	int fd;
+
+	snprintf(path, sizeof(path), "/tmp/gcdl_test_profile_XXXXXX");
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+}
+
+static void
+teardown(void)
+{
+	unlink(path);
+}
+
+static void
+write_file(const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* Load text; expect failure with every fragment in the message. */
+static void
+expect_load_error(const char *text, const char *frag1, const char *frag2)
+{
+	struct gcdl_profile p, def;
+	char err[512] = "";
+
+	write_file(text);
+	ck_assert_int_eq(gcdl_profile_load(&p, path, err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, path) != NULL, "no file name in '%s'", err);
+	ck_assert_msg(strstr(err, frag1) != NULL, "'%s' not in '%s'", frag1, err);
+	if (frag2 != NULL)
+		ck_assert_msg(strstr(err, frag2) != NULL, "'%s' not in '%s'", frag2, err);
+	/* a failed load leaves the defaults, nothing half-set */
+	gcdl_profile_defaults(&def);
+	ck_assert_uint_eq(gcdl_profile_hash(&p), gcdl_profile_hash(&def));
+}
+
+START_TEST(rejects_null_and_missing_file)
+{
+	struct gcdl_profile p;
+	char err[256];
+
+	ck_assert_int_eq(gcdl_profile_load(NULL, path, err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(gcdl_profile_load(&p, NULL, err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(gcdl_profile_load(&p, "/nonexistent/gcdl.ini", err, sizeof(err)),
+			 -ENOENT);
+	ck_assert(strstr(err, "/nonexistent/gcdl.ini") != NULL);
+	/* err may be NULL */
+	ck_assert_int_eq(gcdl_profile_load(&p, "/nonexistent/gcdl.ini", NULL, 0), -ENOENT);
+	ck_assert_int_eq(gcdl_profile_set(&p, NULL, "1", err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(gcdl_profile_set(&p, "job.rounds", NULL, err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(gcdl_profile_validate(NULL, err, sizeof(err)), -EINVAL);
+}
+END_TEST
+
+START_TEST(rejects_syntax_errors_with_line)
+{
+	expect_load_error("[job]\nrounds = 5\n[nosuch]\n", ":3:", "unknown section [nosuch]");
+	expect_load_error("[job]\n\n# c\nbogus = 1\n", ":4:", "job.bogus: unknown key");
+	expect_load_error("[job]\nrounds 5\n", ":2:", "expected 'key = value'");
+	expect_load_error("rounds = 5\n", ":1:", "outside any [section]");
+	expect_load_error("[job\n", ":1:", "malformed section header");
+	expect_load_error("[job]\nrounds = 5\nrounds = 6\n", ":3:", "given twice");
+}
+END_TEST
+
+START_TEST(rejects_bad_values_with_key)
+{
+	expect_load_error("[job]\nrounds = 0\n", ":2:", "job.rounds: 0 is out of range");
+	expect_load_error("[job]\nrounds = -3\n", "job.rounds", "not a non-negative integer");
+	expect_load_error("[job]\nrounds = 12abc\n", "job.rounds", "not a non-negative integer");
+	expect_load_error("[job]\nrounds =\n", "job.rounds", "not a non-negative integer");
+	expect_load_error("[job]\njob_id = 4294967296\n", "job.job_id", "out of range");
+	expect_load_error("[job]\nmethod = turbo\n", "job.method", "'turbo' is not one of");
+	expect_load_error("[stragglers]\np = 1.5\n", "stragglers.p", "out of range");
+	expect_load_error("[stragglers]\np = nan\n", "stragglers.p", "not a finite number");
+	expect_load_error("[stragglers]\np = 0.2x\n", "stragglers.p", "not a finite number");
+	expect_load_error("[optim]\nlr = inf\n", "optim.lr", "not a finite number");
+	expect_load_error("[optim]\nlr = 0\n", "optim.lr", "out of range");
+	expect_load_error("[coding]\nmtu = 9001\n", "coding.mtu", "out of range");
+	expect_load_error("[cluster]\nlayout = diagonal\n", "cluster.layout", "not one of");
+	expect_load_error("[cluster]\nworkers = 5000\n", "cluster.workers", "out of range");
+	expect_load_error("[model]\ntype = cnn\n", "model.type", "not one of");
+	expect_load_error("[data]\ndataset = cifar\n", "data.dataset", "not one of");
+}
+END_TEST
+
+START_TEST(rejects_long_values_and_lines)
+{
+	char text[2200];
+	int n;
+
+	n = snprintf(text, sizeof(text), "[job]\nname = ");
+	memset(text + n, 'a', 300);
+	strcpy(text + n + 300, "\n");
+	expect_load_error(text, "job.name", "longer than");
+	n = snprintf(text, sizeof(text), "[job]\n# ");
+	memset(text + n, 'b', 1500);
+	strcpy(text + n + 1500, "\n");
+	expect_load_error(text, ":2:", "line longer than");
+}
+END_TEST
+
+START_TEST(rejects_bad_relations)
+{
+	struct gcdl_profile p;
+	char err[512];
+
+	gcdl_profile_defaults(&p);
+	ck_assert_int_eq(gcdl_profile_validate(&p, err, sizeof(err)), 0);
+
+	p.redundancy = 3; /* d*M/N = 3 with N = M = 10: fine for pairwise */
+	ck_assert_int_eq(gcdl_profile_validate(&p, err, sizeof(err)), 0);
+	p.partitions = 7; /* 3*7/10 is not an integer */
+	ck_assert_int_eq(gcdl_profile_validate(&p, err, sizeof(err)), -EINVAL);
+	ck_assert(strstr(err, "cluster.layout") != NULL);
+	ck_assert(strstr(err, "redundancy=3") != NULL);
+
+	gcdl_profile_defaults(&p);
+	p.redundancy = 11;
+	ck_assert_int_eq(gcdl_profile_validate(&p, err, sizeof(err)), -EINVAL);
+
+	gcdl_profile_defaults(&p);
+	p.method = GCDL_METHOD_IGNORE;
+	p.partitions = 20;
+	ck_assert_int_eq(gcdl_profile_validate(&p, err, sizeof(err)), -EINVAL);
+	ck_assert(strstr(err, "cluster.partitions = cluster.workers") != NULL);
+	p.partitions = 0; /* M = N: fine, and the d = 1 layout replaces the profile's d */
+	ck_assert_int_eq(gcdl_profile_validate(&p, err, sizeof(err)), 0);
+
+	gcdl_profile_defaults(&p);
+	p.scale_block = 16384; /* 2048 bytes of bits + one scale > 1500 - 36 */
+	ck_assert_int_eq(gcdl_profile_validate(&p, err, sizeof(err)), -EINVAL);
+	ck_assert(strstr(err, "coding.scale_block") != NULL);
+	p.mtu = 9000; /* 2048 + 4 bytes fit a jumbo frame */
+	ck_assert_int_eq(gcdl_profile_validate(&p, err, sizeof(err)), 0);
+
+	gcdl_profile_defaults(&p);
+	p.straggler_model = GCDL_STRAGGLER_TIMING;
+	snprintf(p.slowdown, sizeof(p.slowdown), "3:5");
+	ck_assert_int_eq(gcdl_profile_validate(&p, err, sizeof(err)), 0);
+	snprintf(p.slowdown, sizeof(p.slowdown), "10:5");
+	ck_assert_int_eq(gcdl_profile_validate(&p, err, sizeof(err)), -EINVAL);
+	ck_assert(strstr(err, "stragglers.slowdown") != NULL);
+	snprintf(p.slowdown, sizeof(p.slowdown), "3:0.5");
+	ck_assert_int_eq(gcdl_profile_validate(&p, err, sizeof(err)), -EINVAL);
+	snprintf(p.slowdown, sizeof(p.slowdown), "3:5,");
+	ck_assert_int_eq(gcdl_profile_validate(&p, err, sizeof(err)), -EINVAL);
+
+	gcdl_profile_defaults(&p);
+	p.deadline_min_us = 5000;
+	p.deadline_max_us = 100;
+	ck_assert_int_eq(gcdl_profile_validate(&p, err, sizeof(err)), -EINVAL);
+	ck_assert(strstr(err, "deadline.min_us") != NULL);
+
+	gcdl_profile_defaults(&p);
+	p.dataset = GCDL_DATA_SYNTH_LINEAR;
+	ck_assert_int_eq(gcdl_profile_validate(&p, err, sizeof(err)), -EINVAL);
+	ck_assert(strstr(err, "least_squares") != NULL);
+	p.model = GCDL_MODEL_LEAST_SQUARES;
+	ck_assert_int_eq(gcdl_profile_validate(&p, err, sizeof(err)), 0);
+	p.partitioning = GCDL_PART_LABEL;
+	ck_assert_int_eq(gcdl_profile_validate(&p, err, sizeof(err)), -EINVAL);
+
+	gcdl_profile_defaults(&p);
+	p.model = GCDL_MODEL_LEAST_SQUARES; /* on fashion-mnist */
+	ck_assert_int_eq(gcdl_profile_validate(&p, err, sizeof(err)), -EINVAL);
+
+	gcdl_profile_defaults(&p);
+	p.ring_size = 1000;
+	ck_assert_int_eq(gcdl_profile_validate(&p, err, sizeof(err)), -EINVAL);
+	ck_assert(strstr(err, "dataplane.ring_size") != NULL);
+
+	gcdl_profile_defaults(&p);
+	p.dataset = GCDL_DATA_LIBSVM;
+	p.path[0] = '\0';
+	ck_assert_int_eq(gcdl_profile_validate(&p, err, sizeof(err)), -EINVAL);
+}
+END_TEST
+
+START_TEST(set_rejects_unknown_and_bad)
+{
+	struct gcdl_profile p;
+	char err[256];
+
+	gcdl_profile_defaults(&p);
+	ck_assert_int_eq(gcdl_profile_set(&p, "rounds", "5", err, sizeof(err)), -EINVAL);
+	ck_assert(strstr(err, "unknown key") != NULL);
+	ck_assert_int_eq(gcdl_profile_set(&p, "job.nope", "5", err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(gcdl_profile_set(&p, "job.rounds", "five", err, sizeof(err)), -EINVAL);
+	ck_assert(strstr(err, "job.rounds") != NULL);
+	ck_assert_uint_eq(p.rounds, 200); /* unchanged */
+	ck_assert_int_eq(gcdl_profile_set(&p, "job.rounds", "77", err, sizeof(err)), 0);
+	ck_assert_uint_eq(p.rounds, 77);
+	ck_assert_int_eq(gcdl_profile_set(&p, "coding.decoder", "normalized", err, sizeof(err)),
+			 0);
+	ck_assert_int_eq(p.decoder, GCDL_DECODER_NORMALISED);
+	ck_assert_int_eq(gcdl_profile_set(&p, "coding.decoder", "unbiased", err, sizeof(err)), 0);
+	ck_assert_int_eq(p.decoder, GCDL_DECODER_UNBIASED);
+}
+END_TEST
+
+START_TEST(defaults_are_documented_values)
+{
+	struct gcdl_profile p;
+
+	gcdl_profile_defaults(&p);
+	ck_assert_uint_eq(p.workers, 10);
+	ck_assert_uint_eq(p.partitions, 0);
+	ck_assert_uint_eq(p.redundancy, 2);
+	ck_assert_int_eq(p.layout, GCDL_LAYOUT_PAIRWISE);
+	ck_assert_int_eq(p.method, GCDL_METHOD_ONEBIT_GC);
+	ck_assert_int_eq(p.decoder, GCDL_DECODER_NORMALISED);
+	ck_assert_uint_eq(p.scale_block, 256);
+	ck_assert_uint_eq(p.mtu, 1500);
+	ck_assert_double_eq(p.straggler_p, 0.2);
+	ck_assert_str_eq(p.path, "/usr/share/datasets/fashion-mnist");
+	ck_assert_uint_eq(p.burst, 32);
+}
+END_TEST
+
+START_TEST(loads_values)
+{
+	struct gcdl_profile p;
+	char err[256] = "";
+
+	write_file("; comment\n# another\n\n[job]\n  rounds = 12  \nseed=0x10\nmethod = sgc\n"
+		   "[cluster]\nworkers = 7\nredundancy = 3\nlayout = cyclic\n"
+		   "[stragglers]\nmodel = timing\nslowdown = 1:2.5, 3:4\n"
+		   "[optim]\nlr = 2.5e-2\nschedule = step\n");
+	ck_assert_int_eq(gcdl_profile_load(&p, path, err, sizeof(err)), 0);
+	ck_assert_uint_eq(p.rounds, 12);
+	ck_assert_uint_eq(p.seed, 16);
+	ck_assert_int_eq(p.method, GCDL_METHOD_SGC);
+	ck_assert_uint_eq(p.workers, 7);
+	ck_assert_uint_eq(p.redundancy, 3);
+	ck_assert_int_eq(p.layout, GCDL_LAYOUT_CYCLIC);
+	ck_assert_int_eq(p.straggler_model, GCDL_STRAGGLER_TIMING);
+	ck_assert_str_eq(p.slowdown, "1:2.5, 3:4");
+	ck_assert_double_eq(p.lr, 0.025);
+	ck_assert_int_eq(p.schedule, GCDL_SCHEDULE_STEP);
+	ck_assert_uint_eq(p.eval_every, 10); /* untouched default */
+	ck_assert_int_eq(gcdl_profile_validate(&p, err, sizeof(err)), 0);
+}
+END_TEST
+
+START_TEST(write_round_trips_and_hash)
+{
+	struct gcdl_profile p, q;
+	char err[256];
+	uint64_t h;
+	FILE *f;
+
+	gcdl_profile_defaults(&p);
+	p.rounds = 321;
+	p.lr = 0.0123456789;
+	p.method = GCDL_METHOD_SIGNSGD_MV;
+	snprintf(p.name, sizeof(p.name), "round trip");
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	gcdl_profile_write(&p, f);
+	fclose(f);
+	ck_assert_int_eq(gcdl_profile_load(&q, path, err, sizeof(err)), 0);
+	ck_assert_uint_eq(q.rounds, 321);
+	ck_assert_double_eq(q.lr, 0.0123456789);
+	ck_assert_int_eq(q.method, GCDL_METHOD_SIGNSGD_MV);
+	ck_assert_str_eq(q.name, "round trip");
+	h = gcdl_profile_hash(&p);
+	ck_assert_uint_eq(gcdl_profile_hash(&q), h);
+	/* local data-plane tuning does not change the job's identity... */
+	q.burst = 64;
+	ck_assert_uint_eq(gcdl_profile_hash(&q), h);
+	/* ...but anything the nodes must agree on does */
+	q.scale_block = 128;
+	ck_assert_uint_ne(gcdl_profile_hash(&q), h);
+}
+END_TEST
+
+START_TEST(method_names)
+{
+	enum gcdl_method m;
+
+	ck_assert_int_eq(gcdl_method_parse(NULL, &m), -EINVAL);
+	ck_assert_int_eq(gcdl_method_parse("sgc", NULL), -EINVAL);
+	ck_assert_int_eq(gcdl_method_parse("SGC", &m), -EINVAL);
+	ck_assert_str_eq(gcdl_method_name((enum gcdl_method)99), "unknown");
+	for (int i = 0; i < GCDL_METHOD__COUNT; i++) {
+		ck_assert_int_eq(gcdl_method_parse(gcdl_method_name((enum gcdl_method)i), &m), 0);
+		ck_assert_int_eq(m, i);
+	}
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("profile");
+	TCase *neg = tcase_create("negative");
+	TCase *pos = tcase_create("positive");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(neg, setup, teardown);
+	tcase_add_checked_fixture(pos, setup, teardown);
+	tcase_add_test(neg, rejects_null_and_missing_file);
+	tcase_add_test(neg, rejects_syntax_errors_with_line);
+	tcase_add_test(neg, rejects_bad_values_with_key);
+	tcase_add_test(neg, rejects_long_values_and_lines);
+	tcase_add_test(neg, rejects_bad_relations);
+	tcase_add_test(neg, set_rejects_unknown_and_bad);
+	tcase_add_test(pos, defaults_are_documented_values);
+	tcase_add_test(pos, loads_values);
+	tcase_add_test(pos, write_round_trips_and_hash);
+	tcase_add_test(pos, method_names);
+	suite_add_tcase(s, neg);
+	suite_add_tcase(s, pos);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
