@@ -318,8 +318,8 @@ gcdl_layout_create(enum gcdl_layout_kind kind, uint32_t workers, uint32_t partit
 		goto inval;
 	}
 	if (kind == GCDL_LAYOUT_FRACTIONAL &&
-	    (workers % d != 0 || partitions % (workers / d) != 0)) {
-		seterr(err, errlen, "fractional layout needs d to divide N and N/d to divide M "
+	    workers % d != 0) {
+		seterr(err, errlen, "fractional layout needs d to divide N "
 		       "(d=%u, M=%u, N=%u)", d, partitions, workers);
 		goto inval;
 	}
