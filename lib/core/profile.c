@@ -189,6 +189,8 @@ range_text(const struct key *k, char *buf, size_t len)
 			n += (size_t)snprintf(buf + n, len - n, "%s%s", i ? "|" : "", k->names[i]);
 	} else if (k->type == K_STR) {
 		snprintf(buf, len, "text");
+	} else if (k->type == K_U64) {
+		snprintf(buf, len, "0..18446744073709551615");
 	} else {
 		snprintf(buf, len, "%.10g..%.10g", k->min, k->max);
 	}
