@@ -81,8 +81,9 @@ int gcdl_model_init(const struct gcdl_model *m, float *w, uint64_t seed);
  * @param rows  number of rows, > 0.
  * @param grad  receives gcdl_model_dim(m) values, or NULL for the loss only.
  * @param loss  receives the mean loss, or NULL.
- * @return 0, -EINVAL for NULL m/w/x/y, rows = 0, or a class index out of range,
- *         -ENOMEM when scratch space cannot grow.
+ * @return 0, -EINVAL for NULL m/w/x/y, rows = 0 or above INT_MAX (the CBLAS
+ *         index type), or a class index out of range, -ENOMEM when scratch
+ *         space cannot grow.
  */
 int gcdl_model_loss_grad(struct gcdl_model *m, const float *w, const float *x, const float *y,
 			 uint32_t rows, float *grad, double *loss);
@@ -99,7 +100,8 @@ int gcdl_model_loss_grad(struct gcdl_model *m, const float *w, const float *x, c
  * @param loss      receives the mean loss, or NULL.
  * @param accuracy  receives the fraction classified correctly (argmax), or
  *                  NULL; for least squares it receives 0.
- * @return as gcdl_model_loss_grad().
+ * @return 0, -EINVAL for NULL m/w/x/y, rows = 0, or a class index out of
+ *         range, -ENOMEM when scratch space cannot grow.
  */
 int gcdl_model_eval(struct gcdl_model *m, const float *w, const float *x, const float *y,
 		    uint32_t rows, double *loss, double *accuracy);

