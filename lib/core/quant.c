@@ -14,7 +14,6 @@
 #include "gcdl/rng.h"
 
 #define BATCH 256	     /* coordinates per batch of random words, a multiple of 32 */
-#define LANES 8		     /* Philox blocks computed side by side */
 #define SIGN_BIT 0x80000000u /* of a float32 */
 #define EXP_MASK 0x7f800000u /* of a float32: all ones for inf and NaN */
 
@@ -76,49 +75,6 @@ pack_flags(uint8_t *flag, uint32_t n, uint8_t *bits)
 	memset(flag + n, 0, (size_t)nb * 8 - n);
 	for (uint32_t k = 0; k < nb; k++)
 		bits[k] = pack8(flag + 8 * k);
-}
-
-/*
- * Words [4 * blk, 4 * blk + 4 * LANES) of gcdl_rng_stream(seed, round, worker,
- * chunk): the same Philox4x32-10 as rng.c, laid out lane-wise so that the
- * compiler runs LANES blocks in SIMD registers (pmuludq on SSE2): 570 against
- * 220 Mwords/s for one block at a time. test_quant checks that the bits equal
- * those drawn through gcdl_rng_stream.
- */
-static void
-philox_lanes(uint32_t blk, uint32_t chunk, uint32_t worker, uint32_t round, uint64_t seed,
-	     uint32_t *out)
-{
-	uint32_t c0[LANES], c1[LANES], c2[LANES], c3[LANES];
-	uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
-
-	for (uint32_t i = 0; i < LANES; i++) {
-		c0[i] = blk + i;
-		c1[i] = chunk;
-		c2[i] = worker;
-		c3[i] = round;
-	}
-	for (int r = 0; r < 10; r++) {
-		for (uint32_t i = 0; i < LANES; i++) {
-			uint64_t p0 = (uint64_t)0xD2511F53u * c0[i];
-			uint64_t p1 = (uint64_t)0xCD9E8D57u * c2[i];
-			uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1[i] ^ k0;
-			uint32_t n2 = (uint32_t)(p0 >> 32) ^ c3[i] ^ k1;
-
-			c1[i] = (uint32_t)p1;
-			c3[i] = (uint32_t)p0;
-			c0[i] = n0;
-			c2[i] = n2;
-		}
-		k0 += 0x9E3779B9u;
-		k1 += 0xBB67AE85u;
-	}
-	for (uint32_t i = 0; i < LANES; i++) {
-		out[4 * i] = c0[i];
-		out[4 * i + 1] = c1[i];
-		out[4 * i + 2] = c2[i];
-		out[4 * i + 3] = c3[i];
-	}
 }
 
 /* The header's rule: 1 iff (word >> 8) * 2^-24 < (1 + v/B) / 2, in float. The
@@ -204,13 +160,12 @@ gcdl_quant_onebit(const float *v, uint32_t count, uint32_t scale_block, uint64_t
 	}
 
 	/* gcdl-bench, 2.6 GHz EPYC, gcc -O2 (SSE2): 8.6 cycles/coord in all, 6.9
-	 * of them for the checks, scales, words and packing; the words alone cost
-	 * 11 cycles/coord through gcdl_rng_stream's one block at a time. */
+	 * of them for the checks, scales, words and packing (gcdl_rng_stream runs
+	 * 8 Philox blocks side by side). */
 	for (uint32_t base = 0; base < count; base += BATCH) {
 		uint32_t n = count - base < BATCH ? count - base : BATCH;
 
-		for (uint32_t i = 0; i < n; i += 4 * LANES)
-			philox_lanes((base + i) / 4, chunk, worker, round, seed, words + i);
+		gcdl_rng_stream(seed, round, worker, chunk, base, words, n);
 		/* one segment per scale block met in this batch */
 		for (uint32_t i = 0; i < n;) {
 			uint32_t j = base + i, b = j / bs;
