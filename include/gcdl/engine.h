@@ -197,7 +197,9 @@ int gcdl_engine_close_round(struct gcdl_engine *e, float *update, struct gcdl_ro
 void gcdl_engine_apply_update(float *w, const float *u, uint32_t dim);
 
 /**
- * Evaluate a model on a dataset.
+ * Evaluate a model on a dataset. Uses compute context 0's scratch space: do
+ * not call it while another thread computes a gradient with ctx 0 (the data
+ * plane gives its worker lcores contexts 1 and up).
  *
  * @param e         the engine.
  * @param w         the model.
