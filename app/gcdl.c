@@ -1,0 +1,370 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* gcdl: the DPDK data plane. Parse, build the data plane from lib/dp, run, report. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+
+#include "gcdl/dp.h"
+#include "gcdl/metrics.h"
+#include "gcdl/npy.h"
+
+#define MAX_OVERRIDES 64
+#define MAX_VDEVS 64
+
+/* set by SIGINT/SIGTERM, read atomically by the control thread */
+static int stop_flag;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	__atomic_store_n(&stop_flag, 1, __ATOMIC_RELAXED);
+}
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: gcdl [EAL options] -- --profile FILE [options]\n"
+		"Trains a gcdl job over DPDK: N logical workers and one aggregator in one\n"
+		"process, each worker joined to the aggregator by a net_ring port pair.\n\n"
+		"EAL options (before --), for example:\n"
+		"  --no-huge --no-pci --no-shconf --file-prefix gcdl-$$ -m 512 --lcores '(0-2)@(0-1)'\n"
+		"  Needs 1 + dataplane.worker_lcores lcores; the aggregator runs on its own lcore\n"
+		"  when one is left, else on the main lcore. No --vdev: ports are made at run time.\n\n"
+		"Options (after --):\n"
+		"  --profile FILE        INI profile (required), e.g. configs/local.ini\n"
+		"  --role ROLE           local (default): the whole cluster in this process;\n"
+		"                        worker and aggregator (multi-host) are not in this build\n"
+		"  --rounds N            override job.rounds\n"
+		"  --seed N              override job.seed\n"
+		"  --set S.K=V           override any profile key, e.g. --set stragglers.p=0.3\n"
+		"                        (repeatable)\n"
+		"  --metrics FILE        write the per-round metrics CSV:\n"
+		"                        " GCDL_METRICS_HEADER "\n"
+		"  --save-model FILE     write the aggregator's final weights as a NumPy .npy\n"
+		"                        (float32, shape (dim,))\n"
+		"  --inject-garbage N    self-test: inject N malformed frames per round into the\n"
+		"                        aggregator's polling set (truncated, wrong EtherType, bad\n"
+		"                        magic, bad CRC, wrong job, sender out of range, bad\n"
+		"                        offset, bad count, lying length, random bytes); they\n"
+		"                        are dropped, counted by reason, and change nothing\n"
+		"  --quiet               no start-up summary and no progress lines\n"
+		"  --help                this text\n\n"
+		"Exit status: 0 done, 1 run failed, 2 bad command line, profile or start-up.\n"
+		"SIGINT/SIGTERM stop the run cleanly after the round in progress.\n\n"
+		"Profile keys:\n");
+	gcdl_profile_print_keys(out);
+}
+
+/* An unsigned decimal with nothing after it, at most max. */
+static int
+parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (s == NULL || *s == '\0' || *s == '-' || *s == '+')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* The EAL arguments as one shell-quoted line. */
+static void
+eal_line(char *buf, size_t len, int argc, char **argv)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < argc && n < len; i++) {
+		int quote = argv[i][strspn(argv[i], "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRS"
+					   "TUVWXYZ0123456789_./=:,-@+%")] != '\0';
+
+		n += (size_t)snprintf(buf + n, len - n, quote ? "%s'%s'" : "%s%s", i ? " " : "",
+				      argv[i]);
+	}
+}
+
+/* The --vdev arguments among the EAL options (rte_eal_init() reorders argv,
+ * so they are collected before). @return how many, at most max. */
+static int
+find_vdevs(int argc, char **argv, const char **dev, int max)
+{
+	int n = 0;
+
+	for (int i = 1; i < argc && n < max; i++) {
+		if (strcmp(argv[i], "--vdev") == 0 && i + 1 < argc)
+			dev[n++] = argv[++i];
+		else if (strncmp(argv[i], "--vdev=", 7) == 0)
+			dev[n++] = argv[i] + 7;
+	}
+	return n;
+}
+
+/* rte_eal_init() succeeds when a --vdev fails to probe: check each one has a port.
+ * @return 0, or -ENODEV with the device named in err. */
+static int
+check_vdevs(const char **dev, int n, char *err, size_t errlen)
+{
+	for (int i = 0; i < n; i++) {
+		char name[RTE_ETH_NAME_MAX_LEN];
+		uint16_t port;
+
+		snprintf(name, sizeof(name), "%.*s", (int)strcspn(dev[i], ","), dev[i]);
+		if (rte_eth_dev_get_port_by_name(name, &port) != 0) {
+			snprintf(err, errlen, "--vdev %s: the device failed to probe (no port %s)",
+				 dev[i], name);
+			return -ENODEV;
+		}
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "profile", required_argument, NULL, 'p' },
+		{ "role", required_argument, NULL, 'R' },
+		{ "rounds", required_argument, NULL, 'r' },
+		{ "seed", required_argument, NULL, 's' },
+		{ "set", required_argument, NULL, 'S' },
+		{ "metrics", required_argument, NULL, 'o' },
+		{ "save-model", required_argument, NULL, 'M' },
+		{ "inject-garbage", required_argument, NULL, 'g' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *profile = NULL, *metrics = NULL, *save = NULL, *role = "local";
+	const char *overrides[MAX_OVERRIDES][2];
+	int eal_argc, app_argc, noverrides = 0, quiet = 0, c, rc;
+	struct gcdl_dp_opts o = { 0 };
+	struct gcdl_dp_result res;
+	struct gcdl_profile prof;
+	struct sigaction sa;
+	struct gcdl_dp *dp;
+	char **app_argv;
+	const char *vdevs[MAX_VDEVS];
+	char err[512], eal[2048];
+	int nvdevs;
+	uint64_t v;
+
+	for (eal_argc = 1; eal_argc < argc; eal_argc++)
+		if (strcmp(argv[eal_argc], "--") == 0)
+			break;
+	if (eal_argc == argc) {
+		for (int i = 1; i < argc; i++) {
+			if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+				usage(stdout);
+				return 0;
+			}
+		}
+		fprintf(stderr, "gcdl: application options go after '--', e.g. gcdl --no-huge "
+			"--no-pci -- --profile configs/local.ini (try 'gcdl -- --help')\n");
+		return 2;
+	}
+	/* the application's argv: argv[0], then what follows "--" (in place of it) */
+	app_argc = argc - eal_argc;
+	app_argv = argv + eal_argc;
+	app_argv[0] = argv[0];
+
+	while ((c = getopt_long(app_argc, app_argv, "h", opts, NULL)) != -1) {
+		const char *key = NULL;
+
+		switch (c) {
+		case 'p':
+			profile = optarg;
+			break;
+		case 'R':
+			role = optarg;
+			break;
+		case 'r':
+			if (parse_u64(optarg, UINT32_MAX, &v) != 0) {
+				fprintf(stderr, "gcdl: --rounds '%s' is not a number of rounds\n",
+					optarg);
+				return 2;
+			}
+			key = "job.rounds";
+			break;
+		case 's':
+			if (parse_u64(optarg, UINT64_MAX, &v) != 0) {
+				fprintf(stderr, "gcdl: --seed '%s' is not an unsigned 64-bit number\n",
+					optarg);
+				return 2;
+			}
+			key = "job.seed";
+			break;
+		case 'S': {
+			char *eq = strchr(optarg, '=');
+
+			if (eq == NULL) {
+				fprintf(stderr, "gcdl: --set needs SECTION.KEY=VALUE, got '%s'\n",
+					optarg);
+				return 2;
+			}
+			*eq = '\0';
+			key = optarg;
+			optarg = eq + 1;
+			break;
+		}
+		case 'o':
+			metrics = optarg;
+			break;
+		case 'M':
+			save = optarg;
+			break;
+		case 'g':
+			if (parse_u64(optarg, 1000000, &v) != 0) {
+				fprintf(stderr, "gcdl: --inject-garbage '%s' is not a count of frames "
+					"(0..1000000)\n", optarg);
+				return 2;
+			}
+			o.inject_garbage = (uint32_t)v;
+			break;
+		case 'q':
+			quiet = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			fprintf(stderr, "Try 'gcdl -- --help'.\n");
+			return 2;
+		}
+		if (key != NULL) {
+			if (noverrides == MAX_OVERRIDES) {
+				fprintf(stderr, "gcdl: more than %d overrides\n", MAX_OVERRIDES);
+				return 2;
+			}
+			overrides[noverrides][0] = key;
+			overrides[noverrides][1] = optarg;
+			noverrides++;
+		}
+	}
+	if (optind < app_argc) {
+		fprintf(stderr, "gcdl: unexpected argument '%s'\n", app_argv[optind]);
+		return 2;
+	}
+	if (strcmp(role, "worker") == 0 || strcmp(role, "aggregator") == 0) {
+		fprintf(stderr, "gcdl: --role %s is not implemented in this build (only --role "
+			"local)\n", role);
+		return 2;
+	}
+	if (strcmp(role, "local") != 0) {
+		fprintf(stderr, "gcdl: unknown --role '%s' (local, worker or aggregator)\n", role);
+		return 2;
+	}
+	if (profile == NULL) {
+		fprintf(stderr, "gcdl: --profile FILE is required (try 'gcdl -- --help')\n");
+		return 2;
+	}
+	if (gcdl_profile_load(&prof, profile, err, sizeof(err)) != 0) {
+		fprintf(stderr, "gcdl: %s\n", err);
+		return 2;
+	}
+	for (int i = 0; i < noverrides; i++) {
+		if (gcdl_profile_set(&prof, overrides[i][0], overrides[i][1], err, sizeof(err))) {
+			fprintf(stderr, "gcdl: command line: %s\n", err);
+			return 2;
+		}
+	}
+	if (gcdl_profile_validate(&prof, err, sizeof(err)) != 0) {
+		fprintf(stderr, "gcdl: %s: %s\n", profile, err);
+		return 2;
+	}
+
+	eal_line(eal, sizeof(eal), eal_argc, argv);
+	nvdevs = find_vdevs(eal_argc, argv, vdevs, MAX_VDEVS);
+	if (rte_eal_init(eal_argc, argv) < 0) {
+		fprintf(stderr, "gcdl: EAL initialisation failed: %s (EAL options: %s)\n",
+			rte_strerror(rte_errno), eal);
+		return 2;
+	}
+	if (check_vdevs(vdevs, nvdevs, err, sizeof(err)) != 0) {
+		fprintf(stderr, "gcdl: %s\n", err);
+		rte_eal_cleanup();
+		return 2;
+	}
+	o.progress = quiet ? NULL : stderr;
+	o.progress_s = 1.0;
+	o.stop = &stop_flag;
+	if (metrics != NULL) {
+		o.metrics = gcdl_metrics_open(metrics, err, sizeof(err));
+		if (o.metrics == NULL) {
+			fprintf(stderr, "gcdl: --metrics %s\n", err);
+			rte_eal_cleanup();
+			return 2;
+		}
+	}
+	dp = gcdl_dp_create(&prof, &o, err, sizeof(err));
+	if (dp == NULL) {
+		fprintf(stderr, "gcdl: %s\n", err);
+		if (o.metrics != NULL) {
+			/* nothing was written but the header we just made */
+			gcdl_metrics_close(o.metrics);
+			unlink(metrics);
+		}
+		rte_eal_cleanup();
+		return 2;
+	}
+	if (!quiet) {
+		const struct gcdl_job *job = gcdl_dp_job(dp);
+
+		printf("gcdl: EAL: %s\n", eal);
+		printf("gcdl: %s, role local, method %s, N=%u M=%u d=%u layout %s, %u rounds, "
+		       "%u train / %u test rows, stragglers %s\n", profile,
+		       gcdl_method_name(prof.method), prof.workers,
+		       prof.partitions ? prof.partitions : prof.workers, prof.redundancy,
+		       gcdl_layout_kind_name(prof.layout), prof.rounds, job->train.rows,
+		       job->test.rows,
+		       prof.straggler_model == GCDL_STRAGGLER_BERNOULLI ? "bernoulli"
+		       : prof.straggler_model == GCDL_STRAGGLER_TIMING ? "timing" : "none");
+		gcdl_dp_print_placement(dp, stdout);
+		fflush(stdout);
+	}
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	rc = gcdl_dp_run(dp, &res);
+	gcdl_dp_print_summary(&res, stdout);
+	fflush(stdout);
+	if (rc != 0)
+		fprintf(stderr, "gcdl: run failed after %u rounds: %s\n", res.rounds,
+			gcdl_dp_error(dp)[0] ? gcdl_dp_error(dp) : strerror(-rc));
+	if (gcdl_metrics_close(o.metrics) != 0 && rc == 0) {
+		fprintf(stderr, "gcdl: --metrics %s: write failed\n", metrics);
+		rc = -EIO;
+	}
+	if (rc == 0 && save != NULL) {
+		const struct gcdl_job *job = gcdl_dp_job(dp);
+
+		rc = gcdl_npy_write_f32(save, gcdl_engine_model(job->engine),
+					gcdl_engine_dim(job->engine), err, sizeof(err));
+		if (rc != 0)
+			fprintf(stderr, "gcdl: --save-model %s\n", err);
+		else if (!quiet)
+			printf("gcdl: model saved to %s\n", save);
+	}
+	gcdl_dp_free(dp);
+	rte_eal_cleanup();
+	return rc == 0 ? 0 : 1;
+}

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Per-lcore counters summed into the run's result, and the summary. */
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "dp_internal.h"
+
+void
+gcdl_dp_stats_collect(struct gcdl_dp *dp, struct gcdl_dp_result *res)
+{
+	const struct dp_stats *a = &dp->agg->st, *c = &dp->ctl_st;
+
+	res->up_tx_frames = 0;
+	res->up_tx_bytes = 0;
+	res->down_rx_frames = 0;
+	res->down_rx_bytes = 0;
+	res->down_duplicates = 0;
+	res->skipped = 0;
+	res->alloc_failures = 0;
+	for (int r = 0; r < GCDL_DROP__COUNT; r++) {
+		res->drops[r] = DP_STAT_GET(a, drops[r]);
+		res->down_drops[r] = 0;
+	}
+	for (uint32_t i = 0; i < dp->nwl; i++) {
+		const struct dp_stats *w = &dp->wl[i]->st;
+
+		res->up_tx_frames += DP_STAT_GET(w, tx_frames);
+		res->up_tx_bytes += DP_STAT_GET(w, tx_bytes);
+		res->down_rx_frames += DP_STAT_GET(w, rx_frames);
+		res->down_rx_bytes += DP_STAT_GET(w, rx_bytes);
+		res->down_duplicates += DP_STAT_GET(w, duplicates);
+		res->skipped += DP_STAT_GET(w, skipped);
+		res->alloc_failures += DP_STAT_GET(w, alloc_fail);
+		for (int r = 0; r < GCDL_DROP__COUNT; r++)
+			res->down_drops[r] += DP_STAT_GET(w, drops[r]);
+	}
+	res->up_rx_frames = DP_STAT_GET(a, rx_frames);
+	res->up_rx_bytes = DP_STAT_GET(a, rx_bytes);
+	res->up_accepted = DP_STAT_GET(a, accepted);
+	res->down_tx_frames = DP_STAT_GET(a, tx_frames);
+	res->down_tx_bytes = DP_STAT_GET(a, tx_bytes);
+	res->duplicates = DP_STAT_GET(a, duplicates);
+	res->late = DP_STAT_GET(a, late);
+	res->alloc_failures += DP_STAT_GET(a, alloc_fail) + DP_STAT_GET(c, alloc_fail);
+	res->garbage_sent = DP_STAT_GET(c, tx_frames);
+}
+
+void
+gcdl_dp_print_summary(const struct gcdl_dp_result *r, FILE *out)
+{
+	double s = r->wall_s > 0 ? r->wall_s : 0;
+	uint64_t drops = 0, down_drops = 0;
+
+	for (int i = 1; i < GCDL_DROP__COUNT; i++) {
+		drops += r->drops[i];
+		down_drops += r->down_drops[i];
+	}
+	fprintf(out, "== gcdl summary ==\n");
+	fprintf(out, "rounds: %u of %u%s\n", r->rounds, r->rounds_planned,
+		r->stopped ? " (stopped by signal)" : "");
+	fprintf(out, "train_loss: %.6f\n", r->train_loss);
+	fprintf(out, "test_accuracy: %.4f\n", r->test_accuracy);
+	fprintf(out, "uplink sent: %" PRIu64 " frames, %" PRIu64 " bytes\n", r->up_tx_frames,
+		r->up_tx_bytes);
+	fprintf(out, "uplink received: %" PRIu64 " frames, %" PRIu64 " bytes (accepted %" PRIu64
+		", payload %" PRIu64 " bytes, on the wire %" PRIu64 " bytes)\n",
+		r->up_rx_frames, r->up_rx_bytes, r->up_accepted, r->up_payload_bytes,
+		r->up_wire_bytes);
+	fprintf(out, "downlink sent: %" PRIu64 " frames, %" PRIu64 " bytes\n", r->down_tx_frames,
+		r->down_tx_bytes);
+	fprintf(out, "downlink received: %" PRIu64 " frames, %" PRIu64 " bytes\n",
+		r->down_rx_frames, r->down_rx_bytes);
+	fprintf(out, "garbage injected: %" PRIu64 "\n", r->garbage_sent);
+	fprintf(out, "drops: %" PRIu64 "\n", drops);
+	for (int i = 1; i < GCDL_DROP__COUNT; i++)
+		if (r->drops[i] > 0)
+			fprintf(out, "drop %s: %" PRIu64 "\n", gcdl_frame_drop_name(i), r->drops[i]);
+	fprintf(out, "downlink drops: %" PRIu64 "\n", down_drops);
+	for (int i = 1; i < GCDL_DROP__COUNT; i++)
+		if (r->down_drops[i] > 0)
+			fprintf(out, "downlink drop %s: %" PRIu64 "\n", gcdl_frame_drop_name(i),
+				r->down_drops[i]);
+	fprintf(out, "duplicates: %" PRIu64 " (downlink %" PRIu64 ")\n", r->duplicates,
+		r->down_duplicates);
+	fprintf(out, "stragglers: %" PRIu64 " worker-rounds (%" PRIu64
+		" injected Bernoulli skips)\n", r->stragglers, r->skipped);
+	fprintf(out, "late frames: %" PRIu64 "\n", r->late);
+	fprintf(out, "rounds closed: %u complete, %u by deadline\n", r->closed_complete,
+		r->closed_deadline);
+	fprintf(out, "deadline: last %.0f us, longest round %.0f us, max overshoot %.1f us\n",
+		r->last_deadline_us, r->max_round_us, r->max_overshoot_us);
+	if (r->alloc_failures > 0)
+		fprintf(out, "mbuf allocation failures: %" PRIu64 "\n", r->alloc_failures);
+	if (r->replicas_checked > 0)
+		fprintf(out, "replicas: %u of %u bit-identical to the aggregator's model\n",
+			r->replicas_identical, r->replicas_checked);
+	else
+		fprintf(out, "replicas: not compared (the run did not complete)\n");
+	fprintf(out, "time: %.3f s\n", r->wall_s);
+	fprintf(out, "rounds/s: %.1f\n", s > 0 ? r->rounds / s : 0.0);
+	fprintf(out, "frames/s: %.0f uplink, %.0f downlink\n",
+		s > 0 ? (double)r->up_rx_frames / s : 0.0,
+		s > 0 ? (double)r->down_tx_frames / s : 0.0);
+	fprintf(out, "uplink payload Gbit/s: %.6f\n",
+		s > 0 ? (double)r->up_payload_bytes * 8 / s / 1e9 : 0.0);
+}
