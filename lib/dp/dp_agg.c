@@ -106,6 +106,10 @@ rx_all(struct dp_agg *a)
 		if (nb == 0)
 			continue;
 		now = rte_rdtsc();
+		/* frames seen after the deadline are late, even if the loop was
+		 * descheduled and only now gets to them */
+		if (a->open && now >= a->deadline_tsc)
+			close_round(a, now, 1);
 		for (uint16_t i = 0; i < nb; i++) {
 			uint32_t len = rte_pktmbuf_data_len(pkts[i]);
 
