@@ -22,6 +22,7 @@
 
 #include "gcdl/dataset.h"
 #include "gcdl/rng.h"
+#include "seterr.h"
 
 /* Stream selectors (first selector of gcdl_rng_init) inside GCDL_RNG_DATA. */
 #define DS_SEL_LINEAR_MODEL   0x44530001u
@@ -36,18 +37,6 @@
 #define STAGE_SIZE      (256u * 1024u)      /* bytes inflated per conversion step */
 #define SVM_MAX_LABEL   65535.0             /* largest class index in LIBSVM files */
 #define GMM_MAX_CLASSES (1u << 24)          /* class indices exact in a float */
-
-static void __attribute__((format(printf, 3, 4)))
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 int
 gcdl_partitioning_parse(const char *name, enum gcdl_partitioning *out)
@@ -126,7 +115,7 @@ zsrc_fill(struct zsrc *s, unsigned char *dst, size_t cap, size_t *got, char *err
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
-			seterr(err, errlen, "%s: read error at uncompressed byte %llu: %s", s->path,
+			gcdl_seterr(err, errlen, "%s: read error at uncompressed byte %llu: %s", s->path,
 			       (unsigned long long)s->out_off, strerror(errno));
 			return -EIO;
 		}
@@ -179,13 +168,13 @@ zsrc_open(struct zsrc *s, const char *path, char *err, size_t errlen)
 	s->fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (s->fd < 0) {
 		rc = -errno;
-		seterr(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		gcdl_seterr(err, errlen, "%s: cannot open: %s", path, strerror(errno));
 		return rc;
 	}
 	s->in = malloc(ZIN_SIZE);
 	if (s->in == NULL) {
 		zsrc_close(s);
-		seterr(err, errlen, "%s: out of memory", path);
+		gcdl_seterr(err, errlen, "%s: out of memory", path);
 		return -ENOMEM;
 	}
 	/* enough bytes to see the gzip magic */
@@ -205,7 +194,7 @@ zsrc_open(struct zsrc *s, const char *path, char *err, size_t errlen)
 		/* 16 + MAX_WBITS: gzip wrapper only, CRC-32 and length checked */
 		if (inflateInit2(&s->zs, 16 + MAX_WBITS) != Z_OK) {
 			zsrc_close(s);
-			seterr(err, errlen, "%s: out of memory", path);
+			gcdl_seterr(err, errlen, "%s: out of memory", path);
 			return -ENOMEM;
 		}
 		s->zinit = 1;
@@ -264,13 +253,13 @@ zsrc_read_gzip(struct zsrc *s, unsigned char *buf, size_t len, size_t *got, char
 			}
 			if (s->zs.avail_in < 2 || s->zs.next_in[0] != 0x1f ||
 			    s->zs.next_in[1] != 0x8b) {
-				seterr(err, errlen,
+				gcdl_seterr(err, errlen,
 				       "%s: corrupt gzip stream: garbage after the gzip data at compressed byte %llu",
 				       s->path, (unsigned long long)s->in_off);
 				return -EBADMSG;
 			}
 			if (inflateReset(&s->zs) != Z_OK) {
-				seterr(err, errlen, "%s: inflateReset failed", s->path);
+				gcdl_seterr(err, errlen, "%s: inflateReset failed", s->path);
 				return -EBADMSG;
 			}
 			s->member_end = 0;
@@ -303,7 +292,7 @@ zsrc_read_gzip(struct zsrc *s, unsigned char *buf, size_t len, size_t *got, char
 		case Z_BUF_ERROR:
 			/* no progress possible: only fatal when the input is exhausted */
 			if (s->zs.avail_in == 0 && s->eof) {
-				seterr(err, errlen,
+				gcdl_seterr(err, errlen,
 				       "%s: gzip stream truncated at uncompressed byte %llu (compressed byte %llu)",
 				       s->path, (unsigned long long)s->out_off,
 				       (unsigned long long)s->in_off);
@@ -311,10 +300,10 @@ zsrc_read_gzip(struct zsrc *s, unsigned char *buf, size_t len, size_t *got, char
 			}
 			break;
 		case Z_MEM_ERROR:
-			seterr(err, errlen, "%s: out of memory in inflate", s->path);
+			gcdl_seterr(err, errlen, "%s: out of memory in inflate", s->path);
 			return -ENOMEM;
 		default: /* Z_DATA_ERROR, Z_NEED_DICT, Z_STREAM_ERROR */
-			seterr(err, errlen,
+			gcdl_seterr(err, errlen,
 			       "%s: corrupt gzip stream at uncompressed byte %llu (compressed byte %llu): %s",
 			       s->path, (unsigned long long)s->out_off,
 			       (unsigned long long)s->in_off,
@@ -352,31 +341,31 @@ idx_header(struct zsrc *s, uint32_t ndims, uint32_t *dims, char *err, size_t err
 	if (rc < 0)
 		return rc;
 	if (got < hlen) {
-		seterr(err, errlen, "%s: truncated at byte %zu (expected an IDX%u header of %zu bytes)",
+		gcdl_seterr(err, errlen, "%s: truncated at byte %zu (expected an IDX%u header of %zu bytes)",
 		       s->path, got, ndims, hlen);
 		return -EBADMSG;
 	}
 	if (h[0] != 0 || h[1] != 0) {
-		seterr(err, errlen,
+		gcdl_seterr(err, errlen,
 		       "%s: bad IDX magic 0x%08x at byte 0 (expected 0x%08x, IDX%u of unsigned bytes)",
 		       s->path, be32(h), 0x800u | ndims, ndims);
 		return -EBADMSG;
 	}
 	if (h[2] != 0x08) {
-		seterr(err, errlen,
+		gcdl_seterr(err, errlen,
 		       "%s: unsupported IDX data type 0x%02x at byte 2 (only unsigned byte 0x08)",
 		       s->path, h[2]);
 		return -EBADMSG;
 	}
 	if (h[3] != ndims) {
-		seterr(err, errlen, "%s: IDX file has %u dimensions at byte 3 (expected %u)",
+		gcdl_seterr(err, errlen, "%s: IDX file has %u dimensions at byte 3 (expected %u)",
 		       s->path, h[3], ndims);
 		return -EBADMSG;
 	}
 	for (uint32_t i = 0; i < ndims; i++) {
 		dims[i] = be32(h + 4 + 4 * i);
 		if (dims[i] == 0) {
-			seterr(err, errlen, "%s: IDX dimension %u is zero (byte %u)", s->path, i,
+			gcdl_seterr(err, errlen, "%s: IDX dimension %u is zero (byte %u)", s->path, i,
 			       4 + 4 * i);
 			return -EBADMSG;
 		}
@@ -411,7 +400,7 @@ idx_bytes_to_floats(struct zsrc *s, unsigned char *stage, float *dst, uint64_t c
 			mx = stage[i] > mx ? stage[i] : mx;
 		done += got;
 		if (got < want) {
-			seterr(err, errlen,
+			gcdl_seterr(err, errlen,
 			       "%s: truncated at byte %llu of %llu (expected %llu bytes of %s)",
 			       s->path, (unsigned long long)(hdr + done),
 			       (unsigned long long)(hdr + count), (unsigned long long)count, what);
@@ -422,7 +411,7 @@ idx_bytes_to_floats(struct zsrc *s, unsigned char *stage, float *dst, uint64_t c
 	if (rc < 0)
 		return rc;
 	if (got != 0) {
-		seterr(err, errlen, "%s: trailing data at byte %llu (the IDX data ends there)",
+		gcdl_seterr(err, errlen, "%s: trailing data at byte %llu (the IDX data ends there)",
 		       s->path, (unsigned long long)(hdr + count));
 		return -EBADMSG;
 	}
@@ -448,7 +437,7 @@ gcdl_dataset_load_idx(const char *images_path, const char *labels_path,
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
 	if (images_path == NULL || labels_path == NULL || out == NULL) {
-		seterr(err, errlen, "load_idx: NULL argument");
+		gcdl_seterr(err, errlen, "load_idx: NULL argument");
 		return -EINVAL;
 	}
 
@@ -461,7 +450,7 @@ gcdl_dataset_load_idx(const char *images_path, const char *labels_path,
 	/* each factor < 2^32, so checking after every product cannot overflow */
 	pixels = (uint64_t)idim[1] * idim[2];
 	if (pixels > IDX_MAX_BYTES || (pixels *= idim[0]) > IDX_MAX_BYTES) {
-		seterr(err, errlen, "%s: IDX dimensions %u x %u x %u exceed the %llu-byte limit",
+		gcdl_seterr(err, errlen, "%s: IDX dimensions %u x %u x %u exceed the %llu-byte limit",
 		       images_path, idim[0], idim[1], idim[2],
 		       (unsigned long long)IDX_MAX_BYTES);
 		rc = -EBADMSG;
@@ -475,7 +464,7 @@ gcdl_dataset_load_idx(const char *images_path, const char *labels_path,
 	if (rc < 0)
 		goto fail;
 	if (ldim[0] != idim[0]) {
-		seterr(err, errlen, "%s: %u labels for %u images in %s", labels_path, ldim[0],
+		gcdl_seterr(err, errlen, "%s: %u labels for %u images in %s", labels_path, ldim[0],
 		       idim[0], images_path);
 		rc = -EBADMSG;
 		goto fail;
@@ -483,7 +472,7 @@ gcdl_dataset_load_idx(const char *images_path, const char *labels_path,
 
 	stage = malloc(STAGE_SIZE);
 	if (stage == NULL || ds_alloc(&ds, idim[0], idim[1] * idim[2], 0) < 0) {
-		seterr(err, errlen, "%s: out of memory for %u x %u x %u images", images_path,
+		gcdl_seterr(err, errlen, "%s: out of memory for %u x %u x %u images", images_path,
 		       idim[0], idim[1], idim[2]);
 		rc = -ENOMEM;
 		goto fail;
@@ -577,11 +566,11 @@ svm_line(struct svm_acc *a, char *line, const char *path, unsigned long lineno,
 		*p++ = '\0';
 	label = strtod(tok, &end);
 	if (end == tok || *end != '\0' || !isfinite(label) || fabs(label) > FLT_MAX) {
-		seterr(err, errlen, "%s:%lu: bad label '%.40s'", path, lineno, tok);
+		gcdl_seterr(err, errlen, "%s:%lu: bad label '%.40s'", path, lineno, tok);
 		return -EBADMSG;
 	}
 	if (a->rows == UINT32_MAX) {
-		seterr(err, errlen, "%s:%lu: more than %u rows", path, lineno, UINT32_MAX);
+		gcdl_seterr(err, errlen, "%s:%lu: more than %u rows", path, lineno, UINT32_MAX);
 		return -EBADMSG;
 	}
 
@@ -600,53 +589,53 @@ svm_line(struct svm_acc *a, char *line, const char *path, unsigned long lineno,
 			*p++ = '\0';
 		colon = strchr(tok, ':');
 		if (colon == NULL) {
-			seterr(err, errlen, "%s:%lu: missing ':' in '%.40s' (expected index:value)",
+			gcdl_seterr(err, errlen, "%s:%lu: missing ':' in '%.40s' (expected index:value)",
 			       path, lineno, tok);
 			return -EBADMSG;
 		}
 		if (colon == tok) {
-			seterr(err, errlen, "%s:%lu: missing index in '%.40s'", path, lineno, tok);
+			gcdl_seterr(err, errlen, "%s:%lu: missing index in '%.40s'", path, lineno, tok);
 			return -EBADMSG;
 		}
 		for (char *q = tok; q < colon; q++) {
 			if (*q < '0' || *q > '9') {
-				seterr(err, errlen, "%s:%lu: bad index in '%.40s'", path, lineno,
+				gcdl_seterr(err, errlen, "%s:%lu: bad index in '%.40s'", path, lineno,
 				       tok);
 				return -EBADMSG;
 			}
 			idx = idx * 10 + (uint64_t)(*q - '0');
 			if (idx > UINT32_MAX) {
-				seterr(err, errlen, "%s:%lu: index too large in '%.40s'", path,
+				gcdl_seterr(err, errlen, "%s:%lu: index too large in '%.40s'", path,
 				       lineno, tok);
 				return -EBADMSG;
 			}
 		}
 		if (idx == 0) {
-			seterr(err, errlen, "%s:%lu: index 0 in '%.40s' (indices are 1-based)",
+			gcdl_seterr(err, errlen, "%s:%lu: index 0 in '%.40s' (indices are 1-based)",
 			       path, lineno, tok);
 			return -EBADMSG;
 		}
 		if (idx <= prev) {
-			seterr(err, errlen,
+			gcdl_seterr(err, errlen,
 			       "%s:%lu: index %llu after %u (indices must strictly increase)", path,
 			       lineno, (unsigned long long)idx, prev);
 			return -EBADMSG;
 		}
 		if (features != 0 && idx > features) {
-			seterr(err, errlen, "%s:%lu: index %llu beyond the %u features", path,
+			gcdl_seterr(err, errlen, "%s:%lu: index %llu beyond the %u features", path,
 			       lineno, (unsigned long long)idx, features);
 			return -EBADMSG;
 		}
 		v = strtod(colon + 1, &end);
 		if (end == colon + 1 || *end != '\0' || !isfinite(v) || fabs(v) > FLT_MAX) {
-			seterr(err, errlen, "%s:%lu: bad value in '%.40s'", path, lineno, tok);
+			gcdl_seterr(err, errlen, "%s:%lu: bad value in '%.40s'", path, lineno, tok);
 			return -EBADMSG;
 		}
 		prev = (uint32_t)idx;
 		cap = a->cap_ent;
 		if (grow((void **)&a->idx, &cap, a->nent + 1, sizeof(*a->idx)) < 0 ||
 		    grow((void **)&a->val, &a->cap_ent, a->nent + 1, sizeof(*a->val)) < 0) {
-			seterr(err, errlen, "%s:%lu: out of memory", path, lineno);
+			gcdl_seterr(err, errlen, "%s:%lu: out of memory", path, lineno);
 			return -ENOMEM;
 		}
 		a->idx[a->nent] = (uint32_t)idx;
@@ -659,7 +648,7 @@ svm_line(struct svm_acc *a, char *line, const char *path, unsigned long lineno,
 	cap = a->cap_rows;
 	if (grow((void **)&a->row_end, &cap, a->rows + 1, sizeof(*a->row_end)) < 0 ||
 	    grow((void **)&a->label, &a->cap_rows, a->rows + 1, sizeof(*a->label)) < 0) {
-		seterr(err, errlen, "%s:%lu: out of memory", path, lineno);
+		gcdl_seterr(err, errlen, "%s:%lu: out of memory", path, lineno);
 		return -ENOMEM;
 	}
 	a->row_end[a->rows] = a->nent;
@@ -693,13 +682,13 @@ gcdl_dataset_load_libsvm(const char *path, uint32_t features, int regression,
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
 	if (path == NULL || out == NULL) {
-		seterr(err, errlen, "load_libsvm: NULL argument");
+		gcdl_seterr(err, errlen, "load_libsvm: NULL argument");
 		return -EINVAL;
 	}
 	f = fopen(path, "re");
 	if (f == NULL) {
 		rc = -errno;
-		seterr(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		gcdl_seterr(err, errlen, "%s: cannot open: %s", path, strerror(errno));
 		return rc;
 	}
 	for (;;) {
@@ -710,7 +699,7 @@ gcdl_dataset_load_libsvm(const char *path, uint32_t features, int regression,
 			break;
 		lineno++;
 		if (memchr(line, '\0', (size_t)len) != NULL) {
-			seterr(err, errlen, "%s:%lu: NUL byte in line", path, lineno);
+			gcdl_seterr(err, errlen, "%s:%lu: NUL byte in line", path, lineno);
 			rc = -EBADMSG;
 			goto out;
 		}
@@ -720,25 +709,25 @@ gcdl_dataset_load_libsvm(const char *path, uint32_t features, int regression,
 	}
 	if (ferror(f) || errno == ENOMEM) {
 		rc = errno == ENOMEM ? -ENOMEM : -EIO;
-		seterr(err, errlen, "%s:%lu: read error: %s", path, lineno + 1,
+		gcdl_seterr(err, errlen, "%s:%lu: read error: %s", path, lineno + 1,
 		       strerror(errno ? errno : EIO));
 		goto out;
 	}
 	if (a.rows == 0) {
-		seterr(err, errlen, "%s: no data rows", path);
+		gcdl_seterr(err, errlen, "%s: no data rows", path);
 		rc = -EBADMSG;
 		goto out;
 	}
 	if (features == 0)
 		features = a.max_index;
 	if (features == 0) {
-		seterr(err, errlen, "%s: no feature index in any row (pass the feature count)",
+		gcdl_seterr(err, errlen, "%s: no feature index in any row (pass the feature count)",
 		       path);
 		rc = -EBADMSG;
 		goto out;
 	}
 	if (!regression && a.bad_class_line != 0 && a.not_pm1_line != 0) {
-		seterr(err, errlen,
+		gcdl_seterr(err, errlen,
 		       "%s:%lu: label %g is not a class index (classification needs integer labels "
 		       "0..%.0f or exactly -1/+1; use regression mode for real targets)",
 		       path, a.bad_class_line, a.bad_class_label, SVM_MAX_LABEL);
@@ -746,7 +735,7 @@ gcdl_dataset_load_libsvm(const char *path, uint32_t features, int regression,
 		goto out;
 	}
 	if (ds_alloc(&ds, (uint32_t)a.rows, features, 1) < 0) {
-		seterr(err, errlen, "%s: out of memory for %zu x %u values", path, a.rows,
+		gcdl_seterr(err, errlen, "%s: out of memory for %zu x %u values", path, a.rows,
 		       features);
 		rc = -ENOMEM;
 		goto out;

@@ -13,6 +13,7 @@
 #include "gcdl/engine.h"
 #include "gcdl/quant.h"
 #include "gcdl/rng.h"
+#include "seterr.h"
 
 /* Per compute context: a model (it owns scratch) and gather buffers. */
 struct engine_ctx {
@@ -51,18 +52,6 @@ struct gcdl_engine {
 	uint32_t round;
 	struct gcdl_round_info cur;
 };
-
-static void __attribute__((format(printf, 3, 4)))
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static int
 method_is_uncoded(enum gcdl_method m)
@@ -130,7 +119,7 @@ gcdl_engine_create(const struct gcdl_profile *p, const struct gcdl_dataset *trai
 
 	if (p == NULL || train == NULL || offsets == NULL || contexts == 0 ||
 	    train->rows == 0 || train->x == NULL) {
-		seterr(err, errlen, "engine: missing profile, data or contexts");
+		gcdl_seterr(err, errlen, "engine: missing profile, data or contexts");
 		errno = EINVAL;
 		return NULL;
 	}
@@ -151,7 +140,7 @@ gcdl_engine_create(const struct gcdl_profile *p, const struct gcdl_dataset *trai
 	kind = method_is_uncoded(p->method) ? GCDL_LAYOUT_UNCODED : p->layout;
 	d = method_is_uncoded(p->method) ? 1 : p->redundancy;
 	if (offsets[e->m] != train->rows) {
-		seterr(err, errlen, "engine: partition offsets do not cover the %u training rows",
+		gcdl_seterr(err, errlen, "engine: partition offsets do not cover the %u training rows",
 		       train->rows);
 		gcdl_engine_free(e);
 		errno = EINVAL;
@@ -159,7 +148,7 @@ gcdl_engine_create(const struct gcdl_profile *p, const struct gcdl_dataset *trai
 	}
 	for (uint32_t i = 0; i < e->m; i++) {
 		if (offsets[i + 1] <= offsets[i]) {
-			seterr(err, errlen, "engine: partition %u is empty (%u training rows for "
+			gcdl_seterr(err, errlen, "engine: partition %u is empty (%u training rows for "
 			       "%u partitions)", i, train->rows, e->m);
 			gcdl_engine_free(e);
 			errno = EINVAL;
@@ -183,7 +172,7 @@ gcdl_engine_create(const struct gcdl_profile *p, const struct gcdl_dataset *trai
 	for (uint32_t i = 0; i < contexts; i++) {
 		e->ctx[i].model = model_for(p, train);
 		if (e->ctx[i].model == NULL) {
-			seterr(err, errlen, "model.type: cannot build the model for %u features, "
+			gcdl_seterr(err, errlen, "model.type: cannot build the model for %u features, "
 			       "%u classes and %u hidden units", train->features, train->classes,
 			       p->hidden);
 			gcdl_engine_free(e);
@@ -203,7 +192,7 @@ gcdl_engine_create(const struct gcdl_profile *p, const struct gcdl_dataset *trai
 	}
 	e->chunk_coords = gcdl_frame_chunk_coords(e->type, p->mtu, p->scale_block);
 	if (e->chunk_coords == 0) {
-		seterr(err, errlen, "coding.mtu %u / coding.scale_block %u: no coordinate fits "
+		gcdl_seterr(err, errlen, "coding.mtu %u / coding.scale_block %u: no coordinate fits "
 		       "a frame", p->mtu, p->scale_block);
 		gcdl_engine_free(e);
 		errno = EINVAL;
@@ -227,7 +216,7 @@ gcdl_engine_create(const struct gcdl_profile *p, const struct gcdl_dataset *trai
 	gcdl_engine_begin_round(e, 0);
 	return e;
 nomem:
-	seterr(err, errlen, "engine: out of memory");
+	gcdl_seterr(err, errlen, "engine: out of memory");
 	gcdl_engine_free(e);
 	errno = ENOMEM;
 	return NULL;

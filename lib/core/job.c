@@ -7,21 +7,10 @@
 #include <string.h>
 
 #include "gcdl/job.h"
+#include "seterr.h"
 
 #define SYNTH_TRAIN_DEFAULT 2000
 #define SYNTH_TEST_DEFAULT 1000
-
-static void __attribute__((format(printf, 3, 4)))
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* Keep the first rows of a dataset (the arrays keep their size). */
 static void
@@ -98,7 +87,7 @@ load_data(struct gcdl_job *job, char *err, size_t errlen)
 	}
 	case GCDL_DATA_SYNTH_LINEAR:
 		if ((uint64_t)ntrain + ntest > UINT32_MAX) {
-			seterr(err, errlen, "data.train_rows + data.test_rows is too large");
+			gcdl_seterr(err, errlen, "data.train_rows + data.test_rows is too large");
 			return -EINVAL;
 		}
 		rc = gcdl_dataset_synth_linear(ntrain + ntest, p->synth_features, p->synth_noise,
@@ -119,7 +108,7 @@ load_data(struct gcdl_job *job, char *err, size_t errlen)
 		break;
 	}
 	if (rc != 0)
-		seterr(err, errlen, "data.dataset: cannot generate the synthetic set: %s",
+		gcdl_seterr(err, errlen, "data.dataset: cannot generate the synthetic set: %s",
 		       strerror(-rc));
 	return rc;
 }
@@ -132,7 +121,7 @@ gcdl_job_open(struct gcdl_job *job, const struct gcdl_profile *p, uint32_t conte
 	int rc;
 
 	if (job == NULL || p == NULL || contexts == 0) {
-		seterr(err, errlen, "job: missing arguments");
+		gcdl_seterr(err, errlen, "job: missing arguments");
 		return -EINVAL;
 	}
 	memset(job, 0, sizeof(*job));
@@ -151,7 +140,7 @@ gcdl_job_open(struct gcdl_job *job, const struct gcdl_profile *p, uint32_t conte
 	case GCDL_NORM_STANDARDIZE:
 		rc = gcdl_dataset_standardize(&job->train, &job->test);
 		if (rc != 0) {
-			seterr(err, errlen, "data.normalize standardize: %s", strerror(-rc));
+			gcdl_seterr(err, errlen, "data.normalize standardize: %s", strerror(-rc));
 			goto fail;
 		}
 		break;
@@ -160,7 +149,7 @@ gcdl_job_open(struct gcdl_job *job, const struct gcdl_profile *p, uint32_t conte
 	}
 	m = p->partitions ? p->partitions : p->workers;
 	if (m > job->train.rows) {
-		seterr(err, errlen, "cluster.partitions %u is more than the %u training rows", m,
+		gcdl_seterr(err, errlen, "cluster.partitions %u is more than the %u training rows", m,
 		       job->train.rows);
 		rc = -EINVAL;
 		goto fail;
@@ -168,12 +157,12 @@ gcdl_job_open(struct gcdl_job *job, const struct gcdl_profile *p, uint32_t conte
 	job->offsets = calloc((size_t)m + 1, sizeof(uint32_t));
 	if (job->offsets == NULL) {
 		rc = -ENOMEM;
-		seterr(err, errlen, "job: out of memory");
+		gcdl_seterr(err, errlen, "job: out of memory");
 		goto fail;
 	}
 	rc = gcdl_dataset_partition(&job->train, m, p->partitioning, p->seed, job->offsets);
 	if (rc != 0) {
-		seterr(err, errlen, "data.partitioning %s into %u partitions: %s",
+		gcdl_seterr(err, errlen, "data.partitioning %s into %u partitions: %s",
 		       p->partitioning == GCDL_PART_LABEL ? "label" : "iid", m, strerror(-rc));
 		goto fail;
 	}

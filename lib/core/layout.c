@@ -20,6 +20,7 @@
 
 #include "gcdl/layout.h"
 #include "gcdl/rng.h"
+#include "seterr.h"
 
 /*
  * Work budgets, in counter reads and updates (a pairwise move costs about
@@ -63,18 +64,6 @@ static const char *const kind_names[GCDL_LAYOUT__COUNT] = {
 	[GCDL_LAYOUT_FRACTIONAL] = "fractional", [GCDL_LAYOUT_RANDOM] = "random",
 	[GCDL_LAYOUT_UNCODED] = "uncoded",
 };
-
-static void __attribute__((format(printf, 3, 4)))
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 int
 gcdl_layout_kind_parse(const char *name, enum gcdl_layout_kind *kind)
@@ -797,36 +786,36 @@ gcdl_layout_create(enum gcdl_layout_kind kind, uint32_t workers, uint32_t partit
 	int rc = 0;
 
 	if ((unsigned int)kind >= GCDL_LAYOUT__COUNT) {
-		seterr(err, errlen, "unknown layout kind %d", (int)kind);
+		gcdl_seterr(err, errlen, "unknown layout kind %d", (int)kind);
 		goto inval;
 	}
 	if (workers == 0 || workers > GCDL_LAYOUT_MAX_NODES) {
-		seterr(err, errlen, "N (workers) must be in 1..%d (N=%u)", GCDL_LAYOUT_MAX_NODES,
+		gcdl_seterr(err, errlen, "N (workers) must be in 1..%d (N=%u)", GCDL_LAYOUT_MAX_NODES,
 		       workers);
 		goto inval;
 	}
 	if (partitions == 0 || partitions > GCDL_LAYOUT_MAX_NODES) {
-		seterr(err, errlen, "M (partitions) must be in 1..%d (M=%u)",
+		gcdl_seterr(err, errlen, "M (partitions) must be in 1..%d (M=%u)",
 		       GCDL_LAYOUT_MAX_NODES, partitions);
 		goto inval;
 	}
 	if (d == 0 || d > workers) {
-		seterr(err, errlen, "d (replication) must be in 1..N (d=%u, N=%u)", d, workers);
+		gcdl_seterr(err, errlen, "d (replication) must be in 1..N (d=%u, N=%u)", d, workers);
 		goto inval;
 	}
 	/* with d <= N, s = d*M/N <= M holds by itself */
 	if ((uint64_t)d * partitions % workers != 0) {
-		seterr(err, errlen, "d*M/N must be an integer (d=%u, M=%u, N=%u)", d, partitions,
+		gcdl_seterr(err, errlen, "d*M/N must be an integer (d=%u, M=%u, N=%u)", d, partitions,
 		       workers);
 		goto inval;
 	}
 	if (kind == GCDL_LAYOUT_UNCODED && (d != 1 || partitions != workers)) {
-		seterr(err, errlen, "uncoded layout needs d = 1 and M = N (d=%u, M=%u, N=%u)", d,
+		gcdl_seterr(err, errlen, "uncoded layout needs d = 1 and M = N (d=%u, M=%u, N=%u)", d,
 		       partitions, workers);
 		goto inval;
 	}
 	if (kind == GCDL_LAYOUT_FRACTIONAL && workers % d != 0) {
-		seterr(err, errlen, "fractional layout needs d to divide N (d=%u, N=%u)", d,
+		gcdl_seterr(err, errlen, "fractional layout needs d to divide N (d=%u, N=%u)", d,
 		       workers);
 		goto inval;
 	}
@@ -860,7 +849,7 @@ gcdl_layout_create(enum gcdl_layout_kind kind, uint32_t workers, uint32_t partit
 	}
 	if (rc != 0) {
 		/* not reached: every placement above gives replication d and load s */
-		seterr(err, errlen, "%s layout came out unbalanced (d=%u, M=%u, N=%u)",
+		gcdl_seterr(err, errlen, "%s layout came out unbalanced (d=%u, M=%u, N=%u)",
 		       kind_names[kind], d, partitions, workers);
 		build_free(&b);
 		goto inval;
@@ -874,7 +863,7 @@ inval:
 	errno = EINVAL;
 	return NULL;
 nomem:
-	seterr(err, errlen, "out of memory");
+	gcdl_seterr(err, errlen, "out of memory");
 	errno = ENOMEM;
 	return NULL;
 }

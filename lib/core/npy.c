@@ -11,21 +11,10 @@
 #include <unistd.h>
 
 #include "gcdl/npy.h"
+#include "seterr.h"
 
 #define HDR_MAX 4096     /* longest dict text we accept when reading */
 #define IO_CHUNK 4096    /* floats converted per write/read */
-
-static void __attribute__((format(printf, 3, 4)))
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 int
 gcdl_npy_header_f32(uint32_t n, uint8_t *buf, size_t cap)
@@ -127,7 +116,7 @@ gcdl_npy_write_f32(const char *path, const float *v, uint32_t n, char *err, size
 	int fd = -1, rc, hlen;
 
 	if (path == NULL || (v == NULL && n > 0)) {
-		seterr(err, errlen, "npy: no file or no data");
+		gcdl_seterr(err, errlen, "npy: no file or no data");
 		return -EINVAL;
 	}
 	hlen = gcdl_npy_header_f32(n, hdr, sizeof(hdr));
@@ -174,7 +163,7 @@ gcdl_npy_write_f32(const char *path, const float *v, uint32_t n, char *err, size
 	}
 	rc = sync_dir(path);
 	if (rc != 0) {
-		seterr(err, errlen, "%s: sync of its directory: %s", path, strerror(-rc));
+		gcdl_seterr(err, errlen, "%s: sync of its directory: %s", path, strerror(-rc));
 		free(tmp);
 		free(buf);
 		return rc;
@@ -183,7 +172,7 @@ gcdl_npy_write_f32(const char *path, const float *v, uint32_t n, char *err, size
 	free(buf);
 	return 0;
 fail:
-	seterr(err, errlen, "%s: %s: %s", path, what, strerror(-rc));
+	gcdl_seterr(err, errlen, "%s: %s: %s", path, what, strerror(-rc));
 	if (fd >= 0)
 		close(fd);
 	if (tmp != NULL && strcmp(what, "create") != 0)
@@ -300,7 +289,7 @@ gcdl_npy_read_f32(const char *path, float **v, uint32_t *n, char *err, size_t er
 	int rc;
 
 	if (path == NULL || v == NULL || n == NULL) {
-		seterr(err, errlen, "npy: missing arguments");
+		gcdl_seterr(err, errlen, "npy: missing arguments");
 		return -EINVAL;
 	}
 	*v = NULL;
@@ -308,14 +297,14 @@ gcdl_npy_read_f32(const char *path, float **v, uint32_t *n, char *err, size_t er
 	f = fopen(path, "rb");
 	if (f == NULL) {
 		rc = -errno;
-		seterr(err, errlen, "%s: %s", path, strerror(-rc));
+		gcdl_seterr(err, errlen, "%s: %s", path, strerror(-rc));
 		return rc;
 	}
 	rc = read_all(f, pre, 10);
 	if (rc != 0)
 		goto bad;
 	if (memcmp(pre, GCDL_NPY_MAGIC, GCDL_NPY_MAGIC_LEN) != 0) {
-		seterr(err, errlen, "%s: not a .npy file (bad magic)", path);
+		gcdl_seterr(err, errlen, "%s: not a .npy file (bad magic)", path);
 		rc = -EPROTO;
 		goto out;
 	}
@@ -328,12 +317,12 @@ gcdl_npy_read_f32(const char *path, float **v, uint32_t *n, char *err, size_t er
 		dlen = (size_t)pre[8] | (size_t)pre[9] << 8 | (size_t)pre[10] << 16 |
 		       (size_t)pre[11] << 24;
 	} else {
-		seterr(err, errlen, "%s: unsupported .npy version %u.%u", path, pre[6], pre[7]);
+		gcdl_seterr(err, errlen, "%s: unsupported .npy version %u.%u", path, pre[6], pre[7]);
 		rc = -EPROTO;
 		goto out;
 	}
 	if (dlen == 0 || dlen > HDR_MAX) {
-		seterr(err, errlen, "%s: bad .npy header length %zu", path, dlen);
+		gcdl_seterr(err, errlen, "%s: bad .npy header length %zu", path, dlen);
 		rc = -EPROTO;
 		goto out;
 	}
@@ -347,12 +336,12 @@ gcdl_npy_read_f32(const char *path, float **v, uint32_t *n, char *err, size_t er
 		goto bad;
 	dict[dlen] = '\0';
 	if (dict[dlen - 1] != '\n' || strlen(dict) != dlen || parse_dict(dict, &count) != 0) {
-		seterr(err, errlen, "%s: not a 1-D little-endian float32 array in C order", path);
+		gcdl_seterr(err, errlen, "%s: not a 1-D little-endian float32 array in C order", path);
 		rc = -EPROTO;
 		goto out;
 	}
 	if (count > UINT32_MAX) {
-		seterr(err, errlen, "%s: shape (%llu,) is too large", path,
+		gcdl_seterr(err, errlen, "%s: shape (%llu,) is too large", path,
 		       (unsigned long long)count);
 		rc = -EPROTO;
 		goto out;
@@ -374,7 +363,7 @@ gcdl_npy_read_f32(const char *path, float **v, uint32_t *n, char *err, size_t er
 		get_le32(out + i, buf, k);
 	}
 	if (fgetc(f) != EOF) {
-		seterr(err, errlen, "%s: data longer than the shape (%llu,)", path,
+		gcdl_seterr(err, errlen, "%s: data longer than the shape (%llu,)", path,
 		       (unsigned long long)count);
 		rc = -EPROTO;
 		goto out;
@@ -386,9 +375,9 @@ gcdl_npy_read_f32(const char *path, float **v, uint32_t *n, char *err, size_t er
 	goto out;
 bad:
 	if (rc == -EPROTO)
-		seterr(err, errlen, "%s: file ends early", path);
+		gcdl_seterr(err, errlen, "%s: file ends early", path);
 	else
-		seterr(err, errlen, "%s: %s", path, strerror(-rc));
+		gcdl_seterr(err, errlen, "%s: %s", path, strerror(-rc));
 out:
 	free(out);
 	free(buf);

@@ -13,6 +13,7 @@
 #include "gcdl/frame.h"
 #include "gcdl/profile.h"
 #include "gcdl/quant.h"
+#include "seterr.h"
 
 enum key_type { K_U32, K_U64, K_F64, K_STR, K_ENUM };
 
@@ -40,18 +41,6 @@ static const char *const norm_names[] = { "none", "scale", "standardize", NULL }
 static const char *const model_names[] = { "least_squares", "softmax", "mlp", NULL };
 static const char *const schedule_names[] = { "constant", "sqrt", "step", NULL };
 static const char *const decoder_names[] = { "normalised", "unbiased", NULL };
-
-static void __attribute__((format(printf, 3, 4)))
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 #define OFF(f) offsetof(struct gcdl_profile, f)
 
@@ -310,14 +299,14 @@ gcdl_profile_load(struct gcdl_profile *p, const char *path, char *err, size_t er
 	int rc = 0;
 
 	if (p == NULL || path == NULL) {
-		seterr(err, errlen, "profile: no file given");
+		gcdl_seterr(err, errlen, "profile: no file given");
 		return -EINVAL;
 	}
 	gcdl_profile_defaults(p);
 	f = fopen(path, "r");
 	if (f == NULL) {
 		rc = -errno;
-		seterr(err, errlen, "%s: %s", path, strerror(-rc));
+		gcdl_seterr(err, errlen, "%s: %s", path, strerror(-rc));
 		return rc;
 	}
 	memset(seen, 0, sizeof(seen));
@@ -328,7 +317,7 @@ gcdl_profile_load(struct gcdl_profile *p, const char *path, char *err, size_t er
 
 		lineno++;
 		if (len == sizeof(line) - 1 && line[len - 1] != '\n' && !feof(f)) {
-			seterr(err, errlen, "%s:%u: line longer than %zu characters", path, lineno,
+			gcdl_seterr(err, errlen, "%s:%u: line longer than %zu characters", path, lineno,
 				 sizeof(line) - 2);
 			rc = -EINVAL;
 			break;
@@ -340,7 +329,7 @@ gcdl_profile_load(struct gcdl_profile *p, const char *path, char *err, size_t er
 			char *close = strchr(s, ']');
 
 			if (close == NULL || close[1] != '\0') {
-				seterr(err, errlen, "%s:%u: malformed section header '%s'", path,
+				gcdl_seterr(err, errlen, "%s:%u: malformed section header '%s'", path,
 					 lineno, s);
 				rc = -EINVAL;
 				break;
@@ -348,7 +337,7 @@ gcdl_profile_load(struct gcdl_profile *p, const char *path, char *err, size_t er
 			*close = '\0';
 			name = trim(s + 1);
 			if (!section_known(name, strlen(name)) || strlen(name) >= sizeof(section)) {
-				seterr(err, errlen, "%s:%u: unknown section [%s]", path, lineno,
+				gcdl_seterr(err, errlen, "%s:%u: unknown section [%s]", path, lineno,
 					 name);
 				rc = -EINVAL;
 				break;
@@ -358,7 +347,7 @@ gcdl_profile_load(struct gcdl_profile *p, const char *path, char *err, size_t er
 		}
 		eq = strchr(s, '=');
 		if (eq == NULL) {
-			seterr(err, errlen, "%s:%u: expected 'key = value', got '%s'", path, lineno,
+			gcdl_seterr(err, errlen, "%s:%u: expected 'key = value', got '%s'", path, lineno,
 				 s);
 			rc = -EINVAL;
 			break;
@@ -367,34 +356,34 @@ gcdl_profile_load(struct gcdl_profile *p, const char *path, char *err, size_t er
 		name = trim(s);
 		val = trim(eq + 1);
 		if (section[0] == '\0') {
-			seterr(err, errlen, "%s:%u: key %s: outside any [section]", path, lineno,
+			gcdl_seterr(err, errlen, "%s:%u: key %s: outside any [section]", path, lineno,
 				 name);
 			rc = -EINVAL;
 			break;
 		}
 		k = find_key(section, strlen(section), name, strlen(name));
 		if (k == NULL) {
-			seterr(err, errlen, "%s:%u: key %s.%s: unknown key", path, lineno, section,
+			gcdl_seterr(err, errlen, "%s:%u: key %s.%s: unknown key", path, lineno, section,
 				 name);
 			rc = -EINVAL;
 			break;
 		}
 		if (seen[k - keys]) {
-			seterr(err, errlen, "%s:%u: key %s.%s: given twice", path, lineno,
+			gcdl_seterr(err, errlen, "%s:%u: key %s.%s: given twice", path, lineno,
 				 section, name);
 			rc = -EINVAL;
 			break;
 		}
 		seen[k - keys] = 1;
 		if (set_value(p, k, val, why, sizeof(why)) != 0) {
-			seterr(err, errlen, "%s:%u: key %s.%s: %s", path, lineno, section, name,
+			gcdl_seterr(err, errlen, "%s:%u: key %s.%s: %s", path, lineno, section, name,
 				 why);
 			rc = -EINVAL;
 			break;
 		}
 	}
 	if (rc == 0 && ferror(f)) {
-		seterr(err, errlen, "%s: read error", path);
+		gcdl_seterr(err, errlen, "%s: read error", path);
 		rc = -EIO;
 	}
 	fclose(f);
@@ -412,17 +401,17 @@ gcdl_profile_set(struct gcdl_profile *p, const char *key, const char *value, cha
 	char why[256];
 
 	if (p == NULL || key == NULL || value == NULL) {
-		seterr(err, errlen, "profile: missing key or value");
+		gcdl_seterr(err, errlen, "profile: missing key or value");
 		return -EINVAL;
 	}
 	dot = strchr(key, '.');
 	k = dot ? find_key(key, (size_t)(dot - key), dot + 1, strlen(dot + 1)) : NULL;
 	if (k == NULL) {
-		seterr(err, errlen, "key %s: unknown key", key);
+		gcdl_seterr(err, errlen, "key %s: unknown key", key);
 		return -EINVAL;
 	}
 	if (set_value(p, k, value, why, sizeof(why)) != 0) {
-		seterr(err, errlen, "key %s: %s", key, why);
+		gcdl_seterr(err, errlen, "key %s: %s", key, why);
 		return -EINVAL;
 	}
 	return 0;
@@ -444,7 +433,7 @@ gcdl_profile_validate(const struct gcdl_profile *p, char *err, size_t errlen)
 	int uncoded;
 
 	if (p == NULL) {
-		seterr(err, errlen, "profile: none given");
+		gcdl_seterr(err, errlen, "profile: none given");
 		return -EINVAL;
 	}
 	n = p->workers;
@@ -455,7 +444,7 @@ gcdl_profile_validate(const struct gcdl_profile *p, char *err, size_t errlen)
 		  p->method == GCDL_METHOD_ONEBIT_UNCODED;
 	if (uncoded) {
 		if (m != n) {
-			seterr(err, errlen,
+			gcdl_seterr(err, errlen,
 				 "job.method %s sends with d = 1 and needs cluster.partitions = "
 				 "cluster.workers (got M=%u, N=%u)",
 				 gcdl_method_name(p->method), m, n);
@@ -466,20 +455,20 @@ gcdl_profile_validate(const struct gcdl_profile *p, char *err, size_t errlen)
 	}
 	l = gcdl_layout_create(kind, n, m, d, p->seed, why, sizeof(why));
 	if (l == NULL) {
-		seterr(err, errlen, "cluster.layout %s with workers=%u partitions=%u "
+		gcdl_seterr(err, errlen, "cluster.layout %s with workers=%u partitions=%u "
 			 "redundancy=%u: %s", gcdl_layout_kind_name(kind), n, m, d, why);
 		return -EINVAL;
 	}
 	gcdl_layout_free(l);
 	if (p->method == GCDL_METHOD_ONEBIT_GC || p->method == GCDL_METHOD_ONEBIT_UNCODED) {
 		if (gcdl_frame_chunk_coords(GCDL_MSG_ONEBIT, p->mtu, p->scale_block) == 0) {
-			seterr(err, errlen, "coding.scale_block %u does not fit one frame of "
+			gcdl_seterr(err, errlen, "coding.scale_block %u does not fit one frame of "
 				 "coding.mtu %u", p->scale_block, p->mtu);
 			return -EINVAL;
 		}
 	}
 	if (gcdl_frame_chunk_coords(GCDL_MSG_FLOAT, p->mtu, 0) == 0) {
-		seterr(err, errlen, "coding.mtu %u is too small for a float32 frame", p->mtu);
+		gcdl_seterr(err, errlen, "coding.mtu %u is too small for a float32 frame", p->mtu);
 		return -EINVAL;
 	}
 	if (p->straggler_model == GCDL_STRAGGLER_TIMING) {
@@ -491,37 +480,37 @@ gcdl_profile_validate(const struct gcdl_profile *p, char *err, size_t errlen)
 		rc = gcdl_straggler_parse_slowdown(p->slowdown, n, f);
 		free(f);
 		if (rc != 0) {
-			seterr(err, errlen, "stragglers.slowdown '%s': expected \"K:F,...\" with "
+			gcdl_seterr(err, errlen, "stragglers.slowdown '%s': expected \"K:F,...\" with "
 				 "0 <= K < workers (%u) and F >= 1", p->slowdown, n);
 			return -EINVAL;
 		}
 	}
 	if (p->deadline_min_us > p->deadline_max_us) {
-		seterr(err, errlen, "deadline.min_us %.10g is above deadline.max_us %.10g",
+		gcdl_seterr(err, errlen, "deadline.min_us %.10g is above deadline.max_us %.10g",
 			 p->deadline_min_us, p->deadline_max_us);
 		return -EINVAL;
 	}
 	if (p->dataset == GCDL_DATA_SYNTH_LINEAR && p->model != GCDL_MODEL_LEAST_SQUARES) {
-		seterr(err, errlen, "data.dataset synthetic-linear is a regression set: "
+		gcdl_seterr(err, errlen, "data.dataset synthetic-linear is a regression set: "
 			 "model.type must be least_squares");
 		return -EINVAL;
 	}
 	if (p->dataset != GCDL_DATA_SYNTH_LINEAR && p->model == GCDL_MODEL_LEAST_SQUARES &&
 	    p->dataset != GCDL_DATA_LIBSVM) {
-		seterr(err, errlen, "model.type least_squares needs a regression set "
+		gcdl_seterr(err, errlen, "model.type least_squares needs a regression set "
 			 "(data.dataset synthetic-linear or libsvm)");
 		return -EINVAL;
 	}
 	if (p->partitioning == GCDL_PART_LABEL && p->dataset == GCDL_DATA_SYNTH_LINEAR) {
-		seterr(err, errlen, "data.partitioning label needs a classification set");
+		gcdl_seterr(err, errlen, "data.partitioning label needs a classification set");
 		return -EINVAL;
 	}
 	if (p->dataset == GCDL_DATA_LIBSVM && p->path[0] == '\0') {
-		seterr(err, errlen, "data.path must name the LIBSVM training file");
+		gcdl_seterr(err, errlen, "data.path must name the LIBSVM training file");
 		return -EINVAL;
 	}
 	if (!is_pow2(p->ring_size)) {
-		seterr(err, errlen, "dataplane.ring_size %u is not a power of two", p->ring_size);
+		gcdl_seterr(err, errlen, "dataplane.ring_size %u is not a power of two", p->ring_size);
 		return -EINVAL;
 	}
 	return 0;

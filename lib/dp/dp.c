@@ -20,18 +20,7 @@
 #include <rte_malloc.h>
 
 #include "dp_internal.h"
-
-static void __attribute__((format(printf, 3, 4)))
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
+#include "../core/seterr.h"
 
 /* Worker lcores and the aggregator lcore: the aggregator takes the first
  * lcore after the main one when there are enough, else the main lcore. */
@@ -54,7 +43,7 @@ assign_lcores(struct gcdl_dp *dp, char *err, size_t errlen)
 	} else {
 		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
-		seterr(err, errlen, "dataplane.worker_lcores = %u needs %u EAL lcores (the "
+		gcdl_seterr(err, errlen, "dataplane.worker_lcores = %u needs %u EAL lcores (the "
 		       "aggregator may run on the main lcore), the EAL has %u: pass e.g. "
 		       "--lcores '(0-%u)@(0-%ld)'", dp->prof.worker_lcores, dp->nwl + 1, n + 1,
 		       dp->nwl, cpus > 1 ? cpus - 1 : 0);
@@ -83,7 +72,7 @@ pool_for(struct gcdl_dp *dp, unsigned socket, char *err, size_t errlen)
 	snprintf(name, sizeof(name), "gcdl_pool_s%u", socket);
 	dp->pool[socket] = gcdl_dp_pool_create(name, socket, dp->pool_mbufs, dp->data_room);
 	if (dp->pool[socket] == NULL) {
-		seterr(err, errlen, "mempool %s: cannot create %u mbufs of %u bytes on socket %u: "
+		gcdl_seterr(err, errlen, "mempool %s: cannot create %u mbufs of %u bytes on socket %u: "
 		       "%s (raise -m or lower dataplane.mbufs)", name, dp->pool_mbufs,
 		       dp->data_room, socket, rte_strerror(rte_errno));
 		return -ENOMEM;
@@ -99,7 +88,7 @@ msg_ring(const char *name, unsigned count, unsigned socket, unsigned flags, char
 						  flags);
 
 	if (r == NULL)
-		seterr(err, errlen, "ring %s: cannot create %u slots: %s", name, count,
+		gcdl_seterr(err, errlen, "ring %s: cannot create %u slots: %s", name, count,
 		       rte_strerror(rte_errno));
 	return r;
 }
@@ -136,7 +125,7 @@ gcdl_dp_create(const struct gcdl_profile *p, const struct gcdl_dp_opts *o, char 
 	int rc;
 
 	if (p == NULL) {
-		seterr(err, errlen, "data plane: no profile");
+		gcdl_seterr(err, errlen, "data plane: no profile");
 		rte_errno = EINVAL;
 		return NULL;
 	}
@@ -146,7 +135,7 @@ gcdl_dp_create(const struct gcdl_profile *p, const struct gcdl_dp_opts *o, char 
 	}
 	dp = rte_zmalloc("gcdl_dp", sizeof(*dp), RTE_CACHE_LINE_SIZE);
 	if (dp == NULL) {
-		seterr(err, errlen, "data plane: out of memory (raise -m)");
+		gcdl_seterr(err, errlen, "data plane: out of memory (raise -m)");
 		rte_errno = ENOMEM;
 		return NULL;
 	}
@@ -187,12 +176,12 @@ gcdl_dp_create(const struct gcdl_profile *p, const struct gcdl_dp_opts *o, char 
 	dp->sm.workers = p->workers;
 	dp->slowdown = rte_malloc("gcdl_slowdown", sizeof(double) * dp->n, 0);
 	if (dp->slowdown == NULL) {
-		seterr(err, errlen, "data plane: out of memory (raise -m)");
+		gcdl_seterr(err, errlen, "data plane: out of memory (raise -m)");
 		rc = -ENOMEM;
 		goto fail;
 	}
 	if (gcdl_straggler_parse_slowdown(p->slowdown, dp->n, dp->slowdown) != 0) {
-		seterr(err, errlen, "stragglers.slowdown '%s' is malformed", p->slowdown);
+		gcdl_seterr(err, errlen, "stragglers.slowdown '%s' is malformed", p->slowdown);
 		rc = -EINVAL;
 		goto fail;
 	}
@@ -205,7 +194,7 @@ gcdl_dp_create(const struct gcdl_profile *p, const struct gcdl_dp_opts *o, char 
 				  RTE_MIN((uint64_t)p->ring_size, (uint64_t)DP_IMAGES * dp->dl_chunks)) +
 	       64 + (uint64_t)(dp->nwl + 2) * 384;
 	if (p->mbufs < need) {
-		seterr(err, errlen, "dataplane.mbufs %u is below the %" PRIu64 " mbufs this job can "
+		gcdl_seterr(err, errlen, "dataplane.mbufs %u is below the %" PRIu64 " mbufs this job can "
 		       "hold in flight (%u workers, %u uplink and %u downlink frames per round)",
 		       p->mbufs, need, dp->n, dp->chunks, dp->dl_chunks);
 		rc = -EINVAL;
@@ -233,7 +222,7 @@ gcdl_dp_create(const struct gcdl_profile *p, const struct gcdl_dp_opts *o, char 
 	dp->pairs = rte_zmalloc_socket("gcdl_pairs", sizeof(*dp->pairs) * dp->npairs, 0,
 				       (int)asock);
 	if (dp->pairs == NULL) {
-		seterr(err, errlen, "data plane: out of memory (raise -m)");
+		gcdl_seterr(err, errlen, "data plane: out of memory (raise -m)");
 		rc = -ENOMEM;
 		goto fail;
 	}
@@ -251,7 +240,7 @@ gcdl_dp_create(const struct gcdl_profile *p, const struct gcdl_dp_opts *o, char 
 			goto fail;
 	}
 	if (rte_eth_dev_count_avail() < 2 * dp->npairs) {
-		seterr(err, errlen, "too few ports: %u available, %u needed (%u port pairs)",
+		gcdl_seterr(err, errlen, "too few ports: %u available, %u needed (%u port pairs)",
 		       rte_eth_dev_count_avail(), 2 * dp->npairs, dp->npairs);
 		rc = -ENODEV;
 		goto fail;
@@ -263,7 +252,7 @@ gcdl_dp_create(const struct gcdl_profile *p, const struct gcdl_dp_opts *o, char 
 							  RTE_CACHE_LINE_SIZE, (int)s);
 
 		if (wl == NULL) {
-			seterr(err, errlen, "worker lcore %u: out of memory on socket %u",
+			gcdl_seterr(err, errlen, "worker lcore %u: out of memory on socket %u",
 			       dp->wl_lcore[i], s);
 			rc = -ENOMEM;
 			goto fail;
@@ -287,7 +276,7 @@ gcdl_dp_create(const struct gcdl_profile *p, const struct gcdl_dp_opts *o, char 
 	dp->agg = rte_zmalloc_socket("gcdl_agg", sizeof(*dp->agg), RTE_CACHE_LINE_SIZE,
 				     (int)asock);
 	if (dp->agg == NULL) {
-		seterr(err, errlen, "aggregator lcore %u: out of memory on socket %u",
+		gcdl_seterr(err, errlen, "aggregator lcore %u: out of memory on socket %u",
 		       dp->agg_lcore, asock);
 		rc = -ENOMEM;
 		goto fail;
