@@ -34,4 +34,18 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	run_suites build-asan --suite unit --timeout-multiplier 3
 
+echo "== fuzz: frame decoder and payload reads, ${GCDL_FUZZ_SECONDS:-30} s (libFuzzer + ASan + UBSan)"
+mkdir -p build/fuzz/corpus
+clang -O1 -g -fsanitize=fuzzer,address,undefined -Iinclude \
+	tests/fuzz/fuzz_frame.c lib/core/frame.c lib/core/quant.c lib/core/rng.c \
+	-lz -lm -o build/fuzz/fuzz_frame
+# new inputs go to build/fuzz/corpus; the committed seeds are read only
+build/fuzz/fuzz_frame -max_total_time="${GCDL_FUZZ_SECONDS:-30}" -print_final_stats=1 \
+	build/fuzz/corpus tests/fuzz/corpus 2>build/fuzz/fuzz.log || {
+	tail -n 40 build/fuzz/fuzz.log >&2
+	echo "gcdl: the frame fuzzer found a crash (input saved in the current directory)" >&2
+	exit 1
+}
+grep -E 'stat::number_of_executed_units' build/fuzz/fuzz.log || true
+
 echo "gcdl: all test suites passed"
