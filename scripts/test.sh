@@ -10,7 +10,9 @@ cd "$GCDL_ROOT"
 gcdl_install_packages
 gcdl_build build
 
-# meson test, then one plain closing line: "N passed, N failed"
+# meson test, then one plain line: "N passed, N failed"
+total_ok=0
+total_bad=0
 run_suites() {
 	local dir=$1 log
 	shift
@@ -19,8 +21,11 @@ run_suites() {
 	meson test -C "$dir" --print-errorlogs --num-processes 2 "$@" 2>&1 | tee "$log"
 	local rc=${PIPESTATUS[0]}
 	set -e
-	awk '/^Ok:/ {ok=$2} /^Fail:/ {f=$2} /^Timeout:/ {t=$2}
-	     END {printf "%s: %d passed, %d failed\n", "'"$dir"'", ok, f+t}' "$log"
+	read -r ok bad < <(awk '/^Ok:/ {ok=$2} /^Fail:/ {f=$2} /^Timeout:/ {t=$2}
+				END {print ok+0, f+t}' "$log")
+	echo "$dir: $ok passed, $bad failed"
+	total_ok=$((total_ok + ok))
+	total_bad=$((total_bad + bad))
 	rm -f "$log"
 	return "$rc"
 }
@@ -49,3 +54,4 @@ build/fuzz/fuzz_frame -max_total_time="${GCDL_FUZZ_SECONDS:-30}" -print_final_st
 grep -E 'stat::number_of_executed_units' build/fuzz/fuzz.log || true
 
 echo "gcdl: all test suites passed"
+echo "tests: $total_ok passed, $total_bad failed"
