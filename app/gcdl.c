@@ -151,7 +151,7 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *profile = NULL, *metrics = NULL, *save = NULL, *role = "local";
-	const char *overrides[MAX_OVERRIDES][2];
+	struct gcdl_profile_override overrides[MAX_OVERRIDES];
 	int eal_argc, app_argc, noverrides = 0, quiet = 0, c, rc;
 	struct gcdl_dp_opts o = { 0 };
 	struct gcdl_dp_result res;
@@ -251,8 +251,8 @@ main(int argc, char **argv)
 				fprintf(stderr, "gcdl: more than %d overrides\n", MAX_OVERRIDES);
 				return 2;
 			}
-			overrides[noverrides][0] = key;
-			overrides[noverrides][1] = optarg;
+			overrides[noverrides].key = key;
+			overrides[noverrides].value = optarg;
 			noverrides++;
 		}
 	}
@@ -273,18 +273,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "gcdl: --profile FILE is required (try 'gcdl -- --help')\n");
 		return 2;
 	}
-	if (gcdl_profile_load(&prof, profile, err, sizeof(err)) != 0) {
+	if (gcdl_profile_open(&prof, profile, overrides, noverrides, err, sizeof(err)) != 0) {
 		fprintf(stderr, "gcdl: %s\n", err);
-		return 2;
-	}
-	for (int i = 0; i < noverrides; i++) {
-		if (gcdl_profile_set(&prof, overrides[i][0], overrides[i][1], err, sizeof(err))) {
-			fprintf(stderr, "gcdl: command line: %s\n", err);
-			return 2;
-		}
-	}
-	if (gcdl_profile_validate(&prof, err, sizeof(err)) != 0) {
-		fprintf(stderr, "gcdl: %s: %s\n", profile, err);
 		return 2;
 	}
 

@@ -59,7 +59,7 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *profile = NULL, *metrics = NULL;
-	const char *overrides[64][2];
+	struct gcdl_profile_override overrides[64];
 	int noverrides = 0, quiet = 0, c, rc;
 	struct gcdl_profile prof;
 	struct gcdl_sim_opts so = { 0 };
@@ -114,8 +114,8 @@ main(int argc, char **argv)
 				fprintf(stderr, "gcdl-sim: too many overrides\n");
 				return 2;
 			}
-			overrides[noverrides][0] = key;
-			overrides[noverrides][1] = optarg;
+			overrides[noverrides].key = key;
+			overrides[noverrides].value = optarg;
 			noverrides++;
 		}
 	}
@@ -127,18 +127,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "gcdl-sim: --profile FILE is required (try --help)\n");
 		return 2;
 	}
-	if (gcdl_profile_load(&prof, profile, err, sizeof(err)) != 0) {
+	if (gcdl_profile_open(&prof, profile, overrides, noverrides, err, sizeof(err)) != 0) {
 		fprintf(stderr, "gcdl-sim: %s\n", err);
-		return 2;
-	}
-	for (int i = 0; i < noverrides; i++) {
-		if (gcdl_profile_set(&prof, overrides[i][0], overrides[i][1], err, sizeof(err))) {
-			fprintf(stderr, "gcdl-sim: command line: %s\n", err);
-			return 2;
-		}
-	}
-	if (gcdl_profile_validate(&prof, err, sizeof(err)) != 0) {
-		fprintf(stderr, "gcdl-sim: %s: %s\n", profile, err);
 		return 2;
 	}
 	rc = gcdl_job_open(&job, &prof, 1, err, sizeof(err));

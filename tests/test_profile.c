@@ -220,6 +220,30 @@ START_TEST(set_rejects_unknown_and_bad)
 }
 END_TEST
 
+START_TEST(open_applies_overrides_then_validates)
+{
+	const struct gcdl_profile_override good[] = { { "job.rounds", "9" },
+						      { "cluster.workers", "7" } };
+	const struct gcdl_profile_override bad_key[] = { { "job.nope", "1" } };
+	const struct gcdl_profile_override bad_rel[] = { { "cluster.redundancy", "3" },
+							 { "cluster.partitions", "5" } };
+	struct gcdl_profile p;
+	char err[512];
+
+	write_file("[job]\nrounds = 4\n");
+	ck_assert_int_eq(gcdl_profile_open(&p, path, good, 2, err, sizeof(err)), 0);
+	ck_assert_uint_eq(p.rounds, 9); /* the command line wins over the file */
+	ck_assert_uint_eq(p.workers, 7);
+	ck_assert_int_eq(gcdl_profile_open(&p, path, bad_key, 1, err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "command line: key job.nope: unknown key");
+	ck_assert_int_eq(gcdl_profile_open(&p, path, bad_rel, 2, err, sizeof(err)), -EINVAL);
+	ck_assert(strncmp(err, path, strlen(path)) == 0);
+	ck_assert(strstr(err, "d*M/N must be an integer") != NULL);
+	ck_assert_int_eq(gcdl_profile_open(&p, "/nonexistent.ini", NULL, 0, err, sizeof(err)),
+			 -ENOENT);
+}
+END_TEST
+
 START_TEST(defaults_are_documented_values)
 {
 	struct gcdl_profile p;
@@ -328,6 +352,7 @@ main(void)
 	tcase_add_test(neg, rejects_long_values_and_lines);
 	tcase_add_test(neg, rejects_bad_relations);
 	tcase_add_test(neg, set_rejects_unknown_and_bad);
+	tcase_add_test(neg, open_applies_overrides_then_validates);
 	tcase_add_test(pos, defaults_are_documented_values);
 	tcase_add_test(pos, loads_values);
 	tcase_add_test(pos, write_round_trips_and_hash);

@@ -169,6 +169,28 @@ int gcdl_profile_load(struct gcdl_profile *p, const char *path, char *err, size_
 int gcdl_profile_set(struct gcdl_profile *p, const char *key, const char *value, char *err,
 		     size_t errlen);
 
+/** One command-line override: key "section.key" and its value text. */
+struct gcdl_profile_override {
+	const char *key;
+	const char *value;
+};
+
+/**
+ * What a program does with a profile: load the file, apply the command-line
+ * overrides in order, then check the relations between keys.
+ *
+ * @param p        receives the profile.
+ * @param path     the INI file.
+ * @param ov       overrides, or NULL when @p nov is 0.
+ * @param nov      their number.
+ * @param err      receives "FILE:LINE: key ...", "command line: key ..." or
+ *                 "FILE: reason".
+ * @param errlen   size of @p err.
+ * @return 0, or the negative errno of the step that failed.
+ */
+int gcdl_profile_open(struct gcdl_profile *p, const char *path,
+		      const struct gcdl_profile_override *ov, int nov, char *err, size_t errlen);
+
 /**
  * Check relations between keys that no single key can (e.g. the layout's
  * (N, M, d), the scale block against the MTU, the straggler list).

@@ -417,6 +417,29 @@ gcdl_profile_set(struct gcdl_profile *p, const char *key, const char *value, cha
 	return 0;
 }
 
+int
+gcdl_profile_open(struct gcdl_profile *p, const char *path,
+		  const struct gcdl_profile_override *ov, int nov, char *err, size_t errlen)
+{
+	char why[512];
+	int rc;
+
+	rc = gcdl_profile_load(p, path, err, errlen);
+	if (rc != 0)
+		return rc;
+	for (int i = 0; i < nov; i++) {
+		rc = gcdl_profile_set(p, ov[i].key, ov[i].value, why, sizeof(why));
+		if (rc != 0) {
+			gcdl_seterr(err, errlen, "command line: %s", why);
+			return rc;
+		}
+	}
+	rc = gcdl_profile_validate(p, why, sizeof(why));
+	if (rc != 0)
+		gcdl_seterr(err, errlen, "%s: %s", path, why);
+	return rc;
+}
+
 static int
 is_pow2(uint32_t x)
 {
