@@ -1029,6 +1029,21 @@ START_TEST(test_wire_bytes)
 }
 END_TEST
 
+START_TEST(test_floats_ignore_null)
+{
+	const float v[1] = { 1.0f };
+	uint8_t b[4] = { 9, 9, 9, 9 };
+	float f[1] = { 5.0f };
+
+	gcdl_frame_put_floats(NULL, v, 1);
+	gcdl_frame_put_floats(b, NULL, 1);
+	gcdl_frame_get_floats(NULL, b, 1);
+	gcdl_frame_get_floats(f, NULL, 1);
+	ck_assert_uint_eq(b[0], 9);
+	ck_assert_float_eq(f[0], 5.0f);
+}
+END_TEST
+
 START_TEST(test_float_byte_order)
 {
 	const float v[4] = { 1.0f, -2.0f, 0.5f, 3.14159274f };
@@ -1102,6 +1117,7 @@ frame_suite(void)
 	tcase_add_test(tc, test_chunk_coords_values);
 	tcase_add_test(tc, test_last_chunk);
 	tcase_add_test(tc, test_wire_bytes);
+	tcase_add_test(tc, test_floats_ignore_null);
 	tcase_add_test(tc, test_float_byte_order);
 	suite_add_tcase(s, tc);
 	return s;

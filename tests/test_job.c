@@ -120,6 +120,7 @@ START_TEST(eval_schedule)
 	ck_assert(gcdl_job_eval_due(&p, 19));
 	ck_assert(gcdl_job_eval_due(&p, 24));  /* the last round, always */
 	p.eval_every = 0;
+	ck_assert(!gcdl_job_eval_due(NULL, 24));
 	ck_assert(!gcdl_job_eval_due(&p, 9));
 	ck_assert(gcdl_job_eval_due(&p, 24));
 }

@@ -70,6 +70,14 @@ START_TEST(rejects_null_and_missing_file)
 	ck_assert_int_eq(gcdl_profile_set(&p, NULL, "1", err, sizeof(err)), -EINVAL);
 	ck_assert_int_eq(gcdl_profile_set(&p, "job.rounds", NULL, err, sizeof(err)), -EINVAL);
 	ck_assert_int_eq(gcdl_profile_validate(NULL, err, sizeof(err)), -EINVAL);
+	/* void calls ignore NULL, the hash of nothing is 0 */
+	gcdl_profile_defaults(NULL);
+	gcdl_profile_write(NULL, stdout);
+	gcdl_profile_defaults(&p);
+	gcdl_profile_write(&p, NULL);
+	gcdl_profile_print_keys(NULL);
+	ck_assert_uint_eq(gcdl_profile_hash(NULL), 0);
+	ck_assert_uint_ne(gcdl_profile_hash(&p), 0);
 }
 END_TEST
 

@@ -39,6 +39,27 @@ START_TEST(stream_rejects)
 }
 END_TEST
 
+/* The sequential generator and the raw block ignore NULL instead of crashing. */
+START_TEST(sequential_ignores_null)
+{
+	uint32_t ctr[4] = { 0 }, key[2] = { 0 }, out[4] = { 7, 7, 7, 7 };
+	uint32_t a[3] = { 1, 2, 3 };
+	struct gcdl_rng r;
+
+	gcdl_rng_init(NULL, 1, GCDL_RNG_TEST, 0, 0);
+	ck_assert_uint_eq(gcdl_rng_u32(NULL), 0);
+	gcdl_rng_philox(NULL, key, out);
+	gcdl_rng_philox(ctr, NULL, out);
+	ck_assert_uint_eq(out[0], 7);
+	gcdl_rng_philox(ctr, key, NULL);
+	gcdl_rng_shuffle(NULL, a, 3);
+	gcdl_rng_init(&r, 1, GCDL_RNG_TEST, 0, 0);
+	gcdl_rng_shuffle(&r, NULL, 3);
+	ck_assert_uint_eq(a[0], 1);
+	ck_assert_uint_eq(a[2], 3);
+}
+END_TEST
+
 /* Random123's known-answer vectors for Philox4x32-10. */
 START_TEST(philox_known_answers)
 {
@@ -306,6 +327,7 @@ main(void)
 	int failed;
 
 	tcase_add_test(neg, stream_rejects);
+	tcase_add_test(neg, sequential_ignores_null);
 	tcase_add_test(pos, philox_known_answers);
 	tcase_add_test(pos, stream_is_philox);
 	tcase_add_test(pos, stream_subranges);

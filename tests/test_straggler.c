@@ -34,6 +34,20 @@ START_TEST(slowdown_rejects_malformed)
 }
 END_TEST
 
+START_TEST(deadline_rejects_null)
+{
+	struct gcdl_profile p;
+	struct gcdl_deadline dl;
+
+	gcdl_profile_defaults(&p);
+	ck_assert_int_eq(gcdl_deadline_init(NULL, &p), -EINVAL);
+	ck_assert_int_eq(gcdl_deadline_init(&dl, NULL), -EINVAL);
+	gcdl_deadline_observe(NULL, 5.0); /* ignored, no crash */
+	ck_assert_double_eq(gcdl_deadline_current(NULL), 0.0);
+	ck_assert_int_eq(gcdl_deadline_init(&dl, &p), 0);
+}
+END_TEST
+
 START_TEST(slowdown_parses)
 {
 	double f[5];
@@ -172,6 +186,7 @@ main(void)
 
 	tcase_add_test(neg, kind_parse_rejects);
 	tcase_add_test(neg, slowdown_rejects_malformed);
+	tcase_add_test(neg, deadline_rejects_null);
 	tcase_add_test(pos, slowdown_parses);
 	tcase_add_test(pos, none_and_null_never_straggle);
 	tcase_add_test(pos, bernoulli_rate_and_determinism);

@@ -32,14 +32,15 @@ struct gcdl_deadline {
  *
  * @param dl  the state.
  * @param p   the profile.
+ * @return 0, or -EINVAL for NULL arguments.
  */
-void gcdl_deadline_init(struct gcdl_deadline *dl, const struct gcdl_profile *p);
+int gcdl_deadline_init(struct gcdl_deadline *dl, const struct gcdl_profile *p);
 
 /**
  * Record one worker's arrival time (from round start), in microseconds.
  *
  * @param dl  the state.
- * @param us  the time; non-finite or negative values are ignored.
+ * @param us  the time; non-finite or negative values (and a NULL @p dl) are ignored.
  */
 void gcdl_deadline_observe(struct gcdl_deadline *dl, double us);
 
@@ -49,7 +50,7 @@ void gcdl_deadline_observe(struct gcdl_deadline *dl, double us);
  * nothing has been recorded).
  *
  * @param dl  the state.
- * @return the deadline.
+ * @return the deadline, 0 for NULL.
  */
 double gcdl_deadline_current(const struct gcdl_deadline *dl);
 

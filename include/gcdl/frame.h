@@ -210,6 +210,7 @@ int gcdl_frame_decode(const uint8_t *buf, size_t len, const struct gcdl_frame_li
  * @param dst  destination, 4*n bytes.
  * @param src  host floats.
  * @param n    number of values.
+ * NULL pointers are ignored.
  */
 void gcdl_frame_put_floats(uint8_t *dst, const float *src, size_t n);
 
@@ -219,6 +220,7 @@ void gcdl_frame_put_floats(uint8_t *dst, const float *src, size_t n);
  * @param dst  host floats.
  * @param src  source, 4*n bytes.
  * @param n    number of values.
+ * NULL pointers are ignored.
  */
 void gcdl_frame_get_floats(float *dst, const uint8_t *src, size_t n);
 

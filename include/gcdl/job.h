@@ -49,7 +49,8 @@ void gcdl_job_close(struct gcdl_job *job);
  *
  * @param p      the profile.
  * @param round  t (0-based).
- * @return true when train loss and test accuracy are computed after round t.
+ * @return true when train loss and test accuracy are computed after round t;
+ *         false for NULL @p p.
  */
 bool gcdl_job_eval_due(const struct gcdl_profile *p, uint32_t round);
 

@@ -138,7 +138,7 @@ struct gcdl_profile {
 /**
  * Fill a profile with every key's default.
  *
- * @param p  the profile.
+ * @param p  the profile; NULL is ignored.
  */
 void gcdl_profile_defaults(struct gcdl_profile *p);
 
@@ -205,15 +205,15 @@ int gcdl_profile_validate(const struct gcdl_profile *p, char *err, size_t errlen
 /**
  * Print every key with its type, range, default and meaning (for --help).
  *
- * @param out  the stream.
+ * @param out  the stream; NULL is ignored.
  */
 void gcdl_profile_print_keys(FILE *out);
 
 /**
  * Print the profile as an INI file that loads back to the same profile.
  *
- * @param p    the profile.
- * @param out  the stream.
+ * @param p    the profile (NULL: nothing is written).
+ * @param out  the stream (NULL: nothing is written).
  */
 void gcdl_profile_write(const struct gcdl_profile *p, FILE *out);
 
@@ -221,7 +221,7 @@ void gcdl_profile_write(const struct gcdl_profile *p, FILE *out);
  * A 64-bit hash of every key that must agree between the nodes of one job.
  *
  * @param p  the profile.
- * @return the hash (FNV-1a over the canonical text of the profile).
+ * @return the hash (FNV-1a over the canonical text of the profile), 0 for NULL.
  */
 uint64_t gcdl_profile_hash(const struct gcdl_profile *p);
 

@@ -28,6 +28,7 @@ extern "C" {
  * @param ctr  the 128-bit counter.
  * @param key  the 64-bit key.
  * @param out  the four output words.
+ * NULL arguments are ignored (nothing is written).
  */
 void gcdl_rng_philox(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]);
 
@@ -74,10 +75,11 @@ struct gcdl_rng {
  * @param domain  what the draws are for (enum gcdl_rng_domain).
  * @param a       first stream selector (e.g. round).
  * @param b       second stream selector (e.g. worker).
+ * A NULL @p r is ignored.
  */
 void gcdl_rng_init(struct gcdl_rng *r, uint64_t seed, uint32_t domain, uint32_t a, uint32_t b);
 
-/** @return the next 32 uniformly distributed bits. @param r the state. */
+/** @return the next 32 uniformly distributed bits (0 for NULL). @param r the state. */
 uint32_t gcdl_rng_u32(struct gcdl_rng *r);
 
 /** @return the next 64 uniformly distributed bits. @param r the state. */
@@ -102,7 +104,7 @@ double gcdl_rng_normal(struct gcdl_rng *r);
  * Shuffle an array of indices in place (Fisher-Yates).
  *
  * @param r  the state.
- * @param a  the array; NULL with n = 0 is allowed.
+ * @param a  the array; NULL (with any n) or a NULL @p r does nothing.
  * @param n  its length.
  */
 void gcdl_rng_shuffle(struct gcdl_rng *r, uint32_t *a, size_t n);

@@ -1,25 +1,29 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "gcdl/deadline.h"
 
-void
+int
 gcdl_deadline_init(struct gcdl_deadline *dl, const struct gcdl_profile *p)
 {
+	if (dl == NULL || p == NULL)
+		return -EINVAL;
 	memset(dl, 0, sizeof(*dl));
 	dl->mode = p->deadline_mode;
 	dl->fixed_us = p->deadline_us;
 	dl->quantile = p->deadline_quantile;
 	dl->min_us = p->deadline_min_us;
 	dl->max_us = p->deadline_max_us;
+	return 0;
 }
 
 void
 gcdl_deadline_observe(struct gcdl_deadline *dl, double us)
 {
-	if (!isfinite(us) || us < 0)
+	if (dl == NULL || !isfinite(us) || us < 0)
 		return;
 	dl->window[dl->next] = us;
 	dl->next = (dl->next + 1) % GCDL_DEADLINE_WINDOW;
@@ -41,6 +45,8 @@ gcdl_deadline_current(const struct gcdl_deadline *dl)
 	double sorted[GCDL_DEADLINE_WINDOW], q;
 	uint32_t idx;
 
+	if (dl == NULL)
+		return 0.0;
 	if (dl->mode == GCDL_DEADLINE_FIXED)
 		return dl->fixed_us;
 	if (dl->count == 0)

@@ -365,6 +365,8 @@ gcdl_frame_decode(const uint8_t *buf, size_t len, const struct gcdl_frame_limits
 void
 gcdl_frame_put_floats(uint8_t *dst, const float *src, size_t n)
 {
+	if (dst == NULL || src == NULL)
+		return;
 	for (size_t i = 0; i < n; i++) {
 		uint32_t u;
 
@@ -377,6 +379,8 @@ gcdl_frame_put_floats(uint8_t *dst, const float *src, size_t n)
 void
 gcdl_frame_get_floats(float *dst, const uint8_t *src, size_t n)
 {
+	if (dst == NULL || src == NULL)
+		return;
 	for (size_t i = 0; i < n; i++) {
 		uint32_t u;
 

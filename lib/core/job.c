@@ -192,6 +192,8 @@ gcdl_job_close(struct gcdl_job *job)
 bool
 gcdl_job_eval_due(const struct gcdl_profile *p, uint32_t round)
 {
+	if (p == NULL)
+		return false;
 	if (round + 1 >= p->rounds)
 		return true;
 	return p->eval_every > 0 && (round + 1) % p->eval_every == 0;

@@ -270,6 +270,8 @@ gcdl_profile_defaults(struct gcdl_profile *p)
 {
 	char why[64];
 
+	if (p == NULL)
+		return;
 	memset(p, 0, sizeof(*p));
 	for (size_t i = 0; i < NKEYS; i++)
 		(void)set_value(p, &keys[i], keys[i].def, why, sizeof(why));
@@ -568,6 +570,8 @@ gcdl_profile_print_keys(FILE *out)
 {
 	const char *section = "";
 
+	if (out == NULL)
+		return;
 	for (size_t i = 0; i < NKEYS; i++) {
 		char rng[160];
 
@@ -586,6 +590,8 @@ gcdl_profile_write(const struct gcdl_profile *p, FILE *out)
 {
 	const char *section = "";
 
+	if (p == NULL || out == NULL)
+		return;
 	for (size_t i = 0; i < NKEYS; i++) {
 		char val[GCDL_PROFILE_STR + 32];
 
@@ -603,6 +609,8 @@ gcdl_profile_hash(const struct gcdl_profile *p)
 {
 	uint64_t h = UINT64_C(0xcbf29ce484222325);
 
+	if (p == NULL)
+		return 0;
 	for (size_t i = 0; i < NKEYS; i++) {
 		char val[GCDL_PROFILE_STR + 64];
 		int n;

@@ -27,8 +27,16 @@ philox_round(uint32_t c[4], const uint32_t k[2])
 void
 gcdl_rng_philox(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4])
 {
-	uint32_t c[4] = { ctr[0], ctr[1], ctr[2], ctr[3] };
-	uint32_t k[2] = { key[0], key[1] };
+	uint32_t c[4], k[2];
+
+	if (ctr == NULL || key == NULL || out == NULL)
+		return;
+	c[0] = ctr[0];
+	c[1] = ctr[1];
+	c[2] = ctr[2];
+	c[3] = ctr[3];
+	k[0] = key[0];
+	k[1] = key[1];
 
 	for (int i = 0; i < 10; i++) {
 		if (i > 0) {
@@ -129,6 +137,9 @@ gcdl_rng_init(struct gcdl_rng *r, uint64_t seed, uint32_t domain, uint32_t a, ui
 	 * stream (whose key is the bare seed) or another domain */
 	uint64_t k = seed ^ ((uint64_t)(domain + 1) * UINT64_C(0x9E3779B97F4A7C15));
 
+	if (r == NULL)
+		return;
+
 	r->key[0] = (uint32_t)k;
 	r->key[1] = (uint32_t)(k >> 32) ^ 0x5bd1e995u;
 	r->ctr[0] = 0;
@@ -141,6 +152,8 @@ gcdl_rng_init(struct gcdl_rng *r, uint64_t seed, uint32_t domain, uint32_t a, ui
 uint32_t
 gcdl_rng_u32(struct gcdl_rng *r)
 {
+	if (r == NULL)
+		return 0;
 	if (r->left == 0) {
 		gcdl_rng_philox(r->ctr, r->key, r->buf);
 		if (++r->ctr[0] == 0)
@@ -201,6 +214,8 @@ gcdl_rng_normal(struct gcdl_rng *r)
 void
 gcdl_rng_shuffle(struct gcdl_rng *r, uint32_t *a, size_t n)
 {
+	if (r == NULL || a == NULL)
+		return;
 	for (size_t i = n; i > 1; i--) {
 		uint32_t j = gcdl_rng_below(r, (uint32_t)i);
 		uint32_t t = a[i - 1];
