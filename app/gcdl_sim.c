@@ -172,8 +172,10 @@ main(int argc, char **argv)
 		rc = -EIO;
 	gcdl_job_close(&job);
 	if (rc != 0) {
-		fprintf(stderr, "gcdl-sim: run failed after %u rounds: %s\n", res.rounds,
-			strerror(-rc));
+		fprintf(stderr, "gcdl-sim: run failed after %u rounds: %s%s\n", res.rounds,
+			strerror(-rc),
+			rc == -EDOM ? " (non-finite gradient: the model diverged, lower optim.lr)"
+				    : "");
 		return 1;
 	}
 	printf("gcdl-sim: %u rounds%s in %.2f s (%.1f rounds/s): train_loss %.6f "
