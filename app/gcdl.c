@@ -58,6 +58,10 @@ usage(FILE *out)
 		"                        magic, bad CRC, wrong job, sender out of range, bad\n"
 		"                        offset, bad count, lying length, random bytes); they\n"
 		"                        are dropped, counted by reason, and change nothing\n"
+		"  --pcap FILE           write every frame the aggregator receives (garbage and\n"
+		"                        late frames included) and sends (updates) to FILE, a\n"
+		"                        classic pcap (Ethernet); decode it with Wireshark and\n"
+		"                        scripts/wireshark/gcdl.lua\n"
 		"  --quiet               no start-up summary and no progress lines\n"
 		"  --help                this text\n\n"
 		"Exit status: 0 done, 1 run failed, 2 bad command line, profile or start-up.\n"
@@ -146,11 +150,13 @@ main(int argc, char **argv)
 		{ "metrics", required_argument, NULL, 'o' },
 		{ "save-model", required_argument, NULL, 'M' },
 		{ "inject-garbage", required_argument, NULL, 'g' },
+		{ "pcap", required_argument, NULL, 'P' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *profile = NULL, *metrics = NULL, *save = NULL, *role = "local";
+	const char *pcap = NULL;
 	struct gcdl_profile_override overrides[MAX_OVERRIDES];
 	int eal_argc, app_argc, noverrides = 0, quiet = 0, c, rc;
 	struct gcdl_dp_opts o = { 0 };
@@ -236,6 +242,9 @@ main(int argc, char **argv)
 			}
 			o.inject_garbage = (uint32_t)v;
 			break;
+		case 'P':
+			pcap = optarg;
+			break;
 		case 'q':
 			quiet = 1;
 			break;
@@ -301,9 +310,25 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (pcap != NULL) {
+		o.pcap = gcdl_pcap_open(pcap, err, sizeof(err));
+		if (o.pcap == NULL) {
+			fprintf(stderr, "gcdl: --pcap %s\n", err);
+			if (o.metrics != NULL) {
+				gcdl_metrics_close(o.metrics);
+				unlink(metrics);
+			}
+			rte_eal_cleanup();
+			return 2;
+		}
+	}
 	dp = gcdl_dp_create(&prof, &o, err, sizeof(err));
 	if (dp == NULL) {
 		fprintf(stderr, "gcdl: %s\n", err);
+		if (o.pcap != NULL) {
+			gcdl_pcap_close(o.pcap);
+			unlink(pcap);
+		}
 		if (o.metrics != NULL) {
 			/* nothing was written but the header we just made */
 			gcdl_metrics_close(o.metrics);
@@ -342,6 +367,11 @@ main(int argc, char **argv)
 			gcdl_dp_error(dp)[0] ? gcdl_dp_error(dp) : strerror(-rc));
 	if (gcdl_metrics_close(o.metrics) != 0 && rc == 0) {
 		fprintf(stderr, "gcdl: --metrics %s: write failed\n", metrics);
+		rc = -EIO;
+	}
+	/* the lcores have stopped: the aggregator no longer writes to it */
+	if (gcdl_pcap_close(o.pcap) != 0 && rc == 0) {
+		fprintf(stderr, "gcdl: --pcap %s: write failed\n", pcap);
 		rc = -EIO;
 	}
 	if (rc == 0 && save != NULL) {

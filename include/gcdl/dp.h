@@ -42,6 +42,9 @@ struct gcdl_dp_opts {
 	/** Stop request, read with __atomic_load_n (a signal handler may set
 	 *  it): the run stops after the round in progress. NULL: none. */
 	const int *stop;
+	/** Capture of every frame the aggregator lcore receives and sends
+	 *  (gcdl_pcap_open()), or NULL for none. */
+	struct gcdl_pcap *pcap;
 };
 
 /** What a run did. Uplink: workers to aggregator; downlink: the other way. */
@@ -86,6 +89,33 @@ struct gcdl_dp_result {
 };
 
 struct gcdl_dp;
+
+/** A classic pcap capture file being written. */
+struct gcdl_pcap;
+
+/**
+ * Create a classic libpcap capture file (magic 0xa1b2c3d4, version 2.4,
+ * snaplen 65535, linktype 1 = Ethernet) and write its global header. Pass it
+ * as gcdl_dp_opts.pcap: the aggregator lcore then appends every frame it
+ * receives (garbage and late frames included) and every update frame it
+ * sends, time-stamped from the TSC. Call after rte_eal_init() (it reads the
+ * TSC frequency).
+ *
+ * @param path    the file, created or truncated.
+ * @param err     receives one line naming the file on failure.
+ * @param errlen  size of @p err.
+ * @return the capture, or NULL with errno set (EINVAL for NULL arguments, or
+ *         the error of fopen/fwrite/malloc).
+ */
+struct gcdl_pcap *gcdl_pcap_open(const char *path, char *err, size_t errlen);
+
+/**
+ * Flush and close a capture. NULL is ignored.
+ *
+ * @param pc  the capture, not in use by a running data plane.
+ * @return 0, or -EIO when a record could not be written or flushed.
+ */
+int gcdl_pcap_close(struct gcdl_pcap *pc);
 
 /**
  * Build the local data plane for a profile: load the job (datasets, engine),

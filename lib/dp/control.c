@@ -22,6 +22,7 @@
 #include <math.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <unistd.h>
 
 #include <rte_ethdev.h>
 #include <rte_malloc.h>
@@ -213,6 +214,8 @@ open_round(struct gcdl_dp *dp, uint32_t round, struct dp_image *prev, uint64_t *
 	int rc;
 
 	dp->res.last_deadline_us = dl_us;
+	__atomic_store(&dp->tel.deadline_us, &dl_us, __ATOMIC_RELAXED);
+	__atomic_store_n(&dp->tel.round, round + 1, __ATOMIC_RELAXED);
 	*start = rte_rdtsc();
 	*deadline = *start + (uint64_t)(dl_us * (double)dp->hz / 1e6);
 	m.tsc = *start;
@@ -242,18 +245,28 @@ open_round(struct gcdl_dp *dp, uint32_t round, struct dp_image *prev, uint64_t *
 	return 0;
 }
 
+/* One progress report over the last dt seconds (frames accepted and uplink
+ * bytes on the wire in that time). On a terminal (tty) it rewrites a single
+ * line with \r and ends it with a newline after the last round; otherwise it
+ * is a plain line of its own. */
 static void
-progress(struct gcdl_dp *dp, uint32_t done, double loss, double acc, uint32_t stragglers,
-	 double dt, uint64_t frames)
+progress(struct gcdl_dp *dp, int tty, uint32_t done, double loss, double acc,
+	 uint32_t stragglers, double dt, uint64_t frames, uint64_t wire_bytes)
 {
+	double rps = dp->res.wall_s > 0 ? dp->res.rounds / dp->res.wall_s : 0.0;
+	double eta = rps > 0 ? (dp->prof.rounds - done) / rps : 0.0;
 	char la[64] = "loss - acc -";
+	int last = done == dp->prof.rounds || dp->res.stopped;
 
 	if (!isnan(loss))
 		snprintf(la, sizeof(la), "loss %.4f acc %.4f", loss, acc);
-	fprintf(dp->opts.progress, "round %u/%u %s %.1f rounds/s %.0f frames/s stragglers %u "
-		"late %" PRIu64 "\n", done, dp->prof.rounds, la,
-		dp->res.wall_s > 0 ? dp->res.rounds / dp->res.wall_s : 0.0,
-		dt > 0 ? frames / dt : 0.0, stragglers, DP_STAT_GET(&dp->agg->st, late));
+	/* trailing blanks on a terminal wipe the rest of a longer previous line */
+	fprintf(dp->opts.progress, "%sround %u/%u %s %.1f rounds/s %.0f frames/s %.6f Gbit/s "
+		"stragglers %u late %" PRIu64 " ETA %.0f s%s",
+		tty ? "\r" : "", done, dp->prof.rounds, la, rps, dt > 0 ? frames / dt : 0.0,
+		dt > 0 ? 8.0 * wire_bytes / dt / 1e9 : 0.0, stragglers,
+		DP_STAT_GET(&dp->agg->st, late), eta,
+		!tty || last ? "\n" : "    ");
 	fflush(dp->opts.progress);
 }
 
@@ -263,7 +276,8 @@ run_rounds(struct gcdl_dp *dp)
 	const struct gcdl_profile *p = &dp->prof;
 	struct gcdl_dp_result *res = &dp->res;
 	struct gcdl_engine *e = dp->e;
-	uint64_t start, deadline, t0, last_report, frames_at_report = 0;
+	uint64_t start, deadline, t0, last_report, frames_at_report = 0, wire_at_report = 0;
+	int tty = dp->opts.progress != NULL && isatty(fileno(dp->opts.progress));
 	struct dp_idle done_idle = { 0 };
 	uint32_t rounds_at_report = 0;
 	double loss = NAN, acc = NAN;
@@ -319,6 +333,13 @@ run_rounds(struct gcdl_dp *dp)
 		res->up_wire_bytes += info.wire_bytes;
 		res->stragglers += info.stragglers;
 		res->rounds = t + 1;
+		__atomic_store_n(&dp->tel.stragglers, info.stragglers, __ATOMIC_RELAXED);
+		__atomic_store_n(&dp->tel.rounds_done, t + 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&dp->tel.stragglers_total, res->stragglers, __ATOMIC_RELAXED);
+		__atomic_store_n(&dp->tel.payload_bytes, res->up_payload_bytes, __ATOMIC_RELAXED);
+		__atomic_store_n(&dp->tel.wire_bytes, res->up_wire_bytes, __ATOMIC_RELAXED);
+		__atomic_store_n(&dp->tel.closed_complete, res->closed_complete, __ATOMIC_RELAXED);
+		__atomic_store_n(&dp->tel.closed_deadline, res->closed_deadline, __ATOMIC_RELAXED);
 		res->stopped = stop_requested(dp);
 		last = t + 1 == p->rounds || res->stopped;
 
@@ -337,6 +358,9 @@ run_rounds(struct gcdl_dp *dp)
 			}
 			res->train_loss = loss;
 			res->test_accuracy = acc;
+			__atomic_store(&dp->tel.train_loss, &loss, __ATOMIC_RELAXED);
+			__atomic_store(&dp->tel.test_accuracy, &acc, __ATOMIC_RELAXED);
+			__atomic_store_n(&dp->tel.evaluated, 1, __ATOMIC_RELAXED);
 		}
 		row.round = t + 1;
 		row.method = gcdl_method_name(p->method);
@@ -356,12 +380,16 @@ run_rounds(struct gcdl_dp *dp)
 			double dt = dp_tsc_us(dp, now - last_report) / 1e6;
 			uint64_t frames = DP_STAT_GET(&dp->agg->st, accepted);
 
-			if (last || dt >= dp->opts.progress_s ||
-			    (t + 1 - rounds_at_report >= 10 && dt >= dp->opts.progress_s / 4)) {
-				progress(dp, t + 1, loss, acc, info.stragglers, dt,
-					 frames - frames_at_report);
+			double every = tty ? dp->opts.progress_s / 5 : dp->opts.progress_s;
+
+			if (last || dt >= every ||
+			    (t + 1 - rounds_at_report >= 10 && dt >= every / 4)) {
+				progress(dp, tty, t + 1, loss, acc, info.stragglers, dt,
+					 frames - frames_at_report,
+					 res->up_wire_bytes - wire_at_report);
 				last_report = now;
 				frames_at_report = frames;
+				wire_at_report = res->up_wire_bytes;
 				rounds_at_report = t + 1;
 			}
 		}
@@ -416,6 +444,10 @@ gcdl_dp_control_main(void *arg)
 	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
 	rc = run_rounds(dp);
 	dp->run_rc = rc;
+	/* end an updating progress line the failure cut short */
+	if (rc != 0 && dp->opts.progress != NULL && dp->res.rounds > 0 &&
+	    isatty(fileno(dp->opts.progress)))
+		fputc('\n', dp->opts.progress);
 	if (rc != 0 && dp->fail[0] == '\0')
 		snprintf(dp->fail, sizeof(dp->fail), "control thread: %s", strerror(-rc));
 	if (rc != 0)

@@ -289,6 +289,11 @@ gcdl_dp_create(const struct gcdl_profile *p, const struct gcdl_dp_opts *o, char 
 		rc = gcdl_dp_control_init(dp, err, errlen);
 	if (rc != 0)
 		goto fail;
+	/* telemetry is an observer: without it the run goes on */
+	rc = gcdl_dp_telemetry_attach(dp);
+	if (rc != 0)
+		DP_LOG(dataplane, WARNING, "telemetry: /gcdl/ commands unavailable: %s",
+		       strerror(-rc));
 	return dp;
 fail:
 	gcdl_dp_free(dp);
@@ -452,6 +457,7 @@ gcdl_dp_free(struct gcdl_dp *dp)
 {
 	if (dp == NULL)
 		return;
+	gcdl_dp_telemetry_detach(dp);
 	gcdl_dp_control_fini(dp);
 	if (dp->agg != NULL) {
 		gcdl_dp_agg_fini(dp->agg);

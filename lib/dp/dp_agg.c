@@ -60,6 +60,7 @@ static void
 frame_in(struct dp_agg *a, const uint8_t *data, uint32_t len, uint64_t now)
 {
 	struct gcdl_frame_hdr hdr;
+	struct dp_wstats *ws;
 	const uint8_t *pl;
 	int rc;
 
@@ -72,21 +73,29 @@ frame_in(struct dp_agg *a, const uint8_t *data, uint32_t len, uint64_t now)
 		DP_STAT_ADD(&a->st, rejected, 1);
 		return;
 	}
+	/* the header is valid: hdr.sender < n */
+	ws = &a->wst[hdr.sender];
+	if (hdr.round + 1ULL > ws->last_round)
+		__atomic_store_n(&ws->last_round, hdr.round + 1ULL, __ATOMIC_RELAXED);
 	if (hdr.round < a->round || !a->open) {
 		DP_STAT_ADD(&a->st, late, 1);
+		DP_STAT_ADD(ws, late, 1);
 		track_arrival(a, hdr.round, hdr.sender, now, 1);
 		return;
 	}
 	rc = gcdl_engine_ingest(a->dp->e, &hdr, pl);
 	if (rc == -EALREADY) {
 		DP_STAT_ADD(&a->st, duplicates, 1);
+		DP_STAT_ADD(ws, duplicates, 1);
 		return;
 	}
 	if (rc != 0) {
 		DP_STAT_ADD(&a->st, rejected, 1);
+		DP_STAT_ADD(ws, rejected, 1);
 		return;
 	}
 	DP_STAT_ADD(&a->st, accepted, 1);
+	DP_STAT_ADD(ws, accepted, 1);
 	track_arrival(a, hdr.round, hdr.sender, now, 0);
 	if (++a->got == a->expected)
 		close_round(a, rte_rdtsc(), 0);
@@ -97,6 +106,7 @@ static uint32_t
 rx_all(struct dp_agg *a)
 {
 	struct rte_mbuf *pkts[DP_MAX_BURST];
+	struct gcdl_pcap *pc = a->dp->opts.pcap;
 	uint32_t total = 0;
 
 	for (uint32_t p = 0; p < a->nrx; p++) {
@@ -110,6 +120,12 @@ rx_all(struct dp_agg *a)
 		 * descheduled and only now gets to them */
 		if (a->open && now >= a->deadline_tsc)
 			close_round(a, now, 1);
+		if (unlikely(pc != NULL)) {
+			for (uint16_t i = 0; i < nb; i++)
+				gcdl_dp_pcap_write(pc, now, NULL,
+						   rte_pktmbuf_mtod(pkts[i], const uint8_t *),
+						   rte_pktmbuf_data_len(pkts[i]));
+		}
 		for (uint16_t i = 0; i < nb; i++) {
 			uint32_t len = rte_pktmbuf_data_len(pkts[i]);
 
@@ -142,6 +158,7 @@ tx_downlink(struct dp_agg *a)
 {
 	struct gcdl_dp *dp = a->dp;
 	struct rte_mbuf *m[DP_MAX_BURST];
+	struct gcdl_pcap *pc = dp->opts.pcap;
 	uint32_t total = 0;
 
 	for (uint32_t k = 0; k < dp->n; k++) {
@@ -176,6 +193,18 @@ tx_downlink(struct dp_agg *a)
 			rte_pktmbuf_free_bulk(m + sent, cnt - sent);
 		for (uint16_t i = 0; i < sent; i++)
 			bytes += img->len[first + i];
+		if (unlikely(pc != NULL)) {
+			/* the image with this port's MACs, as the mbufs were sent */
+			uint8_t mac[12];
+			uint64_t now = rte_rdtsc();
+
+			memcpy(mac, pp->wmac.addr_bytes, 6);
+			memcpy(mac + 6, pp->amac.addr_bytes, 6);
+			for (uint16_t i = 0; i < sent; i++)
+				gcdl_dp_pcap_write(pc, now, mac,
+						   img->data + (size_t)(first + i) * img->stride,
+						   img->len[first + i]);
+		}
 		DP_STAT_ADD(&a->st, tx_frames, sent);
 		DP_STAT_ADD(&a->st, tx_bytes, bytes);
 		total += sent;
@@ -297,8 +326,10 @@ gcdl_dp_agg_init(struct gcdl_dp *dp, struct dp_agg *a, char *err, size_t errlen)
 	a->arr[1] = rte_zmalloc_socket("gcdl_agg_arr", sizeof(uint32_t) * dp->n, 0, sock);
 	a->port_seq = rte_zmalloc_socket("gcdl_agg_seq", sizeof(uint64_t) * dp->n, 0, sock);
 	a->port_frame = rte_zmalloc_socket("gcdl_agg_frame", sizeof(uint32_t) * dp->n, 0, sock);
+	a->wst = rte_zmalloc_socket("gcdl_agg_wst", sizeof(*a->wst) * dp->n, RTE_CACHE_LINE_SIZE,
+				    sock);
 	if (a->rxport == NULL || a->arr[0] == NULL || a->arr[1] == NULL || a->port_seq == NULL ||
-	    a->port_frame == NULL) {
+	    a->port_frame == NULL || a->wst == NULL) {
 		snprintf(err, errlen, "aggregator lcore %u: no memory on socket %u", a->lcore,
 			 a->socket);
 		return -ENOMEM;
@@ -319,4 +350,5 @@ gcdl_dp_agg_fini(struct dp_agg *a)
 	rte_free(a->arr[1]);
 	rte_free(a->port_seq);
 	rte_free(a->port_frame);
+	rte_free(a->wst);
 }

@@ -106,6 +106,34 @@ struct dp_stats {
 #define DP_STAT_ADD(s, f, n) __atomic_store_n(&(s)->f, (s)->f + (n), __ATOMIC_RELAXED)
 #define DP_STAT_GET(s, f) __atomic_load_n(&(s)->f, __ATOMIC_RELAXED)
 
+/* What the aggregator lcore saw from one worker (sender id validated), for
+ * telemetry: one writer (the aggregator lcore, DP_STAT_ADD), readers load
+ * them relaxed. */
+struct dp_wstats {
+	uint64_t accepted;     /* its uplink frames ingested */
+	uint64_t duplicates;
+	uint64_t late;
+	uint64_t rejected;
+	uint64_t last_round;   /* latest round (1-based) of a valid frame of its, 0: none */
+};
+
+/* The round state the control thread publishes for telemetry (relaxed
+ * stores, relaxed loads: each field is current, the set is not a snapshot). */
+struct dp_tel_round {
+	uint32_t round;        /* round in progress, 1-based (0: none opened yet) */
+	uint32_t rounds_done;
+	uint32_t stragglers;   /* of the last closed round */
+	uint32_t evaluated;    /* loss and accuracy are set */
+	double deadline_us;    /* of the round in progress */
+	double train_loss;     /* last evaluation */
+	double test_accuracy;
+	uint32_t closed_complete;
+	uint32_t closed_deadline;
+	uint64_t stragglers_total;  /* worker-rounds */
+	uint64_t payload_bytes;     /* of the accepted uplink frames */
+	uint64_t wire_bytes;
+};
+
 /* One round's update, encoded once by the control thread as ready frames. */
 struct dp_image {
 	uint32_t round;
@@ -196,6 +224,7 @@ struct dp_agg {
 	uint64_t head_seq, tail_seq;
 	uint64_t *port_seq;
 	uint32_t *port_frame;
+	struct dp_wstats *wst; /* per worker, n entries */
 } __rte_cache_aligned;
 
 /* The whole local data plane. */
@@ -244,6 +273,7 @@ struct gcdl_dp {
 	uint32_t exited;       /* lcore loops that returned (atomic) */
 	char fail[256];
 	struct gcdl_dp_result res;
+	struct dp_tel_round tel;
 	int numa_engine;       /* node the engine's memory was preferred on, -1: none */
 };
 
@@ -343,7 +373,19 @@ enum dp_garbage_kind {
 size_t gcdl_dp_garbage_frame(const struct gcdl_engine *e, const struct gcdl_profile *p,
 			     uint32_t round, uint64_t seq, uint8_t *buf, size_t cap);
 
+/* pcap.c: append one record of len bytes at time tsc; the first 12 bytes
+ * (the MACs) are taken from mac12 instead of frame when mac12 is not NULL.
+ * Aggregator lcore only. Write errors surface in gcdl_pcap_close(). */
+void gcdl_dp_pcap_write(struct gcdl_pcap *pc, uint64_t tsc, const uint8_t *mac12,
+			const uint8_t *frame, uint32_t len);
+
 /* stats.c */
 void gcdl_dp_stats_collect(struct gcdl_dp *dp, struct gcdl_dp_result *res);
+
+/* telemetry.c: register the /gcdl/ telemetry commands (once per process) and
+ * make them report on dp; detach before dp is freed (waits for a callback in
+ * progress). Attaching fails with -EBUSY while another data plane is attached. */
+int gcdl_dp_telemetry_attach(struct gcdl_dp *dp);
+void gcdl_dp_telemetry_detach(struct gcdl_dp *dp);
 
 #endif /* GCDL_DP_INTERNAL_H */

@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# --pcap: every frame the aggregator receives (garbage included) and sends
+# (update frames) lands in a classic pcap file, and scripts/wireshark/gcdl.lua
+# decodes it. The file is checked twice: its headers and record lengths by a
+# small Python reader, against the summary's frame and byte counters; its
+# gcdl fields through tshark and the dissector, against the summary's drops,
+# accepted frames and the shape of configs/ci.ini (N = 4 workers, one chunk,
+# dim = 4 classes * (20 features + 1) = 84, scale_block 64: 2 scales a frame).
+#
+# tshark as root: Debian's /usr/share/wireshark/init.lua sets
+# run_user_scripts_when_superuser = true and does not set disable_lua, so
+# `-X lua_script:FILE` runs as root with no -o option or environment; tshark
+# only prints a "Running as user root" warning on stderr (discarded below).
+# The test checks that the gcdl fields come out, so a tshark with Lua
+# disabled fails here instead of passing silently.
+. "$(dirname "$0")/common.sh"
+
+R=20
+G=2
+N=4
+LUA="$ROOT/scripts/wireshark/gcdl.lua"
+
+# Rejection paths first: an unwritable file is one start-up line naming it, status 2.
+rc=0
+run_gcdl "$TMP/bad" --profile "$CI_PROFILE" --rounds 1 --quiet \
+	--pcap "$TMP/no-such-dir/run.pcap" || rc=$?
+[ $rc = 2 ] || fail "--pcap into a missing directory exited with $rc, want 2: $(tail -n 5 "$TMP/bad")"
+grep -q "^gcdl: --pcap $TMP/no-such-dir/run.pcap: cannot create the capture file: " "$TMP/bad" ||
+	fail "no start-up line naming the capture file: $(tail -n 5 "$TMP/bad")"
+[ ! -e "$TMP/no-such-dir" ] || fail "the failed --pcap created something"
+rc=0
+run_gcdl "$TMP/noarg" --profile "$CI_PROFILE" --rounds 1 --quiet --pcap || rc=$?
+[ $rc = 2 ] || fail "--pcap without a file exited with $rc, want 2"
+
+t0=$(date +%s)
+run_gcdl "$TMP/out" --profile "$CI_PROFILE" --rounds $R --quiet --metrics "$TMP/m.csv" \
+	--inject-garbage $G --pcap "$TMP/run.pcap" ||
+	fail "gcdl --pcap exited with $?: $(tail -n 20 "$TMP/out")"
+t1=$(date +%s)
+
+up_rx=$(summary_num "$TMP/out" "uplink received")
+up_rx_bytes=$(summary "$TMP/out" "uplink received" | awk '{print $3}')
+up_tx=$(summary_num "$TMP/out" "uplink sent")
+down_tx=$(summary_num "$TMP/out" "downlink sent")
+down_tx_bytes=$(summary "$TMP/out" "downlink sent" | awk '{print $3}')
+accepted=$(summary "$TMP/out" "uplink received" | sed -n 's/.*(accepted \([0-9]*\),.*/\1/p')
+late=$(summary_num "$TMP/out" "late frames")
+dups=$(summary_num "$TMP/out" duplicates)
+skips=$(summary "$TMP/out" stragglers | sed -n 's/.*(\([0-9]*\) injected.*/\1/p')
+garbage=$(summary_num "$TMP/out" "garbage injected")
+[ "$garbage" = $((R * G)) ] || fail "garbage injected $garbage, want $((R * G))"
+[ -n "$accepted" ] && [ -n "$skips" ] || fail "cannot read accepted/skips from the summary"
+drop() { # the drop counter of a reason, 0 when the summary has no such line
+	local v
+	v=$(sed -n "s/^drop $1: //p" "$TMP/out" | head -n 1)
+	echo "${v:-0}"
+}
+
+# 1. The file itself: global header, one record per frame, lengths = the summary's bytes.
+python3 - "$TMP/run.pcap" "$((up_rx + down_tx))" "$((up_rx_bytes + down_tx_bytes))" \
+	"$t0" "$t1" <<'PY' || fail "pcap file check failed"
+import struct, sys
+path, want_n, want_bytes, t0, t1 = sys.argv[1], *map(int, sys.argv[2:])
+data = open(path, "rb").read()
+magic, vmaj, vmin, zone, sigfigs, snaplen, linktype = struct.unpack_from("<IHHiIII", data, 0)
+assert (magic, vmaj, vmin, snaplen, linktype) == (0xa1b2c3d4, 2, 4, 65535, 1), \
+    f"global header {magic:#x} {vmaj}.{vmin} snaplen {snaplen} linktype {linktype}"
+off, n, total, last = 24, 0, 0, 0
+while off < len(data):
+    sec, usec, incl, orig = struct.unpack_from("<IIII", data, off)
+    assert incl == orig and 0 < incl <= 9018, f"record {n}: incl {incl} orig {orig}"
+    assert usec < 1000000 and t0 - 1 <= sec <= t1 + 1, f"record {n}: time {sec}.{usec}"
+    ts = sec * 1000000 + usec
+    assert ts >= last, f"record {n}: time goes back"
+    last = ts
+    off += 16 + incl
+    n += 1
+    total += orig
+assert off == len(data), "trailing bytes"
+assert n == want_n, f"{n} records, want {want_n} (uplink received + downlink sent)"
+assert total == want_bytes, f"{total} bytes, want {want_bytes}"
+PY
+
+# 2. Through the dissector.
+command -v tshark >/dev/null || { echo "SKIP: tshark is not installed (scripts/setup.sh installs it)"; exit 77; }
+tshark -r "$TMP/run.pcap" -X lua_script:"$LUA" -T fields -E separator=/t -E occurrence=a \
+	-E aggregator=, -e eth.src -e gcdl.magic -e gcdl.type -e gcdl.round -e gcdl.sender \
+	-e gcdl.chunk -e gcdl.crc32 -e gcdl.scale -e gcdl.value_count -e gcdl.coord_count \
+	-e gcdl.scale_block -e gcdl.payload_len >"$TMP/fields" 2>"$TMP/tshark.err" ||
+	fail "tshark failed: $(tail -n 5 "$TMP/tshark.err")"
+[ "$(wc -l <"$TMP/fields")" = $((up_rx + down_tx)) ] ||
+	fail "tshark decoded $(wc -l <"$TMP/fields") frames, want $((up_rx + down_tx))"
+grep -q "$(printf '\t0x4743\t')" "$TMP/fields" ||
+	fail "no gcdl fields: is Lua disabled in tshark? $(head -n 3 "$TMP/tshark.err")"
+
+# columns: 1 src 2 magic 3 type 4 round 5 sender 6 chunk 7 crc 8 scales 9 values
+#          10 coord_count 11 scale_block 12 payload_len
+GARBAGE_MAC=02:00:00:00:00:ee
+awk -F'\t' -v R=$R -v N=$N -v gmac=$GARBAGE_MAC \
+	-v up_rx="$up_rx" -v up_tx="$up_tx" -v down_tx="$down_tx" -v accepted="$accepted" \
+	-v late="$late" -v dups="$dups" -v skips="$skips" \
+	-v d_hdr="$(($(drop truncated) + $(drop ethertype) + $(drop magic)))" \
+	-v d_sender="$(drop sender)" -v d_magic="$(drop magic)" -v drops="$(summary_num "$TMP/out" drops)" \
+	-v trunc_kind=$((R * G / 10)) '
+function bad(msg) { print "FAIL (pcap): " msg > "/dev/stderr"; err = 1; exit 1 }
+$2 != "" && $7 == "" { short++ }
+$2 == "0x4744" { bad_magic++ }
+$2 == "0x4743" && $3 == 1 && $7 != "" {
+	onebit++
+	if ($5 + 0 >= N) out_of_range++
+	if ($1 == gmac) next
+	worker++
+	if ($5 + 0 >= N || $6 != "0") bad("worker frame " NR ": sender " $5 " chunk " $6)
+	if ($10 != "84" || $11 != "64" || $12 != "19") bad("frame " NR ": count " $10 " block " $11 " len " $12)
+	ns = split($8, s, ",")
+	if (ns != 2) bad("frame " NR ": " ns " scales, want ceil(84/64) = 2")
+	for (i = 1; i <= ns; i++) { if (s[i] + 0 < 0) bad("frame " NR ": scale " s[i]); if (s[i] + 0 > 0) pos++ }
+	r = $4 + 0; if (r >= R) bad("frame " NR ": round " r)
+	if (++per_round[r] > N) bad("round " r ": more than " N " worker frames")
+	if (worker == 1 || r < rmin) rmin = r
+	if (r > rmax) rmax = r
+	next
+}
+$3 == 4 {
+	updates++
+	if ($5 != N || $6 != "0" || $9 != "84") bad("update frame " NR ": sender " $5 " chunk " $6 " values " $9)
+	up_round[$4 + 0]++
+	next
+}
+END {
+	if (err) exit 1
+	uplink = NR - updates
+	if (uplink != up_rx) bad("uplink frames " uplink ", summary received " up_rx)
+	if (updates != down_tx) bad("update frames " updates ", summary downlink sent " down_tx)
+	if (onebit != up_rx - d_hdr) bad("onebit frames " onebit " != received " up_rx " - header drops " d_hdr)
+	if (onebit - (drops - d_hdr) != accepted + late + dups)
+		bad("onebit " onebit " - later drops " drops - d_hdr " != accepted " accepted " + late " late " + dups " dups)
+	# garbage kinds the dissector must show as such: a 49-byte frame with half a
+	# header (kinds cycle over 10, so R*G/10 of them), and magic 0x4744
+	if (short != trunc_kind) bad(short " gcdl frames with a truncated header, want " trunc_kind)
+	if (bad_magic != d_magic) bad(bad_magic " frames with magic 0x4744, drop magic " d_magic)
+	if (worker != up_tx) bad("worker frames " worker ", summary uplink sent " up_tx)
+	if (worker != R * N - skips) bad("worker frames " worker ", want " R * N - skips)
+	if (out_of_range != d_sender) bad("onebit frames with sender >= N: " out_of_range ", drop sender " d_sender)
+	if (pos == 0) bad("every scale is zero")
+	if (rmin != 0 || rmax != R - 1) bad("worker frames span rounds " rmin ".." rmax ", want 0.." R - 1)
+	for (r = 0; r < R; r++)
+		if (up_round[r] != N) bad("round " r ": " up_round[r] " update frames, want " N)
+	printf "ok: %d frames captured, %d onebit (%d from workers), %d updates, rounds 0..%d\n", \
+		NR, onebit, worker, updates, R - 1
+}' "$TMP/fields" || fail "decoded frames do not match the summary"
