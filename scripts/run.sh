@@ -35,3 +35,5 @@ app=(--profile "$profile" --metrics "$out/metrics.csv" --save-model "$out/model.
 echo "gcdl: build/app/gcdl ${eal[*]} -- ${app[*]}"
 build/app/gcdl "${eal[@]}" -- "${app[@]}"
 echo "gcdl: metrics in $out/metrics.csv, model in $out/model.npy"
+scripts/plot.sh "$out/metrics.csv" -o "$out/curves.png"
+echo "gcdl: curves in $out/curves.png"

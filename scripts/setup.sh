@@ -21,6 +21,8 @@ GCDL_PACKAGES=(
 	dataset-fashion-mnist # the real data: /usr/share/datasets/fashion-mnist
 	clang             # libFuzzer build of the frame parser
 	python3           # test helpers
+	gnuplot-nox       # scripts/plot.sh: training curves as PNG
+	tshark            # decodes --pcap captures with scripts/wireshark/gcdl.lua (integration_pcap)
 )
 
 gcdl_missing_packages() {

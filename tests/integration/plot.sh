@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# scripts/plot.sh: draws two gcdl-sim runs (two methods) into one PNG of the
+# requested size, and rejects every bad command line or input with status 2
+# and a message.
+. "$(dirname "$0")/common.sh"
+
+PLOT="$ROOT/scripts/plot.sh"
+if ! command -v gnuplot >/dev/null 2>&1; then
+	echo "SKIP: gnuplot not installed (Debian package gnuplot-nox)"
+	exit 77
+fi
+
+mkdir -p "$TMP/onebit" "$TMP/sgc"
+"$GCDL_SIM" --profile "$ROOT/configs/sim-synthetic.ini" --quiet \
+	--metrics "$TMP/onebit/metrics.csv" >"$TMP/sim1.out" 2>&1 ||
+	fail "gcdl-sim onebit_gc: $(cat "$TMP/sim1.out")"
+"$GCDL_SIM" --profile "$ROOT/configs/sim-synthetic.ini" --quiet --method sgc \
+	--metrics "$TMP/sgc/metrics.csv" >"$TMP/sim2.out" 2>&1 ||
+	fail "gcdl-sim sgc: $(cat "$TMP/sim2.out")"
+
+# png_size FILE: "WIDTH HEIGHT" from the IHDR chunk, after checking the signature
+png_size() {
+	local sig
+	sig=$(od -An -tx1 -N8 "$1" | tr -d ' \n')
+	[ "$sig" = 89504e470d0a1a0a ] || fail "$1 does not start with the PNG signature: $sig"
+	[ "$(dd if="$1" bs=1 skip=12 count=4 2>/dev/null)" = IHDR ] || fail "$1: no IHDR chunk first"
+	od -An -tu1 -j16 -N8 "$1" | awk '{ print $1 * 16777216 + $2 * 65536 + $3 * 256 + $4,
+					   $5 * 16777216 + $6 * 65536 + $7 * 256 + $8 }'
+}
+
+# two inputs, a chosen size
+rc=0
+GCDL_PLOT_WIDTH=1000 GCDL_PLOT_HEIGHT=700 "$PLOT" "$TMP/onebit/metrics.csv" \
+	"$TMP/sgc/metrics.csv" -o "$TMP/two.png" >"$TMP/plot.out" 2>&1 || rc=$?
+[ $rc -eq 0 ] || fail "plot.sh exited with $rc: $(cat "$TMP/plot.out")"
+[ -s "$TMP/two.png" ] || fail "no or empty PNG"
+size=$(png_size "$TMP/two.png")
+[ "$size" = "1000 700" ] || fail "PNG is $size, want 1000 700"
+
+# one input, the default size; -o before the input
+rc=0
+"$PLOT" -o "$TMP/one.png" "$TMP/onebit/metrics.csv" >"$TMP/plot1.out" 2>&1 || rc=$?
+[ $rc -eq 0 ] || fail "plot.sh (one input) exited with $rc: $(cat "$TMP/plot1.out")"
+size=$(png_size "$TMP/one.png")
+[ "$size" = "1280 960" ] || fail "default PNG is $size, want 1280 960"
+cmp -s "$TMP/one.png" "$TMP/two.png" && fail "one- and two-input plots are identical"
+
+"$PLOT" --help >"$TMP/help.out" 2>&1 || fail "--help exited with $?"
+grep -q 'usage:' "$TMP/help.out" || fail "--help prints no usage"
+
+# rejections: status 2 and a message naming the problem
+# reject PATTERN ARGS...: plot.sh ARGS must exit 2 with PATTERN on stderr and no PNG
+reject() {
+	local pattern=$1 rc=0
+	shift
+	rm -f "$TMP/bad.png"
+	"$PLOT" "$@" >"$TMP/rej.out" 2>"$TMP/rej.err" || rc=$?
+	[ $rc -eq 2 ] || fail "plot.sh $* exited with $rc, want 2: $(cat "$TMP/rej.err")"
+	grep -q -- "$pattern" "$TMP/rej.err" ||
+		fail "plot.sh $*: no '$pattern' in: $(cat "$TMP/rej.err")"
+	[ ! -e "$TMP/bad.png" ] || fail "plot.sh $* wrote a PNG although it failed"
+}
+
+printf 'round,method,loss,accuracy\n1,sgc,0.5,0.9\n' >"$TMP/header.csv"
+{
+	echo 'round,method,train_loss,test_accuracy,uplink_bits,stragglers,wall_ms'
+	echo '1,sgc,,,100,0,1.0'
+	echo '2,sgc,,,200,1,1.0'
+} >"$TMP/noeval.csv"
+{
+	echo 'round,method,train_loss,test_accuracy,uplink_bits,stragglers,wall_ms'
+	echo '1,sgc,0.5,0.9,100,0'
+} >"$TMP/fields.csv"
+
+reject 'no input' -o "$TMP/bad.png"
+reject 'no input'
+reject 'missing -o' "$TMP/onebit/metrics.csv"
+reject '-o needs a file name' "$TMP/onebit/metrics.csv" -o
+reject 'cannot read' "$TMP/absent.csv" -o "$TMP/bad.png"
+reject 'cannot read' "$TMP" -o "$TMP/bad.png"
+reject 'not a metrics CSV' "$TMP/header.csv" -o "$TMP/bad.png"
+reject 'not a metrics CSV' "$TMP/onebit/metrics.csv" "$TMP/header.csv" -o "$TMP/bad.png"
+reject 'no evaluated row' "$TMP/noeval.csv" -o "$TMP/bad.png"
+reject 'expected 7' "$TMP/fields.csv" -o "$TMP/bad.png"
+reject 'unknown option' --width 3 "$TMP/onebit/metrics.csv" -o "$TMP/bad.png"
+reject 'is missing or not writable' "$TMP/onebit/metrics.csv" -o "$TMP/nodir/bad.png"
+echo "ok: 2 runs drawn into 1000x700 and 1280x960 PNGs, 12 rejections"
