@@ -146,7 +146,7 @@ join() {
 }
 
 term=png
-gnuplot -e 'set terminal' 2>&1 | grep -qw pngcairo && term='pngcairo font ",10"'
+gnuplot -e 'set terminal' </dev/null 2>&1 | grep -qw pngcairo && term='pngcairo font ",10"'
 
 script="$tmp/plot.gp"
 cat >"$script" <<EOF
@@ -194,7 +194,7 @@ unset multiplot
 set output
 EOF
 
-if ! gnuplot "$script" 2>"$tmp/gnuplot.err"; then
+if ! gnuplot "$script" </dev/null 2>"$tmp/gnuplot.err"; then
 	cat "$tmp/gnuplot.err" >&2
 	echo "plot.sh: gnuplot failed to draw '$out'" >&2
 	exit 1

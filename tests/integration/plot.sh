@@ -85,4 +85,19 @@ reject 'no evaluated row' "$TMP/noeval.csv" -o "$TMP/bad.png"
 reject 'expected 7' "$TMP/fields.csv" -o "$TMP/bad.png"
 reject 'unknown option' --width 3 "$TMP/onebit/metrics.csv" -o "$TMP/bad.png"
 reject 'is missing or not writable' "$TMP/onebit/metrics.csv" -o "$TMP/nodir/bad.png"
+
+# On a terminal (scripts/run.sh in tmux) gnuplot must not wait for commands on
+# stdin: run plot.sh under a pseudo-terminal whose input stays open and silent.
+if command -v script >/dev/null 2>&1; then
+	rc=0
+	exec 3< <(exec sleep 60 2>/dev/null)
+	silent=$!
+	timeout 30 script -qec "'$PLOT' '$TMP/onebit/metrics.csv' -o '$TMP/tty.png'" \
+		/dev/null <&3 >"$TMP/tty.out" 2>&1 || rc=$?
+	exec 3<&-
+	kill "$silent" 2>/dev/null || true
+	[ "$rc" = 0 ] || fail "plot.sh on a terminal: exit $rc (124: it hung): $(cat "$TMP/tty.out")"
+	[ -s "$TMP/tty.png" ] || fail "plot.sh on a terminal wrote no PNG"
+fi
+
 echo "ok: 2 runs drawn into 1000x700 and 1280x960 PNGs, 12 rejections"
