@@ -84,16 +84,15 @@ main(int argc, char **argv)
 			key = "job.method";
 			break;
 		case 'S': {
-			char *eq = strchr(optarg, '=');
+			struct gcdl_profile_override ov;
 
-			if (eq == NULL) {
+			if (gcdl_profile_override_parse(optarg, &ov) != 0) {
 				fprintf(stderr, "gcdl-sim: --set needs SECTION.KEY=VALUE, got '%s'\n",
 					optarg);
 				return 2;
 			}
-			*eq = '\0';
-			key = optarg;
-			optarg = eq + 1;
+			key = ov.key;
+			optarg = (char *)ov.value;
 			break;
 		}
 		case 'o':

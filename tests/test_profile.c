@@ -228,6 +228,24 @@ START_TEST(set_rejects_unknown_and_bad)
 }
 END_TEST
 
+START_TEST(override_parse)
+{
+	struct gcdl_profile_override ov;
+	char ok[] = "stragglers.p=0.3", noeq[] = "stragglers.p", nokey[] = "=1", empty[] = "a.b=";
+
+	ck_assert_int_eq(gcdl_profile_override_parse(NULL, &ov), -EINVAL);
+	ck_assert_int_eq(gcdl_profile_override_parse(ok, NULL), -EINVAL);
+	ck_assert_int_eq(gcdl_profile_override_parse(noeq, &ov), -EINVAL);
+	ck_assert_str_eq(noeq, "stragglers.p");
+	ck_assert_int_eq(gcdl_profile_override_parse(nokey, &ov), -EINVAL);
+	ck_assert_int_eq(gcdl_profile_override_parse(ok, &ov), 0);
+	ck_assert_str_eq(ov.key, "stragglers.p");
+	ck_assert_str_eq(ov.value, "0.3");
+	ck_assert_int_eq(gcdl_profile_override_parse(empty, &ov), 0); /* the value check is set's */
+	ck_assert_str_eq(ov.value, "");
+}
+END_TEST
+
 START_TEST(open_applies_overrides_then_validates)
 {
 	const struct gcdl_profile_override good[] = { { "job.rounds", "9" },
@@ -360,6 +378,7 @@ main(void)
 	tcase_add_test(neg, rejects_long_values_and_lines);
 	tcase_add_test(neg, rejects_bad_relations);
 	tcase_add_test(neg, set_rejects_unknown_and_bad);
+	tcase_add_test(neg, override_parse);
 	tcase_add_test(neg, open_applies_overrides_then_validates);
 	tcase_add_test(pos, defaults_are_documented_values);
 	tcase_add_test(pos, loads_values);

@@ -176,6 +176,16 @@ struct gcdl_profile_override {
 };
 
 /**
+ * Split a command-line "SECTION.KEY=VALUE" in place into an override (the
+ * key and value point into @p text; the '=' becomes a NUL).
+ *
+ * @param text  the argument; modified.
+ * @param ov    receives the key and value.
+ * @return 0, or -EINVAL for NULL, no '=' or an empty key (text unchanged).
+ */
+int gcdl_profile_override_parse(char *text, struct gcdl_profile_override *ov);
+
+/**
  * What a program does with a profile: load the file, apply the command-line
  * overrides in order, then check the relations between keys.
  *

@@ -420,6 +420,22 @@ gcdl_profile_set(struct gcdl_profile *p, const char *key, const char *value, cha
 }
 
 int
+gcdl_profile_override_parse(char *text, struct gcdl_profile_override *ov)
+{
+	char *eq;
+
+	if (text == NULL || ov == NULL)
+		return -EINVAL;
+	eq = strchr(text, '=');
+	if (eq == NULL || eq == text)
+		return -EINVAL;
+	*eq = '\0';
+	ov->key = text;
+	ov->value = eq + 1;
+	return 0;
+}
+
+int
 gcdl_profile_open(struct gcdl_profile *p, const char *path,
 		  const struct gcdl_profile_override *ov, int nov, char *err, size_t errlen)
 {
