@@ -138,15 +138,15 @@ main(int argc, char **argv)
 	if (!quiet) {
 		const struct gcdl_layout *l = gcdl_engine_layout(job.engine);
 		struct gcdl_layout_props lp;
+		enum gcdl_layout_kind kind;
+		uint32_t m, d;
 
 		gcdl_layout_props(l, &lp);
+		gcdl_profile_layout(&prof, &kind, &m, &d);
 		printf("gcdl-sim: %s, method %s, N=%u M=%u layout %s (replication %u..%u, load "
 		       "%u..%u, pairs %u..%u), dim %u, %u chunk(s) of %u, %u train / %u test rows\n",
 		       profile, gcdl_method_name(prof.method), lp.workers, lp.partitions,
-		       gcdl_layout_kind_name(prof.method == GCDL_METHOD_ONEBIT_GC ||
-						     prof.method == GCDL_METHOD_SGC
-					     ? prof.layout
-					     : GCDL_LAYOUT_UNCODED),
+		       gcdl_layout_kind_name(kind),
 		       lp.rep_min, lp.rep_max, lp.load_min, lp.load_max, lp.pair_min, lp.pair_max,
 		       gcdl_engine_dim(job.engine), gcdl_engine_chunks(job.engine),
 		       gcdl_engine_chunk_coords(job.engine), job.train.rows, job.test.rows);

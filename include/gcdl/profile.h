@@ -202,6 +202,20 @@ int gcdl_profile_open(struct gcdl_profile *p, const char *path,
 		      const struct gcdl_profile_override *ov, int nov, char *err, size_t errlen);
 
 /**
+ * The shard layout a profile asks for. Methods sent with d = 1 (signsgd_mv,
+ * ignore, onebit_uncoded) use the uncoded layout with d = 1 whatever
+ * cluster.layout and cluster.redundancy say; cluster.partitions = 0 means M = N.
+ *
+ * @param p           the profile.
+ * @param kind        receives the layout kind.
+ * @param partitions  receives M.
+ * @param d           receives the replication.
+ * @return 0, or -EINVAL for NULL arguments.
+ */
+int gcdl_profile_layout(const struct gcdl_profile *p, enum gcdl_layout_kind *kind,
+			uint32_t *partitions, uint32_t *d);
+
+/**
  * Check relations between keys that no single key can (e.g. the layout's
  * (N, M, d), the scale block against the MTU, the straggler list).
  *

@@ -53,13 +53,6 @@ struct gcdl_engine {
 	struct gcdl_round_info cur;
 };
 
-static int
-method_is_uncoded(enum gcdl_method m)
-{
-	return m == GCDL_METHOD_SIGNSGD_MV || m == GCDL_METHOD_IGNORE ||
-	       m == GCDL_METHOD_ONEBIT_UNCODED;
-}
-
 static enum gcdl_msg_type
 method_type(enum gcdl_method m)
 {
@@ -132,13 +125,11 @@ gcdl_engine_create(const struct gcdl_profile *p, const struct gcdl_dataset *trai
 		goto nomem;
 	e->prof = *p;
 	e->n = p->workers;
-	e->m = p->partitions ? p->partitions : p->workers;
+	gcdl_profile_layout(p, &kind, &e->m, &d);
 	e->train = train;
 	e->offsets = offsets;
 	e->type = method_type(p->method);
 	e->decoder = p->method == GCDL_METHOD_IGNORE ? GCDL_DECODER_NORMALISED : p->decoder;
-	kind = method_is_uncoded(p->method) ? GCDL_LAYOUT_UNCODED : p->layout;
-	d = method_is_uncoded(p->method) ? 1 : p->redundancy;
 	if (offsets[e->m] != train->rows) {
 		gcdl_seterr(err, errlen, "engine: partition offsets do not cover the %u training rows",
 		       train->rows);

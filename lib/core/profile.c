@@ -458,6 +458,22 @@ gcdl_profile_open(struct gcdl_profile *p, const char *path,
 	return rc;
 }
 
+int
+gcdl_profile_layout(const struct gcdl_profile *p, enum gcdl_layout_kind *kind,
+		    uint32_t *partitions, uint32_t *d)
+{
+	int uncoded;
+
+	if (p == NULL || kind == NULL || partitions == NULL || d == NULL)
+		return -EINVAL;
+	uncoded = p->method == GCDL_METHOD_SIGNSGD_MV || p->method == GCDL_METHOD_IGNORE ||
+		  p->method == GCDL_METHOD_ONEBIT_UNCODED;
+	*kind = uncoded ? GCDL_LAYOUT_UNCODED : p->layout;
+	*partitions = p->partitions ? p->partitions : p->workers;
+	*d = uncoded ? 1 : p->redundancy;
+	return 0;
+}
+
 static int
 is_pow2(uint32_t x)
 {
@@ -471,28 +487,19 @@ gcdl_profile_validate(const struct gcdl_profile *p, char *err, size_t errlen)
 	enum gcdl_layout_kind kind;
 	struct gcdl_layout *l;
 	char why[256];
-	int uncoded;
 
 	if (p == NULL) {
 		gcdl_seterr(err, errlen, "profile: none given");
 		return -EINVAL;
 	}
 	n = p->workers;
-	m = p->partitions ? p->partitions : n;
-	d = p->redundancy;
-	kind = p->layout;
-	uncoded = p->method == GCDL_METHOD_SIGNSGD_MV || p->method == GCDL_METHOD_IGNORE ||
-		  p->method == GCDL_METHOD_ONEBIT_UNCODED;
-	if (uncoded) {
-		if (m != n) {
-			gcdl_seterr(err, errlen,
-				 "job.method %s sends with d = 1 and needs cluster.partitions = "
-				 "cluster.workers (got M=%u, N=%u)",
-				 gcdl_method_name(p->method), m, n);
-			return -EINVAL;
-		}
-		kind = GCDL_LAYOUT_UNCODED;
-		d = 1;
+	gcdl_profile_layout(p, &kind, &m, &d);
+	if (kind == GCDL_LAYOUT_UNCODED && p->layout != GCDL_LAYOUT_UNCODED && m != n) {
+		gcdl_seterr(err, errlen,
+			 "job.method %s sends with d = 1 and needs cluster.partitions = "
+			 "cluster.workers (got M=%u, N=%u)",
+			 gcdl_method_name(p->method), m, n);
+		return -EINVAL;
 	}
 	l = gcdl_layout_create(kind, n, m, d, p->seed, why, sizeof(why));
 	if (l == NULL) {

@@ -189,15 +189,15 @@ tel_round(const char *cmd, const char *params, struct rte_tel_data *d)
 	return rc;
 }
 
-/* The layout kind the engine built: the uncoded methods always use the
- * uncoded layout (as in gcdl_engine_create()). */
+/* The layout kind the engine built (gcdl_profile_layout()). */
 static enum gcdl_layout_kind
 layout_kind(const struct gcdl_profile *p)
 {
-	if (p->method == GCDL_METHOD_SIGNSGD_MV || p->method == GCDL_METHOD_IGNORE ||
-	    p->method == GCDL_METHOD_ONEBIT_UNCODED)
-		return GCDL_LAYOUT_UNCODED;
-	return p->layout;
+	enum gcdl_layout_kind kind;
+	uint32_t m, d;
+
+	gcdl_profile_layout(p, &kind, &m, &d);
+	return kind;
 }
 
 /* "0,3": a worker's partitions; a list too long for a telemetry string ends in "...". */
