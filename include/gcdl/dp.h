@@ -77,11 +77,18 @@ struct gcdl_dp_result {
 	uint64_t stragglers;        /**< worker-rounds with no chunk accepted */
 	uint64_t skipped;           /**< worker-rounds a Bernoulli straggler did not send */
 	uint64_t alloc_failures;    /**< mbuf allocation failures (retried) */
+	uint64_t fault_dropped;     /**< [faults]: uplink frames not sent */
+	uint64_t fault_duplicated;  /**< [faults]: uplink frames sent twice */
+	uint64_t fault_reordered;   /**< [faults]: uplink copies sent out of order */
+	uint64_t fault_corrupted;   /**< [faults]: uplink copies with a flipped bit */
+	uint64_t fault_delayed;     /**< [faults]: uplink frames a slow worker held back */
 
 	uint32_t closed_complete;   /**< rounds closed because every frame arrived */
 	uint32_t closed_deadline;   /**< rounds closed by their deadline */
 	double max_round_us;        /**< longest round, start to close */
-	double max_overshoot_us;    /**< worst close time past the deadline */
+	double max_overshoot_us;    /**< worst time past a deadline at which the aggregator
+				     *   lcore saw that it had passed (the round itself
+				     *   accepts nothing seen after its deadline) */
 	double last_deadline_us;    /**< the deadline of the last round */
 
 	uint32_t replicas_checked;  /**< worker replicas compared with the aggregator's model */

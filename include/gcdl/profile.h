@@ -133,6 +133,13 @@ struct gcdl_profile {
 	uint32_t mbufs;                  /**< dataplane.mbufs */
 	uint32_t worker_lcores;          /**< dataplane.worker_lcores */
 	double time_scale;               /**< dataplane.time_scale */
+	/* [faults] (gcdl/faults.h) */
+	double fault_drop_p;             /**< faults.drop_p */
+	double fault_dup_p;              /**< faults.dup_p */
+	uint32_t fault_reorder_window;   /**< faults.reorder_window */
+	double fault_corrupt_p;          /**< faults.corrupt_p */
+	char fault_slow_workers[GCDL_PROFILE_STR]; /**< faults.slow_workers */
+	uint64_t fault_seed;             /**< faults.seed (0: job.seed) */
 };
 
 /**

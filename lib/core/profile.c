@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gcdl/faults.h"
 #include "gcdl/frame.h"
 #include "gcdl/profile.h"
 #include "gcdl/quant.h"
@@ -143,6 +144,20 @@ static const struct key keys[] = {
 	  "lcores that run the logical workers (local mode)" },
 	{ "dataplane", "time_scale", K_F64, OFF(time_scale), 0, 1e6, "1", NULL,
 	  "timing stragglers: real delay per simulated microsecond" },
+
+	{ "faults", "drop_p", K_F64, OFF(fault_drop_p), 0, 1, "0", NULL,
+	  "probability a worker does not send an uplink frame" },
+	{ "faults", "dup_p", K_F64, OFF(fault_dup_p), 0, 1, "0", NULL,
+	  "probability a worker sends an uplink frame twice" },
+	{ "faults", "reorder_window", K_U32, OFF(fault_reorder_window), 0,
+	  GCDL_FAULTS_MAX_WINDOW, "0", NULL,
+	  "uplink frames shuffled within windows of this many (0, 1: in order)" },
+	{ "faults", "corrupt_p", K_F64, OFF(fault_corrupt_p), 0, 1, "0", NULL,
+	  "probability an uplink frame has one bit flipped (EtherType to payload end)" },
+	{ "faults", "slow_workers", K_STR, OFF(fault_slow_workers), 0, 0, "", NULL,
+	  "slow workers, \"K:F,K:+Dus\" (worker K takes F times as long / sends D us later)" },
+	{ "faults", "seed", K_U64, OFF(fault_seed), 0, 18446744073709551615.0, "0", NULL,
+	  "seed of the fault decisions (0: job.seed)" },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -533,6 +548,12 @@ gcdl_profile_validate(const struct gcdl_profile *p, char *err, size_t errlen)
 			return -EINVAL;
 		}
 	}
+	if (gcdl_faults_parse_slow(p->fault_slow_workers, n, NULL, NULL) != 0) {
+		gcdl_seterr(err, errlen, "faults.slow_workers '%s': expected \"K:F,K:+Dus,...\" with "
+			 "0 <= K < workers (%u), F >= 1, D >= 0, each kind once per worker",
+			 p->fault_slow_workers, n);
+		return -EINVAL;
+	}
 	if (p->deadline_min_us > p->deadline_max_us) {
 		gcdl_seterr(err, errlen, "deadline.min_us %.10g is above deadline.max_us %.10g",
 			 p->deadline_min_us, p->deadline_max_us);
@@ -638,8 +659,9 @@ gcdl_profile_hash(const struct gcdl_profile *p)
 		char val[GCDL_PROFILE_STR + 64];
 		int n;
 
-		/* the data plane's local tuning may differ between hosts */
-		if (strcmp(keys[i].section, "dataplane") == 0)
+		/* the data plane's local tuning and injected faults may differ between hosts */
+		if (strcmp(keys[i].section, "dataplane") == 0 ||
+		    strcmp(keys[i].section, "faults") == 0)
 			continue;
 		n = snprintf(val, sizeof(val), "%s.%s=", keys[i].section, keys[i].name);
 		value_text(p, &keys[i], val + n, sizeof(val) - (size_t)n);

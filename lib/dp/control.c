@@ -315,8 +315,8 @@ run_rounds(struct gcdl_dp *dp)
 		round_us = dp_tsc_us(dp, dp->closed.tsc - start);
 		round_dl_us = dp_tsc_us(dp, deadline - start);
 		if (dp->closed.arg == 1) {
-			double over = dp->closed.tsc > deadline
-					      ? dp_tsc_us(dp, dp->closed.tsc - deadline) : 0.0;
+			double over = dp->closed.tsc2 > deadline
+					      ? dp_tsc_us(dp, dp->closed.tsc2 - deadline) : 0.0;
 
 			res->closed_deadline++;
 			if (over > res->max_overshoot_us)

@@ -186,11 +186,17 @@ gcdl_dp_create(const struct gcdl_profile *p, const struct gcdl_dp_opts *o, char 
 		goto fail;
 	}
 	dp->sm.slowdown = dp->slowdown;
+	rc = gcdl_faults_init(&dp->faults, p);
+	if (rc != 0) {
+		gcdl_seterr(err, errlen, "faults.slow_workers '%s': %s", p->fault_slow_workers,
+			    strerror(-rc));
+		goto fail;
+	}
 
 	/* what can be in flight at once: each worker's held uplink frames and a
 	 * burst, its share of up to DP_IMAGES downlink images queued in its ring,
 	 * the garbage burst, and every lcore's mempool cache (1.5 x 256) */
-	need = (uint64_t)dp->n * (dp->chunks + dp->burst +
+	need = (uint64_t)dp->n * (dp->chunks * (p->fault_dup_p > 0 ? 2 : 1) + dp->burst +
 				  RTE_MIN((uint64_t)p->ring_size, (uint64_t)DP_IMAGES * dp->dl_chunks)) +
 	       64 + (uint64_t)(dp->nwl + 2) * 384;
 	if (p->mbufs < need) {
@@ -480,6 +486,7 @@ gcdl_dp_free(struct gcdl_dp *dp)
 	for (unsigned s = 0; s < RTE_MAX_NUMA_NODES; s++)
 		rte_mempool_free(dp->pool[s]);
 	rte_free(dp->slowdown);
+	gcdl_faults_fini(&dp->faults);
 	if (dp->job_open)
 		gcdl_job_close(&dp->job);
 	rte_free(dp);

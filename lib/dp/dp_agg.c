@@ -30,11 +30,17 @@ post(struct dp_agg *a, struct dp_msg *m, int droppable)
 	gcdl_dp_msg_send(a->dp, a->dp->ctl_in, m);
 }
 
-/* how: 0 every frame arrived, 1 deadline, 2 stop request */
+/* how: 0 every frame arrived, 1 deadline, 2 stop request. A round closed by
+ * its deadline accepted nothing seen at or after it: it closed at the
+ * deadline (tsc), whenever this lcore got to notice (tsc2). */
 static void
 close_round(struct dp_agg *a, uint64_t now, int how)
 {
-	struct dp_msg m = { .type = DP_MSG_CLOSED, .round = a->round, .arg = how, .tsc = now };
+	struct dp_msg m = { .type = DP_MSG_CLOSED, .round = a->round, .arg = how, .tsc = now,
+			    .tsc2 = now };
+
+	if (how == 1 && now > a->deadline_tsc)
+		m.tsc = a->deadline_tsc;
 
 	a->open = 0;
 	post(a, &m, 0);

@@ -34,6 +34,7 @@
 #include "gcdl/deadline.h"
 #include "gcdl/dp.h"
 #include "gcdl/engine.h"
+#include "gcdl/faults.h"
 #include "gcdl/straggler.h"
 
 extern int gcdl_logtype_control;
@@ -65,8 +66,8 @@ enum dp_msg_type {
 	DP_MSG_STOP,       /* ctl->agg: drain the RX queues and return */
 	DP_MSG_ROUND,      /* ctl->worker lcore: `round` started at tsc */
 	DP_MSG_STARTED,    /* agg->ctl: the first round is open */
-	DP_MSG_CLOSED,     /* agg->ctl: `round` closed at tsc; arg 0: every frame came,
-			    * 1: by its deadline, 2: on a stop request */
+	DP_MSG_CLOSED,     /* agg->ctl: `round` closed at tsc (seen at tsc2); arg 0: every
+			    * frame came, 1: by its deadline, 2: on a stop request */
 	DP_MSG_ARRIVAL,    /* agg->ctl: `worker`'s last chunk of `round` came `us` after
 			    * the start; arg 1: late */
 	DP_MSG_IMAGE_DONE, /* agg->ctl: image ptr sent on every port */
@@ -101,6 +102,12 @@ struct dp_stats {
 	uint64_t applied;      /* updates applied to replicas */
 	uint64_t alloc_fail;   /* mbuf allocation failures (retried) */
 	uint64_t msg_lost;     /* ARRIVAL messages the control inbox had no room for */
+	/* injected at transmit ([faults]) */
+	uint64_t fault_dropped;
+	uint64_t fault_duplicated;
+	uint64_t fault_reordered;
+	uint64_t fault_corrupted;
+	uint64_t fault_delayed;  /* frames a slow worker held back */
 } __rte_cache_aligned;
 
 #define DP_STAT_ADD(s, f, n) __atomic_store_n(&(s)->f, (s)->f + (n), __ATOMIC_RELAXED)
@@ -172,7 +179,8 @@ struct dp_lworker {
 	uint8_t *got;          /* downlink chunks received */
 	uint32_t got_n;
 	uint32_t nheld, next;  /* encoded uplink frames, next to send */
-	struct rte_mbuf **held;
+	struct rte_mbuf **held; /* room for 2 x chunks (injected duplicates) */
+	uint64_t ready_tsc;    /* when the held frames were encoded */
 	uint16_t *held_len;
 	uint64_t due;          /* TSC when the held frames may go */
 	int due_known;
@@ -191,6 +199,8 @@ struct dp_wlcore {
 	uint32_t nworkers;
 	struct dp_lworker *w;
 	float *v;              /* gradient scratch */
+	struct gcdl_fault_send *plan; /* 2 x chunks: fault plan of one round */
+	struct rte_mbuf **scratch;    /* 2 x chunks */
 	struct rte_mempool *pool;
 	struct rte_ring *in;
 	uint64_t start_tsc[DP_START_SLOTS];
@@ -241,6 +251,7 @@ struct gcdl_dp {
 	uint64_t hz;
 	struct gcdl_straggler_model sm;
 	double *slowdown;
+	struct gcdl_faults faults;
 
 	unsigned main_lcore, agg_lcore;
 	uint32_t nwl;
@@ -343,6 +354,16 @@ void gcdl_dp_pair_destroy(struct dp_pair *pp);
 int gcdl_dp_wlcore_init(struct gcdl_dp *dp, struct dp_wlcore *wl, char *err, size_t errlen);
 void gcdl_dp_wlcore_fini(struct dp_wlcore *wl);
 int gcdl_dp_worker_main(void *arg);
+
+/* faults_tx.c: the [faults] of a worker's encoded frames. apply: drop,
+ * duplicate, corrupt and reorder w->held (called once they are encoded);
+ * due: the send time of a slow worker's frames, at least `due`. */
+int gcdl_dp_faults_wlcore_init(struct dp_wlcore *wl);
+void gcdl_dp_faults_wlcore_fini(struct dp_wlcore *wl);
+int gcdl_dp_faults_apply(struct dp_wlcore *wl, struct dp_lworker *w);
+int gcdl_dp_faults_slow(const struct gcdl_dp *dp, uint32_t worker);
+uint64_t gcdl_dp_faults_due(struct dp_wlcore *wl, struct dp_lworker *w, uint64_t start,
+			    uint64_t due);
 
 /* dp_agg.c */
 int gcdl_dp_agg_init(struct gcdl_dp *dp, struct dp_agg *a, char *err, size_t errlen);

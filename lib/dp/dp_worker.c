@@ -78,16 +78,20 @@ resolve_due(struct dp_wlcore *wl, struct dp_lworker *w)
 
 	if (w->due_known)
 		return;
-	if (dp->sm.kind != GCDL_STRAGGLER_TIMING) {
+	if (dp->sm.kind != GCDL_STRAGGLER_TIMING && !gcdl_dp_faults_slow(dp, w->id)) {
 		w->due = 0;
 		w->due_known = 1;
 		return;
 	}
 	if (!start_of(wl, w->round, &start))
 		return;
-	us = gcdl_straggler_compute_us(&dp->sm, dp->prof.seed, w->round, w->id) *
-	     dp->prof.time_scale;
-	w->due = start + (uint64_t)(us * (double)dp->hz / 1e6);
+	w->due = 0;
+	if (dp->sm.kind == GCDL_STRAGGLER_TIMING) {
+		us = gcdl_straggler_compute_us(&dp->sm, dp->prof.seed, w->round, w->id) *
+		     dp->prof.time_scale;
+		w->due = start + (uint64_t)(us * (double)dp->hz / 1e6);
+	}
+	w->due = gcdl_dp_faults_due(wl, w, start, w->due);
 	w->due_known = 1;
 }
 
@@ -150,7 +154,8 @@ build_frames(struct dp_wlcore *wl, struct dp_lworker *w)
 	}
 	w->nheld = dp->chunks;
 	w->next = 0;
-	return 0;
+	w->ready_tsc = rte_rdtsc();
+	return gcdl_dp_faults_apply(wl, w);
 }
 
 /* Start w->round: send nothing (straggler), or encode and hold the frames. */
@@ -410,7 +415,7 @@ gcdl_dp_wlcore_init(struct gcdl_dp *dp, struct dp_wlcore *wl, char *err, size_t 
 	wl->w = rte_zmalloc_socket("gcdl_lworkers", sizeof(*wl->w) * RTE_MAX(wl->nworkers, 1u),
 				   RTE_CACHE_LINE_SIZE, sock);
 	wl->v = rte_malloc_socket("gcdl_grad", sizeof(float) * dp->dim, RTE_CACHE_LINE_SIZE, sock);
-	if (wl->w == NULL || wl->v == NULL)
+	if (wl->w == NULL || wl->v == NULL || gcdl_dp_faults_wlcore_init(wl) != 0)
 		goto nomem;
 	for (uint32_t i = 0; i < wl->nworkers; i++) {
 		struct dp_lworker *w = &wl->w[i];
@@ -427,9 +432,10 @@ gcdl_dp_wlcore_init(struct gcdl_dp *dp, struct dp_wlcore *wl, char *err, size_t 
 		w->u = rte_zmalloc_socket("gcdl_update", sizeof(float) * dp->dim,
 					  RTE_CACHE_LINE_SIZE, sock);
 		w->got = rte_zmalloc_socket("gcdl_got", dp->dl_chunks, 0, sock);
-		w->held = rte_zmalloc_socket("gcdl_held", sizeof(*w->held) * dp->chunks, 0, sock);
-		w->held_len = rte_zmalloc_socket("gcdl_held_len", sizeof(uint16_t) * dp->chunks, 0,
-						 sock);
+		w->held = rte_zmalloc_socket("gcdl_held", sizeof(*w->held) * 2 * dp->chunks, 0,
+					     sock);
+		w->held_len = rte_zmalloc_socket("gcdl_held_len",
+						 sizeof(uint16_t) * 2 * dp->chunks, 0, sock);
 		if (w->w == NULL || w->u == NULL || w->got == NULL || w->held == NULL ||
 		    w->held_len == NULL)
 			goto nomem;
@@ -468,4 +474,5 @@ gcdl_dp_wlcore_fini(struct dp_wlcore *wl)
 			lworker_fini(&wl->w[i]);
 	rte_free(wl->w);
 	rte_free(wl->v);
+	gcdl_dp_faults_wlcore_fini(wl);
 }

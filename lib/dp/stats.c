@@ -17,6 +17,11 @@ gcdl_dp_stats_collect(struct gcdl_dp *dp, struct gcdl_dp_result *res)
 	res->down_duplicates = 0;
 	res->skipped = 0;
 	res->alloc_failures = 0;
+	res->fault_dropped = 0;
+	res->fault_duplicated = 0;
+	res->fault_reordered = 0;
+	res->fault_corrupted = 0;
+	res->fault_delayed = 0;
 	for (int r = 0; r < GCDL_DROP__COUNT; r++) {
 		res->drops[r] = DP_STAT_GET(a, drops[r]);
 		res->down_drops[r] = 0;
@@ -31,6 +36,11 @@ gcdl_dp_stats_collect(struct gcdl_dp *dp, struct gcdl_dp_result *res)
 		res->down_duplicates += DP_STAT_GET(w, duplicates);
 		res->skipped += DP_STAT_GET(w, skipped);
 		res->alloc_failures += DP_STAT_GET(w, alloc_fail);
+		res->fault_dropped += DP_STAT_GET(w, fault_dropped);
+		res->fault_duplicated += DP_STAT_GET(w, fault_duplicated);
+		res->fault_reordered += DP_STAT_GET(w, fault_reordered);
+		res->fault_corrupted += DP_STAT_GET(w, fault_corrupted);
+		res->fault_delayed += DP_STAT_GET(w, fault_delayed);
 		for (int r = 0; r < GCDL_DROP__COUNT; r++)
 			res->down_drops[r] += DP_STAT_GET(w, drops[r]);
 	}
@@ -85,6 +95,9 @@ gcdl_dp_print_summary(const struct gcdl_dp_result *r, FILE *out)
 	fprintf(out, "stragglers: %" PRIu64 " worker-rounds (%" PRIu64
 		" injected Bernoulli skips)\n", r->stragglers, r->skipped);
 	fprintf(out, "late frames: %" PRIu64 "\n", r->late);
+	fprintf(out, "faults injected: %" PRIu64 " dropped, %" PRIu64 " duplicated, %" PRIu64
+		" reordered, %" PRIu64 " corrupted, %" PRIu64 " delayed\n", r->fault_dropped,
+		r->fault_duplicated, r->fault_reordered, r->fault_corrupted, r->fault_delayed);
 	fprintf(out, "rounds closed: %u complete, %u by deadline\n", r->closed_complete,
 		r->closed_deadline);
 	fprintf(out, "deadline: last %.0f us, longest round %.0f us, max overshoot %.1f us\n",

@@ -84,7 +84,7 @@ tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	uint64_t up_tx_f = 0, up_tx_b = 0, dn_rx_f = 0, dn_rx_b = 0, dn_dup = 0, skipped = 0;
 	uint64_t alloc = 0, drops = 0, dn_drops = 0, dn_by[GCDL_DROP__COUNT] = { 0 };
-	uint64_t by[GCDL_DROP__COUNT] = { 0 };
+	uint64_t by[GCDL_DROP__COUNT] = { 0 }, fault[5] = { 0 };
 	const struct dp_stats *a, *c;
 	struct gcdl_dp *dp;
 	char key[64];
@@ -108,6 +108,11 @@ tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 		dn_dup += DP_STAT_GET(w, duplicates);
 		skipped += DP_STAT_GET(w, skipped);
 		alloc += DP_STAT_GET(w, alloc_fail);
+		fault[0] += DP_STAT_GET(w, fault_dropped);
+		fault[1] += DP_STAT_GET(w, fault_duplicated);
+		fault[2] += DP_STAT_GET(w, fault_reordered);
+		fault[3] += DP_STAT_GET(w, fault_corrupted);
+		fault[4] += DP_STAT_GET(w, fault_delayed);
 		for (int r = 1; r < GCDL_DROP__COUNT; r++)
 			dn_by[r] += DP_STAT_GET(w, drops[r]);
 	}
@@ -145,6 +150,11 @@ tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	rc |= add_u64(d, "closed_deadline",
 		      __atomic_load_n(&dp->tel.closed_deadline, __ATOMIC_RELAXED));
 	rc |= add_u64(d, "alloc_failures", alloc);
+	rc |= add_u64(d, "fault_dropped", fault[0]);
+	rc |= add_u64(d, "fault_duplicated", fault[1]);
+	rc |= add_u64(d, "fault_reordered", fault[2]);
+	rc |= add_u64(d, "fault_corrupted", fault[3]);
+	rc |= add_u64(d, "fault_delayed", fault[4]);
 	rc |= add_u64(d, "drops", drops);
 	for (int r = 1; r < GCDL_DROP__COUNT; r++) {
 		snprintf(key, sizeof(key), "drop_%s", gcdl_frame_drop_name(r));
