@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "gcdl/kernels.h"
 #include "gcdl/quant.h"
 #include "gcdl/rng.h"
 
@@ -43,6 +44,7 @@ struct opts {
 	double min_time;
 	const char *kernel; /* NULL: all */
 	int json;
+	int path; /* -1: the default choice */
 };
 
 /* Keep the compiler from dropping or merging the timed calls. */
@@ -191,10 +193,12 @@ report(const struct opts *o, const struct kernel *k, double calls_per_s, double 
 	double mgbs = memcpy_per_s * (double)bytes / 1e9;
 
 	if (o->json)
-		printf("{\"kernel\": \"%s\", \"coords\": %" PRIu32 ", \"mcoords_per_s\": %.6g, "
+		printf("{\"kernel\": \"%s\", \"path\": \"%s\", \"coords\": %" PRIu32
+		       ", \"mcoords_per_s\": %.6g, "
 		       "\"gbytes_per_s\": %.6g, \"memcpy_gbytes_per_s\": %.6g, "
 		       "\"ratio_vs_memcpy\": %.6g}\n",
-		       k->name, o->coords, mcoords, gbs, mgbs, gbs / mgbs);
+		       k->name, gcdl_kernels_name(gcdl_kernels_active()), o->coords, mcoords, gbs,
+		       mgbs, gbs / mgbs);
 	else
 		printf("%-16s %10" PRIu32 " %12.1f %10.3f %12.3f %9.4f\n", k->name, o->coords,
 		       mcoords, gbs, mgbs, gbs / mgbs);
@@ -206,10 +210,17 @@ run_all(const struct opts *o)
 {
 	struct bench b;
 
+	if (o->path >= 0 && gcdl_kernels_select((enum gcdl_kernels_path)o->path) != 0) {
+		fprintf(stderr, "gcdl-bench: --path %s: this CPU or build lacks it\n",
+			gcdl_kernels_name((enum gcdl_kernels_path)o->path));
+		return 2;
+	}
 	if (bench_init(&b, o->coords, o->scale_block) != 0) {
 		fprintf(stderr, "gcdl-bench: cannot set up %" PRIu32 " coords\n", o->coords);
 		return 1;
 	}
+	if (!o->json)
+		printf("kernel path: %s\n", gcdl_kernels_name(gcdl_kernels_active()));
 	if (!o->json)
 		printf("%-16s %10s %12s %10s %12s %9s\n", "kernel", "coords", "Mcoords/s", "GB/s",
 		       "memcpy GB/s", "ratio");
@@ -241,8 +252,10 @@ usage(FILE *out)
 		"  --coords D        coordinates per call, 1..%" PRIu32 " (default 262144)\n"
 		"  --scale-block S   scale-block size, 0 = one per call (default %d)\n"
 		"  --kernel NAME     run one kernel only\n"
+		"  --path P          kernel path: scalar, avx2, avx512 (default: the best the\n"
+		"                    CPU has, or the environment variable GCDL_KERNELS)\n"
 		"  --min-time SECS   least time per measurement, (0, 60] (default 0.2)\n"
-		"  --json            one JSON object per kernel and line: kernel, coords,\n"
+		"  --json            one JSON object per kernel and line: kernel, path, coords,\n"
 		"                    mcoords_per_s, gbytes_per_s, memcpy_gbytes_per_s,\n"
 		"                    ratio_vs_memcpy (= gbytes_per_s / memcpy_gbytes_per_s)\n"
 		"  --help            this text\n\n"
@@ -281,6 +294,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{ "kernel", required_argument, NULL, 'k' },
 		{ "min-time", required_argument, NULL, 't' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "path", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -329,6 +343,16 @@ parse_opts(int argc, char **argv, struct opts *o)
 		case 'j':
 			o->json = 1;
 			break;
+		case 'p':
+			o->path = gcdl_kernels_parse(optarg);
+			if (o->path < 0) {
+				fprintf(stderr,
+					"gcdl-bench: --path: unknown path '%s' (scalar, avx2, "
+					"avx512)\n",
+					optarg);
+				return 2;
+			}
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -351,6 +375,7 @@ main(int argc, char **argv)
 		.coords = 262144,
 		.scale_block = GCDL_QUANT_DEFAULT_SCALE_BLOCK,
 		.min_time = 0.2,
+		.path = -1,
 	};
 	int rc = parse_opts(argc, argv, &o);
 

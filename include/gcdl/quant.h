@@ -14,6 +14,8 @@
  * (j / 8), least significant bit first; unused high bits of the last byte are 0.
  * The random draws come from gcdl_rng_stream(seed, round, worker, chunk):
  * coordinate j uses word j, and its bit is 1 iff (word >> 8) * 2^-24 < (1 + v/B)/2.
+ * Every kernel runs on the path gcdl/kernels.h chose (scalar, AVX2, AVX-512),
+ * with bit-identical results on each.
  */
 #ifndef GCDL_QUANT_H
 #define GCDL_QUANT_H

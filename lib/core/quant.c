@@ -2,18 +2,21 @@
 /*
  * 1-bit quantizers and packed-bit kernels.
  *
- * One portable scalar path. The per-coordinate loops run over fixed groups of
- * 8 coordinates (one packed byte) so that gcc -O2, whose "very cheap" cost
- * model only vectorises loops with a known trip count, turns them into SSE2
- * code; tails are plain scalar loops.
+ * The public functions check their arguments and call the kernel table of
+ * kernels.h (AVX2 or AVX-512 when the CPU has them). This file holds the
+ * portable scalar reference path: its per-coordinate loops run over fixed
+ * groups of 8 coordinates (one packed byte) so that gcc -O2, whose "very
+ * cheap" cost model only vectorises loops with a known trip count, turns them
+ * into SSE2 code; tails are plain scalar loops.
  */
 #include <errno.h>
 #include <string.h>
 
 #include "gcdl/quant.h"
 #include "gcdl/rng.h"
+#include "kernels.h"
 
-#define BATCH 256	     /* coordinates per batch of random words, a multiple of 32 */
+#define BATCH GCDL_KERNELS_BATCH /* a multiple of 32 */
 #define SIGN_BIT 0x80000000u /* of a float32 */
 #define EXP_MASK 0x7f800000u /* of a float32: all ones for inf and NaN */
 
@@ -77,14 +80,12 @@ pack_flags(uint8_t *flag, uint32_t n, uint8_t *bits)
 		bits[k] = pack8(flag + 8 * k);
 }
 
-/* The header's rule: 1 iff (word >> 8) * 2^-24 < (1 + v/B) / 2, in float. The
- * 24-bit value converts exactly, and through int32 so that it vectorises. */
+/* The header's rule (kernels.h). The 24-bit value converts exactly, and
+ * through int32 so that it vectorises. */
 static inline uint8_t
 draw_bit(float v, float B, uint32_t word)
 {
-	float u = (float)(int32_t)(word >> 8) * 0x1.0p-24f;
-
-	return u < (1.0f + v / B) * 0.5f;
+	return (uint8_t)gcdl_kernels_draw_bit(v, B, word);
 }
 
 /* Flags of n coordinates sharing the scale B (> 0). */
@@ -99,37 +100,22 @@ draw_flags(const float *restrict v, const uint32_t *restrict w, uint32_t n, floa
 		flag[k] = draw_bit(v[k], B, w[k]);
 }
 
-/* Nonzero if any of the n values is an infinity or a NaN. */
+/* max over n values of their bits without the sign: the bits of max |v|
+ * (finite values order like their bit patterns), >= EXP_MASK iff one is an
+ * infinity or a NaN. */
 static uint32_t
-any_nonfinite(const float *v, uint32_t n)
+max_abs_bits_scalar(const float *v, uint32_t n)
 {
-	uint32_t bad[8] = { 0 }, any = 0, i = 0;
-
-	for (; i + 8 <= n; i += 8)
-		for (uint32_t k = 0; k < 8; k++)
-			bad[k] |= (f2u(v[i + k]) & EXP_MASK) == EXP_MASK;
-	for (; i < n; i++)
-		any |= (f2u(v[i]) & EXP_MASK) == EXP_MASK;
-	for (uint32_t k = 0; k < 8; k++)
-		any |= bad[k];
-	return any;
-}
-
-/* max |v| over n finite values. */
-static float
-max_abs(const float *v, uint32_t n)
-{
-	float m8[8] = { 0 }, m = 0.0f;
-	uint32_t i = 0;
+	uint32_t m8[8] = { 0 }, m = 0, i = 0;
 
 	for (; i + 8 <= n; i += 8)
 		for (uint32_t k = 0; k < 8; k++) {
-			float a = u2f(f2u(v[i + k]) & ~SIGN_BIT);
+			uint32_t a = f2u(v[i + k]) & ~SIGN_BIT;
 
 			m8[k] = a > m8[k] ? a : m8[k];
 		}
 	for (; i < n; i++) {
-		float a = u2f(f2u(v[i]) & ~SIGN_BIT);
+		uint32_t a = f2u(v[i]) & ~SIGN_BIT;
 
 		m = a > m ? a : m;
 	}
@@ -138,26 +124,12 @@ max_abs(const float *v, uint32_t n)
 	return m;
 }
 
-int
-gcdl_quant_onebit(const float *v, uint32_t count, uint32_t scale_block, uint64_t seed,
-		  uint32_t round, uint32_t worker, uint32_t chunk, float *scales, uint8_t *bits)
+static void
+onebit_bits_scalar(const float *v, uint32_t count, uint32_t bs, const float *scales,
+		   uint64_t seed, uint32_t round, uint32_t worker, uint32_t chunk, uint8_t *bits)
 {
 	uint32_t words[BATCH];
 	uint8_t flag[BATCH];
-	uint32_t bs, blocks;
-
-	if (v == NULL || scales == NULL || bits == NULL || count == 0)
-		return -EINVAL;
-	if (any_nonfinite(v, count))
-		return -EDOM;
-
-	bs = scale_block ? scale_block : count;
-	blocks = gcdl_quant_blocks(count, scale_block);
-	for (uint32_t b = 0; b < blocks; b++) {
-		uint32_t first = b * bs;
-
-		scales[b] = max_abs(v + first, count - first < bs ? count - first : bs);
-	}
 
 	/* gcdl-bench, 2.6 GHz EPYC, gcc -O2 (SSE2): 8.6 cycles/coord in all, 6.9
 	 * of them for the checks, scales, words and packing (gcdl_rng_stream runs
@@ -181,16 +153,36 @@ gcdl_quant_onebit(const float *v, uint32_t count, uint32_t scale_block, uint64_t
 		}
 		pack_flags(flag, n, bits + base / 8);
 	}
-	return 0;
 }
 
 int
-gcdl_quant_sign(const float *v, uint32_t count, uint8_t *bits)
+gcdl_quant_onebit(const float *v, uint32_t count, uint32_t scale_block, uint64_t seed,
+		  uint32_t round, uint32_t worker, uint32_t chunk, float *scales, uint8_t *bits)
+{
+	const struct gcdl_kernels *k = gcdl_kernels_get();
+	uint32_t bs, blocks;
+
+	if (v == NULL || scales == NULL || bits == NULL || count == 0)
+		return -EINVAL;
+	if (k->max_abs_bits(v, count) >= EXP_MASK)
+		return -EDOM;
+
+	bs = scale_block ? scale_block : count;
+	blocks = gcdl_quant_blocks(count, scale_block);
+	for (uint32_t b = 0; b < blocks; b++) {
+		uint32_t first = b * bs;
+
+		scales[b] = u2f(k->max_abs_bits(v + first, count - first < bs ? count - first : bs));
+	}
+	k->onebit_bits(v, count, bs, scales, seed, round, worker, chunk, bits);
+	return 0;
+}
+
+static void
+sign_scalar(const float *v, uint32_t count, uint8_t *bits)
 {
 	uint8_t flag[BATCH];
 
-	if (v == NULL || bits == NULL || count == 0)
-		return -EINVAL;
 	for (uint32_t base = 0; base < count; base += BATCH) {
 		uint32_t n = count - base < BATCH ? count - base : BATCH, i = 0;
 
@@ -201,9 +193,16 @@ gcdl_quant_sign(const float *v, uint32_t count, uint8_t *bits)
 			flag[i] = v[base + i] >= 0.0f;
 		pack_flags(flag, n, bits + base / 8);
 	}
-	return 0;
 }
 
+int
+gcdl_quant_sign(const float *v, uint32_t count, uint8_t *bits)
+{
+	if (v == NULL || bits == NULL || count == 0)
+		return -EINVAL;
+	gcdl_kernels_get()->sign(v, count, bits);
+	return 0;
+}
 /*
  * out[i] = s for a 1 bit, -s for a 0 bit, for n coordinates starting at bit
  * `first` of `bits`; acc != 0 adds instead of storing. The sign is flipped by
@@ -242,10 +241,9 @@ expand(const uint8_t *restrict bits, uint32_t first, uint32_t n, float s, float 
 }
 
 static void
-expand_blocks(const uint8_t *bits, const float *scales, uint32_t count, uint32_t scale_block,
-	      float *out, int acc)
+expand_scalar(const uint8_t *bits, const float *scales, uint32_t count, uint32_t bs, float *out,
+	      int acc)
 {
-	uint32_t bs = scales != NULL && scale_block != 0 ? scale_block : count;
 	uint32_t blocks = gcdl_quant_blocks(count, bs);
 
 	for (uint32_t b = 0; b < blocks; b++) {
@@ -266,7 +264,8 @@ gcdl_quant_unpack(const uint8_t *bits, const float *scales, uint32_t count,
 {
 	if (bits == NULL || out == NULL || count == 0)
 		return -EINVAL;
-	expand_blocks(bits, scales, count, scale_block, out, 0);
+	gcdl_kernels_get()->expand(bits, scales, count,
+				   scales != NULL && scale_block != 0 ? scale_block : count, out, 0);
 	return 0;
 }
 
@@ -276,6 +275,15 @@ gcdl_quant_accumulate(float *acc, const uint8_t *bits, const float *scales, uint
 {
 	if (acc == NULL || bits == NULL || count == 0)
 		return -EINVAL;
-	expand_blocks(bits, scales, count, scale_block, acc, 1);
+	gcdl_kernels_get()->expand(bits, scales, count,
+				   scales != NULL && scale_block != 0 ? scale_block : count, acc, 1);
 	return 0;
 }
+
+const struct gcdl_kernels gcdl_kernels_scalar = {
+	.philox = gcdl_kernels_philox_scalar,
+	.max_abs_bits = max_abs_bits_scalar,
+	.onebit_bits = onebit_bits_scalar,
+	.sign = sign_scalar,
+	.expand = expand_scalar,
+};

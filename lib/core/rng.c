@@ -4,6 +4,11 @@
 #include <math.h>
 
 #include "gcdl/rng.h"
+#include "kernels.h"
+
+/* blocks per kernel call: stays in 32 bits and in the counter range */
+#define MAX_BLOCKS (UINT64_C(1) << 24)
+#define MIN_U64(a, b) ((uint64_t)(a) < (uint64_t)(b) ? (uint64_t)(a) : (uint64_t)(b))
 
 #define PHILOX_M0 0xD2511F53u
 #define PHILOX_M1 0xCD9E8D57u
@@ -56,8 +61,9 @@ gcdl_rng_philox(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4])
 /*
  * Blocks blk .. blk + LANES - 1 of one stream, laid out lane-wise so that the
  * compiler runs LANES Philox4x32-10 blocks in SIMD registers (pmuludq on
- * SSE2): 570 against 220 Mwords/s for one block at a time. test_rng checks
- * it against gcdl_rng_philox() far into the stream.
+ * SSE2): 570 against 220 Mwords/s for one block at a time. This is the
+ * scalar reference of the kernel table; test_kernels checks every path
+ * against it and test_rng checks it against gcdl_rng_philox().
  */
 static void
 philox_lanes(uint32_t blk, uint32_t chunk, uint32_t worker, uint32_t round, uint64_t seed,
@@ -95,12 +101,21 @@ philox_lanes(uint32_t blk, uint32_t chunk, uint32_t worker, uint32_t round, uint
 	}
 }
 
+void
+gcdl_kernels_philox_scalar(uint64_t seed, uint32_t round, uint32_t worker, uint32_t chunk,
+			   uint32_t blk, uint32_t nblk, uint32_t *out)
+{
+	for (uint32_t b = 0; b < nblk; b += LANES)
+		philox_lanes(blk + b, chunk, worker, round, seed, out + 4 * (size_t)b);
+}
+
 int
 gcdl_rng_stream(uint64_t seed, uint32_t round, uint32_t worker, uint32_t chunk, uint64_t first,
 		uint32_t *out, size_t n)
 {
 	const uint32_t key[2] = { (uint32_t)seed, (uint32_t)(seed >> 32) };
 	uint32_t ctr[4] = { 0, chunk, worker, round };
+	const struct gcdl_kernels *k = gcdl_kernels_get();
 	uint32_t blk[4];
 	size_t i = 0;
 
@@ -112,14 +127,16 @@ gcdl_rng_stream(uint64_t seed, uint32_t round, uint32_t worker, uint32_t chunk, 
 	if (first >= (UINT64_C(1) << 34) || n > (UINT64_C(1) << 34) - first)
 		return -ERANGE;
 
-	/* whole aligned groups of LANES blocks go through the lane-wise path */
+	/* whole aligned groups of LANES blocks go through the kernel path */
 	while (i < n) {
 		uint64_t w = first + i;
 		uint32_t off = (uint32_t)(w & 3);
 
 		if (off == 0 && n - i >= 4 * LANES) {
-			philox_lanes((uint32_t)(w >> 2), chunk, worker, round, seed, out + i);
-			i += 4 * LANES;
+			uint32_t nblk = (uint32_t)MIN_U64((n - i) / 4, MAX_BLOCKS) & ~(LANES - 1);
+
+			k->philox(seed, round, worker, chunk, (uint32_t)(w >> 2), nblk, out + i);
+			i += 4 * (size_t)nblk;
 			continue;
 		}
 		ctr[0] = (uint32_t)(w >> 2);

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The per-ISA kernel table behind gcdl/kernels.h. Each path lives in its own
+ * file (kernels_avx2.c, kernels_avx512.c) compiled with function target
+ * attributes, so the build needs no -march flag; every kernel file is built
+ * with -ffp-contract=off so that no path fuses a multiply and an add.
+ */
+#ifndef GCDL_CORE_KERNELS_H
+#define GCDL_CORE_KERNELS_H
+
+#include <stdint.h>
+
+#include "gcdl/kernels.h"
+
+struct gcdl_kernels {
+	/* nblk (a multiple of 8) Philox4x32-10 blocks of the stream, from block
+	 * blk on: words 4 * blk .. 4 * (blk + nblk) - 1 into out */
+	void (*philox)(uint64_t seed, uint32_t round, uint32_t worker, uint32_t chunk,
+		       uint32_t blk, uint32_t nblk, uint32_t *out);
+	/* max over n values of (bits & 0x7fffffff): the bits of max |v|, and
+	 * >= 0x7f800000 iff a value is not finite */
+	uint32_t (*max_abs_bits)(const float *v, uint32_t n);
+	/* the bits of a checked chunk, given its scales (bs > 0) */
+	void (*onebit_bits)(const float *v, uint32_t count, uint32_t bs, const float *scales,
+			    uint64_t seed, uint32_t round, uint32_t worker, uint32_t chunk,
+			    uint8_t *bits);
+	void (*sign)(const float *v, uint32_t count, uint8_t *bits);
+	/* out_j (+)= s_b * (2 b_j - 1); scales NULL: s = 1; bs > 0 */
+	void (*expand)(const uint8_t *bits, const float *scales, uint32_t count, uint32_t bs,
+		       float *out, int acc);
+};
+
+/* The active table. */
+const struct gcdl_kernels *gcdl_kernels_get(void);
+
+extern const struct gcdl_kernels gcdl_kernels_scalar;
+#if defined(__x86_64__)
+extern const struct gcdl_kernels gcdl_kernels_avx2;
+extern const struct gcdl_kernels gcdl_kernels_avx512;
+#endif
+
+/* Scalar reference pieces shared with the SIMD files for their tails. */
+void gcdl_kernels_philox_scalar(uint64_t seed, uint32_t round, uint32_t worker, uint32_t chunk,
+				uint32_t blk, uint32_t nblk, uint32_t *out);
+
+/* The rule of gcdl/quant.h for one coordinate: 1 iff
+ * (word >> 8) * 2^-24 < (1 + v / B) / 2 in float (false for B = 0: 0/0 is NaN) */
+static inline uint32_t
+gcdl_kernels_draw_bit(float v, float B, uint32_t word)
+{
+	float u = (float)(int32_t)(word >> 8) * 0x1.0p-24f;
+
+	return u < (1.0f + v / B) * 0.5f;
+}
+
+#define GCDL_KERNELS_BATCH 256 /* coordinates per batch of random words */
+
+#endif /* GCDL_CORE_KERNELS_H */
