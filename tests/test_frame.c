@@ -844,7 +844,8 @@ START_TEST(test_names)
 		"chunk", "offset",    "count",	   "scale_block", "payload",
 	};
 	static const char *const types[GCDL_MSG__COUNT] = {
-		NULL, "onebit", "float", "sign", "update", "model", "hello", "config", "resync",
+		NULL,	   "onebit", "float",  "sign",   "update", "model",
+		"hello", "config", "resync", "commit", "repair",
 	};
 
 	for (int i = 0; i < GCDL_DROP__COUNT; i++)

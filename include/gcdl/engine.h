@@ -105,6 +105,15 @@ size_t gcdl_engine_max_payload(const struct gcdl_engine *e);
 float *gcdl_engine_model(struct gcdl_engine *e);
 
 /**
+ * The optimizer's momentum buffer (owned by the engine; all zeros without
+ * momentum). A replica that copies another's state copies it with the model.
+ *
+ * @param e  the engine.
+ * @return gcdl_engine_dim(e) floats, or NULL for NULL @p e.
+ */
+float *gcdl_engine_momentum(struct gcdl_engine *e);
+
+/**
  * Worker k's weighted gradient v_k = sum_{i in S_k} grad f_i(w) / (M r_i)
  * (for signsgd_mv: its partition's gradient, whose sign is sent).
  * With model.batch > 0 each partition's gradient is taken over a minibatch

@@ -24,7 +24,8 @@
  * Payloads: 1-bit gradient = block scales (float32, big-endian) then packed
  * bits; float32 gradient, update and model = coord_count big-endian float32;
  * sign = packed bits only; hello/config/resync carry opaque bytes whose
- * meaning belongs to the control protocol (coord_count = 0).
+ * meaning belongs to the control protocol (coord_count = 0); commit and
+ * repair carry the mesh's contribution sets (gcdl/mesh.h, coord_count = 0).
  *
  * gcdl_frame_decode() validates every field, in the order of the
  * enum gcdl_frame_drop, before it reads the payload, and never reads past
@@ -62,6 +63,8 @@ enum gcdl_msg_type {
 	GCDL_MSG_HELLO,      /**< join/hello */
 	GCDL_MSG_CONFIG,     /**< configuration / shard assignment */
 	GCDL_MSG_RESYNC,     /**< resync request */
+	GCDL_MSG_COMMIT,     /**< mesh: the round's committed contribution set (gcdl/mesh.h) */
+	GCDL_MSG_REPAIR,     /**< mesh: request for missing contributions or a commit */
 	GCDL_MSG__COUNT
 };
 

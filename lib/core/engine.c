@@ -255,6 +255,12 @@ gcdl_engine_model(struct gcdl_engine *e)
 	return e ? e->w : NULL;
 }
 
+float *
+gcdl_engine_momentum(struct gcdl_engine *e)
+{
+	return e ? e->mom : NULL;
+}
+
 int
 gcdl_engine_worker_gradient(struct gcdl_engine *e, uint32_t ctx, uint32_t worker,
 			    uint32_t round, const float *w, float *v)

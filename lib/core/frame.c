@@ -55,6 +55,8 @@ static const char *const type_names[GCDL_MSG__COUNT] = {
 	[GCDL_MSG_HELLO] = "hello",
 	[GCDL_MSG_CONFIG] = "config",
 	[GCDL_MSG_RESYNC] = "resync",
+	[GCDL_MSG_COMMIT] = "commit",
+	[GCDL_MSG_REPAIR] = "repair",
 };
 
 static inline uint16_t

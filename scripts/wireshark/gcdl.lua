@@ -3,7 +3,7 @@
 -- include/gcdl/frame.h: the 36-byte header after Ethernet, then the payload
 -- (1-bit gradient: block scales as big-endian float32, then packed bits;
 -- float/update/model: coord_count big-endian float32; sign: packed bits;
--- hello/config/resync: opaque bytes).
+-- hello/config/resync, mesh commit/repair: opaque bytes).
 --
 --   tshark -r run.pcap -X lua_script:scripts/wireshark/gcdl.lua \
 --       -T fields -e gcdl.round -e gcdl.sender -e gcdl.chunk -e gcdl.type
@@ -19,6 +19,7 @@ local HDR_LEN = 36
 local types = {
 	[1] = "onebit", [2] = "float", [3] = "sign", [4] = "update",
 	[5] = "model", [6] = "hello", [7] = "config", [8] = "resync",
+	[9] = "commit", [10] = "repair",
 }
 
 local f = {
