@@ -15,6 +15,7 @@
 
 #include "gcdl/dp.h"
 #include "gcdl/metrics.h"
+#include "gcdl/outfile.h"
 #include "gcdl/npy.h"
 
 #define MAX_OVERRIDES 64
@@ -162,6 +163,7 @@ main(int argc, char **argv)
 	struct gcdl_dp_opts o = { 0 };
 	struct gcdl_dp_result res;
 	struct gcdl_profile prof;
+	static struct gcdl_outfile mout, pout;
 	struct sigaction sa;
 	struct gcdl_dp *dp;
 	char **app_argv;
@@ -285,6 +287,21 @@ main(int argc, char **argv)
 		fprintf(stderr, "gcdl: %s\n", err);
 		return 2;
 	}
+	/* outputs are checked now, written under a temporary name until the run starts */
+	if (metrics != NULL && gcdl_outfile_check(metrics, err, sizeof(err)) != 0) {
+		fprintf(stderr, "gcdl: --metrics %s: cannot create the metrics file: %s\n", metrics,
+			err);
+		return 2;
+	}
+	if (pcap != NULL && gcdl_outfile_check(pcap, err, sizeof(err)) != 0) {
+		fprintf(stderr, "gcdl: --pcap %s: cannot create the capture file: %s\n", pcap, err);
+		return 2;
+	}
+	if (save != NULL && gcdl_outfile_check(save, err, sizeof(err)) != 0) {
+		fprintf(stderr, "gcdl: --save-model %s: cannot create the model file: %s\n", save,
+			err);
+		return 2;
+	}
 
 	eal_line(eal, sizeof(eal), eal_argc, argv);
 	nvdevs = find_vdevs(eal_argc, argv, vdevs, MAX_VDEVS);
@@ -302,20 +319,25 @@ main(int argc, char **argv)
 	o.progress_s = 1.0;
 	o.stop = &stop_flag;
 	if (metrics != NULL) {
-		o.metrics = gcdl_metrics_open(metrics, err, sizeof(err));
+		o.metrics = gcdl_outfile_begin(&mout, metrics) == 0
+				    ? gcdl_metrics_open(mout.tmp, err, sizeof(err)) : NULL;
 		if (o.metrics == NULL) {
-			fprintf(stderr, "gcdl: --metrics %s\n", err);
+			fprintf(stderr, "gcdl: --metrics %s: cannot create the metrics file: %s\n",
+				metrics, err);
 			rte_eal_cleanup();
 			return 2;
 		}
 	}
 	if (pcap != NULL) {
-		o.pcap = gcdl_pcap_open(pcap, err, sizeof(err));
+		o.pcap = gcdl_outfile_begin(&pout, pcap) == 0
+				 ? gcdl_pcap_open(pout.tmp, err, sizeof(err)) : NULL;
 		if (o.pcap == NULL) {
-			fprintf(stderr, "gcdl: --pcap %s\n", err);
+			fprintf(stderr, "gcdl: --pcap %s: cannot create the capture file: %s\n",
+				pcap, err);
+			gcdl_outfile_abort(&pout);
 			if (o.metrics != NULL) {
 				gcdl_metrics_close(o.metrics);
-				unlink(metrics);
+				gcdl_outfile_abort(&mout);
 			}
 			rte_eal_cleanup();
 			return 2;
@@ -326,13 +348,22 @@ main(int argc, char **argv)
 		fprintf(stderr, "gcdl: %s\n", err);
 		if (o.pcap != NULL) {
 			gcdl_pcap_close(o.pcap);
-			unlink(pcap);
+			gcdl_outfile_abort(&pout);
 		}
 		if (o.metrics != NULL) {
 			/* nothing was written but the header we just made */
 			gcdl_metrics_close(o.metrics);
-			unlink(metrics);
+			gcdl_outfile_abort(&mout);
 		}
+		rte_eal_cleanup();
+		return 2;
+	}
+	if (gcdl_outfile_commit(&mout) != 0 || gcdl_outfile_commit(&pout) != 0) {
+		fprintf(stderr, "gcdl: cannot rename %s into place: %s\n",
+			mout.tmp[0] ? mout.tmp : pout.tmp, strerror(errno));
+		gcdl_outfile_abort(&mout);
+		gcdl_outfile_abort(&pout);
+		gcdl_dp_free(dp);
 		rte_eal_cleanup();
 		return 2;
 	}

@@ -113,6 +113,136 @@ START_TEST(rejects_bad_values_with_key)
 }
 END_TEST
 
+/* Every key of the table: values outside its range, of the wrong kind, or
+ * too long are refused with file:line:key, and the load leaves the defaults. */
+START_TEST(every_key_rejects_bad_values)
+{
+	size_t n = gcdl_profile_key_count();
+
+	ck_assert_uint_gt(n, 50);
+	for (size_t i = 0; i < n; i++) {
+		struct gcdl_profile_key_info k;
+		char text[600], where[128];
+		int h;
+
+		ck_assert_int_eq(gcdl_profile_key_info(i, &k), 0);
+		snprintf(where, sizeof(where), ":2: key %s.%s: ", k.section, k.name);
+		h = snprintf(text, sizeof(text), "[%s]\n%s = ", k.section, k.name);
+		switch (k.kind) {
+		case 0: /* unsigned integer */
+			snprintf(text + h, sizeof(text) - h, "-1\n");
+			expect_load_error(text, where, "not a non-negative integer");
+			snprintf(text + h, sizeof(text) - h, "7q\n");
+			expect_load_error(text, where, "not a non-negative integer");
+			snprintf(text + h, sizeof(text) - h, "%.0f\n", k.max + 1);
+			expect_load_error(text, where, "out of range");
+			if (k.min >= 1) {
+				snprintf(text + h, sizeof(text) - h, "%.0f\n", k.min - 1);
+				expect_load_error(text, where, "out of range");
+			}
+			break;
+		case 1: /* real */
+			snprintf(text + h, sizeof(text) - h, "%.17g\n", k.max * 1.0001 + 1e-9);
+			expect_load_error(text, where, "out of range");
+			snprintf(text + h, sizeof(text) - h, "%.17g\n",
+				 k.min > 0 ? k.min * 0.9999 : k.min - 1e-9);
+			expect_load_error(text, where, "out of range");
+			snprintf(text + h, sizeof(text) - h, "nan\n");
+			expect_load_error(text, where, "not a finite number");
+			snprintf(text + h, sizeof(text) - h, "1e400\n");
+			expect_load_error(text, where, "not a finite number");
+			break;
+		case 2: /* text */
+			memset(text + h, 'a', 300);
+			snprintf(text + h + 300, sizeof(text) - h - 300, "\n");
+			expect_load_error(text, where, "longer than");
+			break;
+		default: /* one of names */
+			snprintf(text + h, sizeof(text) - h, "no-such-value\n");
+			expect_load_error(text, where, "is not one of");
+			break;
+		}
+	}
+	ck_assert_int_eq(gcdl_profile_key_info(n, NULL), -EINVAL);
+	ck_assert_int_eq(gcdl_profile_key_info(n, &(struct gcdl_profile_key_info){ 0 }), -EINVAL);
+}
+END_TEST
+
+/* open + validate: a relation that fails names the file, the line and the key. */
+static void
+expect_open_error(const char *text, const char *where_frag, const char *msg)
+{
+	struct gcdl_profile p;
+	char err[512] = "", want[256];
+
+	write_file(text);
+	ck_assert_int_eq(gcdl_profile_open(&p, path, NULL, 0, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "%s%s", path, where_frag);
+	ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "'%s' does not start with '%s'", err,
+		      want);
+	ck_assert_msg(strstr(err, msg) != NULL, "'%s' not in '%s'", msg, err);
+}
+
+START_TEST(relations_name_file_line_key)
+{
+	const struct gcdl_profile_override cli[] = { { "dataplane.burst", "128" } };
+	struct gcdl_profile p;
+	char err[512], buf[64];
+
+	expect_open_error("[cluster]\nworkers = 10\nredundancy = 3\npartitions = 7\n",
+			  ": key cluster.layout (default): ", "d*M/N must be an integer");
+	expect_open_error("[job]\nmethod = ignore\n[cluster]\npartitions = 20\n",
+			  ":4: key cluster.partitions: ", "needs cluster.partitions");
+	expect_open_error("[coding]\nscale_block = 16384\n", ":2: key coding.scale_block: ",
+			  "does not fit");
+	expect_open_error("[stragglers]\nmodel = timing\nslowdown = 10:5\n",
+			  ":3: key stragglers.slowdown: ", "0 <= K < workers");
+	expect_open_error("[faults]\nslow_workers = 3:0.5\n", ":2: key faults.slow_workers: ",
+			  "F >= 1");
+	expect_open_error("[faults]\nslow_workers = 3:5,3:6\n", ":2: key faults.slow_workers: ",
+			  "each kind once");
+	expect_open_error("[deadline]\nmax_us = 100\nmin_us = 5000\n",
+			  ":3: key deadline.min_us: ", "above deadline.max_us");
+	expect_open_error("[data]\ndataset = synthetic-linear\n",
+			  ": key model.type (default): ", "regression set");
+	expect_open_error("[model]\ntype = least_squares\n", ":2: key model.type: ",
+			  "needs a regression set");
+	expect_open_error("[data]\ndataset = synthetic-linear\npartitioning = label\n"
+			  "[model]\ntype = least_squares\n",
+			  ":3: key data.partitioning: ", "classification set");
+	expect_open_error("[data]\ndataset = libsvm\npath =\n", ":3: key data.path: ",
+			  "LIBSVM training file");
+	expect_open_error("[dataplane]\nring_size = 1000\n", ":2: key dataplane.ring_size: ",
+			  "not a power of two");
+	expect_open_error("[dataplane]\nring_size = 64\nburst = 65\n",
+			  ":3: key dataplane.burst: ", "above dataplane.ring_size 64");
+	expect_open_error("[job]\nname =\n", ":2: key job.name: ", "empty");
+	expect_open_error("[job]\nname = a\tb\n", ":2: key job.name: ", "non-printable");
+	expect_open_error("[data]\ntest_path = /tmp/x\n", ":2: key data.test_path: ",
+			  "only read for data.dataset libsvm");
+	expect_open_error("[model]\ntype = mlp\nhidden = 65536\n[data]\n"
+			  "dataset = synthetic-gmm\nsynthetic_features = 100000\n",
+			  ":3: key model.hidden: ", "coordinates, above");
+	expect_open_error("[data]\ndataset = synthetic-gmm\nsynthetic_features = 1000000\n"
+			  "synthetic_classes = 1000\n", ":3: key data.synthetic_features: ",
+			  "coordinates, above");
+	/* the same relation from the command line says so */
+	write_file("[dataplane]\nring_size = 64\n");
+	ck_assert_int_eq(gcdl_profile_open(&p, path, cli, 1, err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "command line: key dataplane.burst: dataplane.burst 128 is above "
+			 "dataplane.ring_size 64");
+	/* where() itself */
+	gcdl_profile_defaults(&p);
+	ck_assert_int_eq(gcdl_profile_where(&p, "job.rounds", buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "key job.rounds (default)");
+	ck_assert_int_eq(gcdl_profile_where(&p, "job.nope", buf, sizeof(buf)), -EINVAL);
+	ck_assert_str_eq(buf, "key job.nope");
+	ck_assert_int_eq(gcdl_profile_where(NULL, "job.rounds", buf, sizeof(buf)), -EINVAL);
+	ck_assert_int_eq(gcdl_profile_where(&p, NULL, buf, sizeof(buf)), -EINVAL);
+	ck_assert_int_eq(gcdl_profile_where(&p, "job.rounds", NULL, 0), -EINVAL);
+}
+END_TEST
+
 START_TEST(rejects_long_values_and_lines)
 {
 	char text[2200];
@@ -376,6 +506,8 @@ main(void)
 	tcase_add_test(neg, rejects_syntax_errors_with_line);
 	tcase_add_test(neg, rejects_bad_values_with_key);
 	tcase_add_test(neg, rejects_long_values_and_lines);
+	tcase_add_test(neg, every_key_rejects_bad_values);
+	tcase_add_test(neg, relations_name_file_line_key);
 	tcase_add_test(neg, rejects_bad_relations);
 	tcase_add_test(neg, set_rejects_unknown_and_bad);
 	tcase_add_test(neg, override_parse);

@@ -30,6 +30,9 @@ extern "C" {
 #endif
 
 #define GCDL_PROFILE_STR 256
+#define GCDL_PROFILE_MAX_KEYS 160          /**< room in key_line[] */
+#define GCDL_PROFILE_LINE_CLI UINT32_MAX   /**< key_line[] of a key set by --set */
+#define GCDL_PROFILE_MAX_DIM (1u << 28)    /**< most model coordinates a profile may ask for */
 
 /** Methods (METHOD.md, Baselines). */
 enum gcdl_method {
@@ -140,6 +143,11 @@ struct gcdl_profile {
 	double fault_corrupt_p;          /**< faults.corrupt_p */
 	char fault_slow_workers[GCDL_PROFILE_STR]; /**< faults.slow_workers */
 	uint64_t fault_seed;             /**< faults.seed (0: job.seed) */
+	/* where the values came from, for messages (gcdl_profile_where()) */
+	char source[GCDL_PROFILE_STR];   /**< the file loaded ("": none) */
+	uint32_t key_line[GCDL_PROFILE_MAX_KEYS]; /**< per key in table order: line of
+						   *   the file, 0: default,
+						   *   GCDL_PROFILE_LINE_CLI: --set */
 };
 
 /**
@@ -223,8 +231,44 @@ int gcdl_profile_layout(const struct gcdl_profile *p, enum gcdl_layout_kind *kin
 			uint32_t *partitions, uint32_t *d);
 
 /**
+ * Where a key's value came from, as the start of an error message:
+ * "FILE:LINE: key S.K" (read from the file), "command line: key S.K" (--set),
+ * "FILE: key S.K (default)" or "key S.K (default)" when nothing was loaded.
+ *
+ * @param p    the profile.
+ * @param key  "section.name".
+ * @param buf  receives the text.
+ * @param len  size of @p buf.
+ * @return 0, or -EINVAL for NULL arguments or an unknown key (buf then
+ *         holds "key KEY").
+ */
+int gcdl_profile_where(const struct gcdl_profile *p, const char *key, char *buf, size_t len);
+
+/** One key of the profile table, for tests and tools. */
+struct gcdl_profile_key_info {
+	const char *section;
+	const char *name;
+	int kind;          /**< 0 unsigned integer, 1 real number, 2 text, 3 one of names */
+	double min, max;   /**< numeric range, inclusive */
+	const char *def;   /**< default, as text */
+};
+
+/**
+ * Describe key number i of the table.
+ *
+ * @param i     0 .. gcdl_profile_key_count() - 1.
+ * @param info  receives the description.
+ * @return 0, or -EINVAL for NULL @p info or i out of range.
+ */
+int gcdl_profile_key_info(size_t i, struct gcdl_profile_key_info *info);
+
+/** @return the number of profile keys. */
+size_t gcdl_profile_key_count(void);
+
+/**
  * Check relations between keys that no single key can (e.g. the layout's
- * (N, M, d), the scale block against the MTU, the straggler list).
+ * (N, M, d), the scale block against the MTU, the straggler list). The
+ * message starts with gcdl_profile_where() of the key at fault.
  *
  * @param p       the profile.
  * @param err     receives a message naming the keys.

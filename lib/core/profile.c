@@ -161,6 +161,7 @@ static const struct key keys[] = {
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
+_Static_assert(NKEYS <= GCDL_PROFILE_MAX_KEYS, "raise GCDL_PROFILE_MAX_KEYS");
 
 static const struct key *
 find_key(const char *section, size_t slen, const char *name, size_t nlen)
@@ -241,6 +242,10 @@ set_value(struct gcdl_profile *p, const struct key *k, const char *v, char *why,
 		}
 		errno = 0;
 		x = strtoull(v, &end, 0);
+		if (errno == ERANGE && *end == '\0') {
+			snprintf(why, whylen, "%s is out of range %s", v, rng);
+			return -EINVAL;
+		}
 		if (errno != 0 || *end != '\0') {
 			snprintf(why, whylen, "'%s' is not a non-negative integer", v);
 			return -EINVAL;
@@ -327,6 +332,7 @@ gcdl_profile_load(struct gcdl_profile *p, const char *path, char *err, size_t er
 		return rc;
 	}
 	memset(seen, 0, sizeof(seen));
+	snprintf(p->source, sizeof(p->source), "%s", path);
 	while (fgets(line, sizeof(line), f) != NULL) {
 		char *s, *eq, *name, *val, why[256];
 		const struct key *k;
@@ -398,6 +404,7 @@ gcdl_profile_load(struct gcdl_profile *p, const char *path, char *err, size_t er
 			rc = -EINVAL;
 			break;
 		}
+		p->key_line[k - keys] = lineno;
 	}
 	if (rc == 0 && ferror(f)) {
 		gcdl_seterr(err, errlen, "%s: read error", path);
@@ -431,7 +438,73 @@ gcdl_profile_set(struct gcdl_profile *p, const char *key, const char *value, cha
 		gcdl_seterr(err, errlen, "key %s: %s", key, why);
 		return -EINVAL;
 	}
+	p->key_line[k - keys] = GCDL_PROFILE_LINE_CLI;
 	return 0;
+}
+
+int
+gcdl_profile_where(const struct gcdl_profile *p, const char *key, char *buf, size_t len)
+{
+	const struct key *k;
+	const char *dot;
+	uint32_t line;
+
+	if (p == NULL || key == NULL || buf == NULL || len == 0)
+		return -EINVAL;
+	dot = strchr(key, '.');
+	k = dot ? find_key(key, (size_t)(dot - key), dot + 1, strlen(dot + 1)) : NULL;
+	if (k == NULL) {
+		snprintf(buf, len, "key %s", key);
+		return -EINVAL;
+	}
+	line = p->key_line[k - keys];
+	if (line == GCDL_PROFILE_LINE_CLI)
+		snprintf(buf, len, "command line: key %s", key);
+	else if (line > 0)
+		snprintf(buf, len, "%s:%u: key %s", p->source, line, key);
+	else if (p->source[0] != '\0')
+		snprintf(buf, len, "%s: key %s (default)", p->source, key);
+	else
+		snprintf(buf, len, "key %s (default)", key);
+	return 0;
+}
+
+size_t
+gcdl_profile_key_count(void)
+{
+	return NKEYS;
+}
+
+int
+gcdl_profile_key_info(size_t i, struct gcdl_profile_key_info *info)
+{
+	static const int kind[] = { [K_U32] = 0, [K_U64] = 0, [K_F64] = 1, [K_STR] = 2,
+				    [K_ENUM] = 3 };
+
+	if (info == NULL || i >= NKEYS)
+		return -EINVAL;
+	info->section = keys[i].section;
+	info->name = keys[i].name;
+	info->kind = kind[keys[i].type];
+	info->min = keys[i].min;
+	info->max = keys[i].max;
+	info->def = keys[i].def;
+	return 0;
+}
+
+/* A relation between keys failed: the message starts where `key` was set. */
+static void
+bad(const struct gcdl_profile *p, char *err, size_t errlen, const char *key, const char *fmt,
+    ...)
+{
+	char where[GCDL_PROFILE_STR + 96], msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	gcdl_profile_where(p, key, where, sizeof(where));
+	gcdl_seterr(err, errlen, "%s: %s", where, msg);
 }
 
 int
@@ -467,10 +540,7 @@ gcdl_profile_open(struct gcdl_profile *p, const char *path,
 			return rc;
 		}
 	}
-	rc = gcdl_profile_validate(p, why, sizeof(why));
-	if (rc != 0)
-		gcdl_seterr(err, errlen, "%s: %s", path, why);
-	return rc;
+	return gcdl_profile_validate(p, err, errlen);
 }
 
 int
@@ -510,7 +580,7 @@ gcdl_profile_validate(const struct gcdl_profile *p, char *err, size_t errlen)
 	n = p->workers;
 	gcdl_profile_layout(p, &kind, &m, &d);
 	if (kind == GCDL_LAYOUT_UNCODED && p->layout != GCDL_LAYOUT_UNCODED && m != n) {
-		gcdl_seterr(err, errlen,
+		bad(p, err, errlen, "cluster.partitions",
 			 "job.method %s sends with d = 1 and needs cluster.partitions = "
 			 "cluster.workers (got M=%u, N=%u)",
 			 gcdl_method_name(p->method), m, n);
@@ -518,20 +588,20 @@ gcdl_profile_validate(const struct gcdl_profile *p, char *err, size_t errlen)
 	}
 	l = gcdl_layout_create(kind, n, m, d, p->seed, why, sizeof(why));
 	if (l == NULL) {
-		gcdl_seterr(err, errlen, "cluster.layout %s with workers=%u partitions=%u "
+		bad(p, err, errlen, "cluster.layout", "cluster.layout %s with workers=%u partitions=%u "
 			 "redundancy=%u: %s", gcdl_layout_kind_name(kind), n, m, d, why);
 		return -EINVAL;
 	}
 	gcdl_layout_free(l);
 	if (p->method == GCDL_METHOD_ONEBIT_GC || p->method == GCDL_METHOD_ONEBIT_UNCODED) {
 		if (gcdl_frame_chunk_coords(GCDL_MSG_ONEBIT, p->mtu, p->scale_block) == 0) {
-			gcdl_seterr(err, errlen, "coding.scale_block %u does not fit one frame of "
+			bad(p, err, errlen, "coding.scale_block", "coding.scale_block %u does not fit one frame of "
 				 "coding.mtu %u", p->scale_block, p->mtu);
 			return -EINVAL;
 		}
 	}
 	if (gcdl_frame_chunk_coords(GCDL_MSG_FLOAT, p->mtu, 0) == 0) {
-		gcdl_seterr(err, errlen, "coding.mtu %u is too small for a float32 frame", p->mtu);
+		bad(p, err, errlen, "coding.mtu", "coding.mtu %u is too small for a float32 frame", p->mtu);
 		return -EINVAL;
 	}
 	if (p->straggler_model == GCDL_STRAGGLER_TIMING) {
@@ -543,44 +613,80 @@ gcdl_profile_validate(const struct gcdl_profile *p, char *err, size_t errlen)
 		rc = gcdl_straggler_parse_slowdown(p->slowdown, n, f);
 		free(f);
 		if (rc != 0) {
-			gcdl_seterr(err, errlen, "stragglers.slowdown '%s': expected \"K:F,...\" with "
+			bad(p, err, errlen, "stragglers.slowdown", "stragglers.slowdown '%s': expected \"K:F,...\" with "
 				 "0 <= K < workers (%u) and F >= 1", p->slowdown, n);
 			return -EINVAL;
 		}
 	}
 	if (gcdl_faults_parse_slow(p->fault_slow_workers, n, NULL, NULL) != 0) {
-		gcdl_seterr(err, errlen, "faults.slow_workers '%s': expected \"K:F,K:+Dus,...\" with "
+		bad(p, err, errlen, "faults.slow_workers", "faults.slow_workers '%s': expected \"K:F,K:+Dus,...\" with "
 			 "0 <= K < workers (%u), F >= 1, D >= 0, each kind once per worker",
 			 p->fault_slow_workers, n);
 		return -EINVAL;
 	}
 	if (p->deadline_min_us > p->deadline_max_us) {
-		gcdl_seterr(err, errlen, "deadline.min_us %.10g is above deadline.max_us %.10g",
+		bad(p, err, errlen, "deadline.min_us", "deadline.min_us %.10g is above deadline.max_us %.10g",
 			 p->deadline_min_us, p->deadline_max_us);
 		return -EINVAL;
 	}
 	if (p->dataset == GCDL_DATA_SYNTH_LINEAR && p->model != GCDL_MODEL_LEAST_SQUARES) {
-		gcdl_seterr(err, errlen, "data.dataset synthetic-linear is a regression set: "
+		bad(p, err, errlen, "model.type", "data.dataset synthetic-linear is a regression set: "
 			 "model.type must be least_squares");
 		return -EINVAL;
 	}
 	if (p->dataset != GCDL_DATA_SYNTH_LINEAR && p->model == GCDL_MODEL_LEAST_SQUARES &&
 	    p->dataset != GCDL_DATA_LIBSVM) {
-		gcdl_seterr(err, errlen, "model.type least_squares needs a regression set "
+		bad(p, err, errlen, "model.type", "model.type least_squares needs a regression set "
 			 "(data.dataset synthetic-linear or libsvm)");
 		return -EINVAL;
 	}
 	if (p->partitioning == GCDL_PART_LABEL && p->dataset == GCDL_DATA_SYNTH_LINEAR) {
-		gcdl_seterr(err, errlen, "data.partitioning label needs a classification set");
+		bad(p, err, errlen, "data.partitioning", "data.partitioning label needs a classification set");
 		return -EINVAL;
 	}
 	if (p->dataset == GCDL_DATA_LIBSVM && p->path[0] == '\0') {
-		gcdl_seterr(err, errlen, "data.path must name the LIBSVM training file");
+		bad(p, err, errlen, "data.path", "data.path must name the LIBSVM training file");
 		return -EINVAL;
 	}
 	if (!is_pow2(p->ring_size)) {
-		gcdl_seterr(err, errlen, "dataplane.ring_size %u is not a power of two", p->ring_size);
+		bad(p, err, errlen, "dataplane.ring_size", "dataplane.ring_size %u is not a power of two", p->ring_size);
 		return -EINVAL;
+	}
+	if (p->burst > p->ring_size) {
+		bad(p, err, errlen, "dataplane.burst", "dataplane.burst %u is above "
+		    "dataplane.ring_size %u", p->burst, p->ring_size);
+		return -EINVAL;
+	}
+	if (p->name[0] == '\0') {
+		bad(p, err, errlen, "job.name", "job.name is empty");
+		return -EINVAL;
+	}
+	for (const char *c = p->name; *c != '\0'; c++) {
+		if (!isprint((unsigned char)*c)) {
+			bad(p, err, errlen, "job.name", "job.name has a non-printable character");
+			return -EINVAL;
+		}
+	}
+	if (p->test_path[0] != '\0' && p->dataset != GCDL_DATA_LIBSVM) {
+		bad(p, err, errlen, "data.test_path", "data.test_path is only read for "
+		    "data.dataset libsvm (got %s)", p->dataset == GCDL_DATA_FMNIST ? "fashion-mnist"
+		    : "a synthetic set");
+		return -EINVAL;
+	}
+	if (p->dataset != GCDL_DATA_LIBSVM) {
+		/* libsvm sizes are known once read; the others now */
+		double f = p->dataset == GCDL_DATA_FMNIST ? 784 : p->synth_features;
+		double c = p->dataset == GCDL_DATA_FMNIST ? 10
+			   : p->dataset == GCDL_DATA_SYNTH_GMM ? p->synth_classes : 1;
+		double dim = p->model == GCDL_MODEL_MLP ? (f + 1) * p->hidden + (p->hidden + 1) * c
+			     : (f + 1) * c;
+
+		if (dim > GCDL_PROFILE_MAX_DIM) {
+			bad(p, err, errlen, p->model == GCDL_MODEL_MLP ? "model.hidden"
+			    : "data.synthetic_features", "the model would have %.0f coordinates, "
+			    "above %u", dim, (unsigned)GCDL_PROFILE_MAX_DIM);
+			return -EINVAL;
+		}
 	}
 	return 0;
 }

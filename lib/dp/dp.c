@@ -200,9 +200,12 @@ gcdl_dp_create(const struct gcdl_profile *p, const struct gcdl_dp_opts *o, char 
 				  RTE_MIN((uint64_t)p->ring_size, (uint64_t)DP_IMAGES * dp->dl_chunks)) +
 	       64 + (uint64_t)(dp->nwl + 2) * 384;
 	if (p->mbufs < need) {
-		gcdl_seterr(err, errlen, "dataplane.mbufs %u is below the %" PRIu64 " mbufs this job can "
-		       "hold in flight (%u workers, %u uplink and %u downlink frames per round)",
-		       p->mbufs, need, dp->n, dp->chunks, dp->dl_chunks);
+		char where[GCDL_PROFILE_STR + 96];
+
+		gcdl_profile_where(p, "dataplane.mbufs", where, sizeof(where));
+		gcdl_seterr(err, errlen, "%s: dataplane.mbufs %u is below the %" PRIu64 " mbufs this "
+		       "job can hold in flight (%u workers, %u uplink and %u downlink frames per "
+		       "round)", where, p->mbufs, need, dp->n, dp->chunks, dp->dl_chunks);
 		rc = -EINVAL;
 		goto fail;
 	}

@@ -38,6 +38,39 @@ expect_exit2 lcores "dataplane.worker_lcores = 2 needs 3 EAL lcores" "${ONE[@]}"
 SMALL=(--no-huge --no-pci --no-shconf --file-prefix "$PREFIX" -m 16 --lcores "(0-2)@(0-$((NCPU - 1)))" --log-level '*:warning')
 expect_exit2 mempool "mempool gcdl_pool_s0" "${SMALL[@]}" -- --profile "$CI_PROFILE" \
 	--set dataplane.mbufs=100000
+# every value range and relation names file:line:key (tests/test_profile.c
+# covers each key and relation; here one of each kind through the program)
+sed 's/^ring_size = 1024$/ring_size = 64/; s/^burst = 32$/burst = 65/' "$CI_PROFILE" >"$TMP/rel.ini"
+line=$(grep -n '^burst = 65$' "$TMP/rel.ini" | cut -d: -f1)
+expect_exit2 relation "$TMP/rel.ini:$line: key dataplane.burst: dataplane.burst 65 is above" \
+	"${EAL[@]}" -- --profile "$TMP/rel.ini"
+sed 's/^mtu = 1500$/mtu = 9001/' "$CI_PROFILE" >"$TMP/range.ini"
+line=$(grep -n '^mtu = 9001$' "$TMP/range.ini" | cut -d: -f1)
+expect_exit2 range "$TMP/range.ini:$line: key coding.mtu: 9001 is out of range 64..9000" \
+	"${EAL[@]}" -- --profile "$TMP/range.ini"
+printf '\n[faults]\nslow_workers = 9:5\n' | cat "$CI_PROFILE" - >"$TMP/slow.ini"
+line=$(grep -n '^slow_workers = 9:5$' "$TMP/slow.ini" | cut -d: -f1)
+expect_exit2 slow_workers "$TMP/slow.ini:$line: key faults.slow_workers: .*0 <= K < workers (4)" \
+	"${EAL[@]}" -- --profile "$TMP/slow.ini"
+sed 's/^mbufs = 4095$/mbufs = 1023/; s/^workers = 4$/workers = 40/; s/^partitions = 4$/partitions = 40/' \
+	"$CI_PROFILE" >"$TMP/mbufs.ini"
+line=$(grep -n '^mbufs = 1023$' "$TMP/mbufs.ini" | cut -d: -f1)
+expect_exit2 mbufs_small "$TMP/mbufs.ini:$line: key dataplane.mbufs: dataplane.mbufs 1023 is below" \
+	"${EAL[@]}" -- --profile "$TMP/mbufs.ini"
+# outputs that cannot be created are start-up errors, before any work
+expect_exit2 metrics_dir "is a directory" "${EAL[@]}" -- --profile "$CI_PROFILE" --metrics "$TMP"
+expect_exit2 save_nodir "$TMP/no/such/dir/m.npy: cannot create the model file: directory $TMP/no/such/dir" "${EAL[@]}" -- \
+	--profile "$CI_PROFILE" --save-model "$TMP/no/such/dir/m.npy"
+expect_exit2 pcap_nodir "$TMP/nodir/x.pcap: cannot create the capture file: directory" "${EAL[@]}" -- --profile "$CI_PROFILE" \
+	--pcap "$TMP/nodir/x.pcap"
+# a start that fails after the EAL is up writes no output file and leaves an
+# existing one as it was
+mkdir "$TMP/outs"
+echo "keep me" >"$TMP/outs/old.csv"
+expect_exit2 no_outputs "dataplane.mbufs 1023 is below" "${EAL[@]}" -- --profile "$TMP/mbufs.ini" \
+	--metrics "$TMP/outs/old.csv" --pcap "$TMP/outs/new.pcap" --save-model "$TMP/outs/new.npy"
+[ "$(cat "$TMP/outs/old.csv")" = "keep me" ] || fail "a failed start changed an existing metrics file"
+[ "$(ls -A "$TMP/outs")" = "old.csv" ] || fail "a failed start left files: $(ls -A "$TMP/outs")"
 # one line each
 for f in "$TMP"/*.out; do
 	n=$(grep -c '^gcdl: ' "$f" || true)
