@@ -39,19 +39,32 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	run_suites build-asan --suite unit --timeout-multiplier 3
 
-echo "== fuzz: frame decoder and payload reads, ${GCDL_FUZZ_SECONDS:-30} s (libFuzzer + ASan + UBSan)"
-mkdir -p build/fuzz/corpus
-clang -O1 -g -fsanitize=fuzzer,address,undefined -Iinclude \
-	tests/fuzz/fuzz_frame.c lib/core/frame.c lib/core/quant.c lib/core/rng.c \
-	-lz -lm -o build/fuzz/fuzz_frame
-# new inputs go to build/fuzz/corpus; the committed seeds are read only
-build/fuzz/fuzz_frame -max_total_time="${GCDL_FUZZ_SECONDS:-30}" -print_final_stats=1 \
-	build/fuzz/corpus tests/fuzz/corpus 2>build/fuzz/fuzz.log || {
-	tail -n 40 build/fuzz/fuzz.log >&2
-	echo "gcdl: the frame fuzzer found a crash (input saved in the current directory)" >&2
-	exit 1
-}
-grep -E 'stat::number_of_executed_units' build/fuzz/fuzz.log || true
+# Two libFuzzer targets (clang, ASan + UBSan) over the whole pure core:
+# fuzz_frame (frame decoding and payload reads) and fuzz_ingest (the
+# aggregator's per-frame path: decode, engine ingest, round close), each
+# GCDL_FUZZ_SECONDS (default 30) seconds. New inputs go to build/fuzz/; the
+# committed seeds and regressions (tests/fuzz/) are read only.
+fuzz_s=${GCDL_FUZZ_SECONDS:-30}
+mkdir -p build/fuzz
+for t in frame ingest; do
+	seeds=tests/fuzz/corpus
+	[ "$t" = frame ] || seeds=tests/fuzz/corpus-$t
+	echo "== fuzz: fuzz_$t, $fuzz_s s (libFuzzer + ASan + UBSan)"
+	clang -std=gnu11 -D_GNU_SOURCE -O1 -g -ffp-contract=off \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		-Iinclude -Ilib/core tests/fuzz/fuzz_$t.c lib/core/*.c \
+		-lopenblas -lz -lm -lpthread -o build/fuzz/fuzz_$t
+	mkdir -p build/fuzz/corpus-$t
+	build/fuzz/fuzz_$t -max_total_time="$fuzz_s" -print_final_stats=1 \
+		-artifact_prefix=build/fuzz/$t- build/fuzz/corpus-$t "$seeds" \
+		tests/fuzz/regress/$t 2>build/fuzz/fuzz-$t.log || {
+		tail -n 40 build/fuzz/fuzz-$t.log >&2
+		echo "gcdl: fuzz_$t found a crash: $(ls build/fuzz/$t-* 2>/dev/null | head -n 1);" \
+			"fix it and add the input to tests/fuzz/regress/$t/" >&2
+		exit 1
+	}
+	grep -E 'stat::number_of_executed_units' build/fuzz/fuzz-$t.log || true
+done
 
 echo "gcdl: all test suites passed"
 echo "tests: $total_ok passed, $total_bad failed"

@@ -200,6 +200,66 @@ START_TEST(duplicates_are_ignored_and_counted)
 }
 END_TEST
 
+/* A frame with a NaN, an infinity or a negative scale (valid header, valid
+ * CRC), or one above GCDL_ENGINE_MAX_VALUE, is refused with -EDOM and stored nowhere: one such frame would make
+ * the update and every replica non-finite (found while writing the ingest
+ * fuzz target; tests/fuzz/fuzz_ingest.c checks it on every accepted frame). */
+START_TEST(non_finite_values_are_refused)
+{
+	static const uint8_t poison[][4] = { { 0x7f, 0xc0, 0, 0 },    /* NaN */
+					     { 0x7f, 0x80, 0, 0 },    /* +inf */
+					     { 0xff, 0x80, 0, 0 },    /* -inf */
+					     { 0xbf, 0x80, 0, 0 },    /* -1.0 */
+					     { 0x72, 0x00, 0, 0 } };  /* 2.5e30 */
+	static const enum gcdl_method methods[] = { GCDL_METHOD_ONEBIT_GC, GCDL_METHOD_SGC };
+
+	for (size_t mi = 0; mi < 2; mi++) {
+		for (size_t pi = 0; pi < sizeof(poison) / sizeof(poison[0]); pi++) {
+			struct gcdl_profile p;
+			struct gcdl_job job;
+			struct gcdl_engine *e;
+			struct gcdl_round_info info;
+			struct gcdl_frame_hdr h = { 0 };
+			uint8_t payload[9000];
+			float *v, *u;
+			uint32_t dim, count;
+			int len, want;
+
+			small_profile(&p, methods[mi]);
+			open_job(&job, &p);
+			e = job.engine;
+			dim = gcdl_engine_dim(e);
+			v = malloc(sizeof(float) * dim);
+			u = malloc(sizeof(float) * dim);
+			ck_assert_int_eq(gcdl_engine_worker_gradient(e, 0, 2, 0, gcdl_engine_model(e),
+								     v), 0);
+			gcdl_engine_begin_round(e, 0);
+			len = gcdl_engine_encode_chunk(e, 2, 0, 0, v, payload, sizeof(payload),
+						       &count);
+			h.type = (uint8_t)gcdl_engine_msg_type(e);
+			h.sender = 2;
+			h.coord_count = count;
+			h.scale_block = h.type == GCDL_MSG_ONEBIT ? 8 : 0;
+			h.payload_len = (uint16_t)len;
+			/* the last scale (onebit) or value (float) */
+			memcpy(payload + (h.type == GCDL_MSG_ONEBIT
+					  ? 4 * (gcdl_quant_blocks(count, 8) - 1) : 4 * (count - 1)),
+			       poison[pi], 4);
+			/* a negative value is fine in a float gradient */
+			want = h.type == GCDL_MSG_FLOAT && pi == 3 ? 0 : -EDOM;
+			ck_assert_int_eq(gcdl_engine_ingest(e, &h, payload), want);
+			gcdl_engine_close_round(e, u, &info);
+			ck_assert_uint_eq(info.frames, want == 0 ? 1 : 0);
+			for (uint32_t j = 0; j < dim; j++)
+				ck_assert(isfinite(u[j]) && isfinite(gcdl_engine_model(e)[j]));
+			free(v);
+			free(u);
+			gcdl_job_close(&job);
+		}
+	}
+}
+END_TEST
+
 /* sum_k v_k over all workers is exactly the full gradient (1/M) sum_i grad f_i */
 START_TEST(worker_weights_sum_to_full_gradient)
 {
@@ -572,6 +632,7 @@ main(void)
 	tcase_add_test(neg, create_rejects);
 	tcase_add_test(neg, calls_reject_bad_arguments);
 	tcase_add_test(neg, duplicates_are_ignored_and_counted);
+	tcase_add_test(neg, non_finite_values_are_refused);
 	tcase_add_test(pos, worker_weights_sum_to_full_gradient);
 	tcase_add_test(pos, float_decoders_exactly_unbiased);
 	tcase_add_test(pos, onebit_statistically_unbiased);

@@ -172,6 +172,11 @@ void gcdl_engine_frame_limits(const struct gcdl_engine *e, uint32_t round_min, u
  */
 int gcdl_engine_begin_round(struct gcdl_engine *e, uint32_t round);
 
+/** Largest magnitude of a scale or float value gcdl_engine_ingest() accepts:
+ *  4096 workers x a rescale of up to 4096 x 1e30 = 1.7e37, so the update
+ *  stays finite for lr up to 10. */
+#define GCDL_ENGINE_MAX_VALUE 1e30f
+
 /**
  * Ingest one validated uplink frame (gcdl_frame_decode() succeeded).
  *
@@ -180,7 +185,9 @@ int gcdl_engine_begin_round(struct gcdl_engine *e, uint32_t round);
  * @param payload  its payload.
  * @return 0 when accumulated, -EALREADY for a duplicate (ignored), -ESTALE for
  *         a frame of another round, -EPROTO for a frame of another type than
- *         the method's uplink, -EINVAL for NULL or a sender/chunk out of range.
+ *         the method's uplink, -EINVAL for NULL or a sender/chunk out of range,
+ *         -EDOM for a value that is not finite or above GCDL_ENGINE_MAX_VALUE
+ *         in magnitude, or a negative scale (not stored).
  */
 int gcdl_engine_ingest(struct gcdl_engine *e, const struct gcdl_frame_hdr *hdr,
 		       const uint8_t *payload);

@@ -388,6 +388,37 @@ gcdl_engine_begin_round(struct gcdl_engine *e, uint32_t round)
 	return 0;
 }
 
+/* Scales must be in [0, GCDL_ENGINE_MAX_VALUE], floats within
+ * +-GCDL_ENGINE_MAX_VALUE: one NaN, infinity or value near FLT_MAX would
+ * otherwise make the decoded update, and every replica with it, non-finite. */
+static int
+values_sane(enum gcdl_msg_type type, const struct gcdl_frame_hdr *hdr, const uint8_t *payload)
+{
+	uint32_t n;
+
+	switch (type) {
+	case GCDL_MSG_ONEBIT:
+		n = gcdl_quant_blocks(hdr->coord_count, hdr->scale_block);
+		break;
+	case GCDL_MSG_SIGN:
+		return 1;
+	default:
+		n = hdr->coord_count;
+		break;
+	}
+	if ((size_t)n * 4 > hdr->payload_len)
+		return 0;
+	for (uint32_t i = 0; i < n; i++) {
+		float v;
+
+		gcdl_frame_get_floats(&v, payload + 4 * (size_t)i, 1);
+		/* written so that NaN fails too */
+		if (!(fabsf(v) <= GCDL_ENGINE_MAX_VALUE) || (type == GCDL_MSG_ONEBIT && v < 0))
+			return 0;
+	}
+	return 1;
+}
+
 int
 gcdl_engine_ingest(struct gcdl_engine *e, const struct gcdl_frame_hdr *hdr,
 		   const uint8_t *payload)
@@ -407,6 +438,8 @@ gcdl_engine_ingest(struct gcdl_engine *e, const struct gcdl_frame_hdr *hdr,
 		e->cur.duplicates++;
 		return -EALREADY;
 	}
+	if (!values_sane(e->type, hdr, payload))
+		return -EDOM;
 	memcpy(e->slots + slot * e->max_payload, payload, hdr->payload_len);
 	e->slot_len[slot] = hdr->payload_len;
 	e->slot_full[slot] = 1;
