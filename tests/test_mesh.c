@@ -314,7 +314,7 @@ START_TEST(store_rules)
 	ck_assert_int_eq(gcdl_mesh_store(m, &h, pl), 0);
 	ck_assert_int_eq(gcdl_mesh_store(m, &h, pl), -EALREADY);
 	ck_assert_uint_eq(gcdl_mesh_held(m), 1);
-	h = grad_hdr(7, 2, 1);
+	h = grad_hdr(12, 2, 1); /* t+7: too far ahead */
 	ck_assert_int_eq(gcdl_mesh_store(m, &h, pl), -ESTALE);
 	h = grad_hdr(3, 2, 1);
 	ck_assert_int_eq(gcdl_mesh_store(m, &h, pl), -ESTALE);
@@ -427,7 +427,7 @@ START_TEST(commit_and_repair)
 	early = c;
 	early.round = 0;
 	ck_assert_int_eq(gcdl_mesh_on_commit(m, 0, &early), GCDL_MESH_DROP_ROUND);
-	early.round = 3;
+	early.round = 8; /* t+7 */
 	ck_assert_int_eq(gcdl_mesh_on_commit(m, 0, &early), GCDL_MESH_DROP_ROUND);
 	ck_assert_uint_eq(gcdl_mesh_stats(m)->drops[GCDL_MESH_DROP_COMMITTER], 1);
 	ck_assert_uint_eq(gcdl_mesh_stats(m)->drops[GCDL_MESH_DROP_ROUND], 2);
@@ -447,9 +447,14 @@ START_TEST(commit_and_repair)
 	ck_assert(gcdl_mesh_set_has(r.set, N, 0, 1));
 	ck_assert(gcdl_mesh_set_has(r.set, N, 3, 2));
 	ck_assert(!gcdl_mesh_set_has(r.set, N, 0, 0));
-	/* a node asked by id that is not it answers nothing */
+	/* a node asked by id that is not it answers nothing, and does not
+	 * count a round it does not hold */
 	r.server = 3;
 	ck_assert_int_eq(gcdl_mesh_on_repair(c0, &r, &emit), 0);
+	r.round = 2;
+	ck_assert_int_eq(gcdl_mesh_on_repair(c0, &r, &emit), 0);
+	ck_assert_uint_eq(gcdl_mesh_stats(c0)->drops[GCDL_MESH_DROP_ROUND], 0);
+	r.round = 1;
 	r.server = 0;
 	r.flags = GCDL_MESH_WANT_COMMIT;
 	ck_assert_int_eq(gcdl_mesh_on_repair(c0, &r, &emit), 3);

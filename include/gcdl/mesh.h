@@ -11,6 +11,7 @@
  *
  *     gcdl_mesh_begin_round(m, t, checksum(w_t))
  *     own and peers' gradient frames of round t -> gcdl_mesh_store()
+ *         (frames and commits of rounds up to t+6 are kept for later)
  *     the committer (node 0), when every frame is in or at its deadline:
  *         gcdl_mesh_commit_build() -> COMMIT frame to every peer
  *         (the held set (chunk, worker), and the checksum of w_t)
@@ -246,8 +247,8 @@ struct gcdl_mesh *gcdl_mesh_create(const struct gcdl_mesh_params *p);
 void gcdl_mesh_free(struct gcdl_mesh *m);
 
 /**
- * Open round t. Frames of t already stored (they came early) are kept; the
- * store of t-1 is kept to answer repairs.
+ * Open round t. Frames and a commit of t already stored (they came early)
+ * are kept; the store of t-1 is kept to answer repairs.
  * @param m         the state.
  * @param round     t; must be later than the previous round.
  * @param checksum  gcdl_mesh_checksum() of this replica's w_t.
@@ -261,7 +262,7 @@ int gcdl_mesh_begin_round(struct gcdl_mesh *m, uint32_t round, uint64_t checksum
  * @param hdr      its decoded header (hdr->sender is the contributing worker).
  * @param payload  its payload.
  * @return 0 when stored, -EALREADY for a contribution already held,
- *         -ESTALE for a round outside t-1..t+1, -EINVAL for NULL, a sender or
+ *         -ESTALE for a round outside t-1..t+6, -EINVAL for NULL, a sender or
  *         chunk out of range, or a payload longer than params.max_payload.
  */
 int gcdl_mesh_store(struct gcdl_mesh *m, const struct gcdl_frame_hdr *hdr,

@@ -7,9 +7,10 @@
 
 #include "gcdl/mesh.h"
 
-/* Rounds t-1 (to answer repairs), t, and t+1 (frames of peers that are
- * already ahead) each have a bank, indexed by round % BANKS. */
-#define BANKS 3
+/* Rounds t-1 (to answer repairs), t, and up to t+BANKS-2 (frames and
+ * commits of peers that are already ahead, for a node catching up) each
+ * have a bank, indexed by round % BANKS. */
+#define BANKS 8
 
 struct bank {
 	uint32_t round;
@@ -422,7 +423,7 @@ gcdl_mesh_store(struct gcdl_mesh *m, const struct gcdl_frame_hdr *hdr, const uin
 	if (hdr->sender >= m->p.nodes || hdr->chunk >= m->p.chunks ||
 	    hdr->payload_len > m->p.max_payload)
 		return -EINVAL;
-	if (!m->started || hdr->round + 1 < m->round || hdr->round > m->round + 1) {
+	if (!m->started || hdr->round + 1 < m->round || hdr->round > m->round + BANKS - 2) {
 		m->st.stale++;
 		return -ESTALE;
 	}
@@ -503,8 +504,8 @@ gcdl_mesh_on_commit(struct gcdl_mesh *m, uint16_t sender, const struct gcdl_mesh
 		m->st.drops[GCDL_MESH_DROP_COMMITTER]++;
 		return GCDL_MESH_DROP_COMMITTER;
 	}
-	if (m->started && c->round == m->round + 1) {
-		/* the committer is a round ahead: keep it for begin_round */
+	if (m->started && c->round > m->round && c->round <= m->round + BANKS - 2) {
+		/* the committer is ahead: keep it for begin_round */
 		b = claim(m, c->round);
 		if (b->has_commit) {
 			m->st.commit_dups++;
@@ -583,6 +584,10 @@ gcdl_mesh_on_repair(struct gcdl_mesh *m, const struct gcdl_mesh_repair *r,
 
 	if (m == NULL || r == NULL || emit == NULL)
 		return -EINVAL;
+	/* a request for another node is not this node's business */
+	if (r->server != m->p.self && r->server != GCDL_MESH_ANY &&
+	    !((r->flags & GCDL_MESH_WANT_COMMIT) && m->p.self == m->p.committer))
+		return 0;
 	b = m->started ? bank_of(m, r->round) : NULL;
 	if (b == NULL) {
 		m->st.drops[GCDL_MESH_DROP_ROUND]++;
