@@ -63,6 +63,8 @@ usage(FILE *out)
 		"                        late frames included) and sends (updates) to FILE, a\n"
 		"                        classic pcap (Ethernet); decode it with Wireshark and\n"
 		"                        scripts/wireshark/gcdl.lua\n"
+		"  --resume FILE         continue from a checkpoint (checkpoint.every/path): the\n"
+		"                        same profile and --set options, refused otherwise\n"
 		"  --quiet               no start-up summary and no progress lines\n"
 		"  --help                this text\n\n"
 		"Exit status: 0 done, 1 run failed, 2 bad command line, profile or start-up.\n"
@@ -153,11 +155,13 @@ main(int argc, char **argv)
 		{ "inject-garbage", required_argument, NULL, 'g' },
 		{ "pcap", required_argument, NULL, 'P' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "resume", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *profile = NULL, *metrics = NULL, *save = NULL, *role = "local";
-	const char *pcap = NULL;
+	const char *pcap = NULL, *resume = NULL;
+	struct gcdl_checkpoint ck = { 0 };
 	struct gcdl_profile_override overrides[MAX_OVERRIDES];
 	int eal_argc, app_argc, noverrides = 0, quiet = 0, c, rc;
 	struct gcdl_dp_opts o = { 0 };
@@ -249,6 +253,9 @@ main(int argc, char **argv)
 		case 'q':
 			quiet = 1;
 			break;
+		case 'C':
+			resume = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -286,6 +293,13 @@ main(int argc, char **argv)
 	if (gcdl_profile_open(&prof, profile, overrides, noverrides, err, sizeof(err)) != 0) {
 		fprintf(stderr, "gcdl: %s\n", err);
 		return 2;
+	}
+	if (resume != NULL) {
+		if (gcdl_checkpoint_load(resume, &ck, err, sizeof(err)) != 0) {
+			fprintf(stderr, "gcdl: --resume %s\n", err);
+			return 2;
+		}
+		o.resume = &ck;
 	}
 	/* outputs are checked now, written under a temporary name until the run starts */
 	if (metrics != NULL && gcdl_outfile_check(metrics, err, sizeof(err)) != 0) {
@@ -415,6 +429,7 @@ main(int argc, char **argv)
 			printf("gcdl: model saved to %s\n", save);
 	}
 	gcdl_dp_free(dp);
+	gcdl_checkpoint_free(&ck);
 	rte_eal_cleanup();
 	return rc == 0 ? 0 : 1;
 }

@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "gcdl/checkpoint.h"
 #include "gcdl/frame.h"
 #include "gcdl/job.h"
 #include "gcdl/profile.h"
@@ -45,6 +46,9 @@ struct gcdl_dp_opts {
 	/** Capture of every frame the aggregator lcore receives and sends
 	 *  (gcdl_pcap_open()), or NULL for none. */
 	struct gcdl_pcap *pcap;
+	/** Continue from this checkpoint (gcdl_checkpoint_load(); checked against
+	 *  the job and loaded into the engine before the replicas copy it), or NULL. */
+	const struct gcdl_checkpoint *resume;
 };
 
 /** What a run did. Uplink: workers to aggregator; downlink: the other way. */
@@ -91,6 +95,8 @@ struct gcdl_dp_result {
 				     *   accepts nothing seen after its deadline) */
 	double last_deadline_us;    /**< the deadline of the last round */
 
+	uint32_t checkpoints;       /**< checkpoints written */
+	uint32_t first_round;       /**< 0, or the round a --resume checkpoint continued with */
 	uint32_t replicas_checked;  /**< worker replicas compared with the aggregator's model */
 	uint32_t replicas_identical;/**< of those, bit-identical */
 };

@@ -32,7 +32,8 @@ struct gcdl_metrics_row {
 };
 
 /**
- * Open a metrics file and write the header.
+ * Open a metrics file and write the header. The stream is line-buffered: each
+ * row is in the file once written, so a killed run leaves every completed row.
  *
  * @param path    the file (created or truncated).
  * @param err     receives "PATH: reason" on failure.

@@ -143,6 +143,9 @@ struct gcdl_profile {
 	double fault_corrupt_p;          /**< faults.corrupt_p */
 	char fault_slow_workers[GCDL_PROFILE_STR]; /**< faults.slow_workers */
 	uint64_t fault_seed;             /**< faults.seed (0: job.seed) */
+	/* [checkpoint] (gcdl/checkpoint.h) */
+	uint32_t checkpoint_every;       /**< checkpoint.every (0: none) */
+	char checkpoint_path[GCDL_PROFILE_STR]; /**< checkpoint.path */
 	/* where the values came from, for messages (gcdl_profile_where()) */
 	char source[GCDL_PROFILE_STR];   /**< the file loaded ("": none) */
 	uint32_t key_line[GCDL_PROFILE_MAX_KEYS]; /**< per key in table order: line of

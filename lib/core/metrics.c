@@ -26,6 +26,9 @@ gcdl_metrics_open(const char *path, char *err, size_t errlen)
 		errno = e;
 		return NULL;
 	}
+	/* one row per round, each whole in the file as soon as it is written: a
+	 * run killed mid-way leaves every completed round's row */
+	setvbuf(f, NULL, _IOLBF, 0);
 	if (fprintf(f, "%s\n", GCDL_METRICS_HEADER) < 0) {
 		if (err != NULL && errlen > 0)
 			snprintf(err, errlen, "%s: write failed", path);

@@ -158,6 +158,11 @@ static const struct key keys[] = {
 	  "slow workers, \"K:F,K:+Dus\" (worker K takes F times as long / sends D us later)" },
 	{ "faults", "seed", K_U64, OFF(fault_seed), 0, 18446744073709551615.0, "0", NULL,
 	  "seed of the fault decisions (0: job.seed)" },
+
+	{ "checkpoint", "every", K_U32, OFF(checkpoint_every), 0, 10000000, "0", NULL,
+	  "the aggregator writes a checkpoint every K rounds (0: never)" },
+	{ "checkpoint", "path", K_STR, OFF(checkpoint_path), 0, 0, "", NULL,
+	  "checkpoint file (replaced atomically each time; gcdl --resume FILE continues)" },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -652,6 +657,11 @@ gcdl_profile_validate(const struct gcdl_profile *p, char *err, size_t errlen)
 		bad(p, err, errlen, "dataplane.ring_size", "dataplane.ring_size %u is not a power of two", p->ring_size);
 		return -EINVAL;
 	}
+	if (p->checkpoint_every > 0 && p->checkpoint_path[0] == '\0') {
+		bad(p, err, errlen, "checkpoint.path", "checkpoint.every %u needs checkpoint.path",
+		    p->checkpoint_every);
+		return -EINVAL;
+	}
 	if (p->burst > p->ring_size) {
 		bad(p, err, errlen, "dataplane.burst", "dataplane.burst %u is above "
 		    "dataplane.ring_size %u", p->burst, p->ring_size);
@@ -765,9 +775,11 @@ gcdl_profile_hash(const struct gcdl_profile *p)
 		char val[GCDL_PROFILE_STR + 64];
 		int n;
 
-		/* the data plane's local tuning and injected faults may differ between hosts */
+		/* the data plane's local tuning, injected faults and where checkpoints go
+		 * may differ between hosts (and between a run and its resumption) */
 		if (strcmp(keys[i].section, "dataplane") == 0 ||
-		    strcmp(keys[i].section, "faults") == 0)
+		    strcmp(keys[i].section, "faults") == 0 ||
+		    strcmp(keys[i].section, "checkpoint") == 0)
 			continue;
 		n = snprintf(val, sizeof(val), "%s.%s=", keys[i].section, keys[i].name);
 		value_text(p, &keys[i], val + n, sizeof(val) - (size_t)n);

@@ -223,10 +223,10 @@ open_round(struct gcdl_dp *dp, uint32_t round, struct dp_image *prev, uint64_t *
 	rc = gcdl_dp_msg_send(dp, dp->agg_in, &m);
 	if (rc != 0)
 		return rc;
-	if (round == 0) {
+	if (round == dp->first_round) {
 		struct dp_idle idle = { 0 };
 
-		/* frames of round 0 must not reach the aggregator before it opened it */
+		/* frames of the first round must not reach the aggregator before it opened it */
 		while (!dp->agg_started) {
 			rc = pump(dp, &idle);
 			if (rc != 0)
@@ -270,6 +270,30 @@ progress(struct gcdl_dp *dp, int tty, uint32_t done, double loss, double acc,
 	fflush(dp->opts.progress);
 }
 
+/* The engine's state after `rounds` completed rounds, to checkpoint.path. */
+static int
+write_checkpoint(struct gcdl_dp *dp, uint32_t rounds)
+{
+	struct gcdl_checkpoint ck;
+	char why[384];
+	int rc;
+
+	gcdl_checkpoint_describe(&ck, &dp->prof, dp->e, rounds);
+	ck.up_wire_bytes = dp->res.up_wire_bytes;
+	ck.up_payload_bytes = dp->res.up_payload_bytes;
+	ck.stragglers = dp->res.stragglers;
+	rc = gcdl_checkpoint_save(dp->prof.checkpoint_path, &ck, why, sizeof(why));
+	if (rc != 0) {
+		snprintf(dp->fail, sizeof(dp->fail), "checkpoint after round %u: %.200s", rounds,
+			 why);
+		return rc;
+	}
+	dp->res.checkpoints++;
+	DP_LOG(control, DEBUG, "checkpoint after round %u written to %s", rounds,
+	       dp->prof.checkpoint_path);
+	return 0;
+}
+
 static int
 run_rounds(struct gcdl_dp *dp)
 {
@@ -279,14 +303,15 @@ run_rounds(struct gcdl_dp *dp)
 	uint64_t start, deadline, t0, last_report, frames_at_report = 0, wire_at_report = 0;
 	int tty = dp->opts.progress != NULL && isatty(fileno(dp->opts.progress));
 	struct dp_idle done_idle = { 0 };
-	uint32_t rounds_at_report = 0;
+	uint32_t rounds_at_report = dp->first_round;
 	double loss = NAN, acc = NAN;
-	uint32_t t = 0;
+	uint32_t t = dp->first_round;
 	int rc;
 
 	res->rounds_planned = p->rounds;
-	gcdl_engine_begin_round(e, 0);
-	rc = open_round(dp, 0, NULL, &start, &deadline);
+	res->first_round = dp->first_round;
+	gcdl_engine_begin_round(e, t);
+	rc = open_round(dp, t, NULL, &start, &deadline);
 	if (rc != 0)
 		return rc;
 	t0 = last_report = start;
@@ -392,6 +417,11 @@ run_rounds(struct gcdl_dp *dp)
 				wire_at_report = res->up_wire_bytes;
 				rounds_at_report = t + 1;
 			}
+		}
+		if (p->checkpoint_every > 0 && (t + 1) % p->checkpoint_every == 0 && !last) {
+			rc = write_checkpoint(dp, t + 1);
+			if (rc != 0)
+				return rc;
 		}
 		img = free_image(dp, &rc);
 		if (img == NULL)

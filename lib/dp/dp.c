@@ -160,6 +160,21 @@ gcdl_dp_create(const struct gcdl_profile *p, const struct gcdl_dp_opts *o, char 
 	if (rc != 0)
 		goto fail;
 	dp->e = dp->job.engine;
+	if (dp->opts.resume != NULL) {
+		char why[384];
+		const struct gcdl_checkpoint *ck = dp->opts.resume;
+
+		rc = gcdl_checkpoint_restore(ck, p, dp->e, why, sizeof(why));
+		if (rc != 0) {
+			gcdl_seterr(err, errlen, "--resume: %s", why);
+			rc = -EINVAL;
+			goto fail;
+		}
+		dp->first_round = ck->round;
+		dp->res.up_wire_bytes = ck->up_wire_bytes;
+		dp->res.up_payload_bytes = ck->up_payload_bytes;
+		dp->res.stragglers = ck->stragglers;
+	}
 	dp->dim = gcdl_engine_dim(dp->e);
 	dp->chunks = gcdl_engine_chunks(dp->e);
 	dp->chunk_coords = gcdl_engine_chunk_coords(dp->e);

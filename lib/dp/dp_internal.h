@@ -286,6 +286,7 @@ struct gcdl_dp {
 	struct gcdl_dp_result res;
 	struct dp_tel_round tel;
 	int numa_engine;       /* node the engine's memory was preferred on, -1: none */
+	uint32_t first_round;  /* 0, or the round a checkpoint continues with */
 };
 
 /* Back off when a loop found nothing to do, so idle lcores sharing a core

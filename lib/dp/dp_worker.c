@@ -305,7 +305,7 @@ rx_control(struct dp_wlcore *wl, int *start0)
 		wl->start_tsc[s] = m.tsc;
 		wl->start_round[s] = m.round;
 		wl->start_valid[s] = 1;
-		if (m.round == 0)
+		if (m.round == wl->dp->first_round)
 			*start0 = 1;
 	}
 	return n;
@@ -424,6 +424,7 @@ gcdl_dp_wlcore_init(struct gcdl_dp *dp, struct dp_wlcore *wl, char *err, size_t 
 		uint8_t frame[GCDL_ETH_MIN_FRAME];
 
 		w->id = wl->index + i * dp->nwl;
+		w->round = dp->first_round;
 		pp = &dp->pairs[w->id];
 		w->port = (uint16_t)pp->wport;
 		/* the replica starts from the same seeded model as the aggregator's */

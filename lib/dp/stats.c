@@ -100,6 +100,8 @@ gcdl_dp_print_summary(const struct gcdl_dp_result *r, FILE *out)
 		r->fault_duplicated, r->fault_reordered, r->fault_corrupted, r->fault_delayed);
 	fprintf(out, "rounds closed: %u complete, %u by deadline\n", r->closed_complete,
 		r->closed_deadline);
+	fprintf(out, "checkpoints: %u written, resumed at round %u\n", r->checkpoints,
+		r->first_round);
 	fprintf(out, "deadline: last %.0f us, longest round %.0f us, max overshoot %.1f us\n",
 		r->last_deadline_us, r->max_round_us, r->max_overshoot_us);
 	if (r->alloc_failures > 0)

@@ -1,0 +1,379 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Aggregator checkpoints: atomic write, CRC-verified load, job match. */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <zlib.h>
+
+#include "gcdl/checkpoint.h"
+#include "gcdl/engine.h"
+#include "gcdl/layout.h"
+#include "gcdl/profile.h"
+#include "seterr.h"
+
+#define CK_MAGIC "GCDLCKPT"
+#define CK_HDR 96
+
+static void
+put32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void
+put64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t
+get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t
+get64(const uint8_t *p)
+{
+	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
+}
+
+static uint64_t
+layout_hash(const struct gcdl_layout *l)
+{
+	uint64_t h = UINT64_C(0xcbf29ce484222325);
+	uint32_t n = gcdl_layout_workers(l);
+
+	for (uint32_t k = 0; k < n; k++) {
+		const uint32_t *parts;
+		uint32_t cnt;
+
+		if (gcdl_layout_worker_partitions(l, k, &parts, &cnt) != 0)
+			return 0;
+		for (uint32_t i = 0; i <= cnt; i++) {
+			uint32_t v = i < cnt ? parts[i] : UINT32_MAX; /* separator */
+
+			for (int b = 0; b < 4; b++) {
+				h ^= (v >> (8 * b)) & 0xff;
+				h *= UINT64_C(0x100000001b3);
+			}
+		}
+	}
+	return h;
+}
+
+int
+gcdl_checkpoint_describe(struct gcdl_checkpoint *ck, const struct gcdl_profile *p,
+			 struct gcdl_engine *e, uint32_t round)
+{
+	enum gcdl_layout_kind kind;
+	uint32_t m, d;
+
+	if (ck == NULL || p == NULL || e == NULL)
+		return -EINVAL;
+	memset(ck, 0, sizeof(*ck));
+	gcdl_profile_layout(p, &kind, &m, &d);
+	ck->round = round;
+	ck->dim = gcdl_engine_dim(e);
+	ck->workers = p->workers;
+	ck->partitions = m;
+	ck->redundancy = d;
+	ck->layout_kind = (uint32_t)kind;
+	ck->method = (uint32_t)p->method;
+	ck->profile_hash = gcdl_profile_hash(p);
+	ck->layout_hash = layout_hash(gcdl_engine_layout(e));
+	ck->seed = p->seed;
+	ck->model = gcdl_engine_model(e);
+	ck->momentum = gcdl_engine_momentum(e);
+	return 0;
+}
+
+static void
+put_floats(uint8_t *p, const float *v, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t bits;
+
+		memcpy(&bits, &v[i], 4);
+		put32(p + 4 * (size_t)i, bits);
+	}
+}
+
+static void
+get_floats(float *v, const uint8_t *p, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t bits = get32(p + 4 * (size_t)i);
+
+		memcpy(&v[i], &bits, 4);
+	}
+}
+
+static size_t
+file_size(uint32_t dim)
+{
+	return CK_HDR + 8 * (size_t)dim + 4;
+}
+
+int
+gcdl_checkpoint_save(const char *path, const struct gcdl_checkpoint *ck, char *err,
+		     size_t errlen)
+{
+	char tmp[4096], dir[4096];
+	const char *slash;
+	uint8_t *buf;
+	size_t len, off = 0;
+	int fd, rc = 0;
+
+	if (path == NULL || ck == NULL || ck->model == NULL || ck->momentum == NULL) {
+		gcdl_seterr(err, errlen, "checkpoint: nothing to write");
+		return -EINVAL;
+	}
+	len = file_size(ck->dim);
+	buf = malloc(len);
+	if (buf == NULL) {
+		gcdl_seterr(err, errlen, "%s: out of memory", path);
+		return -ENOMEM;
+	}
+	memset(buf, 0, CK_HDR);
+	memcpy(buf, CK_MAGIC, 8);
+	put32(buf + 8, GCDL_CHECKPOINT_VERSION);
+	put32(buf + 12, CK_HDR);
+	put32(buf + 16, ck->round);
+	put32(buf + 20, ck->dim);
+	put32(buf + 24, ck->workers);
+	put32(buf + 28, ck->partitions);
+	put32(buf + 32, ck->redundancy);
+	put32(buf + 36, ck->layout_kind);
+	put32(buf + 40, ck->method);
+	put64(buf + 48, ck->profile_hash);
+	put64(buf + 56, ck->layout_hash);
+	put64(buf + 64, ck->seed);
+	put64(buf + 72, ck->up_wire_bytes);
+	put64(buf + 80, ck->up_payload_bytes);
+	put64(buf + 88, ck->stragglers);
+	put_floats(buf + CK_HDR, ck->model, ck->dim);
+	put_floats(buf + CK_HDR + 4 * (size_t)ck->dim, ck->momentum, ck->dim);
+	put32(buf + len - 4, (uint32_t)crc32(0L, buf, (uInt)(len - 4)));
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp-%ld", path, (long)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rc = -errno;
+		gcdl_seterr(err, errlen, "%s: %s", tmp, strerror(-rc));
+		free(buf);
+		return rc;
+	}
+	while (off < len) {
+		ssize_t w = write(fd, buf + off, len - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			rc = w < 0 ? -errno : -EIO;
+			break;
+		}
+		off += (size_t)w;
+	}
+	free(buf);
+	if (rc == 0 && fsync(fd) != 0)
+		rc = -errno;
+	if (close(fd) != 0 && rc == 0)
+		rc = -errno;
+	if (rc == 0 && rename(tmp, path) != 0)
+		rc = -errno;
+	if (rc != 0) {
+		gcdl_seterr(err, errlen, "%s: %s", path, strerror(-rc));
+		unlink(tmp);
+		return rc;
+	}
+	/* the rename itself is durable once the directory is synced */
+	slash = strrchr(path, '/');
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+	return 0;
+}
+
+int
+gcdl_checkpoint_load(const char *path, struct gcdl_checkpoint *ck, char *err, size_t errlen)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0, cap = 0;
+	uint32_t dim;
+	FILE *f;
+	int rc = -EBADMSG;
+
+	if (path == NULL || ck == NULL) {
+		gcdl_seterr(err, errlen, "checkpoint: no file given");
+		return -EINVAL;
+	}
+	memset(ck, 0, sizeof(*ck));
+	f = fopen(path, "rb");
+	if (f == NULL) {
+		rc = -errno;
+		gcdl_seterr(err, errlen, "%s: %s", path, strerror(-rc));
+		return rc;
+	}
+	for (;;) {
+		size_t n;
+
+		if (len == cap) {
+			uint8_t *nb;
+
+			/* no checkpoint is larger than the largest model allows */
+			if (cap >= file_size(GCDL_PROFILE_MAX_DIM)) {
+				gcdl_seterr(err, errlen, "%s: not a gcdl checkpoint (too large)", path);
+				goto out;
+			}
+			cap = cap ? 2 * cap : 65536;
+			nb = realloc(buf, cap);
+			if (nb == NULL) {
+				rc = -ENOMEM;
+				gcdl_seterr(err, errlen, "%s: out of memory", path);
+				goto out;
+			}
+			buf = nb;
+		}
+		n = fread(buf + len, 1, cap - len, f);
+		len += n;
+		if (n == 0)
+			break;
+	}
+	if (ferror(f)) {
+		rc = -EIO;
+		gcdl_seterr(err, errlen, "%s: read error", path);
+		goto out;
+	}
+	if (len < CK_HDR + 4 || memcmp(buf, CK_MAGIC, 8) != 0) {
+		gcdl_seterr(err, errlen, "%s: not a gcdl checkpoint (no GCDLCKPT header)", path);
+		goto out;
+	}
+	if (get32(buf + 8) != GCDL_CHECKPOINT_VERSION || get32(buf + 12) != CK_HDR) {
+		gcdl_seterr(err, errlen, "%s: checkpoint version %u, this build reads version %u",
+			    path, get32(buf + 8), GCDL_CHECKPOINT_VERSION);
+		goto out;
+	}
+	dim = get32(buf + 20);
+	if (dim == 0 || dim > GCDL_PROFILE_MAX_DIM || len != file_size(dim)) {
+		gcdl_seterr(err, errlen, "%s: checkpoint truncated or padded (%zu bytes, %u "
+			    "coordinates need %zu)", path, len, dim,
+			    dim <= GCDL_PROFILE_MAX_DIM ? file_size(dim) : 0);
+		goto out;
+	}
+	if (get32(buf + len - 4) != (uint32_t)crc32(0L, buf, (uInt)(len - 4))) {
+		gcdl_seterr(err, errlen, "%s: checkpoint checksum mismatch (corrupt file)", path);
+		goto out;
+	}
+	ck->round = get32(buf + 16);
+	ck->dim = dim;
+	ck->workers = get32(buf + 24);
+	ck->partitions = get32(buf + 28);
+	ck->redundancy = get32(buf + 32);
+	ck->layout_kind = get32(buf + 36);
+	ck->method = get32(buf + 40);
+	ck->profile_hash = get64(buf + 48);
+	ck->layout_hash = get64(buf + 56);
+	ck->seed = get64(buf + 64);
+	ck->up_wire_bytes = get64(buf + 72);
+	ck->up_payload_bytes = get64(buf + 80);
+	ck->stragglers = get64(buf + 88);
+	ck->model = malloc(sizeof(float) * dim);
+	ck->momentum = malloc(sizeof(float) * dim);
+	ck->owned = 1;
+	if (ck->model == NULL || ck->momentum == NULL) {
+		rc = -ENOMEM;
+		gcdl_seterr(err, errlen, "%s: out of memory", path);
+		goto out;
+	}
+	get_floats(ck->model, buf + CK_HDR, dim);
+	get_floats(ck->momentum, buf + CK_HDR + 4 * (size_t)dim, dim);
+	for (uint32_t i = 0; i < dim; i++) {
+		if (!isfinite(ck->model[i]) || !isfinite(ck->momentum[i])) {
+			gcdl_seterr(err, errlen, "%s: checkpoint holds non-finite values", path);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	fclose(f);
+	free(buf);
+	if (rc != 0)
+		gcdl_checkpoint_free(ck);
+	return rc;
+}
+
+int
+gcdl_checkpoint_restore(const struct gcdl_checkpoint *ck, const struct gcdl_profile *p,
+			struct gcdl_engine *e, char *err, size_t errlen)
+{
+	struct gcdl_checkpoint now;
+
+	if (ck == NULL || p == NULL || e == NULL || ck->model == NULL || ck->momentum == NULL) {
+		gcdl_seterr(err, errlen, "checkpoint: nothing to restore");
+		return -EINVAL;
+	}
+	gcdl_checkpoint_describe(&now, p, e, 0);
+	if (ck->seed != now.seed || ck->method != now.method) {
+		gcdl_seterr(err, errlen, "checkpoint of another job: job.seed %llu, method %s "
+			    "(this profile: job.seed %llu, method %s)", (unsigned long long)ck->seed,
+			    gcdl_method_name((enum gcdl_method)ck->method),
+			    (unsigned long long)now.seed, gcdl_method_name(p->method));
+		return -ESTALE;
+	}
+	if (ck->dim != now.dim || ck->workers != now.workers || ck->partitions != now.partitions ||
+	    ck->redundancy != now.redundancy || ck->layout_kind != now.layout_kind) {
+		gcdl_seterr(err, errlen, "checkpoint of another shape: %u coordinates, N=%u M=%u "
+			    "d=%u layout %u (this job: %u coordinates, N=%u M=%u d=%u layout %u)",
+			    ck->dim, ck->workers, ck->partitions, ck->redundancy, ck->layout_kind,
+			    now.dim, now.workers, now.partitions, now.redundancy, now.layout_kind);
+		return -ESTALE;
+	}
+	if (ck->layout_hash != now.layout_hash) {
+		gcdl_seterr(err, errlen, "checkpoint layout differs: the workers hold other "
+			    "partitions than this build computes for the profile");
+		return -ESTALE;
+	}
+	if (ck->profile_hash != now.profile_hash) {
+		gcdl_seterr(err, errlen, "checkpoint of another profile (hash %016llx, this one "
+			    "%016llx): resume with the profile and --set options it was written "
+			    "with", (unsigned long long)ck->profile_hash,
+			    (unsigned long long)now.profile_hash);
+		return -ESTALE;
+	}
+	if (ck->round >= p->rounds) {
+		gcdl_seterr(err, errlen, "checkpoint after round %u: the job has only %u rounds",
+			    ck->round, p->rounds);
+		return -ESTALE;
+	}
+	memcpy(gcdl_engine_model(e), ck->model, sizeof(float) * ck->dim);
+	memcpy(gcdl_engine_momentum(e), ck->momentum, sizeof(float) * ck->dim);
+	return 0;
+}
+
+void
+gcdl_checkpoint_free(struct gcdl_checkpoint *ck)
+{
+	if (ck == NULL)
+		return;
+	if (ck->owned) {
+		free(ck->model);
+		free(ck->momentum);
+	}
+	ck->model = NULL;
+	ck->momentum = NULL;
+	ck->owned = 0;
+}

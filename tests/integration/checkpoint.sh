@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Checkpoints and --resume (checkpoint.every = K):
+# (a) a run killed with SIGKILL mid-way and restarted with --resume finishes
+#     in the accuracy band, losing at most K rounds (completed rounds read
+#     from its metrics, which hold every completed round's row); without
+#     stragglers and with a 1 s deadline every round closes when its last
+#     frame is in, so the resumed run's final model is bit-identical to an
+#     uninterrupted run's: model, momentum, round and RNG state all restored;
+# (b) a corrupt, truncated, foreign or mismatched checkpoint is refused with
+#     exit status 2 and a clear line, writing no output file.
+. "$(dirname "$0")/common.sh"
+
+K=25
+R=600
+JOB=(--profile "$CI_PROFILE" --quiet --rounds $R --set stragglers.p=0
+     --set deadline.fixed_us=1000000 --set checkpoint.every=$K --set checkpoint.path="$TMP/ck.bin")
+
+run_gcdl "$TMP/ref" "${JOB[@]}" --set checkpoint.path="$TMP/ref.bin" --save-model "$TMP/ref.npy" \
+	--metrics "$TMP/ref.csv" ||
+	fail "reference run exited with $?: $(tail -n 20 "$TMP/ref")"
+[ "$(summary "$TMP/ref" checkpoints)" = "$((R / K - 1)) written, resumed at round 0" ] ||
+	fail "checkpoints: $(summary "$TMP/ref" checkpoints)"
+
+# (a) kill mid-run
+timeout 240 "$GCDL" "${EAL[@]}" -- "${JOB[@]}" --metrics "$TMP/k1.csv" >"$TMP/k1" 2>&1 &
+pid=$!
+for _ in $(seq 1 2400); do
+	[ -f "$TMP/k1.csv" ] && [ "$(wc -l <"$TMP/k1.csv")" -gt $((2 * K + 10)) ] && break
+	kill -0 $pid 2>/dev/null || break
+	sleep 0.05
+done
+kill -KILL $pid 2>/dev/null || fail "the run ended before it could be killed"
+wait $pid 2>/dev/null || true
+done_rounds=$(($(wc -l <"$TMP/k1.csv") - 1))
+[ "$done_rounds" -lt $R ] || fail "killed after all $R rounds"
+[ -f "$TMP/ck.bin" ] || fail "no checkpoint after $done_rounds rounds"
+ls "$TMP"/ck.bin.tmp-* >/dev/null 2>&1 && fail "a temporary checkpoint was left behind" || true
+rm -rf "/var/run/dpdk/$PREFIX"
+
+run_gcdl "$TMP/k2" "${JOB[@]}" --resume "$TMP/ck.bin" --metrics "$TMP/k2.csv" \
+	--save-model "$TMP/k2.npy" || fail "resumed run exited with $?: $(tail -n 20 "$TMP/k2")"
+resumed=$(summary "$TMP/k2" checkpoints | sed -n 's/.*resumed at round \([0-9]*\)/\1/p')
+[ -n "$resumed" ] && [ "$resumed" -gt 0 ] || fail "not resumed: $(summary "$TMP/k2" checkpoints)"
+[ $((resumed % K)) = 0 ] || fail "resumed at round $resumed, not a multiple of $K"
+lost=$((done_rounds - resumed))
+[ "$lost" -ge 0 ] && [ "$lost" -le $K ] ||
+	fail "killed after $done_rounds rounds, resumed at $resumed: lost $lost > $K"
+[ "$(sed -n 2p "$TMP/k2.csv" | cut -d, -f1)" = $((resumed + 1)) ] || fail "first resumed row"
+[ "$(summary "$TMP/k2" rounds)" = "$R of $R" ] || fail "rounds: $(summary "$TMP/k2" rounds)"
+acc=$(summary "$TMP/k2" test_accuracy)
+assert_float_ge "$acc" 0.95 "resumed run below the accuracy band"
+[ "$(summary "$TMP/k2" replicas)" = "4 of 4 bit-identical to the aggregator's model" ] ||
+	fail "replicas: $(summary "$TMP/k2" replicas)"
+cmp -s "$TMP/ref.npy" "$TMP/k2.npy" || fail "the resumed model differs from the uninterrupted run's"
+# cumulative uplink bits continue where the checkpoint left them
+[ "$(tail -n 1 "$TMP/k2.csv" | cut -d, -f5)" = "$(tail -n 1 "$TMP/ref.csv" | cut -d, -f5)" ] ||
+	fail "uplink_bits do not continue across the resume"
+
+# (b) refusals: exit 2, one line, no output written
+expect_refused() {
+	local name=$1 pattern=$2 rc=0
+	shift 2
+	timeout 60 "$GCDL" "${EAL[@]}" -- "${JOB[@]}" --metrics "$TMP/$name.csv" "$@" \
+		>"$TMP/$name.out" 2>&1 || rc=$?
+	[ $rc = 2 ] || fail "$name: exit status $rc, want 2: $(tail -n 3 "$TMP/$name.out")"
+	grep -q -- "$pattern" "$TMP/$name.out" || fail "$name: no '$pattern' in: $(tail -n 3 "$TMP/$name.out")"
+	[ ! -e "$TMP/$name.csv" ] || fail "$name: a refused resume wrote the metrics file"
+}
+size=$(stat -c %s "$TMP/ck.bin")
+cp "$TMP/ck.bin" "$TMP/corrupt.bin"
+printf '\xff' | dd of="$TMP/corrupt.bin" bs=1 seek=$((size / 2)) conv=notrunc status=none
+expect_refused corrupt "--resume $TMP/corrupt.bin: checkpoint checksum mismatch" --resume "$TMP/corrupt.bin"
+head -c $((size - 10)) "$TMP/ck.bin" >"$TMP/short.bin"
+expect_refused truncated "checkpoint truncated" --resume "$TMP/short.bin"
+head -c 200 /dev/urandom >"$TMP/random.bin"
+expect_refused foreign "not a gcdl checkpoint" --resume "$TMP/random.bin"
+expect_refused missing "No such file" --resume "$TMP/none.bin"
+expect_refused seed "checkpoint of another job: job.seed" --resume "$TMP/ck.bin" --seed 8
+expect_refused profile "checkpoint of another profile" --resume "$TMP/ck.bin" --set optim.lr=0.4
+expect_refused shape "checkpoint of another shape" --resume "$TMP/ck.bin" \
+	--set cluster.workers=8 --set cluster.partitions=8
+echo "ok: killed after $done_rounds rounds, resumed at $resumed (lost $lost <= $K), accuracy $acc," \
+	"model identical to the uninterrupted run; corrupt/truncated/foreign/missing/mismatched refused"
