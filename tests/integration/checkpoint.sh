@@ -23,8 +23,10 @@ run_gcdl "$TMP/ref" "${JOB[@]}" --set checkpoint.path="$TMP/ref.bin" --save-mode
 	fail "checkpoints: $(summary "$TMP/ref" checkpoints)"
 
 # (a) kill mid-run
-timeout 240 "$GCDL" "${EAL[@]}" -- "${JOB[@]}" --metrics "$TMP/k1.csv" >"$TMP/k1" 2>&1 &
+# gcdl itself in the background (not under timeout: SIGKILL must reach it)
+"$GCDL" "${EAL[@]}" -- "${JOB[@]}" --metrics "$TMP/k1.csv" >"$TMP/k1" 2>&1 &
 pid=$!
+trap 'kill -KILL $pid 2>/dev/null || true; cleanup' EXIT
 for _ in $(seq 1 2400); do
 	[ -f "$TMP/k1.csv" ] && [ "$(wc -l <"$TMP/k1.csv")" -gt $((2 * K + 10)) ] && break
 	kill -0 $pid 2>/dev/null || break
