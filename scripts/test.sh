@@ -39,14 +39,15 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	run_suites build-asan --suite unit --timeout-multiplier 3
 
-# Two libFuzzer targets (clang, ASan + UBSan) over the whole pure core:
-# fuzz_frame (frame decoding and payload reads) and fuzz_ingest (the
-# aggregator's per-frame path: decode, engine ingest, round close), each
+# Three libFuzzer targets (clang, ASan + UBSan) over the whole pure core:
+# fuzz_frame (frame decoding and payload reads), fuzz_ingest (the
+# aggregator's per-frame path: decode, engine ingest, round close) and
+# fuzz_mesh (commit/repair payloads and the mesh node's state machine), each
 # GCDL_FUZZ_SECONDS (default 30) seconds. New inputs go to build/fuzz/; the
 # committed seeds and regressions (tests/fuzz/) are read only.
 fuzz_s=${GCDL_FUZZ_SECONDS:-30}
 mkdir -p build/fuzz
-for t in frame ingest; do
+for t in frame ingest mesh; do
 	seeds=tests/fuzz/corpus
 	[ "$t" = frame ] || seeds=tests/fuzz/corpus-$t
 	echo "== fuzz: fuzz_$t, $fuzz_s s (libFuzzer + ASan + UBSan)"
