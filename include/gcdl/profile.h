@@ -76,6 +76,14 @@ enum gcdl_deadline_mode {
 	GCDL_DEADLINE__COUNT
 };
 
+/** How the nodes of a multi-host job are connected (network.topology). */
+enum gcdl_topology {
+	GCDL_TOPO_STAR = 0,  /**< N workers, one aggregator */
+	GCDL_TOPO_SHARDED,   /**< K aggregators, each owning a contiguous range of chunks */
+	GCDL_TOPO_MESH,      /**< every node multicasts to its peers and aggregates */
+	GCDL_TOPO__COUNT
+};
+
 /** A job's profile. Field comments give the INI section.key. */
 struct gcdl_profile {
 	/* [job] */
@@ -130,6 +138,14 @@ struct gcdl_profile {
 	uint32_t scale_block;            /**< coding.scale_block */
 	enum gcdl_decoder decoder;       /**< coding.decoder */
 	uint32_t mtu;                    /**< coding.mtu */
+	/* [network] */
+	enum gcdl_topology topology;     /**< network.topology */
+	uint32_t aggregators;            /**< network.aggregators (K) */
+	char aggregator_macs[GCDL_PROFILE_STR]; /**< network.aggregator_macs ("" or K MACs) */
+	char worker_macs[GCDL_PROFILE_STR];     /**< network.worker_macs ("" or N MACs) */
+	uint32_t join_wait_ms;           /**< network.join_wait_ms */
+	uint32_t absent_rounds;          /**< network.absent_rounds */
+	uint32_t idle_timeout_ms;        /**< network.idle_timeout_ms */
 	/* [dataplane] */
 	uint32_t burst;                  /**< dataplane.burst */
 	uint32_t ring_size;              /**< dataplane.ring_size */

@@ -12,6 +12,7 @@
 
 #include "gcdl/faults.h"
 #include "gcdl/frame.h"
+#include "gcdl/join.h"
 #include "gcdl/profile.h"
 #include "gcdl/quant.h"
 #include "seterr.h"
@@ -42,6 +43,7 @@ static const char *const norm_names[] = { "none", "scale", "standardize", NULL }
 static const char *const model_names[] = { "least_squares", "softmax", "mlp", NULL };
 static const char *const schedule_names[] = { "constant", "sqrt", "step", NULL };
 static const char *const decoder_names[] = { "normalised", "unbiased", NULL };
+static const char *const topology_names[] = { "star", "sharded", "mesh", NULL };
 
 #define OFF(f) offsetof(struct gcdl_profile, f)
 
@@ -134,6 +136,24 @@ static const struct key keys[] = {
 	  "normalised (N/|R_c|) or unbiased (1/(1-p))" },
 	{ "coding", "mtu", K_U32, OFF(mtu), 64, GCDL_MTU_MAX, "1500", NULL,
 	  "Ethernet MTU; sets coordinates per frame" },
+
+	{ "network", "topology", K_ENUM, OFF(topology), 0, 0, "star", topology_names,
+	  "multi-host: star (one aggregator), sharded (K aggregators, each owning a range of "
+	  "chunks) or mesh" },
+	{ "network", "aggregators", K_U32, OFF(aggregators), 1, 64, "1", NULL,
+	  "multi-host: number of aggregators K (sharded; star has 1)" },
+	{ "network", "aggregator_macs", K_STR, OFF(aggregator_macs), 0, 0, "", NULL,
+	  "multi-host: the aggregators' MACs \"MAC,...\" (empty: each port's own MAC, "
+	  "found by broadcast hello)" },
+	{ "network", "worker_macs", K_STR, OFF(worker_macs), 0, 0, "", NULL,
+	  "multi-host: the workers' MACs \"MAC,...\" (empty: each port's own MAC)" },
+	{ "network", "join_wait_ms", K_U32, OFF(join_wait_ms), 0, 3600000, "10000", NULL,
+	  "multi-host: the aggregator waits this long for all workers before round 0" },
+	{ "network", "absent_rounds", K_U32, OFF(absent_rounds), 1, 1000000, "20", NULL,
+	  "multi-host: a joined worker silent for this many rounds is absent (not expected) "
+	  "until it sends again" },
+	{ "network", "idle_timeout_ms", K_U32, OFF(idle_timeout_ms), 100, 3600000, "30000", NULL,
+	  "multi-host: a worker gives up after this long without a frame from an aggregator" },
 
 	{ "dataplane", "burst", K_U32, OFF(burst), 1, 512, "32", NULL, "RX/TX burst size" },
 	{ "dataplane", "ring_size", K_U32, OFF(ring_size), 64, 65536, "1024", NULL,
@@ -652,6 +672,37 @@ gcdl_profile_validate(const struct gcdl_profile *p, char *err, size_t errlen)
 	if (p->dataset == GCDL_DATA_LIBSVM && p->path[0] == '\0') {
 		bad(p, err, errlen, "data.path", "data.path must name the LIBSVM training file");
 		return -EINVAL;
+	}
+	if (p->topology == GCDL_TOPO_STAR && p->aggregators != 1) {
+		gcdl_seterr(err, errlen, "network.aggregators %u: topology star has one aggregator "
+			 "(use network.topology = sharded for more)", p->aggregators);
+		return -EINVAL;
+	}
+	{
+		uint8_t macs[64][6];
+		int na = gcdl_mac_list_parse(p->aggregator_macs, macs, 64);
+		int nw;
+
+		if (na < 0 || (na > 0 && (uint32_t)na != p->aggregators)) {
+			gcdl_seterr(err, errlen, "network.aggregator_macs '%s': expected empty or %u "
+				 "MACs \"aa:bb:cc:dd:ee:ff,...\" (one per aggregator)",
+				 p->aggregator_macs, p->aggregators);
+			return -EINVAL;
+		}
+		nw = gcdl_mac_list_parse(p->worker_macs, NULL, 0);
+		if (nw == -E2BIG) {
+			uint8_t (*wm)[6] = malloc(6 * (size_t)n);
+
+			if (wm == NULL)
+				return -ENOMEM;
+			nw = gcdl_mac_list_parse(p->worker_macs, wm, n);
+			free(wm);
+		}
+		if (nw < 0 || (nw > 0 && (uint32_t)nw != n)) {
+			gcdl_seterr(err, errlen, "network.worker_macs '%s': expected empty or %u MACs "
+				 "\"aa:bb:cc:dd:ee:ff,...\" (one per worker)", p->worker_macs, n);
+			return -EINVAL;
+		}
 	}
 	if (!is_pow2(p->ring_size)) {
 		bad(p, err, errlen, "dataplane.ring_size", "dataplane.ring_size %u is not a power of two", p->ring_size);
