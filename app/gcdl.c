@@ -15,6 +15,7 @@
 
 #include "gcdl/dp.h"
 #include "gcdl/metrics.h"
+#include "gcdl/node.h"
 #include "gcdl/outfile.h"
 #include "gcdl/npy.h"
 
@@ -45,7 +46,12 @@ usage(FILE *out)
 		"Options (after --):\n"
 		"  --profile FILE        INI profile (required), e.g. configs/local.ini\n"
 		"  --role ROLE           local (default): the whole cluster in this process;\n"
-		"                        worker and aggregator (multi-host) are not in this build\n"
+		"                        aggregator or worker: one node of a multi-host job on\n"
+		"                        the ports given with --vdev (net_memif, net_af_packet)\n"
+		"                        or NICs; see docs/MULTIHOST.md\n"
+		"  --id K                with --role worker: worker K (0..N-1); with --role\n"
+		"                        aggregator: aggregator K (0..network.aggregators-1,\n"
+		"                        default 0)\n"
 		"  --rounds N            override job.rounds\n"
 		"  --seed N              override job.seed\n"
 		"  --set S.K=V           override any profile key, e.g. --set stragglers.p=0.3\n"
@@ -141,6 +147,94 @@ check_vdevs(const char **dev, int n, char *err, size_t errlen)
 	return 0;
 }
 
+/* --role aggregator / worker: one node of a multi-host job. */
+static int
+run_node(char **argv, int eal_argc, const char *profile, const struct gcdl_profile *prof,
+	 enum gcdl_node_role role, uint32_t id, const char *metrics, const char *save, int quiet)
+{
+	struct gcdl_node_opts o = { .role = role, .id = id, .progress_s = 1.0 };
+	const char *vdevs[MAX_VDEVS];
+	struct gcdl_node_result res;
+	struct gcdl_node *node;
+	struct sigaction sa;
+	char err[512], eal[2048];
+	const float *model;
+	uint32_t dim;
+	int nvdevs, rc;
+
+	eal_line(eal, sizeof(eal), eal_argc, argv);
+	nvdevs = find_vdevs(eal_argc, argv, vdevs, MAX_VDEVS);
+	if (rte_eal_init(eal_argc, argv) < 0) {
+		fprintf(stderr, "gcdl: EAL initialisation failed: %s (EAL options: %s)\n",
+			rte_strerror(rte_errno), eal);
+		return 2;
+	}
+	if (check_vdevs(vdevs, nvdevs, err, sizeof(err)) != 0) {
+		fprintf(stderr, "gcdl: %s\n", err);
+		rte_eal_cleanup();
+		return 2;
+	}
+	o.progress = quiet ? NULL : stderr;
+	o.stop = &stop_flag;
+	node = gcdl_node_create(prof, &o, err, sizeof(err));
+	if (node == NULL) {
+		fprintf(stderr, "gcdl: %s: %s\n", profile, err);
+		rte_eal_cleanup();
+		return 2;
+	}
+	if (metrics != NULL) {
+		static struct gcdl_outfile mout;
+
+		o.metrics = gcdl_outfile_begin(&mout, metrics) == 0
+				    ? gcdl_metrics_open(mout.tmp, err, sizeof(err)) : NULL;
+		if (o.metrics == NULL || gcdl_outfile_commit(&mout) != 0) {
+			fprintf(stderr, "gcdl: --metrics %s: cannot create the metrics file: %s\n",
+				metrics, o.metrics == NULL ? err : strerror(errno));
+			if (o.metrics != NULL)
+				gcdl_metrics_close(o.metrics);
+			gcdl_outfile_abort(&mout);
+			gcdl_node_free(node);
+			rte_eal_cleanup();
+			return 2;
+		}
+		gcdl_node_set_metrics(node, o.metrics);
+	}
+	if (!quiet) {
+		printf("gcdl: EAL: %s\n", eal);
+		gcdl_node_print_placement(node, stdout);
+		fflush(stdout);
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	rc = gcdl_node_run(node, &res);
+	gcdl_node_print_summary(node, &res, stdout);
+	fflush(stdout);
+	if (rc != 0)
+		fprintf(stderr, "gcdl: %s %u failed after %u rounds: %s\n",
+			role == GCDL_NODE_WORKER ? "worker" : "aggregator", id, res.rounds,
+			gcdl_node_error(node)[0] ? gcdl_node_error(node) : strerror(-rc));
+	if (gcdl_metrics_close(o.metrics) != 0 && rc == 0) {
+		fprintf(stderr, "gcdl: --metrics %s: write failed\n", metrics);
+		rc = -EIO;
+	}
+	model = gcdl_node_model(node, &dim);
+	if (rc == 0 && save != NULL) {
+		rc = gcdl_npy_write_f32(save, model, dim, err, sizeof(err));
+		if (rc != 0)
+			fprintf(stderr, "gcdl: --save-model %s\n", err);
+		else if (!quiet)
+			printf("gcdl: model saved to %s\n", save);
+	}
+	gcdl_node_free(node);
+	rte_eal_cleanup();
+	/* a refusal is a start-up error: this node's profile is not the job's */
+	return rc == 0 ? 0 : rc == -EPERM ? 2 : 1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -148,6 +242,7 @@ main(int argc, char **argv)
 		{ "profile", required_argument, NULL, 'p' },
 		{ "role", required_argument, NULL, 'R' },
 		{ "rounds", required_argument, NULL, 'r' },
+		{ "id", required_argument, NULL, 'i' },
 		{ "seed", required_argument, NULL, 's' },
 		{ "set", required_argument, NULL, 'S' },
 		{ "metrics", required_argument, NULL, 'o' },
@@ -173,7 +268,8 @@ main(int argc, char **argv)
 	char **app_argv;
 	const char *vdevs[MAX_VDEVS];
 	char err[512], eal[2048];
-	int nvdevs;
+	int nvdevs, have_id = 0;
+	uint32_t id = 0;
 	uint64_t v;
 
 	for (eal_argc = 1; eal_argc < argc; eal_argc++)
@@ -204,6 +300,14 @@ main(int argc, char **argv)
 			break;
 		case 'R':
 			role = optarg;
+			break;
+		case 'i':
+			if (parse_u64(optarg, 65535, &v) != 0) {
+				fprintf(stderr, "gcdl: --id '%s' is not a node id (0..65535)\n", optarg);
+				return 2;
+			}
+			id = (uint32_t)v;
+			have_id = 1;
 			break;
 		case 'r':
 			if (parse_u64(optarg, UINT32_MAX, &v) != 0) {
@@ -277,17 +381,21 @@ main(int argc, char **argv)
 		fprintf(stderr, "gcdl: unexpected argument '%s'\n", app_argv[optind]);
 		return 2;
 	}
-	if (strcmp(role, "worker") == 0 || strcmp(role, "aggregator") == 0) {
-		fprintf(stderr, "gcdl: --role %s is not implemented in this build (only --role "
-			"local)\n", role);
-		return 2;
-	}
-	if (strcmp(role, "local") != 0) {
+	if (strcmp(role, "local") != 0 && strcmp(role, "worker") != 0 &&
+	    strcmp(role, "aggregator") != 0) {
 		fprintf(stderr, "gcdl: unknown --role '%s' (local, worker or aggregator)\n", role);
 		return 2;
 	}
 	if (profile == NULL) {
 		fprintf(stderr, "gcdl: --profile FILE is required (try 'gcdl -- --help')\n");
+		return 2;
+	}
+	if (strcmp(role, "worker") == 0 && !have_id) {
+		fprintf(stderr, "gcdl: --role worker needs --id K (0..cluster.workers-1)\n");
+		return 2;
+	}
+	if (strcmp(role, "local") == 0 && have_id) {
+		fprintf(stderr, "gcdl: --id is for --role worker or aggregator\n");
 		return 2;
 	}
 	if (gcdl_profile_open(&prof, profile, overrides, noverrides, err, sizeof(err)) != 0) {
@@ -315,6 +423,25 @@ main(int argc, char **argv)
 		fprintf(stderr, "gcdl: --save-model %s: cannot create the model file: %s\n", save,
 			err);
 		return 2;
+	}
+	if (strcmp(role, "local") == 0 && prof.topology != GCDL_TOPO_STAR) {
+		fprintf(stderr, "gcdl: %s: network.topology %s needs one process per node "
+			"(--role aggregator / worker); --role local runs star only\n", profile,
+			prof.topology == GCDL_TOPO_SHARDED ? "sharded" : "mesh");
+		return 2;
+	}
+	if (strcmp(role, "local") != 0) {
+		if (o.inject_garbage > 0 || pcap != NULL) {
+			fprintf(stderr, "gcdl: --inject-garbage and --pcap are for --role local\n");
+			return 2;
+		}
+		if (metrics != NULL && strcmp(role, "worker") == 0) {
+			fprintf(stderr, "gcdl: --metrics is written by the aggregator, not a worker\n");
+			return 2;
+		}
+		return run_node(argv, eal_argc, profile, &prof,
+				strcmp(role, "worker") == 0 ? GCDL_NODE_WORKER : GCDL_NODE_AGGREGATOR,
+				id, metrics, save, quiet);
 	}
 
 	eal_line(eal, sizeof(eal), eal_argc, argv);

@@ -674,8 +674,8 @@ gcdl_profile_validate(const struct gcdl_profile *p, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	if (p->topology == GCDL_TOPO_STAR && p->aggregators != 1) {
-		gcdl_seterr(err, errlen, "network.aggregators %u: topology star has one aggregator "
-			 "(use network.topology = sharded for more)", p->aggregators);
+		bad(p, err, errlen, "network.aggregators", "network.aggregators %u: topology star "
+		    "has one aggregator (use network.topology = sharded for more)", p->aggregators);
 		return -EINVAL;
 	}
 	{
@@ -684,9 +684,9 @@ gcdl_profile_validate(const struct gcdl_profile *p, char *err, size_t errlen)
 		int nw;
 
 		if (na < 0 || (na > 0 && (uint32_t)na != p->aggregators)) {
-			gcdl_seterr(err, errlen, "network.aggregator_macs '%s': expected empty or %u "
-				 "MACs \"aa:bb:cc:dd:ee:ff,...\" (one per aggregator)",
-				 p->aggregator_macs, p->aggregators);
+			bad(p, err, errlen, "network.aggregator_macs", "network.aggregator_macs '%s': "
+			    "expected empty or %u MACs \"aa:bb:cc:dd:ee:ff,...\" (one per aggregator)",
+			    p->aggregator_macs, p->aggregators);
 			return -EINVAL;
 		}
 		nw = gcdl_mac_list_parse(p->worker_macs, NULL, 0);
@@ -699,8 +699,9 @@ gcdl_profile_validate(const struct gcdl_profile *p, char *err, size_t errlen)
 			free(wm);
 		}
 		if (nw < 0 || (nw > 0 && (uint32_t)nw != n)) {
-			gcdl_seterr(err, errlen, "network.worker_macs '%s': expected empty or %u MACs "
-				 "\"aa:bb:cc:dd:ee:ff,...\" (one per worker)", p->worker_macs, n);
+			bad(p, err, errlen, "network.worker_macs", "network.worker_macs '%s': expected "
+			    "empty or %u MACs \"aa:bb:cc:dd:ee:ff,...\" (one per worker)",
+			    p->worker_macs, n);
 			return -EINVAL;
 		}
 	}

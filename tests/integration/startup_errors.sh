@@ -20,8 +20,19 @@ line=$(grep -n '^brust = 32$' "$TMP/bad.ini" | cut -d: -f1)
 expect_exit2 unknown_key "$TMP/bad.ini:$line:.*dataplane.brust" "${EAL[@]}" -- --profile "$TMP/bad.ini"
 expect_exit2 missing_profile "cannot\|No such file" "${EAL[@]}" -- --profile "$TMP/none.ini"
 expect_exit2 no_profile "--profile FILE is required" "${EAL[@]}" --
-expect_exit2 role_worker "not implemented in this build" "${EAL[@]}" -- --profile "$CI_PROFILE" --role worker
-expect_exit2 role_aggregator "not implemented in this build" "${EAL[@]}" -- --profile "$CI_PROFILE" --role aggregator
+expect_exit2 role_worker_no_id "--role worker needs --id" "${EAL[@]}" -- --profile "$CI_PROFILE" --role worker
+expect_exit2 role_worker_bad_id "--id 4: this job has workers 0..3" "${EAL[@]}" -- --profile "$CI_PROFILE" --role worker --id 4
+expect_exit2 role_worker_id_text "--id 'x'" "${EAL[@]}" -- --profile "$CI_PROFILE" --role worker --id x
+expect_exit2 role_aggregator_bad_id "--id 1: this job has aggregators 0..0" "${EAL[@]}" -- --profile "$CI_PROFILE" --role aggregator --id 1
+expect_exit2 role_aggregator_no_port "no ethdev port" "${EAL[@]}" -- --profile "$CI_PROFILE" --role aggregator
+expect_exit2 role_local_id "--id is for --role worker or aggregator" "${EAL[@]}" -- --profile "$CI_PROFILE" --id 1
+expect_exit2 role_worker_metrics "--metrics is written by the aggregator" "${EAL[@]}" -- --profile "$CI_PROFILE" --role worker --id 0 --metrics "$TMP/wm.csv"
+expect_exit2 topology_mesh "network.topology mesh is not implemented" "${EAL[@]}" -- --profile "$CI_PROFILE" --role aggregator --set network.topology=mesh
+expect_exit2 topology_local_sharded "--role local runs star only" "${EAL[@]}" -- --profile "$CI_PROFILE" --set network.topology=sharded --set network.aggregators=2
+expect_exit2 topology_star_two "network.aggregators 2: topology star has one aggregator" "${EAL[@]}" -- --profile "$CI_PROFILE" --role aggregator --set network.aggregators=2
+expect_exit2 sharded_too_few_chunks "only 1 uplink chunks" "${EAL[@]}" -- --profile "$CI_PROFILE" --role aggregator --set network.topology=sharded --set network.aggregators=2
+expect_exit2 worker_macs_bad "network.worker_macs" "${EAL[@]}" -- --profile "$CI_PROFILE" --role aggregator --set network.worker_macs=02:00:00:00:00:01
+[ ! -e "$TMP/wm.csv" ] || fail "a refused start wrote --metrics"
 expect_exit2 role_bad "unknown --role" "${EAL[@]}" -- --profile "$CI_PROFILE" --role boss
 expect_exit2 rounds_bad "--rounds '12x'" "${EAL[@]}" -- --profile "$CI_PROFILE" --rounds 12x
 expect_exit2 garbage_bad "--inject-garbage '-1'" "${EAL[@]}" -- --profile "$CI_PROFILE" --inject-garbage -1
@@ -78,7 +89,7 @@ for f in "$TMP"/*.out; do
 done
 # --help lists every option and every profile key, exit 0
 "$GCDL" -- --help >"$TMP/help.txt" || fail "--help exited with $?"
-for opt in --profile --role --rounds --seed --metrics --save-model --inject-garbage --quiet --help; do
+for opt in --profile --role --id --rounds --seed --metrics --save-model --inject-garbage --quiet --help; do
 	grep -q -- "$opt" "$TMP/help.txt" || fail "--help does not list $opt"
 done
 for key in burst ring_size mbufs worker_lcores time_scale fixed_us scale_block; do
