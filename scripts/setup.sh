@@ -23,6 +23,8 @@ GCDL_PACKAGES=(
 	python3           # test helpers
 	gnuplot-nox       # scripts/plot.sh: training curves as PNG
 	tshark            # decodes --pcap captures with scripts/wireshark/gcdl.lua (integration_pcap)
+	iproute2          # scripts/cluster.sh: network namespaces, veth pairs, bridge (multi-host tests)
+	procps            # pgrep in scripts/cluster.sh
 )
 
 gcdl_missing_packages() {

@@ -1,0 +1,235 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Multi-host test harness: one gcdl process per node.
+#
+#   af_packet: every node is a network namespace whose eth0 is one end of a
+#              veth pair; the other ends are ports of a Linux bridge inside a
+#              "switch" namespace. Each process runs net_af_packet on its eth0.
+#   memif:     no namespaces; aggregator a is the memif server of a socket
+#              with one interface per worker (id = worker), each worker a
+#              client of every aggregator's socket.
+#
+# Used two ways:
+#   sourced (tests):  . scripts/cluster.sh; cluster_init TRANSPORT WORKERS AGGS DIR;
+#                     cluster_start_aggregator A [gcdl options]; cluster_start_worker K ...;
+#                     cluster_wait ...; everything is removed by cluster_cleanup, which
+#                     cluster_init installs as an EXIT trap (also on failure).
+#   run:              scripts/cluster.sh [--transport af_packet|memif] [--workers N]
+#                     [--aggregators K] [--out DIR] [--gcdl PATH] -- [gcdl options]
+#                     runs a whole job and prints every node's summary.
+# Needs root (namespaces) for af_packet, iproute2, and a built gcdl.
+
+CLUSTER_TAG=${CLUSTER_TAG:-g$$}
+CLUSTER_NS=()
+CLUSTER_PIDS=()
+CLUSTER_PREFIXES=()
+
+# cluster_init TRANSPORT WORKERS AGGREGATORS DIR: set up the hosts (af_packet) or
+# the socket names (memif); outputs go to DIR/<node>.out.
+cluster_init() {
+	CLUSTER_TRANSPORT=$1
+	CLUSTER_WORKERS=$2
+	CLUSTER_AGGS=$3
+	CLUSTER_DIR=$4
+	CLUSTER_GCDL=${CLUSTER_GCDL:-build/app/gcdl}
+	mkdir -p "$CLUSTER_DIR"
+	trap cluster_cleanup EXIT
+	case "$CLUSTER_TRANSPORT" in
+	af_packet)
+		cluster_ns_add "$CLUSTER_TAG-sw"
+		ip -n "$CLUSTER_TAG-sw" link add br0 type bridge
+		# forward at once: no STP listening delay
+		ip -n "$CLUSTER_TAG-sw" link set br0 type bridge stp_state 0 forward_delay 0
+		ip -n "$CLUSTER_TAG-sw" link set br0 up
+		local h
+		for h in $(cluster_hosts); do
+			cluster_ns_add "$CLUSTER_TAG-$h"
+			ip link add "$CLUSTER_TAG-$h" type veth peer name eth0 netns "$CLUSTER_TAG-$h"
+			ip link set "$CLUSTER_TAG-$h" netns "$CLUSTER_TAG-sw"
+			ip -n "$CLUSTER_TAG-sw" link set "$CLUSTER_TAG-$h" master br0 up
+			# no IPv6 chatter (router solicitations) on the test links
+			ip netns exec "$CLUSTER_TAG-$h" sysctl -qw net.ipv6.conf.eth0.disable_ipv6=1 || true
+			ip -n "$CLUSTER_TAG-$h" link set eth0 up
+		done
+		;;
+	memif) ;;
+	*)
+		echo "cluster: unknown transport '$CLUSTER_TRANSPORT' (af_packet or memif)" >&2
+		return 2
+		;;
+	esac
+}
+
+cluster_hosts() {
+	local a k
+	for ((a = 0; a < CLUSTER_AGGS; a++)); do echo "a$a"; done
+	for ((k = 0; k < CLUSTER_WORKERS; k++)); do echo "w$k"; done
+}
+
+cluster_ns_add() {
+	ip netns add "$1"
+	CLUSTER_NS+=("$1")
+}
+
+# Stop every process we started (by pid), delete the namespaces (and with them
+# the veths and the bridge), the memif sockets and the EAL runtime directories.
+cluster_cleanup() {
+	local p ns pre
+	for p in "${CLUSTER_PIDS[@]}"; do
+		cluster_kill9 "$p"
+	done
+	for p in "${CLUSTER_PIDS[@]}"; do
+		wait "$p" 2>/dev/null || true
+	done
+	for ns in "${CLUSTER_NS[@]}"; do
+		ip netns del "$ns" 2>/dev/null || true
+	done
+	for pre in "${CLUSTER_PREFIXES[@]}"; do
+		rm -rf "/var/run/dpdk/$pre" 2>/dev/null || true
+	done
+	rm -f "/tmp/gcdl-$CLUSTER_TAG"-*.sock 2>/dev/null || true
+	[ -z "${CLUSTER_EXTRA_CLEANUP:-}" ] || eval "$CLUSTER_EXTRA_CLEANUP"
+}
+
+# cluster_kill9 PID: SIGKILL a node started by cluster_run: gcdl (the child of
+# timeout) first, then timeout itself.
+cluster_kill9() {
+	local c
+	for c in $(pgrep -P "$1" 2>/dev/null); do
+		kill -9 "$c" 2>/dev/null || true
+	done
+	kill -9 "$1" 2>/dev/null || true
+}
+
+cluster_sock() {
+	echo "/tmp/gcdl-$CLUSTER_TAG-a$1.sock"
+}
+
+# cluster_eal NODE: the EAL options of one node (its vdevs and file prefix).
+cluster_eal() {
+	local node=$1 a k pre="gcdl-$CLUSTER_TAG-$1-$RANDOM"
+	CLUSTER_PREFIXES+=("$pre")
+	CLUSTER_EAL=(--no-huge --no-pci --no-shconf --file-prefix "$pre" -m 64
+		     --lcores "0@(0-$(($(nproc) - 1)))" --log-level "${CLUSTER_LOG_LEVEL:-*:warning}")
+	case "$CLUSTER_TRANSPORT" in
+	af_packet)
+		CLUSTER_EAL+=(--vdev "net_af_packet0,iface=eth0")
+		;;
+	memif)
+		if [[ $node == a* ]]; then
+			a=${node#a}
+			for ((k = 0; k < CLUSTER_WORKERS; k++)); do
+				CLUSTER_EAL+=(--vdev "net_memif$k,role=server,id=$k,socket=$(cluster_sock "$a")")
+			done
+		else
+			k=${node#w}
+			for ((a = 0; a < CLUSTER_AGGS; a++)); do
+				CLUSTER_EAL+=(--vdev "net_memif$a,role=client,id=$k,socket=$(cluster_sock "$a")")
+			done
+		fi
+		;;
+	esac
+}
+
+# cluster_run NODE OUT gcdl-options...: start gcdl for NODE in the background;
+# its pid is in CLUSTER_PID (and remembered for the cleanup).
+cluster_run() {
+	local node=$1 out=$2
+	shift 2
+	cluster_eal "$node"
+	if [ "$CLUSTER_TRANSPORT" = af_packet ]; then
+		OPENBLAS_NUM_THREADS=1 ip netns exec "$CLUSTER_TAG-$node" \
+			timeout "${CLUSTER_TIMEOUT:-240}" "$CLUSTER_GCDL" "${CLUSTER_EAL[@]}" -- "$@" \
+			>"$out" 2>&1 &
+	else
+		OPENBLAS_NUM_THREADS=1 timeout "${CLUSTER_TIMEOUT:-240}" "$CLUSTER_GCDL" \
+			"${CLUSTER_EAL[@]}" -- "$@" >"$out" 2>&1 &
+	fi
+	CLUSTER_PID=$!
+	CLUSTER_PIDS+=("$CLUSTER_PID")
+}
+
+# cluster_start_aggregator A gcdl-options...  (output: DIR/a<A>.out)
+cluster_start_aggregator() {
+	local a=$1
+	shift
+	cluster_run "a$a" "$CLUSTER_DIR/a$a.out" --role aggregator --id "$a" "$@"
+	CLUSTER_AGG_PID[$a]=$CLUSTER_PID
+}
+
+# memif: a client cannot start before its server listens; wait (up to 30 s)
+# until every aggregator's socket is in /proc/net/unix (abstract or not).
+cluster_wait_servers() {
+	local a i
+	[ "$CLUSTER_TRANSPORT" = memif ] || return 0
+	for ((a = 0; a < CLUSTER_AGGS; a++)); do
+		for ((i = 0; i < 300; i++)); do
+			grep -q -- "$(cluster_sock "$a")" /proc/net/unix && break
+			sleep 0.1
+		done
+	done
+}
+
+# cluster_start_worker K gcdl-options...  (output: DIR/w<K>.out, or $CLUSTER_OUT)
+cluster_start_worker() {
+	local k=$1
+	shift
+	cluster_wait_servers
+	cluster_run "w$k" "${CLUSTER_OUT:-$CLUSTER_DIR/w$k.out}" --role worker --id "$k" "$@"
+	CLUSTER_WORKER_PID[$k]=$CLUSTER_PID
+}
+
+# cluster_wait_pid PID: its exit status.
+cluster_wait_pid() {
+	local rc=0
+	wait "$1" || rc=$?
+	return $rc
+}
+
+# Run as a program: a whole job, then every node's summary.
+cluster_main() {
+	local transport=af_packet workers=4 aggs=1 out="" a k rc=0
+	while [ $# -gt 0 ]; do
+		case "$1" in
+		--transport) transport=$2; shift 2 ;;
+		--workers) workers=$2; shift 2 ;;
+		--aggregators) aggs=$2; shift 2 ;;
+		--out) out=$2; shift 2 ;;
+		--gcdl) CLUSTER_GCDL=$2; shift 2 ;;
+		--) shift; break ;;
+		-h | --help)
+			sed -n '2,24p' "$0"
+			return 0
+			;;
+		*) echo "cluster.sh: unknown option '$1' (try --help)" >&2; return 2 ;;
+		esac
+	done
+	if [ -z "$out" ]; then
+		out=$(mktemp -d /tmp/gcdl-cluster.XXXXXX)
+	fi
+	cluster_init "$transport" "$workers" "$aggs" "$out" || return 2
+	for ((a = 0; a < aggs; a++)); do
+		cluster_start_aggregator "$a" "$@"
+	done
+	for ((k = 0; k < workers; k++)); do
+		cluster_start_worker "$k" "$@"
+	done
+	for ((a = 0; a < aggs; a++)); do
+		cluster_wait_pid "${CLUSTER_AGG_PID[$a]}" || rc=1
+	done
+	for ((k = 0; k < workers; k++)); do
+		cluster_wait_pid "${CLUSTER_WORKER_PID[$k]}" || rc=1
+	done
+	for f in "$out"/a*.out "$out"/w*.out; do
+		echo "=== $(basename "$f" .out)"
+		sed -n '/== gcdl summary ==/,$p' "$f"
+		grep '^gcdl: .*failed' "$f" || true
+	done
+	echo "outputs in $out"
+	return $rc
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+	set -uo pipefail
+	cluster_main "$@"
+fi

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Multi-host over net_memif (no namespaces, scripts/cluster.sh): configs/ci.ini
+# with 3 uplink chunks per worker (coding.mtu = 64, coding.scale_block = 8),
+# first as a star (1 aggregator + 4 workers), then sharded with K = 2
+# (aggregator 0 owns chunk 0, aggregator 1 chunks 1-2). Both train into the
+# local mode's band ([0.95, 1], tests/integration/accuracy.sh); every worker
+# ends with the same replica; each aggregator takes only the chunks it owns;
+# when no frame came late anywhere, sharded computes the star's model bit for
+# bit (the decoder and the optimizer work per coordinate).
+. "$(dirname "$0")/common.sh"
+
+. "$ROOT/scripts/cluster.sh"
+CLUSTER_GCDL=$GCDL
+CLUSTER_TIMEOUT=120
+CLUSTER_EXTRA_CLEANUP=${KEEP:-'rm -rf "$TMP"'}
+rounds=$(sed -n 's/^rounds = //p' "$CI_PROFILE")
+JOB=(--profile "$CI_PROFILE" --quiet --set coding.mtu=64 --set coding.scale_block=8)
+
+# run_job K DIR: K aggregators (sharded when K > 1) and 4 workers; checks
+# rounds, accuracy and identical replicas; sets RUN_CRC (the replicas') and RUN_ACC.
+run_job() {
+	local k=$1 dir=$2 a w opts=("${JOB[@]}") crc="" acc
+	[ "$k" -gt 1 ] && opts+=(--set network.topology=sharded --set network.aggregators="$k")
+	CLUSTER_TAG=g$$-$k cluster_init memif 4 "$k" "$dir"
+	for ((a = 0; a < k; a++)); do cluster_start_aggregator "$a" "${opts[@]}"; done
+	for w in 0 1 2 3; do cluster_start_worker "$w" "${opts[@]}"; done
+	for w in 0 1 2 3; do
+		cluster_wait_pid "${CLUSTER_WORKER_PID[$w]}" ||
+			fail "K=$k: worker $w exited with $?: $(tail -n 5 "$dir/w$w.out")"
+	done
+	for ((a = 0; a < k; a++)); do
+		cluster_wait_pid "${CLUSTER_AGG_PID[$a]}" ||
+			fail "K=$k: aggregator $a exited with $?: $(tail -n 5 "$dir/a$a.out")"
+		[ "$(summary "$dir/a$a.out" rounds)" = "$rounds of $rounds" ] ||
+			fail "K=$k: aggregator $a rounds: $(summary "$dir/a$a.out" rounds)"
+		[ "$(summary_num "$dir/a$a.out" drops)" = 0 ] ||
+			fail "K=$k: aggregator $a dropped frames (a chunk it does not own?): $(grep '^drop' "$dir/a$a.out")"
+		[ "$(summary_num "$dir/a$a.out" accepted)" -gt 0 ] || fail "K=$k: aggregator $a accepted nothing"
+	done
+	for w in 0 1 2 3; do
+		[ "$(summary "$dir/w$w.out" rounds)" = "$rounds of $rounds" ] ||
+			fail "K=$k: worker $w rounds: $(summary "$dir/w$w.out" rounds)"
+		acc=$(summary "$dir/w$w.out" test_accuracy)
+		assert_float_ge "$acc" 0.95 "K=$k: worker $w's final test accuracy too low"
+		assert_float_ge 1.0 "$acc" "K=$k: accuracy above 1"
+		[ -z "$crc" ] && crc=$(summary "$dir/w$w.out" model_crc)
+		[ "$(summary "$dir/w$w.out" model_crc)" = "$crc" ] || fail "K=$k: worker $w's replica differs"
+	done
+	RUN_CRC=$crc
+	RUN_ACC=$acc
+}
+
+# all_in_time DIR K: no aggregator saw a late frame or more stragglers than injected
+all_in_time() {
+	local dir=$1 k=$2 a w skips=0
+	for w in 0 1 2 3; do
+		skips=$((skips + $(summary "$dir/w$w.out" "contributed rounds" | sed -n 's/.*(\([0-9]*\) injected.*/\1/p')))
+	done
+	for ((a = 0; a < k; a++)); do
+		[ "$(summary_num "$dir/a$a.out" "late frames")" = 0 ] || return 1
+		[ "$(summary_num "$dir/a$a.out" stragglers)" = "$skips" ] || return 1
+	done
+}
+
+run_job 1 "$TMP/star"
+star_crc=$RUN_CRC star_acc=$RUN_ACC
+run_job 2 "$TMP/sharded"
+sh_crc=$RUN_CRC sh_acc=$RUN_ACC
+
+# aggregator 1 owns two of the three chunks: it takes about twice as many frames
+a0=$(summary_num "$TMP/sharded/a0.out" accepted)
+a1=$(summary_num "$TMP/sharded/a1.out" accepted)
+[ "$a1" -gt "$a0" ] || fail "aggregator 1 (2 chunks) accepted $a1 frames, aggregator 0 (1 chunk) $a0"
+if all_in_time "$TMP/star" 1 && all_in_time "$TMP/sharded" 2; then
+	[ "$sh_crc" = "$star_crc" ] || fail "every frame in time, yet sharded CRC $sh_crc != star's $star_crc"
+	echo "every frame in time: sharded model = star model ($sh_crc)"
+fi
+echo "ok: memif star accuracy $star_acc, sharded K=2 accuracy $sh_acc; frames $a0 + $a1"
