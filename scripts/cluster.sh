@@ -34,6 +34,7 @@ cluster_init() {
 	CLUSTER_GCDL=${CLUSTER_GCDL:-build/app/gcdl}
 	mkdir -p "$CLUSTER_DIR"
 	trap cluster_cleanup EXIT
+	CLUSTER_SERVERS_SEEN=
 	case "$CLUSTER_TRANSPORT" in
 	af_packet)
 		cluster_ns_add "$CLUSTER_TAG-sw"
@@ -74,7 +75,14 @@ cluster_ns_add() {
 # Stop every process we started (by pid), delete the namespaces (and with them
 # the veths and the bridge), the memif sockets and the EAL runtime directories.
 cluster_cleanup() {
-	local p ns pre
+	local p ns pre rc=$? f
+	if [ $rc != 0 ] && [ -n "${CLUSTER_DIR:-}" ] && [ -z "${CLUSTER_QUIET_FAIL:-}" ]; then
+		for f in "$CLUSTER_DIR"/*.out; do
+			[ -e "$f" ] || continue
+			echo "--- $f (last lines)" >&2
+			grep -v 'memif_probe\|TELEMETRY' "$f" | tail -n 12 >&2
+		done
+	fi
 	for p in "${CLUSTER_PIDS[@]}"; do
 		cluster_kill9 "$p"
 	done
@@ -168,6 +176,9 @@ cluster_wait_servers() {
 			sleep 0.1
 		done
 	done
+	# the server's other interfaces register right after its socket appears
+	[ -n "${CLUSTER_SERVERS_SEEN:-}" ] || sleep 0.3
+	CLUSTER_SERVERS_SEEN=1
 }
 
 # cluster_start_worker K gcdl-options...  (output: DIR/w<K>.out, or $CLUSTER_OUT)

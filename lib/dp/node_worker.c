@@ -298,10 +298,25 @@ gcdl_node_worker_run(struct gcdl_node *n)
 			struct gcdl_link *l = &n->links[a];
 
 			if (now - l->last_rx_us > (uint64_t)p->idle_timeout_ms * 1000) {
+				char links[128] = "";
+				size_t off = 0;
+
+				for (uint16_t pi = 0; pi < n->nports && off < sizeof(links); pi++) {
+					struct rte_eth_link lk;
+
+					memset(&lk, 0, sizeof(lk));
+					rte_eth_link_get_nowait(n->port[pi], &lk);
+					off += (size_t)snprintf(links + off, sizeof(links) - off, " %u:%s",
+								n->port[pi], lk.link_status ? "up" : "down");
+				}
 				snprintf(n->fail, sizeof(n->fail), "no frame from aggregator %u for "
-					 "network.idle_timeout_ms = %u ms (round %u): is it running, "
-					 "with the same job id, on a reachable port?", a,
-					 p->idle_timeout_ms, l->round == GCDL_JOIN_NONE ? 0 : l->round);
+					 "network.idle_timeout_ms = %u ms (round %u, link state %s, "
+					 "%s): is it running, with the same job id, on a reachable "
+					 "port? (ports:%s)", a, p->idle_timeout_ms,
+					 l->round == GCDL_JOIN_NONE ? 0 : l->round,
+					 l->state == GCDL_LINK_HELLO ? "hello" : l->state ==
+					 GCDL_LINK_MODEL ? "model" : "ready",
+					 l->have_mac ? "address known" : "address unknown", links);
 				return -ETIMEDOUT;
 			}
 			/* a link that waits too long for its model or update resyncs */
