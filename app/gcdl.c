@@ -65,6 +65,9 @@ usage(FILE *out)
 		"                        magic, bad CRC, wrong job, sender out of range, bad\n"
 		"                        offset, bad count, lying length, random bytes); they\n"
 		"                        are dropped, counted by reason, and change nothing\n"
+		"  --inject-hostile N    self-test of job.key_file: N well-formed frames per round\n"
+		"                        with a wrong tag, of a closed round, or altered after\n"
+		"                        tagging; all dropped and counted, the model unchanged\n"
 		"  --pcap FILE           write every frame the aggregator receives (garbage and\n"
 		"                        late frames included) and sends (updates) to FILE, a\n"
 		"                        classic pcap (Ethernet); decode it with Wireshark and\n"
@@ -248,6 +251,7 @@ main(int argc, char **argv)
 		{ "metrics", required_argument, NULL, 'o' },
 		{ "save-model", required_argument, NULL, 'M' },
 		{ "inject-garbage", required_argument, NULL, 'g' },
+		{ "inject-hostile", required_argument, NULL, 'H' },
 		{ "pcap", required_argument, NULL, 'P' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "resume", required_argument, NULL, 'C' },
@@ -350,6 +354,14 @@ main(int argc, char **argv)
 				return 2;
 			}
 			o.inject_garbage = (uint32_t)v;
+			break;
+		case 'H':
+			if (parse_u64(optarg, 1000000, &v) != 0) {
+				fprintf(stderr, "gcdl: --inject-hostile '%s' is not a count of frames "
+					"(0..1000000)\n", optarg);
+				return 2;
+			}
+			o.inject_hostile = (uint32_t)v;
 			break;
 		case 'P':
 			pcap = optarg;

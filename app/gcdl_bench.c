@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "gcdl/kernels.h"
+#include "bench_auth.h"
 #include "gcdl/quant.h"
 #include "gcdl/rng.h"
 
@@ -91,6 +92,18 @@ floats_bytes(const struct bench *b)
 	return (size_t)b->coords * sizeof(float);
 }
 
+static void
+run_auth(struct bench *b)
+{
+	gcdl_bench_auth_run(b->coords, b->scale_block);
+}
+
+static size_t
+auth_bytes(const struct bench *b)
+{
+	return gcdl_bench_auth_bytes(b->coords, b->scale_block);
+}
+
 static const struct kernel kernels[] = {
 	{ "quantize_1bit", "gcdl_quant_onebit, stochastic bits + block scales (vs floats in)",
 	  run_quantize, floats_bytes },
@@ -101,6 +114,8 @@ static const struct kernel kernels[] = {
 	  floats_bytes },
 	{ "rng_stream", "gcdl_rng_stream, one word per coordinate (vs words out)", run_rng,
 	  floats_bytes },
+	{ "auth_tag", "gcdl_auth_tag (keyed BLAKE2b-128) of every 1500-MTU 1-bit frame "
+	  "(vs payload bytes)", run_auth, auth_bytes },
 };
 #define NKERNELS (sizeof(kernels) / sizeof(kernels[0]))
 

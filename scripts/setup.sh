@@ -17,6 +17,7 @@ GCDL_PACKAGES=(
 	libnuma-dev       # NUMA placement of what DPDK does not allocate
 	check             # unit-test framework
 	zlib1g-dev        # gzip IDX files, CRC-32
+	libsodium-dev     # keyed BLAKE2b frame tags (job.key_file)
 	libopenblas-dev   # CBLAS for the models
 	dataset-fashion-mnist # the real data: /usr/share/datasets/fashion-mnist
 	clang             # libFuzzer build of the frame parser

@@ -54,7 +54,7 @@ for t in frame ingest mesh; do
 	clang -std=gnu11 -D_GNU_SOURCE -O1 -g -ffp-contract=off \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 		-Iinclude -Ilib/core tests/fuzz/fuzz_$t.c lib/core/*.c \
-		-lopenblas -lz -lm -lpthread -o build/fuzz/fuzz_$t
+		-lopenblas -lsodium -lz -lm -lpthread -o build/fuzz/fuzz_$t
 	mkdir -p build/fuzz/corpus-$t
 	build/fuzz/fuzz_$t -max_total_time="$fuzz_s" -print_final_stats=1 \
 		-artifact_prefix=build/fuzz/$t- build/fuzz/corpus-$t "$seeds" \

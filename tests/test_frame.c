@@ -352,7 +352,7 @@ END_TEST
 
 START_TEST(test_drop_flags)
 {
-	ck_assert_int_eq(poked16(GCDL_MSG_ONEBIT, F_FLAGS, 0x0001), GCDL_DROP_FLAGS);
+	ck_assert_int_eq(poked16(GCDL_MSG_ONEBIT, F_FLAGS, 0x0002), GCDL_DROP_FLAGS);
 	ck_assert_int_eq(poked16(GCDL_MSG_ONEBIT, F_FLAGS, 0x8000), GCDL_DROP_FLAGS);
 	ck_assert_int_eq(poked16(GCDL_MSG_CONFIG, F_FLAGS, 0xFFFF), GCDL_DROP_FLAGS);
 }
@@ -841,7 +841,7 @@ START_TEST(test_names)
 	static const char *const drops[GCDL_DROP__COUNT] = {
 		"none",	 "truncated", "ethertype", "magic",  "version",	    "type",
 		"flags", "length",    "crc",	   "job",    "sender",	    "round",
-		"chunk", "offset",    "count",	   "scale_block", "payload",
+		"chunk", "offset",    "count",	   "scale_block", "payload", "auth",
 	};
 	static const char *const types[GCDL_MSG__COUNT] = {
 		NULL,	   "onebit", "float",  "sign",   "update", "model",
@@ -853,7 +853,7 @@ START_TEST(test_names)
 	for (int i = 1; i < GCDL_MSG__COUNT; i++)
 		ck_assert_str_eq(gcdl_frame_type_name(i), types[i]);
 	ck_assert_int_eq(GCDL_DROP_CRC, 8);
-	ck_assert_int_eq(GCDL_DROP__COUNT, 17);
+	ck_assert_int_eq(GCDL_DROP__COUNT, 18);
 }
 END_TEST
 

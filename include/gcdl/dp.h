@@ -37,6 +37,9 @@ struct gcdl_dp_opts {
 	/** Self-test: malformed frames injected per round into the
 	 *  aggregator's polling set through an extra port pair (0: none). */
 	uint32_t inject_garbage;
+	/** Self-test of job.key_file: well-formed frames per round with a wrong
+	 *  tag, of a closed round, or altered after tagging (0: none; needs a key). */
+	uint32_t inject_hostile;
 	FILE *metrics;      /**< metrics CSV stream (header already written), or NULL */
 	FILE *progress;     /**< progress lines, or NULL for none */
 	double progress_s;  /**< at most this many seconds between progress lines */
@@ -72,6 +75,7 @@ struct gcdl_dp_result {
 	uint64_t down_rx_frames;    /**< frames the workers received */
 	uint64_t down_rx_bytes;
 	uint64_t garbage_sent;      /**< malformed frames injected */
+	uint64_t hostile_sent;      /**< --inject-hostile frames injected */
 
 	uint64_t drops[GCDL_DROP__COUNT];      /**< aggregator drops by reason */
 	uint64_t down_drops[GCDL_DROP__COUNT]; /**< worker drops by reason */

@@ -12,7 +12,7 @@
  *       4  4   job_id
  *       8  4   round
  *      12  2   sender       node id (worker k, or the aggregator's id)
- *      14  2   flags        must be 0 in version 1
+ *      14  2   flags        0, or GCDL_FRAME_FLAG_AUTH; other bits must be 0
  *      16  4   chunk        chunk index
  *      20  4   first_coord  chunk * chunk_coords for the type
  *      24  4   coord_count  coordinates carried
@@ -20,6 +20,8 @@
  *      30  2   payload_len  bytes of payload after the header
  *      32  4   crc32        zlib CRC-32 of header (crc field zeroed) + payload
  *      36      payload
+ *       .  16  tag          only with GCDL_FRAME_FLAG_AUTH: keyed BLAKE2b-128 of
+ *                           the EtherType to the payload's end (gcdl/auth.h)
  *
  * Payloads: 1-bit gradient = block scales (float32, big-endian) then packed
  * bits; float32 gradient, update and model = coord_count big-endian float32;
@@ -51,6 +53,8 @@ extern "C" {
 #define GCDL_ETH_MIN_FRAME 60       /**< shortest Ethernet frame without FCS */
 #define GCDL_ETH_FCS_LEN 4
 #define GCDL_MTU_DEFAULT 1500
+#define GCDL_FRAME_FLAG_AUTH 0x0001 /**< a 16-byte tag follows the payload */
+#define GCDL_FRAME_TAG_LEN 16       /**< bytes of the tag */
 #define GCDL_MTU_MAX 9000
 
 /** Message types. */
@@ -87,6 +91,8 @@ enum gcdl_frame_drop {
 	GCDL_DROP_COUNT,       /**< coord_count is not the chunk's length */
 	GCDL_DROP_SCALE_BLOCK, /**< scale_block differs from the job's */
 	GCDL_DROP_PAYLOAD,     /**< payload_len does not match type and count */
+	GCDL_DROP_AUTH,        /**< a job key is set and the tag is missing or wrong
+				    (checked by gcdl_auth_verify(), not by decode) */
 	GCDL_DROP__COUNT
 };
 

@@ -93,6 +93,7 @@ struct gcdl_profile {
 	uint32_t rounds;                 /**< job.rounds */
 	enum gcdl_method method;         /**< job.method */
 	uint32_t eval_every;             /**< job.eval_every (0: last round only) */
+	char key_file[GCDL_PROFILE_STR]; /**< job.key_file ("": frames carry no tag) */
 	/* [cluster] */
 	uint32_t workers;                /**< cluster.workers (N) */
 	uint32_t partitions;             /**< cluster.partitions (M; 0: = N) */

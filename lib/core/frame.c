@@ -44,6 +44,7 @@ static const char *const drop_names[GCDL_DROP__COUNT] = {
 	[GCDL_DROP_COUNT] = "count",
 	[GCDL_DROP_SCALE_BLOCK] = "scale_block",
 	[GCDL_DROP_PAYLOAD] = "payload",
+	[GCDL_DROP_AUTH] = "auth",
 };
 
 static const char *const type_names[GCDL_MSG__COUNT] = {
@@ -322,10 +323,11 @@ gcdl_frame_decode(const uint8_t *buf, size_t len, const struct gcdl_frame_limits
 	h.type = gh[OFF_TYPE];
 	if (!type_valid(h.type) || lim->chunk_coords[h.type] == 0)
 		return GCDL_DROP_TYPE;
-	if (load16(gh + OFF_FLAGS) != 0)
+	if ((load16(gh + OFF_FLAGS) & ~GCDL_FRAME_FLAG_AUTH) != 0)
 		return GCDL_DROP_FLAGS;
 	h.payload_len = load16(gh + OFF_PAYLOAD_LEN);
-	if (len - GCDL_FRAME_OVERHEAD < h.payload_len)
+	if (len - GCDL_FRAME_OVERHEAD < (size_t)h.payload_len +
+	    ((load16(gh + OFF_FLAGS) & GCDL_FRAME_FLAG_AUTH) ? GCDL_FRAME_TAG_LEN : 0u))
 		return GCDL_DROP_LENGTH;
 	if (load32(gh + OFF_CRC) != frame_crc(gh, buf + GCDL_FRAME_OVERHEAD, h.payload_len))
 		return GCDL_DROP_CRC;

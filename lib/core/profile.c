@@ -58,6 +58,8 @@ static const struct key keys[] = {
 	  "what workers send (METHOD.md, Baselines)" },
 	{ "job", "eval_every", K_U32, OFF(eval_every), 0, 10000000, "10", NULL,
 	  "evaluate train loss and test accuracy every N rounds (0: last round only)" },
+	{ "job", "key_file", K_STR, OFF(key_file), 0, 0, "", NULL,
+	  "job key (32 bytes or 64 hex digits, mode 600): every frame carries a keyed tag" },
 
 	{ "cluster", "workers", K_U32, OFF(workers), 1, GCDL_LAYOUT_MAX_NODES, "10", NULL,
 	  "number of workers N" },
@@ -831,7 +833,8 @@ gcdl_profile_hash(const struct gcdl_profile *p)
 		 * may differ between hosts (and between a run and its resumption) */
 		if (strcmp(keys[i].section, "dataplane") == 0 ||
 		    strcmp(keys[i].section, "faults") == 0 ||
-		    strcmp(keys[i].section, "checkpoint") == 0)
+		    strcmp(keys[i].section, "checkpoint") == 0 ||
+		    (strcmp(keys[i].section, "job") == 0 && strcmp(keys[i].name, "key_file") == 0))
 			continue;
 		n = snprintf(val, sizeof(val), "%s.%s=", keys[i].section, keys[i].name);
 		value_text(p, &keys[i], val + n, sizeof(val) - (size_t)n);

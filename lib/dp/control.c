@@ -151,6 +151,9 @@ encode_image(struct gcdl_dp *dp, struct dp_image *img, uint32_t round, const flo
 		/* addresses are filled in per port by the aggregator lcore */
 		len = gcdl_frame_encode(&h, payload, img->data + (size_t)c * img->stride,
 					img->stride);
+		if (dp->auth != NULL)
+			len = gcdl_auth_seal(dp->auth, img->data + (size_t)c * img->stride,
+					     img->stride);
 		img->len[c] = (uint16_t)len;
 	}
 }
@@ -240,8 +243,13 @@ open_round(struct gcdl_dp *dp, uint32_t round, struct dp_image *prev, uint64_t *
 		if (rc != 0)
 			return rc;
 	}
-	if (dp->garbage)
-		return inject_garbage(dp, round);
+	if (dp->opts.inject_garbage > 0) {
+		rc = inject_garbage(dp, round);
+		if (rc != 0)
+			return rc;
+	}
+	if (dp->opts.inject_hostile > 0)
+		return gcdl_dp_inject_hostile(dp, round);
 	return 0;
 }
 

@@ -148,6 +148,22 @@ gcdl_dp_create(const struct gcdl_profile *p, const struct gcdl_dp_opts *o, char 
 	dp->burst = p->burst;
 	dp->pool_mbufs = p->mbufs;
 	dp->hz = rte_get_tsc_hz();
+	if (p->key_file[0] != '\0') {
+		char where[GCDL_PROFILE_STR + 96], why[128];
+
+		rc = gcdl_auth_key_load(&dp->auth_key, p->key_file, why, sizeof(why));
+		if (rc != 0) {
+			gcdl_profile_where(p, "job.key_file", where, sizeof(where));
+			gcdl_seterr(err, errlen, "%s: %s: %s", where, p->key_file, why);
+			rc = -EINVAL;
+			goto fail;
+		}
+		dp->auth = &dp->auth_key;
+	} else if (dp->opts.inject_hostile > 0) {
+		gcdl_seterr(err, errlen, "--inject-hostile needs a job key (job.key_file)");
+		rc = -EINVAL;
+		goto fail;
+	}
 	rc = assign_lcores(dp, err, errlen);
 	if (rc != 0)
 		goto fail;
@@ -181,7 +197,8 @@ gcdl_dp_create(const struct gcdl_profile *p, const struct gcdl_dp_opts *o, char 
 	dp->dl_coords = gcdl_frame_chunk_coords(GCDL_MSG_UPDATE, p->mtu, 0);
 	dp->dl_chunks = (dp->dim + dp->dl_coords - 1) / dp->dl_coords;
 	payload = RTE_MAX(gcdl_engine_max_payload(dp->e), 4 * (size_t)dp->dl_coords);
-	dp->frame_cap = RTE_MAX((size_t)GCDL_ETH_MIN_FRAME, GCDL_FRAME_OVERHEAD + payload);
+	dp->frame_cap = RTE_MAX((size_t)GCDL_ETH_MIN_FRAME,
+				GCDL_FRAME_OVERHEAD + payload + GCDL_FRAME_TAG_LEN);
 	dp->data_room = (uint16_t)RTE_ALIGN_CEIL(RTE_PKTMBUF_HEADROOM + dp->frame_cap, 64);
 
 	dp->sm.kind = p->straggler_model;
@@ -241,7 +258,7 @@ gcdl_dp_create(const struct gcdl_profile *p, const struct gcdl_dp_opts *o, char 
 	}
 
 	/* port pairs: W_k on its worker lcore's socket, A_k on the aggregator's */
-	dp->garbage = dp->opts.inject_garbage > 0;
+	dp->garbage = dp->opts.inject_garbage > 0 || dp->opts.inject_hostile > 0;
 	dp->npairs = dp->n + (dp->garbage ? 1 : 0);
 	dp->pairs = rte_zmalloc_socket("gcdl_pairs", sizeof(*dp->pairs) * dp->npairs, 0,
 				       (int)asock);

@@ -71,6 +71,9 @@ frame_in(struct dp_agg *a, const uint8_t *data, uint32_t len, uint64_t now)
 	int rc;
 
 	rc = gcdl_frame_decode(data, len, &a->lim, &hdr, &pl);
+	/* with a job key nothing of a frame is used before its tag is checked */
+	if (rc == 0 && a->dp->auth != NULL)
+		rc = gcdl_auth_verify(a->dp->auth, data, len);
 	if (rc > 0) {
 		DP_STAT_ADD(&a->st, drops[rc], 1);
 		return;

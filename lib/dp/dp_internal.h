@@ -33,6 +33,7 @@
 
 #include "gcdl/deadline.h"
 #include "gcdl/dp.h"
+#include "gcdl/auth.h"
 #include "gcdl/engine.h"
 #include "gcdl/faults.h"
 #include "gcdl/straggler.h"
@@ -108,6 +109,7 @@ struct dp_stats {
 	uint64_t fault_reordered;
 	uint64_t fault_corrupted;
 	uint64_t fault_delayed;  /* frames a slow worker held back */
+	uint64_t hostile_sent;   /* --inject-hostile frames (control thread) */
 } __rte_cache_aligned;
 
 #define DP_STAT_ADD(s, f, n) __atomic_store_n(&(s)->f, (s)->f + (n), __ATOMIC_RELAXED)
@@ -287,6 +289,8 @@ struct gcdl_dp {
 	struct dp_tel_round tel;
 	int numa_engine;       /* node the engine's memory was preferred on, -1: none */
 	uint32_t first_round;  /* 0, or the round a checkpoint continues with */
+	struct gcdl_auth auth_key;
+	const struct gcdl_auth *auth; /* &auth_key with job.key_file, else NULL */
 };
 
 /* Back off when a loop found nothing to do, so idle lcores sharing a core
@@ -365,6 +369,9 @@ int gcdl_dp_faults_apply(struct dp_wlcore *wl, struct dp_lworker *w);
 int gcdl_dp_faults_slow(const struct gcdl_dp *dp, uint32_t worker);
 uint64_t gcdl_dp_faults_due(struct dp_wlcore *wl, struct dp_lworker *w, uint64_t start,
 			    uint64_t due);
+
+/* hostile.c: the --inject-hostile frames of round t on the garbage port. */
+int gcdl_dp_inject_hostile(struct gcdl_dp *dp, uint32_t round);
 
 /* dp_agg.c */
 int gcdl_dp_agg_init(struct gcdl_dp *dp, struct dp_agg *a, char *err, size_t errlen);

@@ -142,11 +142,16 @@ build_frames(struct dp_wlcore *wl, struct dp_lworker *w)
 		put_be32(f + OFF_COUNT, count);
 		put_be16(f + OFF_PAYLOAD_LEN, (uint16_t)len);
 		flen = GCDL_FRAME_OVERHEAD + (size_t)len;
-		if (flen < GCDL_ETH_MIN_FRAME) {
-			memset(f + flen, 0, GCDL_ETH_MIN_FRAME - flen);
-			flen = GCDL_ETH_MIN_FRAME;
+		if (dp->auth != NULL) {
+			/* CRC, then the tag after the payload */
+			flen = (size_t)gcdl_auth_seal(dp->auth, f, rte_pktmbuf_tailroom(m));
+		} else {
+			if (flen < GCDL_ETH_MIN_FRAME) {
+				memset(f + flen, 0, GCDL_ETH_MIN_FRAME - flen);
+				flen = GCDL_ETH_MIN_FRAME;
+			}
+			gcdl_frame_seal(f, flen);
 		}
-		gcdl_frame_seal(f, flen);
 		m->data_len = (uint16_t)flen;
 		m->pkt_len = (uint32_t)flen;
 		w->held[c] = m;
@@ -265,6 +270,8 @@ rx_updates(struct dp_wlcore *wl, struct dp_lworker *w)
 		if (rc != 0)
 			continue;
 		r = gcdl_frame_decode(data, len, &w->lim, &hdr, &pl);
+		if (r == 0 && dp->auth != NULL)
+			r = gcdl_auth_verify(dp->auth, data, len);
 		if (r == 0 && hdr.sender != dp->n)
 			r = GCDL_DROP_SENDER; /* updates come from the aggregator only */
 		if (r == 0 && w->state == DP_W_DONE)

@@ -53,6 +53,7 @@ gcdl_dp_stats_collect(struct gcdl_dp *dp, struct gcdl_dp_result *res)
 	res->late = DP_STAT_GET(a, late);
 	res->alloc_failures += DP_STAT_GET(a, alloc_fail) + DP_STAT_GET(c, alloc_fail);
 	res->garbage_sent = DP_STAT_GET(c, tx_frames);
+	res->hostile_sent = DP_STAT_GET(c, hostile_sent);
 }
 
 void
@@ -81,6 +82,7 @@ gcdl_dp_print_summary(const struct gcdl_dp_result *r, FILE *out)
 	fprintf(out, "downlink received: %" PRIu64 " frames, %" PRIu64 " bytes\n",
 		r->down_rx_frames, r->down_rx_bytes);
 	fprintf(out, "garbage injected: %" PRIu64 "\n", r->garbage_sent);
+	fprintf(out, "hostile injected: %" PRIu64 "\n", r->hostile_sent);
 	fprintf(out, "drops: %" PRIu64 "\n", drops);
 	for (int i = 1; i < GCDL_DROP__COUNT; i++)
 		if (r->drops[i] > 0)

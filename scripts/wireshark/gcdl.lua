@@ -30,6 +30,8 @@ local f = {
 	round = ProtoField.uint32("gcdl.round", "Round", base.DEC),
 	sender = ProtoField.uint16("gcdl.sender", "Sender", base.DEC),
 	flags = ProtoField.uint16("gcdl.flags", "Flags", base.HEX),
+	flag_auth = ProtoField.bool("gcdl.flags.auth", "Authentication tag follows the payload", 16, nil, 0x0001),
+	tag = ProtoField.bytes("gcdl.tag", "Tag (keyed BLAKE2b-128)"),
 	chunk = ProtoField.uint32("gcdl.chunk", "Chunk", base.DEC),
 	first_coord = ProtoField.uint32("gcdl.first_coord", "First coordinate", base.DEC),
 	coord_count = ProtoField.uint32("gcdl.coord_count", "Coordinate count", base.DEC),
@@ -49,6 +51,7 @@ gcdl.fields = {
 	f.magic, f.version, f.type, f.job_id, f.round, f.sender, f.flags, f.chunk,
 	f.first_coord, f.coord_count, f.scale_block, f.payload_len, f.crc32,
 	f.scales, f.scale_count, f.scale, f.bits, f.values, f.value_count, f.value, f.data,
+	f.flag_auth, f.tag,
 }
 
 local ex_truncated = ProtoExpert.new("gcdl.truncated", "Frame shorter than its header or payload_len",
@@ -87,7 +90,10 @@ function gcdl.dissector(tvb, pinfo, tree)
 			pinfo.cols.info = "gcdl, truncated header (" .. len .. " bytes)"
 			return len
 		end
-		t:add(f[h[1]], tvb(h[2], h[3]))
+		local item = t:add(f[h[1]], tvb(h[2], h[3]))
+		if h[1] == "flags" then
+			item:add(f.flag_auth, tvb(h[2], h[3]))
+		end
 	end
 
 	local magic = tvb(0, 2):uint()
@@ -107,6 +113,16 @@ function gcdl.dissector(tvb, pinfo, tree)
 		tname, round, sender, chunk, count)
 	t:append_text(string.format(", %s, round %u, sender %u, chunk %u", tname, round,
 		sender, chunk))
+
+	-- with the auth flag, the 16-byte tag right after the payload
+	local flags = tvb(14, 2):uint()
+	if flags % 2 == 1 then
+		if HDR_LEN + plen + 16 <= len then
+			t:add(f.tag, tvb(HDR_LEN + plen, 16))
+		else
+			t:add_proto_expert_info(ex_truncated)
+		end
+	end
 
 	-- the payload as far as the frame holds it (Ethernet padding is not payload)
 	local avail = math.min(plen, len - HDR_LEN)

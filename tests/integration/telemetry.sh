@@ -117,7 +117,8 @@ check(lay["pair_max"] <= 2 and lay["pair_min"] <= lay["pair_max"], "pair counts"
 
 # /gcdl/stats
 names = ["truncated", "ethertype", "magic", "version", "type", "flags", "length", "crc",
-         "job", "sender", "round", "chunk", "offset", "count", "scale_block", "payload"]
+         "job", "sender", "round", "chunk", "offset", "count", "scale_block", "payload",
+         "auth"]
 drop_keys = sorted(k for k in st if k.startswith("drop_"))
 check(drop_keys == sorted("drop_" + n for n in names), f"drop keys {drop_keys}")
 check(st["drops"] == sum(st["drop_" + n] for n in names), "drops != sum of drop_<name>")
