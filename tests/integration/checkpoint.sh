@@ -37,7 +37,8 @@ wait $pid 2>/dev/null || true
 done_rounds=$(($(wc -l <"$TMP/k1.csv") - 1))
 [ "$done_rounds" -lt $R ] || fail "killed after all $R rounds"
 [ -f "$TMP/ck.bin" ] || fail "no checkpoint after $done_rounds rounds"
-ls "$TMP"/ck.bin.tmp-* >/dev/null 2>&1 && fail "a temporary checkpoint was left behind" || true
+# a kill during a write may leave ck.bin.tmp-PID behind; ck.bin is then the
+# previous checkpoint, whole (the resume below loads and checks it)
 rm -rf "/var/run/dpdk/$PREFIX"
 
 run_gcdl "$TMP/k2" "${JOB[@]}" --resume "$TMP/ck.bin" --metrics "$TMP/k2.csv" \
