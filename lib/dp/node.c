@@ -73,11 +73,18 @@ gcdl_node_flush(struct gcdl_node *n)
 			sent += s;
 			if (sent == q->n)
 				break;
-			/* a full ring drains quickly; a link that is down never does */
-			if (give_up == 0)
+			/* a full ring drains quickly; a link that is down (a memif peer
+			 * that died) never does */
+			if (give_up == 0) {
+				struct rte_eth_link lk;
+
+				memset(&lk, 0, sizeof(lk));
+				if (rte_eth_link_get_nowait(n->port[pi], &lk) == 0 && !lk.link_status)
+					break;
 				give_up = rte_get_tsc_cycles() + n->hz * NODE_TX_SPIN_US / 1000000;
-			else if (rte_get_tsc_cycles() > give_up)
+			} else if (rte_get_tsc_cycles() > give_up) {
 				break;
+			}
 			rte_pause();
 		}
 		n->res.tx_frames += sent;

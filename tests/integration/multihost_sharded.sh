@@ -8,6 +8,11 @@
 # ends with the same replica; each aggregator takes only the chunks it owns;
 # when no frame came late anywhere, sharded computes the star's model bit for
 # bit (the decoder and the optimizer work per coordinate).
+# Then (as root, over af_packet in namespaces) sharded with every MAC given by
+# the profile and aggregator 1 started 1.5 s late: workers cannot compute
+# while their two ranges are at different rounds, so they ask aggregator 1 to
+# catch up (its rounds closed "to catch up" > 0) and training still ends in
+# the band with identical replicas, every node on the profile's MAC.
 . "$(dirname "$0")/common.sh"
 
 . "$ROOT/scripts/cluster.sh"
@@ -22,7 +27,8 @@ JOB=(--profile "$CI_PROFILE" --quiet --set coding.mtu=64 --set coding.scale_bloc
 run_job() {
 	local k=$1 dir=$2 a w opts=("${JOB[@]}") crc="" acc
 	[ "$k" -gt 1 ] && opts+=(--set network.topology=sharded --set network.aggregators="$k")
-	CLUSTER_TAG=g$$-$k cluster_init memif 4 "$k" "$dir"
+	CLUSTER_TAG=g$$-$k
+	cluster_init memif 4 "$k" "$dir"
 	for ((a = 0; a < k; a++)); do cluster_start_aggregator "$a" "${opts[@]}"; done
 	for w in 0 1 2 3; do cluster_start_worker "$w" "${opts[@]}"; done
 	for w in 0 1 2 3; do
@@ -77,3 +83,40 @@ if all_in_time "$TMP/star" 1 && all_in_time "$TMP/sharded" 2; then
 	echo "every frame in time: sharded model = star model ($sh_crc)"
 fi
 echo "ok: memif star accuracy $star_acc, sharded K=2 accuracy $sh_acc; frames $a0 + $a1"
+
+if [ "$(id -u)" != 0 ] || ! ip netns list >/dev/null 2>&1; then
+	echo "skip (late aggregator): network namespaces need root and iproute2"
+	exit 0
+fi
+cluster_cleanup
+CLUSTER_PIDS=()
+AM=02:00:00:00:aa:00,02:00:00:00:aa:01
+WM=02:00:00:00:00:00,02:00:00:00:00:01,02:00:00:00:00:02,02:00:00:00:00:03
+opts=(--profile "$CI_PROFILE" --set coding.mtu=64 --set coding.scale_block=8 --set network.topology=sharded --set network.aggregators=2
+      --set network.aggregator_macs=$AM --set network.worker_macs=$WM)
+D=$TMP/late
+CLUSTER_TAG=g$$-late
+cluster_init af_packet 4 2 "$D"
+cluster_start_aggregator 0 "${opts[@]}"
+for w in 0 1 2 3; do cluster_start_worker "$w" "${opts[@]}"; done
+sleep 1.5
+cluster_start_aggregator 1 "${opts[@]}"
+crc=""
+for w in 0 1 2 3; do
+	cluster_wait_pid "${CLUSTER_WORKER_PID[$w]}" || fail "late: worker $w exited with $?"
+	grep -q "^gcdl: port 0 net_af_packet0 MAC 02:00:00:00:00:0$w\$" "$D/w$w.out" ||
+		fail "late: worker $w is not on the profile's MAC: $(grep 'port 0' "$D/w$w.out")"
+	[ "$(summary "$D/w$w.out" rounds)" = "$rounds of $rounds" ] || fail "late: worker $w rounds"
+	assert_float_ge "$(summary "$D/w$w.out" test_accuracy)" 0.95 "late: worker $w accuracy"
+	[ "$(summary_num "$D/w$w.out" "contributed rounds")" -gt 0 ] || fail "late: worker $w never contributed"
+	[ -z "$crc" ] && crc=$(summary "$D/w$w.out" model_crc)
+	[ "$(summary "$D/w$w.out" model_crc)" = "$crc" ] || fail "late: worker $w's replica differs"
+done
+for a in 0 1; do
+	cluster_wait_pid "${CLUSTER_AGG_PID[$a]}" || fail "late: aggregator $a exited with $?"
+	[ "$(summary "$D/a$a.out" rounds)" = "$rounds of $rounds" ] || fail "late: aggregator $a rounds"
+done
+grep -q "^gcdl: port 0 net_af_packet0 MAC 02:00:00:00:aa:00\$" "$D/a0.out" || fail "late: aggregator 0's MAC"
+caught=$(summary "$D/a1.out" "rounds closed" | sed -n 's/.* \([0-9]*\) to catch up/\1/p')
+[ "${caught:-0}" -gt 0 ] || fail "late: aggregator 1 never caught up: $(summary "$D/a1.out" "rounds closed")"
+echo "ok (late aggregator): aggregator 1 closed $caught rounds to catch up; replicas $crc"
