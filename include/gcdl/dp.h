@@ -85,6 +85,7 @@ struct gcdl_dp_result {
 	uint64_t stragglers;        /**< worker-rounds with no chunk accepted */
 	uint64_t skipped;           /**< worker-rounds a Bernoulli straggler did not send */
 	uint64_t alloc_failures;    /**< mbuf allocation failures (retried) */
+	uint64_t tx_full;           /**< TX bursts a full ring took only partly (retried) */
 	uint64_t fault_dropped;     /**< [faults]: uplink frames not sent */
 	uint64_t fault_duplicated;  /**< [faults]: uplink frames sent twice */
 	uint64_t fault_reordered;   /**< [faults]: uplink copies sent out of order */

@@ -198,8 +198,11 @@ tx_downlink(struct dp_agg *a)
 			m[i]->pkt_len = len;
 		}
 		sent = rte_eth_tx_burst((uint16_t)pp->aport, 0, m, (uint16_t)cnt);
-		if (sent < cnt)
+		if (sent < cnt) {
+			/* the port's ring is full: the rest goes in a later pass */
+			DP_STAT_ADD(&a->st, tx_full, 1);
 			rte_pktmbuf_free_bulk(m + sent, cnt - sent);
+		}
 		for (uint16_t i = 0; i < sent; i++)
 			bytes += img->len[first + i];
 		if (unlikely(pc != NULL)) {

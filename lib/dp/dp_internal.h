@@ -102,6 +102,7 @@ struct dp_stats {
 	uint64_t skipped;      /* worker-rounds not sent (Bernoulli straggler) */
 	uint64_t applied;      /* updates applied to replicas */
 	uint64_t alloc_fail;   /* mbuf allocation failures (retried) */
+	uint64_t tx_full;      /* TX bursts the ring took only partly (rest retried) */
 	uint64_t msg_lost;     /* ARRIVAL messages the control inbox had no room for */
 	/* injected at transmit ([faults]) */
 	uint64_t fault_dropped;

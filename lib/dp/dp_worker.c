@@ -217,6 +217,7 @@ try_send(struct dp_wlcore *wl, struct dp_lworker *w, int force)
 		w->next += n;
 		did |= n > 0;
 		if (w->next < w->nheld) {
+			DP_STAT_ADD(&wl->st, tx_full, 1);
 			if (!force)
 				return did;
 			if (dp_quit(wl->dp))

@@ -52,6 +52,9 @@ gcdl_dp_stats_collect(struct gcdl_dp *dp, struct gcdl_dp_result *res)
 	res->duplicates = DP_STAT_GET(a, duplicates);
 	res->late = DP_STAT_GET(a, late);
 	res->alloc_failures += DP_STAT_GET(a, alloc_fail) + DP_STAT_GET(c, alloc_fail);
+	res->tx_full = DP_STAT_GET(a, tx_full);
+	for (uint32_t i = 0; i < dp->nwl; i++)
+		res->tx_full += DP_STAT_GET(&dp->wl[i]->st, tx_full);
 	res->garbage_sent = DP_STAT_GET(c, tx_frames);
 	res->hostile_sent = DP_STAT_GET(c, hostile_sent);
 }
@@ -106,6 +109,8 @@ gcdl_dp_print_summary(const struct gcdl_dp_result *r, FILE *out)
 		r->first_round);
 	fprintf(out, "deadline: last %.0f us, longest round %.0f us, max overshoot %.1f us\n",
 		r->last_deadline_us, r->max_round_us, r->max_overshoot_us);
+	fprintf(out, "resources: %" PRIu64 " mbuf allocation failures, %" PRIu64
+		" TX ring full (all retried)\n", r->alloc_failures, r->tx_full);
 	if (r->alloc_failures > 0)
 		fprintf(out, "mbuf allocation failures: %" PRIu64 "\n", r->alloc_failures);
 	if (r->replicas_checked > 0)

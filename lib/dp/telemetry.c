@@ -84,7 +84,7 @@ tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	uint64_t up_tx_f = 0, up_tx_b = 0, dn_rx_f = 0, dn_rx_b = 0, dn_dup = 0, skipped = 0;
 	uint64_t alloc = 0, drops = 0, dn_drops = 0, dn_by[GCDL_DROP__COUNT] = { 0 };
-	uint64_t by[GCDL_DROP__COUNT] = { 0 }, fault[5] = { 0 };
+	uint64_t by[GCDL_DROP__COUNT] = { 0 }, fault[5] = { 0 }, txfull = 0;
 	const struct dp_stats *a, *c;
 	struct gcdl_dp *dp;
 	char key[64];
@@ -108,6 +108,7 @@ tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 		dn_dup += DP_STAT_GET(w, duplicates);
 		skipped += DP_STAT_GET(w, skipped);
 		alloc += DP_STAT_GET(w, alloc_fail);
+		txfull += DP_STAT_GET(w, tx_full);
 		fault[0] += DP_STAT_GET(w, fault_dropped);
 		fault[1] += DP_STAT_GET(w, fault_duplicated);
 		fault[2] += DP_STAT_GET(w, fault_reordered);
@@ -150,6 +151,7 @@ tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	rc |= add_u64(d, "closed_deadline",
 		      __atomic_load_n(&dp->tel.closed_deadline, __ATOMIC_RELAXED));
 	rc |= add_u64(d, "alloc_failures", alloc);
+	rc |= add_u64(d, "tx_full", txfull + DP_STAT_GET(a, tx_full));
 	rc |= add_u64(d, "fault_dropped", fault[0]);
 	rc |= add_u64(d, "fault_duplicated", fault[1]);
 	rc |= add_u64(d, "fault_reordered", fault[2]);
