@@ -49,6 +49,14 @@ gcdl_node_send(struct gcdl_node *n, uint16_t pi, const uint8_t dst[6],
 		n->res.tx_failed++;
 		return (int)len;
 	}
+	if (n->auth != NULL)
+		len = gcdl_auth_seal(n->auth, rte_pktmbuf_mtod(m, uint8_t *),
+				     rte_pktmbuf_tailroom(m));
+	if (len < 0) {
+		rte_pktmbuf_free(m);
+		n->res.tx_failed++;
+		return (int)len;
+	}
 	m->data_len = (uint16_t)len;
 	m->pkt_len = (uint32_t)len;
 	q->m[q->n++] = m;
@@ -116,6 +124,21 @@ gcdl_node_rx(struct gcdl_node *n, uint16_t pi, struct rte_mbuf **pkts)
 		pkts[kept++] = pkts[i];
 	}
 	return kept;
+}
+
+int
+gcdl_node_decode(struct gcdl_node *n, const struct rte_mbuf *m, struct gcdl_frame_hdr *hdr,
+		 const uint8_t **pl)
+{
+	const uint8_t *data = rte_pktmbuf_mtod(m, const uint8_t *);
+	uint32_t len = rte_pktmbuf_data_len(m);
+	int rc = gcdl_frame_decode(data, len, &n->lim, hdr, pl);
+
+	if (rc == 0 && n->auth != NULL)
+		rc = gcdl_auth_verify(n->auth, data, len);
+	if (rc > 0)
+		n->res.drops[rc]++;
+	return rc < 0 ? GCDL_DROP_TRUNCATED : rc;
 }
 
 void
@@ -321,7 +344,20 @@ gcdl_node_create(const struct gcdl_profile *p, const struct gcdl_node_opts *o, c
 	}
 	payload = RTE_MAX(gcdl_engine_max_payload(n->e), 4 * (size_t)n->mc);
 	payload = RTE_MAX(payload, (size_t)GCDL_CONFIG_FIXED_LEN + 4 * GCDL_JOIN_MAX_PARTS);
-	n->frame_cap = RTE_MAX((size_t)GCDL_ETH_MIN_FRAME, GCDL_FRAME_OVERHEAD + payload);
+	n->frame_cap = RTE_MAX((size_t)GCDL_ETH_MIN_FRAME,
+			       GCDL_FRAME_OVERHEAD + payload + GCDL_FRAME_TAG_LEN);
+	if (p->key_file[0] != '\0') {
+		char where[GCDL_PROFILE_STR + 96];
+
+		rc = gcdl_auth_key_load(&n->auth_key, p->key_file, why, sizeof(why));
+		if (rc != 0) {
+			gcdl_profile_where(p, "job.key_file", where, sizeof(where));
+			gcdl_seterr(err, errlen, "%s: %s: %s", where, p->key_file, why);
+			rte_errno = -rc;
+			goto fail;
+		}
+		n->auth = &n->auth_key;
+	}
 	n->payload = malloc(payload);
 	if (n->payload == NULL)
 		goto nomem;

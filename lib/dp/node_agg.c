@@ -263,13 +263,8 @@ poll_ports(struct gcdl_node *n, struct agg_round *r)
 		for (uint16_t i = 0; i < nb; i++) {
 			struct gcdl_frame_hdr hdr;
 			const uint8_t *pl;
-			int rc = gcdl_frame_decode(rte_pktmbuf_mtod(pkts[i], const uint8_t *),
-						   rte_pktmbuf_data_len(pkts[i]), &n->lim, &hdr, &pl);
-
-			if (rc > 0) {
-				n->res.drops[rc]++;
+			if (gcdl_node_decode(n, pkts[i], &hdr, &pl) != 0)
 				continue;
-			}
 			if (hdr.type == GCDL_MSG_HELLO || hdr.type == GCDL_MSG_RESYNC)
 				on_hello(n, r, pi, &hdr, pl);
 			else if (r->t < n->prof.rounds)

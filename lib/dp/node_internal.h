@@ -13,6 +13,7 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
+#include "gcdl/auth.h"
 #include "gcdl/join.h"
 #include "gcdl/node.h"
 #include "gcdl/straggler.h"
@@ -57,6 +58,8 @@ struct gcdl_node {
 	struct gcdl_straggler_model sm;
 	double *slowdown;
 	uint8_t *payload;          /* scratch for one payload */
+	struct gcdl_auth auth_key;
+	const struct gcdl_auth *auth; /* job.key_file, or NULL: no tags */
 
 	struct gcdl_node_result res;
 	char fail[512];
@@ -98,6 +101,10 @@ void gcdl_node_flush(struct gcdl_node *n);
 /* Receive a burst on port index pi. Frames for another MAC are freed and
  * counted. @return frames kept in pkts. */
 uint16_t gcdl_node_rx(struct gcdl_node *n, uint16_t pi, struct rte_mbuf **pkts);
+/* Validate a received frame (and its tag when the job has a key).
+ * @return 0, or a positive drop reason (counted here). */
+int gcdl_node_decode(struct gcdl_node *n, const struct rte_mbuf *m, struct gcdl_frame_hdr *hdr,
+		     const uint8_t **pl);
 /* Fill h with this node's header fields for a frame of the given type. */
 void gcdl_node_hdr(const struct gcdl_node *n, struct gcdl_frame_hdr *h, int type,
 		   uint32_t round);

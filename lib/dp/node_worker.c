@@ -223,13 +223,10 @@ poll_ports(struct gcdl_node *n, uint64_t now, uint32_t *work)
 		for (uint16_t i = 0; i < nb && rc == 0; i++) {
 			struct gcdl_frame_hdr hdr;
 			const uint8_t *pl;
-			int r = gcdl_frame_decode(rte_pktmbuf_mtod(pkts[i], const uint8_t *),
-						  rte_pktmbuf_data_len(pkts[i]), &n->lim, &hdr, &pl);
-
-			if (r == 0 && hdr.sender < n->n)
-				r = GCDL_DROP_SENDER; /* workers do not talk to workers */
-			if (r > 0) {
-				n->res.drops[r]++;
+			if (gcdl_node_decode(n, pkts[i], &hdr, &pl) != 0)
+				continue;
+			if (hdr.sender < n->n) {
+				n->res.drops[GCDL_DROP_SENDER]++; /* workers do not talk to workers */
 				continue;
 			}
 			if (hdr.type == GCDL_MSG_CONFIG)

@@ -9,7 +9,7 @@
 # when no frame came late anywhere, sharded computes the star's model bit for
 # bit (the decoder and the optimizer work per coordinate).
 # Then (as root, over af_packet in namespaces) sharded with every MAC given by
-# the profile and aggregator 1 started 1.5 s late: workers cannot compute
+# the profile and aggregator 1 started after aggregator 0 ran 20 rounds alone: workers cannot compute
 # while their two ranges are at different rounds, so they ask aggregator 1 to
 # catch up (its rounds closed "to catch up" > 0) and training still ends in
 # the band with identical replicas, every node on the profile's MAC.
@@ -84,11 +84,34 @@ if all_in_time "$TMP/star" 1 && all_in_time "$TMP/sharded" 2; then
 fi
 echo "ok: memif star accuracy $star_acc, sharded K=2 accuracy $sh_acc; frames $a0 + $a1"
 
+# job keys: frames of a node with another key are dropped as "auth" (the
+# aggregator never even reads the hello), and that worker gives up
+head -c 32 /dev/urandom >"$TMP/a.key"
+head -c 32 /dev/urandom >"$TMP/b.key"
+chmod 600 "$TMP/a.key" "$TMP/b.key"
+CLUSTER_EXTRA_CLEANUP= cluster_cleanup
+CLUSTER_PIDS=()
+CLUSTER_TAG=g$$-key
+cluster_init memif 1 1 "$TMP/key"
+cluster_start_aggregator 0 --profile "$CI_PROFILE" --quiet --rounds 20 --set job.key_file="$TMP/a.key" \
+	--set network.join_wait_ms=1500
+cluster_start_worker 0 --profile "$CI_PROFILE" --quiet --rounds 20 --set job.key_file="$TMP/b.key" \
+	--set network.idle_timeout_ms=1000
+rc=0
+cluster_wait_pid "${CLUSTER_WORKER_PID[0]}" || rc=$?
+[ $rc = 1 ] || fail "key: the worker with another key exited with $rc, want 1"
+grep -q "no frame from aggregator 0 for network.idle_timeout_ms = 1000 ms" "$TMP/key/w0.out" ||
+	fail "key: no timeout message: $(tail -n 2 "$TMP/key/w0.out")"
+cluster_wait_pid "${CLUSTER_AGG_PID[0]}" || fail "key: aggregator exited with $?"
+[ "$(summary_num "$TMP/key/a0.out" "drop auth")" -gt 0 ] || fail "key: no auth drops at the aggregator"
+grep -q "^worker 0: joins 0 " "$TMP/key/a0.out" || fail "key: the worker with another key joined"
+echo "ok (keys): $(summary_num "$TMP/key/a0.out" "drop auth") hellos with another key dropped as auth"
+
 if [ "$(id -u)" != 0 ] || ! ip netns list >/dev/null 2>&1; then
 	echo "skip (late aggregator): network namespaces need root and iproute2"
 	exit 0
 fi
-cluster_cleanup
+CLUSTER_EXTRA_CLEANUP= cluster_cleanup
 CLUSTER_PIDS=()
 AM=02:00:00:00:aa:00,02:00:00:00:aa:01
 WM=02:00:00:00:00:00,02:00:00:00:00:01,02:00:00:00:00:02,02:00:00:00:00:03
@@ -99,7 +122,13 @@ CLUSTER_TAG=g$$-late
 cluster_init af_packet 4 2 "$D"
 cluster_start_aggregator 0 "${opts[@]}"
 for w in 0 1 2 3; do cluster_start_worker "$w" "${opts[@]}"; done
-sleep 1.5
+# aggregator 1 starts once aggregator 0 ran 20 rounds on its own
+for ((i = 0; i < 600; i++)); do
+	r=$({ grep -o 'round [0-9]*/' "$D/a0.out" 2>/dev/null || true; } | tail -n 1 | tr -dc 0-9)
+	[ -n "$r" ] && [ "$r" -ge 20 ] && break
+	sleep 0.1
+done
+[ -n "$r" ] && [ "$r" -ge 20 ] || fail "late: aggregator 0 did not run rounds alone (at ${r:-none})"
 cluster_start_aggregator 1 "${opts[@]}"
 crc=""
 for w in 0 1 2 3; do
