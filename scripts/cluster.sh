@@ -8,6 +8,8 @@
 #   memif:     no namespaces; aggregator a is the memif server of a socket
 #              with one interface per worker (id = worker), each worker a
 #              client of every aggregator's socket.
+#              With 0 aggregators (topology mesh) every pair of nodes has a
+#              memif link of its own (the lower id serves).
 #
 # Used two ways:
 #   sourced (tests):  . scripts/cluster.sh; cluster_init TRANSPORT WORKERS AGGS DIR;
@@ -124,7 +126,18 @@ cluster_eal() {
 		CLUSTER_EAL+=(--vdev "net_af_packet0,iface=eth0")
 		;;
 	memif)
-		if [[ $node == a* ]]; then
+		if [ "$CLUSTER_AGGS" = 0 ]; then
+			# mesh: one memif link per pair of nodes; the lower id serves
+			k=${node#w}
+			local j
+			for ((j = 0; j < CLUSTER_WORKERS; j++)); do
+				if ((j > k)); then
+					CLUSTER_EAL+=(--vdev "net_memif$j,role=server,id=$j,socket=$(cluster_sock "m$k")")
+				elif ((j < k)); then
+					CLUSTER_EAL+=(--vdev "net_memif$j,role=client,id=$k,socket=$(cluster_sock "m$j")")
+				fi
+			done
+		elif [[ $node == a* ]]; then
 			a=${node#a}
 			for ((k = 0; k < CLUSTER_WORKERS; k++)); do
 				CLUSTER_EAL+=(--vdev "net_memif$k,role=server,id=$k,socket=$(cluster_sock "$a")")

@@ -271,10 +271,10 @@ gcdl_node_create(const struct gcdl_profile *p, const struct gcdl_node_opts *o, c
 		rte_errno = EINVAL;
 		return NULL;
 	}
-	if (p->topology == GCDL_TOPO_MESH) {
-		gcdl_seterr(err, errlen, "network.topology mesh is not implemented in this build "
-			    "(star or sharded)");
-		rte_errno = ENOTSUP;
+	if (p->topology == GCDL_TOPO_MESH && o->role != GCDL_NODE_WORKER) {
+		gcdl_seterr(err, errlen, "network.topology mesh has no aggregator: run every node "
+			    "as --role worker --id K");
+		rte_errno = EINVAL;
 		return NULL;
 	}
 	if (o->role == GCDL_NODE_WORKER && o->id >= p->workers) {
@@ -404,8 +404,9 @@ gcdl_node_create(const struct gcdl_profile *p, const struct gcdl_node_opts *o, c
 		goto fail;
 	}
 
-	rc = o->role == GCDL_NODE_AGGREGATOR ? gcdl_node_agg_init(n, err, errlen)
-					     : gcdl_node_worker_init(n, err, errlen);
+	rc = p->topology == GCDL_TOPO_MESH ? gcdl_node_mesh_init(n, err, errlen)
+	     : o->role == GCDL_NODE_AGGREGATOR ? gcdl_node_agg_init(n, err, errlen)
+					       : gcdl_node_worker_init(n, err, errlen);
 	if (rc != 0) {
 		rte_errno = -rc;
 		goto fail;
@@ -432,8 +433,9 @@ gcdl_node_run(struct gcdl_node *n, struct gcdl_node_result *res)
 		rc = -EINVAL;
 	} else {
 		n->ran = 1;
-		rc = n->opts.role == GCDL_NODE_AGGREGATOR ? gcdl_node_agg_run(n)
-							  : gcdl_node_worker_run(n);
+		rc = n->prof.topology == GCDL_TOPO_MESH ? gcdl_node_mesh_run(n)
+		     : n->opts.role == GCDL_NODE_AGGREGATOR ? gcdl_node_agg_run(n)
+							    : gcdl_node_worker_run(n);
 		gcdl_node_flush(n);
 	}
 	if (res != NULL)
@@ -461,7 +463,9 @@ gcdl_node_model(const struct gcdl_node *n, uint32_t *dim)
 		return NULL;
 	if (dim != NULL)
 		*dim = n->dim;
-	return n->opts.role == GCDL_NODE_WORKER ? n->w : gcdl_engine_model(n->e);
+	/* a mesh node's replica is its engine's model */
+	return n->opts.role == GCDL_NODE_WORKER && n->mesh == NULL ? n->w
+								    : gcdl_engine_model(n->e);
 }
 
 void
@@ -474,7 +478,8 @@ gcdl_node_print_placement(const struct gcdl_node *n, FILE *out)
 	fprintf(out, "gcdl: role %s %u (sender id %u), topology %s, %u aggregator(s), lcore %u, "
 		"profile hash %016" PRIx64 "\n",
 		n->opts.role == GCDL_NODE_WORKER ? "worker" : "aggregator", n->opts.id, n->self,
-		n->prof.topology == GCDL_TOPO_SHARDED ? "sharded" : "star", n->k, rte_lcore_id(),
+		n->prof.topology == GCDL_TOPO_SHARDED ? "sharded" :
+		n->prof.topology == GCDL_TOPO_MESH ? "mesh" : "star", n->k, rte_lcore_id(),
 		n->hash);
 	for (uint16_t pi = 0; pi < n->nports; pi++) {
 		char name[RTE_ETH_NAME_MAX_LEN] = "";
@@ -540,6 +545,7 @@ gcdl_node_print_summary(const struct gcdl_node *n, const struct gcdl_node_result
 		fprintf(out, "configs accepted: %" PRIu64 ", resync requests %" PRIu64 "\n",
 			r->joins, r->resync_requests);
 	}
+	gcdl_node_mesh_summary(n, out);
 	fprintf(out, "time: %.3f s\n", r->wall_s);
 	fprintf(out, "rounds/s: %.1f\n", s > 0 ? r->rounds / s : 0.0);
 	fprintf(out, "frames/s: %.0f received, %.0f sent\n", s > 0 ? r->rx_frames / s : 0.0,
@@ -551,6 +557,7 @@ gcdl_node_free(struct gcdl_node *n)
 {
 	if (n == NULL)
 		return;
+	gcdl_node_mesh_free(n);
 	for (uint16_t pi = 0; pi < n->nports; pi++) {
 		if (n->txq[pi].n > 0)
 			rte_pktmbuf_free_bulk(n->txq[pi].m, n->txq[pi].n);

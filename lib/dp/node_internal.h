@@ -77,6 +77,9 @@ struct gcdl_node {
 	uint32_t incarnation;
 	uint32_t nparts;
 	uint32_t parts[GCDL_JOIN_MAX_PARTS];
+
+	/* mesh node k (node_mesh.c) */
+	struct node_mesh *mesh;
 };
 
 static inline uint64_t
@@ -122,5 +125,11 @@ int gcdl_node_agg_run(struct gcdl_node *n);
 /* node_worker.c */
 int gcdl_node_worker_init(struct gcdl_node *n, char *err, size_t errlen);
 int gcdl_node_worker_run(struct gcdl_node *n);
+
+/* node_mesh.c: network.topology mesh, every node a worker and a replica */
+int gcdl_node_mesh_init(struct gcdl_node *n, char *err, size_t errlen);
+int gcdl_node_mesh_run(struct gcdl_node *n);
+void gcdl_node_mesh_summary(const struct gcdl_node *n, FILE *out);
+void gcdl_node_mesh_free(struct gcdl_node *n);
 
 #endif /* GCDL_NODE_INTERNAL_H */

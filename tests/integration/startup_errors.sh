@@ -27,7 +27,7 @@ expect_exit2 role_aggregator_bad_id "--id 1: this job has aggregators 0..0" "${E
 expect_exit2 role_aggregator_no_port "no ethdev port" "${EAL[@]}" -- --profile "$CI_PROFILE" --role aggregator
 expect_exit2 role_local_id "--id is for --role worker or aggregator" "${EAL[@]}" -- --profile "$CI_PROFILE" --id 1
 expect_exit2 role_worker_metrics "--metrics is written by the aggregator" "${EAL[@]}" -- --profile "$CI_PROFILE" --role worker --id 0 --metrics "$TMP/wm.csv"
-expect_exit2 topology_mesh "network.topology mesh is not implemented" "${EAL[@]}" -- --profile "$CI_PROFILE" --role aggregator --set network.topology=mesh
+expect_exit2 topology_mesh_aggregator "network.topology mesh has no aggregator" "${EAL[@]}" -- --profile "$CI_PROFILE" --role aggregator --set network.topology=mesh
 expect_exit2 topology_local_sharded "--role local runs star only" "${EAL[@]}" -- --profile "$CI_PROFILE" --set network.topology=sharded --set network.aggregators=2
 expect_exit2 topology_star_two "network.aggregators 2: topology star has one aggregator" "${EAL[@]}" -- --profile "$CI_PROFILE" --role aggregator --set network.aggregators=2
 expect_exit2 sharded_too_few_chunks "only 1 uplink chunks" "${EAL[@]}" -- --profile "$CI_PROFILE" --role aggregator --set network.topology=sharded --set network.aggregators=2

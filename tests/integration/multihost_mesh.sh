@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Multi-host mesh (network.topology = mesh): 4 nodes, each worker k and a
+# replica of the aggregator, as 4 processes in 4 network namespaces over
+# net_af_packet (scripts/cluster.sh, no aggregator process).
+#  (a) configs/ci.ini trains into the local mode's band (test accuracy in
+#      [0.95, 1], as tests/integration/accuracy.sh), every node ends in sync
+#      with the same model CRC; when node 0 committed every frame of every
+#      worker that was not an injected straggler, the model is gcdl-sim's;
+#  (b) with [faults] drop_p = 0.01 (gradient, commit, repair and state frames
+#      lost at transmit) the 4 replicas still end with identical model CRCs,
+#      in the accuracy band, and the counters show frames were lost;
+#  (c) the same job over net_memif (one link per pair of nodes): identical CRCs;
+#  (d) start-up errors of the mesh: timing stragglers, exit status 2.
+. "$(dirname "$0")/common.sh"
+
+if [ "$(id -u)" != 0 ] || ! ip netns list >/dev/null 2>&1; then
+	echo "skip: network namespaces need root and iproute2"
+	exit 77
+fi
+. "$ROOT/scripts/cluster.sh"
+CLUSTER_GCDL=$GCDL
+CLUSTER_TIMEOUT=120
+CLUSTER_EXTRA_CLEANUP='rm -rf "$TMP"'
+rounds=$(sed -n 's/^rounds = //p' "$CI_PROFILE")
+MESH=(--profile "$CI_PROFILE" --set network.topology=mesh --quiet)
+
+# run_mesh DIR gcdl-options...: the 4 nodes of a mesh job; all must succeed
+run_mesh() {
+	local dir=$1 k
+	shift
+	CLUSTER_DIR=$dir
+	mkdir -p "$dir"
+	for k in 0 1 2 3; do
+		cluster_start_worker "$k" "${MESH[@]}" "$@"
+		if [ "$CLUSTER_TRANSPORT" = memif ]; then
+			# a memif server listens with a backlog of 1 and a client whose
+			# connect is refused fails to start: start a node again then
+			for try in 1 2 3 4 5; do
+				sleep 0.5
+				kill -0 "$CLUSTER_PID" 2>/dev/null && break
+				grep -q "cannot start it" "$dir/w$k.out" || break
+				echo "memif node $k: connect refused, start $((try + 1))"
+				cluster_start_worker "$k" "${MESH[@]}" "$@"
+			done
+		fi
+	done
+	for k in 0 1 2 3; do
+		cluster_wait_pid "${CLUSTER_WORKER_PID[$k]}" ||
+			fail "mesh node $k exited with $?: $(grep -v 'mp action' "$dir/w$k.out" | tail -n 5)"
+	done
+}
+
+# check_replicas DIR LABEL: every node ran every round, is in sync and has node 0's CRC
+check_replicas() {
+	local dir=$1 label=$2 k crc
+	crc=$(summary "$dir/w0.out" model_crc)
+	for k in 0 1 2 3; do
+		W=$dir/w$k.out
+		[ "$(summary "$W" rounds)" = "$rounds of $rounds" ] || fail "$label: node $k rounds: $(summary "$W" rounds)"
+		[ "$(summary "$W" "mesh replica")" = "in sync" ] || fail "$label: node $k: $(summary "$W" "mesh replica")"
+		[ "$(summary "$W" model_crc)" = "$crc" ] ||
+			fail "$label: node $k model CRC $(summary "$W" model_crc) != node 0's $crc"
+		[ "$(summary "$W" test_accuracy)" = "$(summary "$dir/w0.out" test_accuracy)" ] ||
+			fail "$label: node $k accuracy differs from node 0's with the same CRC"
+	done
+	acc=$(summary "$dir/w0.out" test_accuracy)
+	assert_float_ge "$acc" 0.95 "$label: final test accuracy too low"
+	assert_float_ge 1.0 "$acc" "$label: final test accuracy above 1"
+	echo "$label: accuracy $acc, 4 replicas with CRC $crc"
+}
+
+# (a) -----------------------------------------------------------------------
+cluster_init af_packet 4 0 "$TMP/a"
+run_mesh "$TMP/a"
+check_replicas "$TMP/a" "(a) af_packet"
+skips=0
+for k in 0 1 2 3; do
+	W=$TMP/a/w$k.out
+	[ "$(summary_num "$W" "contributed rounds")" -gt 0 ] || fail "(a) node $k contributed nothing"
+	skips=$((skips + $(summary "$W" "contributed rounds" | sed -n 's/.*(\([0-9]*\) injected.*/\1/p')))
+done
+commits=$(summary "$TMP/a/w0.out" "mesh commits" | awk '{print $1}')
+[ "$commits" = "$rounds" ] || fail "(a) node 0 committed $commits rounds, not $rounds"
+stragglers=$(summary_num "$TMP/a/w0.out" "mesh stragglers")
+[ "$stragglers" -ge "$skips" ] || fail "(a) stragglers $stragglers below the injected skips $skips"
+if [ "$stragglers" = "$skips" ]; then
+	"$GCDL_SIM" --profile "$CI_PROFILE" --quiet --metrics "$TMP/sim.csv" >/dev/null 2>&1 ||
+		fail "gcdl-sim failed"
+	sim_loss=$(tail -n 1 "$TMP/sim.csv" | cut -d, -f3)
+	[ "$(summary "$TMP/a/w0.out" train_loss)" = "$sim_loss" ] ||
+		fail "(a) train loss $(summary "$TMP/a/w0.out" train_loss) != gcdl-sim's $sim_loss with every frame committed"
+	echo "(a) every frame committed: train loss $sim_loss equals gcdl-sim's"
+fi
+
+# (b) -----------------------------------------------------------------------
+run_mesh "$TMP/b" --set faults.drop_p=0.01
+check_replicas "$TMP/b" "(b) af_packet, 1% loss"
+lost=0
+for k in 0 1 2 3; do
+	f=$(summary "$TMP/b/w$k.out" "mesh faults")
+	lost=$((lost + $(awk '{print $1}' <<<"$f") + $(sed -n 's/.*; \([0-9]*\) of .*/\1/p' <<<"$f")))
+done
+[ "$lost" -gt 0 ] || fail "(b) no frame was dropped at 1%: faults.drop_p is not applied"
+echo "(b) $lost frames dropped at transmit, replicas identical"
+
+# (d) -----------------------------------------------------------------------
+rc=0
+cluster_start_worker 1 "${MESH[@]}" --set stragglers.model=timing
+cluster_wait_pid "$CLUSTER_PID" || rc=$?
+[ "$rc" = 2 ] || fail "(d) timing stragglers in a mesh: exit status $rc, want 2"
+grep -q "stragglers.model timing is not implemented for network.topology mesh" "$TMP/b/w1.out" ||
+	fail "(d) no message: $(tail -n 3 "$TMP/b/w1.out")"
+cluster_cleanup
+
+# (c) -----------------------------------------------------------------------
+CLUSTER_NS=()
+CLUSTER_PIDS=()
+CLUSTER_PREFIXES=()
+cluster_init memif 4 0 "$TMP/c"
+run_mesh "$TMP/c" --rounds 100
+rounds=100
+check_replicas "$TMP/c" "(c) memif"
+echo "ok: mesh over af_packet (with and without 1% loss) and memif"
