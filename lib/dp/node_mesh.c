@@ -545,9 +545,10 @@ progress(struct gcdl_node *n, uint64_t now, uint64_t t0, uint64_t *last_us, int 
 		return;
 	*last_us = now;
 	fprintf(n->opts.progress, "mesh node %u: round %u/%u %.1f rounds/s %.0f frames/s "
-		"%s\n", n->opts.id, x->t, n->prof.rounds, dt > 0 ? x->t / dt : 0.0,
+		"%s, %" PRIu64 " frames not taken by a port\n", n->opts.id, x->t, n->prof.rounds,
+		dt > 0 ? x->t / dt : 0.0,
 		dt > 0 ? (double)(n->res.rx_frames + n->res.tx_frames) / dt : 0.0,
-		in_sync(x) ? "in sync" : "resyncing");
+		in_sync(x) ? "in sync" : "resyncing", n->res.tx_failed);
 	fflush(n->opts.progress);
 }
 
