@@ -447,7 +447,8 @@ main(int argc, char **argv)
 			fprintf(stderr, "gcdl: --inject-garbage and --pcap are for --role local\n");
 			return 2;
 		}
-		if (metrics != NULL && strcmp(role, "worker") == 0) {
+		if (metrics != NULL && strcmp(role, "worker") == 0 &&
+		    prof.topology != GCDL_TOPO_MESH) {
 			fprintf(stderr, "gcdl: --metrics is written by the aggregator, not a worker\n");
 			return 2;
 		}

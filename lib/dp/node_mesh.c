@@ -31,6 +31,7 @@
 
 #include "gcdl/faults.h"
 #include "gcdl/mesh.h"
+#include "gcdl/metrics.h"
 
 #include "node_internal.h"
 #include "dp_internal.h"
@@ -552,6 +553,43 @@ progress(struct gcdl_node *n, uint64_t now, uint64_t t0, uint64_t *last_us, int 
 	fflush(n->opts.progress);
 }
 
+/* The metrics row of the round just applied (--metrics on a mesh node):
+ * every node that applies a round computes the same row but wall_ms. */
+static int
+write_metrics(struct gcdl_node *n, const struct gcdl_round_info *info, uint64_t now)
+{
+	const struct gcdl_profile *p = &n->prof;
+	struct node_mesh *x = n->mesh;
+	struct gcdl_metrics_row row = { 0 };
+	int rc;
+
+	if (n->opts.metrics == NULL)
+		return 0;
+	row.round = x->t + 1;
+	row.method = gcdl_method_name(p->method);
+	row.evaluated = gcdl_job_eval_due(p, x->t);
+	if (row.evaluated) {
+		rc = gcdl_engine_eval(n->e, gcdl_engine_model(n->e), &n->job.train,
+				      &row.train_loss, NULL);
+		if (rc == 0)
+			rc = gcdl_engine_eval(n->e, gcdl_engine_model(n->e), &n->job.test, NULL,
+					      &row.test_accuracy);
+		if (rc != 0) {
+			snprintf(n->fail, sizeof(n->fail), "evaluation after round %u: %s",
+				 x->t + 1, strerror(-rc));
+			return rc;
+		}
+	}
+	row.uplink_bits = 8 * n->res.wire_bytes;
+	row.stragglers = info->stragglers;
+	row.wall_ms = (double)(now - x->start_us) / 1e3;
+	if (gcdl_metrics_write(n->opts.metrics, &row) != 0) {
+		snprintf(n->fail, sizeof(n->fail), "metrics: write failed after round %u", x->t + 1);
+		return -EIO;
+	}
+	return 0;
+}
+
 /* One step of the round in progress: commit (node 0), repair, apply. */
 static int
 advance(struct gcdl_node *n, uint64_t now, uint32_t *work)
@@ -647,6 +685,9 @@ advance(struct gcdl_node *n, uint64_t now, uint32_t *work)
 	n->res.wire_bytes += info.wire_bytes;
 	n->res.rounds = x->t + 1;
 	(*work)++;
+	rc = write_metrics(n, &info, now);
+	if (rc != 0)
+		return rc;
 	if (x->t + 1 >= p->rounds) {
 		x->t = p->rounds;
 		x->done = 1;

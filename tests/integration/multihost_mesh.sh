@@ -32,7 +32,7 @@ run_mesh() {
 	CLUSTER_DIR=$dir
 	mkdir -p "$dir"
 	for k in 0 1 2 3; do
-		cluster_start_worker "$k" "${MESH[@]}" "$@"
+		cluster_start_worker "$k" "${MESH[@]}" --metrics "$dir/m$k.csv" "$@"
 		if [ "$CLUSTER_TRANSPORT" = memif ]; then
 			# a memif server listens with a backlog of 1 and a client whose
 			# connect is refused fails to start: start a node again then
@@ -41,7 +41,7 @@ run_mesh() {
 				kill -0 "$CLUSTER_PID" 2>/dev/null && break
 				grep -q "cannot start it" "$dir/w$k.out" || break
 				echo "memif node $k: connect refused, start $((try + 1))"
-				cluster_start_worker "$k" "${MESH[@]}" "$@"
+				cluster_start_worker "$k" "${MESH[@]}" --metrics "$dir/m$k.csv" "$@"
 			done
 		fi
 	done
@@ -64,7 +64,19 @@ check_replicas() {
 		[ "$(summary "$W" test_accuracy)" = "$(summary "$dir/w0.out" test_accuracy)" ] ||
 			fail "$label: node $k accuracy differs from node 0's with the same CRC"
 	done
+	# every node wrote node 0's metrics rows (method, loss, accuracy,
+	# stragglers) for the rounds it applied (a node that resynced skips some;
+	# uplink_bits counts what each node applied, wall_ms its own clock)
+	[ "$(($(wc -l <"$dir/m0.csv") - 1))" = "$rounds" ] || fail "$label: node 0 metrics rows: $(wc -l <"$dir/m0.csv")"
+	for k in 1 2 3; do
+		awk -F, -v k=$k 'FNR == 1 { next }
+			NR == FNR { row[$1] = $2 "," $3 "," $4 "," $6; next }
+			{ n++; if (row[$1] != $2 "," $3 "," $4 "," $6) { print "round " $1 " of node " k ": " $0; bad = 1 } }
+			END { if (n < 1) bad = 1; exit bad }' "$dir/m0.csv" "$dir/m$k.csv" ||
+			fail "$label: node $k metrics differ from node 0's"
+	done
 	acc=$(summary "$dir/w0.out" test_accuracy)
+	[ "$(tail -n 1 "$dir/m0.csv" | cut -d, -f4)" = "$acc" ] || fail "$label: last metrics row accuracy != summary $acc"
 	assert_float_ge "$acc" 0.95 "$label: final test accuracy too low"
 	assert_float_ge 1.0 "$acc" "$label: final test accuracy above 1"
 	echo "$label: accuracy $acc, 4 replicas with CRC $crc"
@@ -110,6 +122,13 @@ cluster_start_worker 1 "${MESH[@]}" --set stragglers.model=timing
 cluster_wait_pid "$CLUSTER_PID" || rc=$?
 [ "$rc" = 2 ] || fail "(d) timing stragglers in a mesh: exit status $rc, want 2"
 grep -q "stragglers.model timing is not implemented for network.topology mesh" "$TMP/b/w1.out" ||
+	fail "(d) no message: $(tail -n 3 "$TMP/b/w1.out")"
+rc=0
+cluster_start_worker 1 "${MESH[@]}" --set coding.mtu=64 --set coding.scale_block=8 \
+	--set data.synthetic_features=200
+cluster_wait_pid "$CLUSTER_PID" || rc=$?
+[ "$rc" = 2 ] || fail "(d) a commit larger than a frame: exit status $rc, want 2"
+grep -q "the commit of 21 chunks x 4 nodes (11 bytes of set) does not fit one frame of coding.mtu 64" "$TMP/b/w1.out" ||
 	fail "(d) no message: $(tail -n 3 "$TMP/b/w1.out")"
 cluster_cleanup
 
