@@ -206,7 +206,7 @@ send_raw_all(struct gcdl_node *n, const uint8_t *f, size_t len)
 		}
 		memcpy(rte_pktmbuf_mtod(mb, uint8_t *), f, len);
 		memcpy(rte_pktmbuf_mtod(mb, uint8_t *) + 6, n->mac[pi], 6);
-		/* the source MAC is not covered by the CRC: no reseal needed */
+		/* the source MAC is covered by neither the CRC nor the tag */
 		mb->data_len = (uint16_t)len;
 		mb->pkt_len = (uint32_t)len;
 		q->m[q->n++] = mb;
@@ -304,6 +304,8 @@ start_round(struct gcdl_node *n, uint32_t t, uint64_t now)
 		h.coord_count = count;
 		h.payload_len = (uint16_t)len;
 		fl = gcdl_frame_encode(&h, n->payload, x->frame, n->frame_cap);
+		if (fl > 0 && n->auth != NULL)
+			fl = gcdl_auth_seal(n->auth, x->frame, n->frame_cap);
 		if (fl < 0)
 			return (int)fl;
 		if (s->corrupt)
@@ -513,14 +515,8 @@ poll_ports(struct gcdl_node *n, uint64_t now, uint32_t *work)
 		for (uint16_t i = 0; i < nb && rc == 0; i++) {
 			struct gcdl_frame_hdr hdr;
 			const uint8_t *pl;
-			int r = gcdl_frame_decode(rte_pktmbuf_mtod(pkts[i], const uint8_t *),
-						  rte_pktmbuf_data_len(pkts[i]), &n->lim, &hdr, &pl);
-
-			if (r > 0) {
-				n->res.drops[r]++;
-				continue;
-			}
-			if (r < 0)
+			/* validated, and authenticated with job.key_file; drops counted */
+			if (gcdl_node_decode(n, pkts[i], &hdr, &pl) != 0)
 				continue;
 			x->last_rx_us = now;
 			if (hdr.sender == n->opts.id) {

@@ -9,7 +9,8 @@
 #      worker that was not an injected straggler, the model is gcdl-sim's;
 #  (b) with [faults] drop_p = 0.01 (gradient, commit, repair and state frames
 #      lost at transmit) the 4 replicas still end with identical model CRCs,
-#      in the accuracy band, and the counters show frames were lost;
+#      in the accuracy band, and the counters show frames were lost; every
+#      frame carries the job key's tag, none is dropped as forged;
 #  (c) the same job over net_memif (one link per pair of nodes): identical CRCs;
 #  (d) start-up errors of the mesh: timing stragglers, exit status 2.
 . "$(dirname "$0")/common.sh"
@@ -106,14 +107,20 @@ if [ "$stragglers" = "$skips" ]; then
 fi
 
 # (b) -----------------------------------------------------------------------
-run_mesh "$TMP/b" --set faults.drop_p=0.01
-check_replicas "$TMP/b" "(b) af_packet, 1% loss"
+# with a job key: every frame tagged and verified, none dropped as forged
+head -c 32 /dev/urandom >"$TMP/job.key"
+chmod 600 "$TMP/job.key"
+run_mesh "$TMP/b" --set faults.drop_p=0.01 --set job.key_file="$TMP/job.key"
+check_replicas "$TMP/b" "(b) af_packet, 1% loss, job key"
 lost=0
 for k in 0 1 2 3; do
 	f=$(summary "$TMP/b/w$k.out" "mesh faults")
 	lost=$((lost + $(awk '{print $1}' <<<"$f") + $(sed -n 's/.*; \([0-9]*\) of .*/\1/p' <<<"$f")))
 done
 [ "$lost" -gt 0 ] || fail "(b) no frame was dropped at 1%: faults.drop_p is not applied"
+for k in 0 1 2 3; do
+	! grep -q "^drop auth:" "$TMP/b/w$k.out" || fail "(b) node $k: $(grep '^drop auth:' "$TMP/b/w$k.out")"
+done
 echo "(b) $lost frames dropped at transmit, replicas identical"
 
 # (d) -----------------------------------------------------------------------
