@@ -102,6 +102,16 @@ struct gcdl_dp_result {
 
 	uint32_t checkpoints;       /**< checkpoints written */
 	uint32_t first_round;       /**< 0, or the round a --resume checkpoint continued with */
+
+	/* CPU time of the hot paths (thread CPU clock: time a thread was
+	 * descheduled on a shared core is not counted) */
+	uint64_t encode_ns;         /**< worker lcores: quantizing and framing */
+	uint64_t encode_coords;     /**< coordinates they quantized and framed */
+	uint64_t tx_ns;             /**< worker lcores: uplink tx bursts */
+	uint64_t ingest_ns;         /**< aggregator lcore: polls that brought frames */
+	uint64_t ingest_coords;     /**< coordinates of the uplink frames it ingested */
+	uint64_t decode_ns;         /**< control thread: decoding rounds (accumulate + step) */
+	uint64_t decode_coords;     /**< coordinates it accumulated (dim x contributors) */
 	uint32_t replicas_checked;  /**< worker replicas compared with the aggregator's model */
 	uint32_t replicas_identical;/**< of those, bit-identical */
 };

@@ -153,6 +153,7 @@ struct gcdl_profile {
 	uint32_t mbufs;                  /**< dataplane.mbufs */
 	uint32_t worker_lcores;          /**< dataplane.worker_lcores */
 	double time_scale;               /**< dataplane.time_scale */
+	uint32_t synthetic_gradient;     /**< dataplane.synthetic_gradient */
 	/* [faults] (gcdl/faults.h) */
 	double fault_drop_p;             /**< faults.drop_p */
 	double fault_dup_p;              /**< faults.dup_p */

@@ -166,6 +166,8 @@ static const struct key keys[] = {
 	  "lcores that run the logical workers (local mode)" },
 	{ "dataplane", "time_scale", K_F64, OFF(time_scale), 0, 1e6, "1", NULL,
 	  "timing stragglers: real delay per simulated microsecond" },
+	{ "dataplane", "synthetic_gradient", K_U32, OFF(synthetic_gradient), 0, 1, "0", NULL,
+	  "1: workers send a fixed seeded pseudo-gradient, no model compute (benchmarks)" },
 
 	{ "faults", "drop_p", K_F64, OFF(fault_drop_p), 0, 1, "0", NULL,
 	  "probability a worker does not send an uplink frame" },

@@ -361,7 +361,13 @@ run_rounds(struct gcdl_dp *dp)
 			res->max_round_us = round_us;
 		res->wall_s = dp_tsc_us(dp, dp->closed.tsc - t0) / 1e6;
 
-		gcdl_engine_close_round(e, dp->update, &info);
+		{
+			uint64_t c0 = dp_thread_ns();
+
+			gcdl_engine_close_round(e, dp->update, &info);
+			res->decode_ns += dp_thread_ns() - c0;
+			res->decode_coords += (uint64_t)dp->dim * info.contributors;
+		}
 		res->up_payload_bytes += info.payload_bytes;
 		res->up_wire_bytes += info.wire_bytes;
 		res->stragglers += info.stragglers;

@@ -104,6 +104,7 @@ frame_in(struct dp_agg *a, const uint8_t *data, uint32_t len, uint64_t now)
 		return;
 	}
 	DP_STAT_ADD(&a->st, accepted, 1);
+	DP_STAT_ADD(&a->st, ingest_coords, hdr.coord_count);
 	DP_STAT_ADD(ws, accepted, 1);
 	track_arrival(a, hdr.round, hdr.sender, now, 0);
 	if (++a->got == a->expected)
@@ -116,6 +117,7 @@ rx_all(struct dp_agg *a)
 {
 	struct rte_mbuf *pkts[DP_MAX_BURST];
 	struct gcdl_pcap *pc = a->dp->opts.pcap;
+	uint64_t t0 = dp_thread_ns();
 	uint32_t total = 0;
 
 	for (uint32_t p = 0; p < a->nrx; p++) {
@@ -148,6 +150,9 @@ rx_all(struct dp_agg *a)
 		rte_pktmbuf_free_bulk(pkts, nb);
 		total += nb;
 	}
+	/* empty polls are idle time, not ingest */
+	if (total > 0)
+		DP_STAT_ADD(&a->st, ingest_ns, dp_thread_ns() - t0);
 	return total;
 }
 

@@ -21,6 +21,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <rte_common.h>
 #include <rte_cycles.h>
@@ -111,10 +112,28 @@ struct dp_stats {
 	uint64_t fault_corrupted;
 	uint64_t fault_delayed;  /* frames a slow worker held back */
 	uint64_t hostile_sent;   /* --inject-hostile frames (control thread) */
+	/* CPU time (ns, this thread's: time the lcore was descheduled on a
+	 * shared core is not counted) of the hot paths, for per-lcore rates */
+	uint64_t encode_ns;      /* worker: quantize + frame + seal, mbufs included */
+	uint64_t encode_coords;
+	uint64_t tx_ns;          /* worker: uplink tx bursts */
+	uint64_t ingest_ns;      /* aggregator: polls that brought frames: validate, ingest, free */
+	uint64_t ingest_coords;  /* aggregator: coordinates of the frames ingested */
 } __rte_cache_aligned;
 
 #define DP_STAT_ADD(s, f, n) __atomic_store_n(&(s)->f, (s)->f + (n), __ATOMIC_RELAXED)
 #define DP_STAT_GET(s, f) __atomic_load_n(&(s)->f, __ATOMIC_RELAXED)
+
+/* CPU time of the calling thread in ns (a vDSO-less clock: ~0.2 us a call,
+ * so it is read per round or per poll, never per frame). */
+static inline uint64_t
+dp_thread_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 /* What the aggregator lcore saw from one worker (sender id validated), for
  * telemetry: one writer (the aggregator lcore, DP_STAT_ADD), readers load

@@ -23,6 +23,8 @@
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 
+#include "gcdl/rng.h"
+
 #include "dp_internal.h"
 
 /* gcdl header fields patched per frame (offsets in the whole frame) */
@@ -95,16 +97,31 @@ resolve_due(struct dp_wlcore *wl, struct dp_lworker *w)
 	w->due_known = 1;
 }
 
+/* Give back the first n held mbufs of a round that failed to build. */
+static void
+free_held(struct dp_lworker *w, uint32_t n)
+{
+	if (n > 0)
+		rte_pktmbuf_free_bulk(w->held, n);
+}
+
 /* Compute v_k and encode every chunk into a held mbuf. */
 static int
 build_frames(struct dp_wlcore *wl, struct dp_lworker *w)
 {
 	struct gcdl_dp *dp = wl->dp;
+	uint64_t t0, coords = 0;
+	uint32_t nbulk = 0;
 	int rc;
 
-	rc = gcdl_engine_worker_gradient(dp->e, wl->ctx, w->id, w->round, w->w, wl->v);
-	if (rc != 0)
-		return rc;
+	/* synthetic: wl->v holds a fixed pseudo-gradient (no model compute) */
+	if (!dp->prof.synthetic_gradient) {
+		rc = gcdl_engine_worker_gradient(dp->e, wl->ctx, w->id, w->round, w->w, wl->v);
+		if (rc != 0)
+			return rc;
+	}
+	t0 = dp_thread_ns();
+	/* the round's mbufs in bursts of bulk allocations where the pool has them */
 	for (uint32_t c = 0; c < dp->chunks; c++) {
 		struct rte_mbuf *m;
 		uint32_t count = 0;
@@ -112,7 +129,13 @@ build_frames(struct dp_wlcore *wl, struct dp_lworker *w)
 		uint8_t *f;
 		int len;
 
-		m = rte_pktmbuf_alloc(wl->pool);
+		if (c == nbulk) {
+			uint32_t want = RTE_MIN(dp->chunks - c, (uint32_t)DP_MAX_BURST);
+
+			if (rte_pktmbuf_alloc_bulk(wl->pool, w->held + c, want) == 0)
+				nbulk = c + want;
+		}
+		m = c < nbulk ? w->held[c] : rte_pktmbuf_alloc(wl->pool);
 		if (m == NULL) {
 			/* mbufs come back as the aggregator frees what it received;
 			 * a pool that stays empty is a sizing error, not a wait */
@@ -120,10 +143,10 @@ build_frames(struct dp_wlcore *wl, struct dp_lworker *w)
 
 			while ((m = rte_pktmbuf_alloc(wl->pool)) == NULL) {
 				DP_STAT_ADD(&wl->st, alloc_fail, 1);
-				if (dp_quit(dp))
-					return -ECANCELED;
-				if (rte_rdtsc() > give_up)
-					return -ENOBUFS;
+				if (dp_quit(dp) || rte_rdtsc() > give_up) {
+					free_held(w, c);
+					return dp_quit(dp) ? -ECANCELED : -ENOBUFS;
+				}
 				rte_delay_us_sleep(DP_IDLE_SLEEP_US);
 			}
 		}
@@ -133,8 +156,12 @@ build_frames(struct dp_wlcore *wl, struct dp_lworker *w)
 					       rte_pktmbuf_tailroom(m) - GCDL_FRAME_OVERHEAD, &count);
 		if (len < 0) {
 			rte_pktmbuf_free(m);
+			free_held(w, c);
+			if (nbulk > c + 1)
+				rte_pktmbuf_free_bulk(w->held + c + 1, nbulk - c - 1);
 			return len;
 		}
+		coords += count;
 		memcpy(f, w->tmpl, GCDL_FRAME_OVERHEAD);
 		put_be32(f + OFF_ROUND, w->round);
 		put_be32(f + OFF_CHUNK, c);
@@ -160,6 +187,8 @@ build_frames(struct dp_wlcore *wl, struct dp_lworker *w)
 	w->nheld = dp->chunks;
 	w->next = 0;
 	w->ready_tsc = rte_rdtsc();
+	DP_STAT_ADD(&wl->st, encode_ns, dp_thread_ns() - t0);
+	DP_STAT_ADD(&wl->st, encode_coords, coords);
 	return gcdl_dp_faults_apply(wl, w);
 }
 
@@ -205,11 +234,13 @@ try_send(struct dp_wlcore *wl, struct dp_lworker *w, int force)
 			return 0;
 	}
 	while (w->next < w->nheld) {
+		uint64_t t0 = dp_thread_ns();
 		uint16_t n = rte_eth_tx_burst(w->port, 0, w->held + w->next,
 					      (uint16_t)RTE_MIN(w->nheld - w->next,
 								wl->dp->burst));
 		uint64_t bytes = 0;
 
+		DP_STAT_ADD(&wl->st, tx_ns, dp_thread_ns() - t0);
 		for (uint16_t i = 0; i < n; i++)
 			bytes += w->held_len[w->next + i];
 		DP_STAT_ADD(&wl->st, tx_frames, n);
@@ -425,6 +456,14 @@ gcdl_dp_wlcore_init(struct gcdl_dp *dp, struct dp_wlcore *wl, char *err, size_t 
 	wl->v = rte_malloc_socket("gcdl_grad", sizeof(float) * dp->dim, RTE_CACHE_LINE_SIZE, sock);
 	if (wl->w == NULL || wl->v == NULL || gcdl_dp_faults_wlcore_init(wl) != 0)
 		goto nomem;
+	if (dp->prof.synthetic_gradient) {
+		/* small seeded values: the update keeps the replicas finite */
+		struct gcdl_rng r;
+
+		gcdl_rng_init(&r, dp->prof.seed, GCDL_RNG_INIT, 0x5947u, wl->index);
+		for (uint32_t j = 0; j < dp->dim; j++)
+			wl->v[j] = (float)(1e-3 * gcdl_rng_normal(&r));
+	}
 	for (uint32_t i = 0; i < wl->nworkers; i++) {
 		struct dp_lworker *w = &wl->w[i];
 		const struct dp_pair *pp;

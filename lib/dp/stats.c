@@ -44,6 +44,18 @@ gcdl_dp_stats_collect(struct gcdl_dp *dp, struct gcdl_dp_result *res)
 		for (int r = 0; r < GCDL_DROP__COUNT; r++)
 			res->down_drops[r] += DP_STAT_GET(w, drops[r]);
 	}
+	res->encode_ns = 0;
+	res->encode_coords = 0;
+	res->tx_ns = 0;
+	for (uint32_t i = 0; i < dp->nwl; i++) {
+		const struct dp_stats *w = &dp->wl[i]->st;
+
+		res->encode_ns += DP_STAT_GET(w, encode_ns);
+		res->encode_coords += DP_STAT_GET(w, encode_coords);
+		res->tx_ns += DP_STAT_GET(w, tx_ns);
+	}
+	res->ingest_ns = DP_STAT_GET(a, ingest_ns);
+	res->ingest_coords = DP_STAT_GET(a, ingest_coords);
 	res->up_rx_frames = DP_STAT_GET(a, rx_frames);
 	res->up_rx_bytes = DP_STAT_GET(a, rx_bytes);
 	res->up_accepted = DP_STAT_GET(a, accepted);
@@ -111,6 +123,29 @@ gcdl_dp_print_summary(const struct gcdl_dp_result *r, FILE *out)
 		r->last_deadline_us, r->max_round_us, r->max_overshoot_us);
 	fprintf(out, "resources: %" PRIu64 " mbuf allocation failures, %" PRIu64
 		" TX ring full (all retried)\n", r->alloc_failures, r->tx_full);
+	if (r->encode_ns > 0) {
+		double enc = r->encode_ns / 1e9, tx = r->tx_ns / 1e9;
+
+		fprintf(out, "worker lcores cpu: encode %.3f ms for %" PRIu64
+			" coords (%.4g coords/s), tx %.3f ms; quantize+send %.4g coords/s\n",
+			enc * 1e3, r->encode_coords, r->encode_coords / enc, tx * 1e3,
+			r->encode_coords / (enc + tx));
+	}
+	if (r->ingest_ns > 0) {
+		double ing = r->ingest_ns / 1e9;
+
+		fprintf(out, "aggregator lcore cpu: ingest %.3f ms for %" PRIu64
+			" frames (%.4g frames/s, %.4g Gbit/s payload, %.4g coords/s)\n",
+			ing * 1e3, r->up_accepted, r->up_accepted / ing,
+			r->up_payload_bytes * 8.0 / ing / 1e9, r->ingest_coords / ing);
+	}
+	if (r->decode_ns > 0) {
+		double dec = r->decode_ns / 1e9;
+
+		fprintf(out, "control thread cpu: decode %.3f ms for %" PRIu64
+			" coords accumulated (%.4g coords/s)\n",
+			dec * 1e3, r->decode_coords, r->decode_coords / dec);
+	}
 	if (r->alloc_failures > 0)
 		fprintf(out, "mbuf allocation failures: %" PRIu64 "\n", r->alloc_failures);
 	if (r->replicas_checked > 0)

@@ -37,6 +37,8 @@ expect_exit2 role_bad "unknown --role" "${EAL[@]}" -- --profile "$CI_PROFILE" --
 expect_exit2 rounds_bad "--rounds '12x'" "${EAL[@]}" -- --profile "$CI_PROFILE" --rounds 12x
 expect_exit2 garbage_bad "--inject-garbage '-1'" "${EAL[@]}" -- --profile "$CI_PROFILE" --inject-garbage -1
 expect_exit2 set_bad "job.rounds" "${EAL[@]}" -- --profile "$CI_PROFILE" --set job.rounds=0
+expect_exit2 synthetic_bad "dataplane.synthetic_gradient" "${EAL[@]}" -- --profile "$CI_PROFILE" \
+	--set dataplane.synthetic_gradient=2
 expect_exit2 no_separator "go after '--'" "${EAL[@]}"
 # rte_eal_init() succeeds when a vdev fails to probe: gcdl must not
 expect_exit2 vdev "--vdev net_af_packet0,iface=gcdl-no-such-if: the device failed to probe" \
@@ -92,7 +94,7 @@ done
 for opt in --profile --role --id --rounds --seed --metrics --save-model --inject-garbage --quiet --help; do
 	grep -q -- "$opt" "$TMP/help.txt" || fail "--help does not list $opt"
 done
-for key in burst ring_size mbufs worker_lcores time_scale fixed_us scale_block; do
+for key in burst ring_size mbufs worker_lcores time_scale synthetic_gradient fixed_us scale_block; do
 	grep -q "^    $key " "$TMP/help.txt" || fail "--help does not list the key $key"
 done
 echo "ok: start-up errors exit 2 with one line each"
