@@ -169,7 +169,7 @@ for r in $(seq 1 "$runs"); do
 	for len in 1500 9000; do
 		log=$tmp/tp.log
 		# stats every second; SIGINT after start-up + tp_secs: testpmd stops and exits
-		timeout -s INT "$((tp_secs + 4))" dpdk-testpmd "${eal[@]}" --file-prefix "tp-bench-$$" \
+		timeout -s INT "$((tp_secs + 6))" dpdk-testpmd "${eal[@]}" --file-prefix "tp-bench-$$" \
 			--vdev net_ring0 --vdev net_ring1 -- --forward-mode=io --tx-first \
 			--stats-period 1 --txpkts "$len" --mbuf-size 9216 --max-pkt-len 9018 \
 			--nb-cores 1 --total-num-mbufs 4096 >"$log" 2>&1 || true
@@ -180,9 +180,11 @@ t = open(log).read()
 import statistics
 pps = [int(x) for x in re.findall(r'Rx-pps:\s+(\d+)', t)]
 # one value per port per second; the first second includes the start
-per_s = [(pps[i] + pps[i + 1]) / 2 for i in range(2, len(pps) - 1, 2)]
+per_s = [(pps[i] + pps[i + 1]) / 2 for i in range(0, len(pps) - 1, 2)]
 if not per_s:
-    sys.exit('bench.sh: dpdk-testpmd printed fewer than 2 periods of Rx-pps:\n' + t[-2000:])
+    sys.exit('bench.sh: dpdk-testpmd printed no Rx-pps (start-up took too long?):\n' + t[-3000:])
+if len(per_s) > 1:
+    per_s = per_s[1:]
 fps = statistics.median(per_s)
 print(json.dumps({'type': 'testpmd', 'vdev': 'net_ring', 'mode': 'io', 'frame_bytes': length,
                   'run': run, 'frames_per_s_per_port': fps,

@@ -26,10 +26,10 @@ GCDL_BUILD="$TMP/nowhere" bash "$BENCH" --quick -o "$TMP/x.jsonl" >"$TMP/nob.out
 [ ! -e "$TMP/x.jsonl" ] || fail "a failed start wrote its results file"
 
 GCDL_BUILD="$BUILD" bash "$BENCH" --quick -o "$TMP/r.jsonl" >"$TMP/out" 2>&1 ||
-	fail "bench.sh --quick: $(tail -20 "$TMP/out")"
+	fail "bench.sh --quick: $(grep -A30 'bench.sh:' "$TMP/out" | tail -40)"
 grep -q "sgc / onebit_gc, mtu 9000" "$TMP/out" || fail "no sgc comparison in the summary"
 
-python3 - "$TMP/r.jsonl" <<'PY' || fail "results file"
+python3 - "$TMP/r.jsonl" <<'PY' >"$TMP/check.out" 2>&1 || fail "results file: $(cat "$TMP/check.out")"
 import json, sys
 recs = [json.loads(l) for l in open(sys.argv[1])]
 types = [r['type'] for r in recs]
