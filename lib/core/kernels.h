@@ -20,10 +20,9 @@ struct gcdl_kernels {
 	/* max over n values of (bits & 0x7fffffff): the bits of max |v|, and
 	 * >= 0x7f800000 iff a value is not finite */
 	uint32_t (*max_abs_bits)(const float *v, uint32_t n);
-	/* the bits of a checked chunk, given its scales (bs > 0) */
-	void (*onebit_bits)(const float *v, uint32_t count, uint32_t bs, const float *scales,
-			    uint64_t seed, uint32_t round, uint32_t worker, uint32_t chunk,
-			    uint8_t *bits);
+	/* the scales and bits of a chunk of finite values (bs > 0) */
+	void (*onebit)(const float *v, uint32_t count, uint32_t bs, uint64_t seed, uint32_t round,
+		       uint32_t worker, uint32_t chunk, float *scales, uint8_t *bits);
 	void (*sign)(const float *v, uint32_t count, uint8_t *bits);
 	/* out_j (+)= s_b * (2 b_j - 1); scales NULL: s = 1; bs > 0 */
 	void (*expand)(const uint8_t *bits, const float *scales, uint32_t count, uint32_t bs,

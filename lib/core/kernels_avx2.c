@@ -172,11 +172,12 @@ draw8(const float *v, const uint32_t *words, uint32_t j, __m256 B, uint8_t *bits
 }
 
 static T256 void
-onebit_bits_avx2(const float *v, uint32_t count, uint32_t bs, const float *scales,
-		 uint64_t seed, uint32_t round, uint32_t worker, uint32_t chunk, uint8_t *bits)
+onebit_avx2(const float *v, uint32_t count, uint32_t bs, uint64_t seed, uint32_t round,
+	    uint32_t worker, uint32_t chunk, float *scales, uint8_t *bits)
 {
 	uint32_t words[GCDL_KERNELS_BATCH] __attribute__((aligned(32)));
-	uint32_t b = 0;
+	uint32_t blocks = count / bs + (count % bs != 0);
+	uint32_t b = 0, done = 0;
 	uint64_t bend = bs;
 
 	for (uint32_t base = 0; base < count; base += GCDL_KERNELS_BATCH) {
@@ -184,6 +185,13 @@ onebit_bits_avx2(const float *v, uint32_t count, uint32_t bs, const float *scale
 		uint32_t nblk = ((n + 31) / 32) * 8, j = base;
 		uint64_t end = base + n;
 
+		/* the scales of the blocks this batch meets, while it is in cache */
+		for (; done < blocks && (uint64_t)done * bs < end; done++) {
+			uint32_t first = done * bs, mb = max_abs_bits_avx2(
+				v + first, count - first < bs ? count - first : bs);
+
+			memcpy(&scales[done], &mb, 4);
+		}
 		philox_avx2(seed, round, worker, chunk, base / 4, nblk, words);
 		while (j + 8 <= end) {
 			uint64_t lim;
@@ -307,7 +315,7 @@ expand_avx2(const uint8_t *bits, const float *scales, uint32_t count, uint32_t b
 const struct gcdl_kernels gcdl_kernels_avx2 = {
 	.philox = philox_avx2,
 	.max_abs_bits = max_abs_bits_avx2,
-	.onebit_bits = onebit_bits_avx2,
+	.onebit = onebit_avx2,
 	.sign = sign_avx2,
 	.expand = expand_avx2,
 };

@@ -188,11 +188,12 @@ draw16(const float *v, const uint32_t *words, uint32_t j, uint32_t m, __m512 B, 
 
 /* ~1.3 cycles/coord in cache, 0.9 of them Philox (gcdl-bench, Zen 4) */
 static T512 void
-onebit_bits_avx512(const float *v, uint32_t count, uint32_t bs, const float *scales,
-		   uint64_t seed, uint32_t round, uint32_t worker, uint32_t chunk, uint8_t *bits)
+onebit_avx512(const float *v, uint32_t count, uint32_t bs, uint64_t seed, uint32_t round,
+	      uint32_t worker, uint32_t chunk, float *scales, uint8_t *bits)
 {
 	uint32_t words[GCDL_KERNELS_BATCH] __attribute__((aligned(64)));
-	uint32_t b = 0;
+	uint32_t blocks = count / bs + (count % bs != 0);
+	uint32_t b = 0, done = 0;
 	uint64_t bend = bs;
 
 	for (uint32_t base = 0; base < count; base += GCDL_KERNELS_BATCH) {
@@ -200,6 +201,13 @@ onebit_bits_avx512(const float *v, uint32_t count, uint32_t bs, const float *sca
 		uint32_t nblk = ((n + 31) / 32) * 8, j = base;
 		uint64_t end = base + n;
 
+		/* the scales of the blocks this batch meets, while it is in cache */
+		for (; done < blocks && (uint64_t)done * bs < end; done++) {
+			uint32_t first = done * bs, mb = max_abs_bits_avx512(
+				v + first, count - first < bs ? count - first : bs);
+
+			memcpy(&scales[done], &mb, 4);
+		}
 		philox_avx512(seed, round, worker, chunk, base / 4, nblk, words);
 		while (j < end) {
 			uint64_t lim;
@@ -321,7 +329,7 @@ expand_avx512(const uint8_t *bits, const float *scales, uint32_t count, uint32_t
 const struct gcdl_kernels gcdl_kernels_avx512 = {
 	.philox = philox_avx512,
 	.max_abs_bits = max_abs_bits_avx512,
-	.onebit_bits = onebit_bits_avx512,
+	.onebit = onebit_avx512,
 	.sign = sign_avx512,
 	.expand = expand_avx512,
 };

@@ -125,11 +125,19 @@ max_abs_bits_scalar(const float *v, uint32_t n)
 }
 
 static void
-onebit_bits_scalar(const float *v, uint32_t count, uint32_t bs, const float *scales,
-		   uint64_t seed, uint32_t round, uint32_t worker, uint32_t chunk, uint8_t *bits)
+onebit_scalar(const float *v, uint32_t count, uint32_t bs, uint64_t seed, uint32_t round,
+	      uint32_t worker, uint32_t chunk, float *scales, uint8_t *bits)
 {
 	uint32_t words[BATCH];
 	uint8_t flag[BATCH];
+	uint32_t blocks = gcdl_quant_blocks(count, bs);
+
+	for (uint32_t b = 0; b < blocks; b++) {
+		uint32_t first = b * bs;
+
+		scales[b] = u2f(max_abs_bits_scalar(v + first,
+						    count - first < bs ? count - first : bs));
+	}
 
 	/* gcdl-bench, 2.6 GHz EPYC, gcc -O2 (SSE2): 8.6 cycles/coord in all, 6.9
 	 * of them for the checks, scales, words and packing (gcdl_rng_stream runs
@@ -160,21 +168,14 @@ gcdl_quant_onebit(const float *v, uint32_t count, uint32_t scale_block, uint64_t
 		  uint32_t round, uint32_t worker, uint32_t chunk, float *scales, uint8_t *bits)
 {
 	const struct gcdl_kernels *k = gcdl_kernels_get();
-	uint32_t bs, blocks;
 
 	if (v == NULL || scales == NULL || bits == NULL || count == 0)
 		return -EINVAL;
+	/* a pass of its own, so that nothing is written for a bad chunk */
 	if (k->max_abs_bits(v, count) >= EXP_MASK)
 		return -EDOM;
-
-	bs = scale_block ? scale_block : count;
-	blocks = gcdl_quant_blocks(count, scale_block);
-	for (uint32_t b = 0; b < blocks; b++) {
-		uint32_t first = b * bs;
-
-		scales[b] = u2f(k->max_abs_bits(v + first, count - first < bs ? count - first : bs));
-	}
-	k->onebit_bits(v, count, bs, scales, seed, round, worker, chunk, bits);
+	k->onebit(v, count, scale_block ? scale_block : count, seed, round, worker, chunk, scales,
+		  bits);
 	return 0;
 }
 
@@ -283,7 +284,7 @@ gcdl_quant_accumulate(float *acc, const uint8_t *bits, const float *scales, uint
 const struct gcdl_kernels gcdl_kernels_scalar = {
 	.philox = gcdl_kernels_philox_scalar,
 	.max_abs_bits = max_abs_bits_scalar,
-	.onebit_bits = onebit_bits_scalar,
+	.onebit = onebit_scalar,
 	.sign = sign_scalar,
 	.expand = expand_scalar,
 };
