@@ -167,27 +167,42 @@ done
 echo "bench.sh: DPDK ceiling (dpdk-testpmd io, net_ring, 1500 and 9000 bytes, $runs runs)" >&2
 for r in $(seq 1 "$runs"); do
 	for len in 1500 9000; do
-		log=$tmp/tp.log
-		# stats every second; SIGINT after start-up + tp_secs: testpmd stops and exits
-		timeout -s INT "$((tp_secs + 6))" dpdk-testpmd "${eal[@]}" --file-prefix "tp-bench-$$" \
-			--vdev net_ring0 --vdev net_ring1 -- --forward-mode=io --tx-first \
-			--stats-period 1 --txpkts "$len" --mbuf-size 9216 --max-pkt-len 9018 \
-			--nb-cores 1 --total-num-mbufs 4096 >"$log" 2>&1 || true
-		python3 - "$len" "$r" "$log" >>"$tmp/results.jsonl" <<'EOF'
-import json, re, sys
-length, run, log = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-t = open(log).read()
-import statistics
-pps = [int(x) for x in re.findall(r'Rx-pps:\s+(\d+)', t)]
-# one value per port per second; the first second includes the start
+		# driven from python: SIGINT once tp_secs periods of stats were printed
+		# (the first second, which includes the start, is dropped), or after 60 s
+		python3 - "$len" "$r" "$tp_secs" "$tmp/tp.log" dpdk-testpmd "${eal[@]}" \
+			--file-prefix "tp-bench-$$" --vdev net_ring0 --vdev net_ring1 -- \
+			--forward-mode=io --tx-first --stats-period 1 --txpkts "$len" \
+			--mbuf-size 9216 --max-pkt-len 9018 --nb-cores 1 --total-num-mbufs 4096 \
+			>>"$tmp/results.jsonl" <<'EOF'
+import json, re, signal, statistics, subprocess, sys, time
+length, run, secs, log = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+p = subprocess.Popen(sys.argv[5:], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                     stderr=subprocess.STDOUT, text=True)
+pps, out, t0 = [], [], time.time()
+for line in p.stdout:
+    out.append(line)
+    m = re.search(r'Rx-pps:\s+(\d+)', line)
+    if m:
+        pps.append(int(m.group(1)))
+    if len(pps) >= 2 * (secs + 1) or time.time() - t0 > 60:
+        break
+p.send_signal(signal.SIGINT)
+try:
+    rest, _ = p.communicate(timeout=30)
+    out.append(rest or '')
+except subprocess.TimeoutExpired:
+    p.kill()
+    p.communicate()
+open(log, 'w').write(''.join(out))
+# one value per port per period; the first period includes the start
 per_s = [(pps[i] + pps[i + 1]) / 2 for i in range(0, len(pps) - 1, 2)]
 if not per_s:
-    sys.exit('bench.sh: dpdk-testpmd printed no Rx-pps (start-up took too long?):\n' + t[-3000:])
+    sys.exit('bench.sh: dpdk-testpmd printed no Rx-pps in 60 s:\n' + ''.join(out)[-3000:])
 if len(per_s) > 1:
     per_s = per_s[1:]
 fps = statistics.median(per_s)
 print(json.dumps({'type': 'testpmd', 'vdev': 'net_ring', 'mode': 'io', 'frame_bytes': length,
-                  'run': run, 'frames_per_s_per_port': fps,
+                  'run': run, 'periods': len(per_s), 'frames_per_s_per_port': fps,
                   'gbit_per_s_per_port': fps * length * 8 / 1e9}))
 EOF
 	done
