@@ -117,7 +117,7 @@ rx_all(struct dp_agg *a)
 {
 	struct rte_mbuf *pkts[DP_MAX_BURST];
 	struct gcdl_pcap *pc = a->dp->opts.pcap;
-	uint64_t t0 = dp_thread_ns();
+	uint64_t t0 = 0; /* read when a poll first brings frames: idle polls make no system call */
 	uint32_t total = 0;
 
 	for (uint32_t p = 0; p < a->nrx; p++) {
@@ -126,6 +126,8 @@ rx_all(struct dp_agg *a)
 
 		if (nb == 0)
 			continue;
+		if (t0 == 0)
+			t0 = dp_thread_ns();
 		now = rte_rdtsc();
 		/* frames seen after the deadline are late, even if the loop was
 		 * descheduled and only now gets to them */
@@ -151,7 +153,7 @@ rx_all(struct dp_agg *a)
 		total += nb;
 	}
 	/* empty polls are idle time, not ingest */
-	if (total > 0)
+	if (t0 != 0)
 		DP_STAT_ADD(&a->st, ingest_ns, dp_thread_ns() - t0);
 	return total;
 }

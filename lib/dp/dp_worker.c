@@ -234,13 +234,16 @@ try_send(struct dp_wlcore *wl, struct dp_lworker *w, int force)
 			return 0;
 	}
 	while (w->next < w->nheld) {
-		uint64_t t0 = dp_thread_ns();
+		/* a burst is too short to be descheduled in: the TSC, no system call */
+		uint64_t t0 = rte_rdtsc();
 		uint16_t n = rte_eth_tx_burst(w->port, 0, w->held + w->next,
 					      (uint16_t)RTE_MIN(w->nheld - w->next,
 								wl->dp->burst));
 		uint64_t bytes = 0;
 
-		DP_STAT_ADD(&wl->st, tx_ns, dp_thread_ns() - t0);
+		if (n > 0)
+			DP_STAT_ADD(&wl->st, tx_ns,
+				    (uint64_t)(dp_tsc_us(wl->dp, rte_rdtsc() - t0) * 1e3));
 		for (uint16_t i = 0; i < n; i++)
 			bytes += w->held_len[w->next + i];
 		DP_STAT_ADD(&wl->st, tx_frames, n);
