@@ -512,9 +512,17 @@ gcdl_node_print_summary(const struct gcdl_node *n, const struct gcdl_node_result
 		n->opts.id);
 	fprintf(out, "rounds: %u of %u%s\n", r->rounds, r->rounds_planned,
 		r->stopped ? " (stopped by signal)" : "");
-	fprintf(out, "train_loss: %.6f\n", r->train_loss);
-	fprintf(out, "test_accuracy: %.4f\n", r->test_accuracy);
-	fprintf(out, "model_crc: %08" PRIx64 "\n", r->model_crc);
+	if (n->opts.role == GCDL_NODE_AGGREGATOR && n->prof.topology == GCDL_TOPO_SHARDED) {
+		/* it holds a right model only in its own range */
+		fprintf(out, "train_loss: n/a (sharded: the workers evaluate the whole model)\n");
+		fprintf(out, "test_accuracy: n/a (sharded: the workers evaluate the whole model)\n");
+		fprintf(out, "model_crc: %08" PRIx64 " (of its coordinates %u..%u)\n", r->model_crc,
+			n->coord_first, n->coord_first + n->coord_count - 1);
+	} else {
+		fprintf(out, "train_loss: %.6f\n", r->train_loss);
+		fprintf(out, "test_accuracy: %.4f\n", r->test_accuracy);
+		fprintf(out, "model_crc: %08" PRIx64 "\n", r->model_crc);
+	}
 	fprintf(out, "sent: %" PRIu64 " frames, %" PRIu64 " bytes (%" PRIu64 " not taken by "
 		"the port)\n", r->tx_frames, r->tx_bytes, r->tx_failed);
 	fprintf(out, "received: %" PRIu64 " frames, %" PRIu64 " bytes (%" PRIu64
