@@ -153,9 +153,10 @@ check_vdevs(const char **dev, int n, char *err, size_t errlen)
 /* --role aggregator / worker: one node of a multi-host job. */
 static int
 run_node(char **argv, int eal_argc, const char *profile, const struct gcdl_profile *prof,
-	 enum gcdl_node_role role, uint32_t id, const char *metrics, const char *save, int quiet)
+	 enum gcdl_node_role role, uint32_t id, const char *metrics, const char *save, int quiet,
+	 const struct gcdl_checkpoint *resume)
 {
-	struct gcdl_node_opts o = { .role = role, .id = id, .progress_s = 1.0 };
+	struct gcdl_node_opts o = { .role = role, .id = id, .progress_s = 1.0, .resume = resume };
 	const char *vdevs[MAX_VDEVS];
 	struct gcdl_node_result res;
 	struct gcdl_node *node;
@@ -452,9 +453,14 @@ main(int argc, char **argv)
 			fprintf(stderr, "gcdl: --metrics is written by the aggregator, not a worker\n");
 			return 2;
 		}
+		if (resume != NULL && strcmp(role, "worker") == 0) {
+			fprintf(stderr, "gcdl: --resume is for the aggregator: a worker rejoins and "
+				"takes the restarted aggregator's round and model\n");
+			return 2;
+		}
 		return run_node(argv, eal_argc, profile, &prof,
 				strcmp(role, "worker") == 0 ? GCDL_NODE_WORKER : GCDL_NODE_AGGREGATOR,
-				id, metrics, save, quiet);
+				id, metrics, save, quiet, o.resume);
 	}
 
 	eal_line(eal, sizeof(eal), eal_argc, argv);

@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "gcdl/checkpoint.h"
 #include "gcdl/frame.h"
 #include "gcdl/job.h"
 #include "gcdl/profile.h"
@@ -45,6 +46,8 @@ struct gcdl_node_opts {
 	FILE *progress;       /**< progress lines, or NULL */
 	double progress_s;    /**< at most this many seconds between progress lines */
 	const int *stop;      /**< stop request (atomic load), or NULL */
+	/** aggregator: continue from this checkpoint (gcdl/checkpoint.h), or NULL */
+	const struct gcdl_checkpoint *resume;
 };
 
 /** Per-worker counters of an aggregator. */
@@ -63,6 +66,7 @@ struct gcdl_node_wstat {
 struct gcdl_node_result {
 	uint32_t rounds;          /**< aggregator: rounds closed; worker: updates applied up to */
 	uint32_t rounds_planned;
+	uint32_t checkpoints;     /**< aggregator: checkpoints written */
 	int stopped;
 	double train_loss;        /**< last evaluation (worker: of its final replica) */
 	double test_accuracy;

@@ -331,6 +331,16 @@ gcdl_node_create(const struct gcdl_profile *p, const struct gcdl_node_opts *o, c
 	}
 	n->job_open = 1;
 	n->e = n->job.engine;
+	if (o->resume != NULL && o->role == GCDL_NODE_AGGREGATOR) {
+		rc = gcdl_checkpoint_restore(o->resume, p, n->e, why, sizeof(why));
+		if (rc != 0) {
+			gcdl_seterr(err, errlen, "--resume: %s", why);
+			rte_errno = EINVAL;
+			goto fail;
+		}
+		n->first_round = o->resume->round;
+		n->res.stragglers = o->resume->stragglers;
+	}
 	n->dim = gcdl_engine_dim(n->e);
 	n->chunks = gcdl_engine_chunks(n->e);
 	n->chunk_coords = gcdl_engine_chunk_coords(n->e);
@@ -523,6 +533,9 @@ gcdl_node_print_summary(const struct gcdl_node *n, const struct gcdl_node_result
 		fprintf(out, "test_accuracy: %.4f\n", r->test_accuracy);
 		fprintf(out, "model_crc: %08" PRIx64 "\n", r->model_crc);
 	}
+	if (n->opts.role == GCDL_NODE_AGGREGATOR)
+		fprintf(out, "checkpoints: %u written, resumed at round %u\n", r->checkpoints,
+			n->first_round);
 	fprintf(out, "sent: %" PRIu64 " frames, %" PRIu64 " bytes (%" PRIu64 " not taken by "
 		"the port)\n", r->tx_frames, r->tx_bytes, r->tx_failed);
 	fprintf(out, "received: %" PRIu64 " frames, %" PRIu64 " bytes (%" PRIu64

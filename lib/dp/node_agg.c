@@ -306,6 +306,21 @@ close_round(struct gcdl_node *n, struct agg_round *r, uint64_t now, int how, dou
 	int eval, last, rc;
 
 	gcdl_engine_close_round(n->e, n->update, &info);
+	if (p->checkpoint_every > 0 && (r->t + 1) % p->checkpoint_every == 0 &&
+	    r->t + 1 < p->rounds) {
+		struct gcdl_checkpoint ck;
+		char why[256];
+
+		gcdl_checkpoint_describe(&ck, p, n->e, r->t + 1);
+		ck.stragglers = n->res.stragglers + info.stragglers;
+		rc = gcdl_checkpoint_save(p->checkpoint_path, &ck, why, sizeof(why));
+		if (rc != 0) {
+			snprintf(n->fail, sizeof(n->fail), "checkpoint after round %u: %s", r->t + 1,
+				 why);
+			return rc;
+		}
+		n->res.checkpoints++;
+	}
 	if (how == 0)
 		n->res.closed_complete++;
 	else if (how == 3)
@@ -420,7 +435,9 @@ gcdl_node_agg_run(struct gcdl_node *n)
 	if (r.arr == NULL)
 		return -ENOMEM;
 	gcdl_deadline_init(&r.dl, &n->prof);
-	gcdl_engine_begin_round(n->e, 0);
+	/* after --resume the workers rejoin at the checkpoint's round and model */
+	r.t = n->first_round;
+	gcdl_engine_begin_round(n->e, r.t);
 	wait_until = node_us(n) + (uint64_t)n->prof.join_wait_ms * 1000;
 	r.last_report_us = node_us(n);
 	for (;;) {

@@ -55,6 +55,7 @@ struct gcdl_node {
 	uint8_t (*agg_macs)[6];    /* K entries, NULL: found by broadcast */
 	uint8_t (*worker_macs)[6]; /* N entries, NULL: any */
 	struct gcdl_frame_limits lim;
+	uint32_t first_round;      /* aggregator: 0, or the round a checkpoint continues with */
 	struct gcdl_straggler_model sm;
 	double *slowdown;
 	uint8_t *payload;          /* scratch for one payload */
