@@ -68,7 +68,7 @@ if [ "$quick" = 1 ]; then
 	tp_secs=2
 else
 	sizes=(262144 16777216)
-	min_time=0.1
+	min_time=0.05
 	rounds=20
 	tp_secs=4
 fi
