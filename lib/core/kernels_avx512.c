@@ -47,7 +47,7 @@ philox_store8(__m512i c0, __m512i c1, __m512i c2, __m512i c3, uint32_t *out)
 	_mm512_storeu_si512((void *)(out + 16), _mm512_permutex2var_epi64(a, hi, b));
 }
 
-/* 4 x 8 blocks side by side hide the multiply latency: ~0.7 cycles/word
+/* 4 x 8 blocks side by side hide the multiply latency: ~0.9 cycles/word
  * on a Zen 4 EPYC (gcdl-bench rng_stream) */
 static T512 void
 philox_avx512(uint64_t seed, uint32_t round, uint32_t worker, uint32_t chunk, uint32_t blk,
@@ -186,7 +186,7 @@ draw16(const float *v, const uint32_t *words, uint32_t j, uint32_t m, __m512 B, 
 	store_mask16(bits + j / 8, _mm512_mask_cmp_ps_mask(lanes, u, t, _CMP_LT_OQ), m);
 }
 
-/* ~1.3 cycles/coord in cache, 0.9 of them Philox (gcdl-bench, Zen 4) */
+/* ~1.6 cycles/coord in cache, 0.9 of them Philox (gcdl-bench, 2.6 GHz Zen 4) */
 static T512 void
 onebit_avx512(const float *v, uint32_t count, uint32_t bs, uint64_t seed, uint32_t round,
 	      uint32_t worker, uint32_t chunk, float *scales, uint8_t *bits)
@@ -286,7 +286,7 @@ expand16(const uint8_t *bits, uint32_t j, uint32_t m, __m512 s, float *out, int 
 	_mm512_mask_storeu_ps(out + j, lanes, x);
 }
 
-/* ~0.25 cycles/coord with the accumulators in L1/L2 (gcdl-bench, Zen 4) */
+/* ~0.27 cycles/coord with the accumulators in L1/L2 (gcdl-bench, 2.6 GHz Zen 4) */
 static T512 void
 expand_avx512(const uint8_t *bits, const float *scales, uint32_t count, uint32_t bs, float *out,
 	      int acc)
