@@ -2,6 +2,7 @@
 /* gcdl-sim: a whole cluster in memory, from a profile. */
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,7 +13,69 @@
 #include "gcdl/metrics.h"
 #include "gcdl/sim.h"
 
+#define VARIANCE_HEADER \
+	"method,layout,decoder,workers,partitions,redundancy,p,packet_loss,rounds,draws," \
+	"grad_norm2,mse,mse_stderr,variance,bias2,rel_mse,stragglers,empty_chunks"
+
 static volatile int stop_requested;
+
+static int
+parse_double(const char *s, double lo, double hi, double *out)
+{
+	char *end;
+	double x;
+
+	errno = 0;
+	x = strtod(s, &end);
+	if (errno != 0 || end == s || *end != '\0' || !(x >= lo && x <= hi))
+		return -1;
+	*out = x;
+	return 0;
+}
+
+/* Measure, print and write the decoded gradient against the exact one. */
+static int
+run_variance(struct gcdl_job *job, const struct gcdl_profile *prof, const struct gcdl_sim_opts *so,
+	     uint32_t draws, const char *path)
+{
+	struct gcdl_sim_variance vr;
+	enum gcdl_layout_kind kind;
+	uint32_t m, d;
+	FILE *f;
+	int rc;
+
+	rc = gcdl_sim_variance(job, so, draws, &vr);
+	if (rc != 0) {
+		fprintf(stderr, "gcdl-sim: variance measurement failed: %s%s\n", strerror(-rc),
+			rc == -ENOTSUP ? " (signsgd_mv decodes signs, not a gradient estimate)"
+				       : "");
+		return rc;
+	}
+	gcdl_profile_layout(prof, &kind, &m, &d);
+	printf("gcdl-sim: variance over %u draws: ||grad F||^2 %.6g, E||g - grad F||^2 %.6g "
+	       "(+- %.2g, %.4g relative), variance %.6g, bias^2 %.6g\n", vr.draws,
+	       vr.grad_norm2, vr.mse, vr.mse_stderr,
+	       vr.grad_norm2 > 0 ? vr.mse / vr.grad_norm2 : NAN, vr.variance, vr.bias2);
+	if (path == NULL)
+		return 0;
+	f = fopen(path, "w");
+	if (f == NULL) {
+		fprintf(stderr, "gcdl-sim: %s: %s\n", path, strerror(errno));
+		return -EIO;
+	}
+	fprintf(f, VARIANCE_HEADER "\n");
+	fprintf(f, "%s,%s,%s,%u,%u,%u,%g,%g,%u,%u,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.4f,%.4f\n",
+		gcdl_method_name(prof->method), gcdl_layout_kind_name(kind),
+		prof->decoder == GCDL_DECODER_UNBIASED ? "unbiased" : "normalised",
+		prof->workers, m, d, prof->straggler_p, so->packet_loss, prof->rounds, vr.draws,
+		vr.grad_norm2, vr.mse, vr.mse_stderr, vr.variance, vr.bias2,
+		vr.grad_norm2 > 0 ? vr.mse / vr.grad_norm2 : NAN, vr.stragglers, vr.empty_chunks);
+	if (fclose(f) != 0) {
+		fprintf(stderr, "gcdl-sim: %s: write failed\n", path);
+		return -EIO;
+	}
+	return 0;
+}
 
 static void
 on_signal(int sig)
@@ -37,6 +100,15 @@ usage(FILE *out)
 		"                   (repeatable)\n"
 		"  --metrics FILE   write per-round metrics CSV:\n"
 		"                   " GCDL_METRICS_HEADER "\n"
+		"  --packet-loss P  lose each uplink frame with probability P (0..1, seeded)\n"
+		"  --variance K     after the rounds, at the final model, draw K >= 2 straggler\n"
+		"                   sets, losses and quantizer draws, decode each and measure\n"
+		"                   the decoded gradient g against the exact gradient\n"
+		"  --variance-at start|end  measure at the model after the rounds (end, the\n"
+		"                   default) or at the seeded initial model, the same for every\n"
+		"                   layout, method and p, without training (start)\n"
+		"  --variance-out FILE  write that measurement as CSV:\n"
+		"                   " VARIANCE_HEADER "\n"
 		"  --quiet          no progress output\n"
 		"  --help           this text\n\n"
 		"Exit status: 0 done, 1 run failed, 2 bad command line or profile.\n\n"
@@ -55,10 +127,17 @@ main(int argc, char **argv)
 		{ "set", required_argument, NULL, 'S' },
 		{ "metrics", required_argument, NULL, 'o' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "packet-loss", required_argument, NULL, 'L' },
+		{ "variance", required_argument, NULL, 'V' },
+		{ "variance-out", required_argument, NULL, 'O' },
+		{ "variance-at", required_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *profile = NULL, *metrics = NULL;
+	const char *profile = NULL, *metrics = NULL, *variance_out = NULL;
+	double x, loss = 0;
+	uint32_t draws = 0;
+	int at_start = 0;
 	struct gcdl_profile_override overrides[64];
 	int noverrides = 0, quiet = 0, c, rc;
 	struct gcdl_profile prof;
@@ -101,6 +180,32 @@ main(int argc, char **argv)
 		case 'q':
 			quiet = 1;
 			break;
+		case 'L':
+			if (parse_double(optarg, 0, 1, &loss) != 0) {
+				fprintf(stderr, "gcdl-sim: --packet-loss needs a probability 0..1, "
+					"got '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'V':
+			if (parse_double(optarg, 2, 10000000, &x) != 0 || x != (uint32_t)x) {
+				fprintf(stderr, "gcdl-sim: --variance needs an integer 2..10000000, "
+					"got '%s'\n", optarg);
+				return 2;
+			}
+			draws = (uint32_t)x;
+			break;
+		case 'O':
+			variance_out = optarg;
+			break;
+		case 'A':
+			if (strcmp(optarg, "start") != 0 && strcmp(optarg, "end") != 0) {
+				fprintf(stderr, "gcdl-sim: --variance-at needs start or end, got "
+					"'%s'\n", optarg);
+				return 2;
+			}
+			at_start = strcmp(optarg, "start") == 0;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -126,8 +231,21 @@ main(int argc, char **argv)
 		fprintf(stderr, "gcdl-sim: --profile FILE is required (try --help)\n");
 		return 2;
 	}
+	if ((variance_out != NULL || at_start) && draws == 0) {
+		fprintf(stderr, "gcdl-sim: --variance-out and --variance-at need --variance K\n");
+		return 2;
+	}
+	if (at_start && metrics != NULL) {
+		fprintf(stderr, "gcdl-sim: --variance-at start trains nothing: no --metrics\n");
+		return 2;
+	}
 	if (gcdl_profile_open(&prof, profile, overrides, noverrides, err, sizeof(err)) != 0) {
 		fprintf(stderr, "gcdl-sim: %s\n", err);
+		return 2;
+	}
+	if (draws > 0 && prof.method == GCDL_METHOD_SIGNSGD_MV) {
+		fprintf(stderr, "gcdl-sim: --variance: signsgd_mv decodes signs, not a gradient "
+			"estimate\n");
 		return 2;
 	}
 	rc = gcdl_job_open(&job, &prof, 1, err, sizeof(err));
@@ -135,6 +253,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "gcdl-sim: %s\n", err);
 		return 2;
 	}
+	so.packet_loss = loss;
 	if (!quiet) {
 		const struct gcdl_layout *l = gcdl_engine_layout(job.engine);
 		struct gcdl_layout_props lp;
@@ -155,6 +274,11 @@ main(int argc, char **argv)
 		so.progress_tty = isatty(fileno(stderr));
 		so.progress_s = so.progress_tty ? 0.2 : 5.0;
 	}
+	if (at_start) {
+		rc = run_variance(&job, &prof, &so, draws, variance_out);
+		gcdl_job_close(&job);
+		return rc != 0 ? 1 : 0;
+	}
 	if (metrics != NULL) {
 		so.metrics = gcdl_metrics_open(metrics, err, sizeof(err));
 		if (so.metrics == NULL) {
@@ -169,8 +293,8 @@ main(int argc, char **argv)
 	rc = gcdl_sim_run(&job, &so, &res);
 	if (gcdl_metrics_close(so.metrics) != 0 && rc == 0)
 		rc = -EIO;
-	gcdl_job_close(&job);
 	if (rc != 0) {
+		gcdl_job_close(&job);
 		fprintf(stderr, "gcdl-sim: run failed after %u rounds: %s%s\n", res.rounds,
 			strerror(-rc),
 			rc == -EDOM ? " (non-finite gradient: the model diverged, lower optim.lr)"
@@ -179,9 +303,13 @@ main(int argc, char **argv)
 	}
 	printf("gcdl-sim: %u rounds%s in %.2f s (%.1f rounds/s): train_loss %.6f "
 	       "test_accuracy %.4f uplink %" PRIu64 " bits on the wire (%" PRIu64
-	       " payload), %" PRIu64 " frames, %" PRIu64 " straggler-rounds\n",
+	       " payload), %" PRIu64 " frames, %" PRIu64 " straggler-rounds, %" PRIu64
+	       " frames lost\n",
 	       res.rounds, stop_requested ? " (stopped by signal)" : "", res.wall_s,
 	       res.wall_s > 0 ? res.rounds / res.wall_s : 0.0, res.train_loss, res.test_accuracy,
-	       res.uplink_bits, res.payload_bits, res.frames, res.stragglers);
-	return 0;
+	       res.uplink_bits, res.payload_bits, res.frames, res.stragglers, res.lost_frames);
+	if (draws > 0 && !stop_requested)
+		rc = run_variance(&job, &prof, &so, draws, variance_out);
+	gcdl_job_close(&job);
+	return rc != 0 ? 1 : 0;
 }

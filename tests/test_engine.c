@@ -619,6 +619,53 @@ START_TEST(float_payload_round_trips)
 }
 END_TEST
 
+/* decode_round gives the g that close_round then steps with (lr 1, no
+ * momentum: the update is g), and leaves the model alone. */
+START_TEST(decode_round_is_close_round_without_step)
+{
+	struct gcdl_profile prof;
+	struct gcdl_job job;
+	struct gcdl_engine *e;
+	struct gcdl_round_info info;
+	float *v, *g, *u, *w0;
+	uint32_t dim;
+
+	small_profile(&prof, GCDL_METHOD_ONEBIT_GC);
+	prof.lr = 0.5;
+	open_job(&job, &prof);
+	e = job.engine;
+	dim = gcdl_engine_dim(e);
+	v = malloc(sizeof(float) * dim);
+	g = malloc(sizeof(float) * dim);
+	u = malloc(sizeof(float) * dim);
+	w0 = malloc(sizeof(float) * dim);
+	memcpy(w0, gcdl_engine_model(e), sizeof(float) * dim);
+	ck_assert_int_eq(gcdl_engine_decode_round(NULL, g, NULL), -EINVAL);
+	ck_assert_int_eq(gcdl_engine_decode_round(e, NULL, NULL), -EINVAL);
+	gcdl_engine_begin_round(e, 3);
+	for (uint32_t k = 0; k < N; k += 2) { /* workers 1 and 3 straggle */
+		gcdl_engine_worker_gradient(e, 0, k, 3, w0, v);
+		for (uint32_t c = 0; c < gcdl_engine_chunks(e); c++)
+			deliver(e, k, 3, v, c);
+	}
+	ck_assert_int_eq(gcdl_engine_decode_round(e, g, &info), 0);
+	ck_assert_uint_eq(info.contributors, 2);
+	ck_assert_uint_eq(info.stragglers, 2);
+	ck_assert_mem_eq(w0, gcdl_engine_model(e), sizeof(float) * dim);
+	ck_assert_int_eq(gcdl_engine_close_round(e, u, &info), 0);
+	ck_assert_uint_eq(info.stragglers, 2);
+	for (uint32_t j = 0; j < dim; j++) {
+		ck_assert_float_eq(u[j], 0.5f * g[j]);
+		ck_assert_float_eq(gcdl_engine_model(e)[j], w0[j] - u[j]);
+	}
+	free(v);
+	free(g);
+	free(u);
+	free(w0);
+	gcdl_job_close(&job);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -640,6 +687,7 @@ main(void)
 	tcase_add_test(pos, signsgd_majority_and_update);
 	tcase_add_test(pos, optimizer_momentum_and_schedules);
 	tcase_add_test(pos, float_payload_round_trips);
+	tcase_add_test(pos, decode_round_is_close_round_without_step);
 	suite_add_tcase(s, neg);
 	suite_add_tcase(s, pos);
 	sr = srunner_create(s);

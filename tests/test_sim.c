@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "gcdl/engine.h"
 #include "gcdl/metrics.h"
 #include "gcdl/sim.h"
 
@@ -286,6 +287,174 @@ START_TEST(timing_stragglers_follow_the_deadline)
 }
 END_TEST
 
+START_TEST(packet_loss_rejected_out_of_range)
+{
+	struct gcdl_profile p;
+	struct gcdl_job job;
+	struct gcdl_sim_opts o = { 0 };
+	char err[256] = "";
+
+	ls_profile(&p, GCDL_METHOD_ONEBIT_GC);
+	p.rounds = 2;
+	ck_assert_msg(gcdl_job_open(&job, &p, 1, err, sizeof(err)) == 0, "%s", err);
+	o.packet_loss = -0.1;
+	ck_assert_int_eq(gcdl_sim_run(&job, &o, NULL), -EINVAL);
+	o.packet_loss = 1.5;
+	ck_assert_int_eq(gcdl_sim_run(&job, &o, NULL), -EINVAL);
+	o.packet_loss = NAN;
+	ck_assert_int_eq(gcdl_sim_run(&job, &o, NULL), -EINVAL);
+	gcdl_job_close(&job);
+}
+END_TEST
+
+/* Every frame is lost independently with probability q: with q = 1 nothing
+ * arrives and every worker is a straggler; with q = 0.3 the lost fraction of
+ * the frames sent lies within 5 binomial standard errors of 0.3. */
+START_TEST(packet_loss_drops_frames)
+{
+	struct gcdl_profile p;
+	struct gcdl_job job;
+	struct gcdl_sim_opts o = { 0 };
+	struct gcdl_sim_result r;
+	char err[256] = "";
+	double sent, frac, se;
+
+	ls_profile(&p, GCDL_METHOD_SGC);
+	p.rounds = 40;
+	p.mtu = 64; /* a few float32 coordinates per frame: several chunks per worker */
+	ck_assert_msg(gcdl_job_open(&job, &p, 1, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_gt(gcdl_engine_chunks(job.engine), 1);
+	o.packet_loss = 1.0;
+	ck_assert_int_eq(gcdl_sim_run(&job, &o, &r), 0);
+	ck_assert_uint_eq(r.frames, 0);
+	ck_assert_uint_eq(r.uplink_bits, 0);
+	ck_assert_uint_eq(r.stragglers, 40 * 6);
+	ck_assert_uint_gt(r.lost_frames, 0);
+	ck_assert_uint_eq(r.lost_frames % gcdl_engine_chunks(job.engine), 0);
+	gcdl_job_close(&job);
+
+	ck_assert_msg(gcdl_job_open(&job, &p, 1, err, sizeof(err)) == 0, "%s", err);
+	o.packet_loss = 0.3;
+	ck_assert_int_eq(gcdl_sim_run(&job, &o, &r), 0);
+	sent = (double)(r.frames + r.lost_frames);
+	frac = r.lost_frames / sent;
+	se = sqrt(0.3 * 0.7 / sent);
+	ck_assert_msg(fabs(frac - 0.3) < 5 * se, "lost %g of %g frames", frac, sent);
+	gcdl_job_close(&job);
+}
+END_TEST
+
+START_TEST(variance_rejects)
+{
+	struct gcdl_profile p;
+	struct gcdl_job job = { 0 };
+	struct gcdl_sim_variance v;
+	struct gcdl_sim_opts o = { 0 };
+	char err[256] = "";
+
+	ck_assert_int_eq(gcdl_sim_variance(NULL, NULL, 10, &v), -EINVAL);
+	ck_assert_int_eq(gcdl_sim_variance(&job, NULL, 10, &v), -EINVAL);
+	ls_profile(&p, GCDL_METHOD_SIGNSGD_MV);
+	p.rounds = 1;
+	ck_assert_msg(gcdl_job_open(&job, &p, 1, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(gcdl_sim_variance(&job, NULL, 10, &v), -ENOTSUP);
+	gcdl_job_close(&job);
+	ls_profile(&p, GCDL_METHOD_SGC);
+	ck_assert_msg(gcdl_job_open(&job, &p, 1, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(gcdl_sim_variance(&job, NULL, 1, &v), -EINVAL);
+	ck_assert_int_eq(gcdl_sim_variance(&job, NULL, 10, NULL), -EINVAL);
+	o.packet_loss = 2;
+	ck_assert_int_eq(gcdl_sim_variance(&job, &o, 10, &v), -EINVAL);
+	gcdl_job_close(&job);
+}
+END_TEST
+
+/* Sum over workers of ||v_k||^2, and of the 1-bit quantizer's variance
+ * sum_j (B_kb^2 - v_kj^2) (blocks of S coordinates inside each chunk). */
+static void
+worker_moments(struct gcdl_job *job, double *vsq, double *qvar)
+{
+	struct gcdl_engine *e = job->engine;
+	uint32_t dim = gcdl_engine_dim(e), L = gcdl_engine_chunk_coords(e);
+	uint32_t S = job->prof.scale_block ? job->prof.scale_block : L;
+	float *v = malloc(sizeof(float) * dim);
+
+	*vsq = *qvar = 0;
+	for (uint32_t k = 0; k < job->prof.workers; k++) {
+		ck_assert_int_eq(gcdl_engine_worker_gradient(e, 0, k, job->prof.rounds,
+							     gcdl_engine_model(e), v), 0);
+		for (uint32_t c0 = 0; c0 < dim; c0 += L) {
+			uint32_t cend = c0 + L < dim ? c0 + L : dim;
+
+			for (uint32_t b0 = c0; b0 < cend; b0 += S) {
+				uint32_t bend = b0 + S < cend ? b0 + S : cend;
+				double B = 0;
+
+				for (uint32_t j = b0; j < bend; j++)
+					B = fmax(B, fabs(v[j]));
+				for (uint32_t j = b0; j < bend; j++) {
+					*vsq += (double)v[j] * v[j];
+					*qvar += B * B - (double)v[j] * v[j];
+				}
+			}
+		}
+	}
+	free(v);
+}
+
+/* The unbiased decoder's mean squared error against grad F has a closed form
+ * under Bernoulli(p) stragglers: sgc (float32) gives p/(1-p) sum_k ||v_k||^2;
+ * the 1-bit quantizer adds 1/(1-p) sum_k sum_j (B^2 - v_j^2). The measured
+ * MSE must lie within 5 of its own standard errors of it, its bias^2 must be
+ * small against it, and the model must not change. Without stragglers, sgc
+ * decodes grad F up to float rounding. */
+START_TEST(variance_matches_closed_form)
+{
+	const double p = 0.3;
+	struct gcdl_profile prof;
+	struct gcdl_job job;
+	struct gcdl_sim_variance v;
+	char err[256] = "";
+	double vsq, qvar, want;
+	float *w0;
+	uint32_t dim;
+
+	for (int m = 0; m < 2; m++) {
+		ls_profile(&prof, m ? GCDL_METHOD_ONEBIT_GC : GCDL_METHOD_SGC);
+		prof.rounds = 3;
+		prof.straggler_p = p;
+		prof.decoder = GCDL_DECODER_UNBIASED;
+		prof.scale_block = 4;
+		ck_assert_msg(gcdl_job_open(&job, &prof, 1, err, sizeof(err)) == 0, "%s", err);
+		ck_assert_int_eq(gcdl_sim_run(&job, NULL, NULL), 0);
+		dim = gcdl_engine_dim(job.engine);
+		w0 = malloc(sizeof(float) * dim);
+		memcpy(w0, gcdl_engine_model(job.engine), sizeof(float) * dim);
+		worker_moments(&job, &vsq, &qvar);
+		ck_assert_int_eq(gcdl_sim_variance(&job, NULL, 4000, &v), 0);
+		ck_assert_mem_eq(w0, gcdl_engine_model(job.engine), sizeof(float) * dim);
+		want = p / (1 - p) * vsq + (m ? qvar / (1 - p) : 0.0);
+		ck_assert_uint_eq(v.draws, 4000);
+		ck_assert_msg(fabs(v.mse - want) < 5 * v.mse_stderr,
+			      "method %d: mse %g, closed form %g, stderr %g", m, v.mse, want,
+			      v.mse_stderr);
+		ck_assert_double_lt(v.bias2, 0.01 * v.mse);
+		ck_assert_double_lt(fabs(v.stragglers - p * prof.workers), 0.1);
+		ck_assert_double_gt(v.grad_norm2, 0);
+		free(w0);
+		gcdl_job_close(&job);
+	}
+	ls_profile(&prof, GCDL_METHOD_SGC);
+	prof.rounds = 3;
+	prof.straggler_model = GCDL_STRAGGLER_NONE;
+	ck_assert_msg(gcdl_job_open(&job, &prof, 1, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(gcdl_sim_variance(&job, NULL, 10, &v), 0);
+	ck_assert_double_lt(v.mse, 1e-10 * v.grad_norm2);
+	ck_assert_double_eq(v.stragglers, 0);
+	gcdl_job_close(&job);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -298,6 +467,10 @@ main(void)
 	tcase_set_timeout(pos, 240);
 	tcase_add_test(neg, sim_rejects_null);
 	tcase_add_test(neg, metrics_rejects);
+	tcase_add_test(neg, packet_loss_rejected_out_of_range);
+	tcase_add_test(neg, variance_rejects);
+	tcase_add_test(pos, packet_loss_drops_frames);
+	tcase_add_test(pos, variance_matches_closed_form);
 	tcase_add_test(pos, least_squares_converges_to_optimum);
 	tcase_add_test(pos, same_seed_same_csv_and_accounting);
 	tcase_add_test(pos, timing_stragglers_follow_the_deadline);

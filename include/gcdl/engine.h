@@ -204,6 +204,21 @@ int gcdl_engine_ingest(struct gcdl_engine *e, const struct gcdl_frame_hdr *hdr,
 int gcdl_engine_close_round(struct gcdl_engine *e, float *update, struct gcdl_round_info *info);
 
 /**
+ * Decode the gradient estimate of the frames accepted so far in this round,
+ * without the optimizer step: the model and the optimizer state are left as
+ * they are, and the round stays open. Measures the decoded gradient against
+ * the exact one (gcdl_sim_variance()).
+ *
+ * @param e     the engine.
+ * @param g     receives dim values: the decoder's estimate of grad F(w)
+ *              (for signsgd_mv, the majority vote's signs).
+ * @param info  receives the round's counts so far (contributors, stragglers,
+ *              empty chunks, frames), or NULL.
+ * @return 0, or -EINVAL for NULL @p e or @p g.
+ */
+int gcdl_engine_decode_round(struct gcdl_engine *e, float *g, struct gcdl_round_info *info);
+
+/**
  * Apply an update to a replica: w <- w - u.
  *
  * @param w    the replica.

@@ -57,6 +57,7 @@ enum gcdl_rng_domain {
 	GCDL_RNG_INIT,
 	GCDL_RNG_FAULT,
 	GCDL_RNG_TEST,
+	GCDL_RNG_LOSS,     /**< simulated packet loss (gcdl-sim --packet-loss) */
 };
 
 /** Sequential generator state; plain data, copy to fork a stream. */

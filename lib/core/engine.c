@@ -498,21 +498,19 @@ accumulate_slots(struct gcdl_engine *e)
 	}
 }
 
-int
-gcdl_engine_close_round(struct gcdl_engine *e, float *update, struct gcdl_round_info *info)
+/* Decode what the round's accepted frames hold into g; fills the round's
+ * empty_chunks, contributors and stragglers. */
+static void
+decode_slots(struct gcdl_engine *e, float *g)
 {
-	const struct gcdl_profile *p;
-	float lr, mu, wd;
 	uint32_t contributors = 0;
 
-	if (e == NULL)
-		return -EINVAL;
-	p = &e->prof;
+	e->cur.empty_chunks = 0;
 	accumulate_slots(e);
 	if (e->type == GCDL_MSG_SIGN)
-		gcdl_agg_decode_majority(e->agg, e->g);
+		gcdl_agg_decode_majority(e->agg, g);
 	else
-		gcdl_agg_decode(e->agg, e->decoder, p->straggler_p, e->g, &e->cur.empty_chunks);
+		gcdl_agg_decode(e->agg, e->decoder, e->prof.straggler_p, g, &e->cur.empty_chunks);
 	if (e->type == GCDL_MSG_SIGN) {
 		for (uint32_t c = 0; c < e->chunks; c++)
 			if (gcdl_agg_contributors(e->agg, c) == 0)
@@ -526,6 +524,31 @@ gcdl_engine_close_round(struct gcdl_engine *e, float *update, struct gcdl_round_
 			}
 		}
 	}
+	e->cur.contributors = contributors;
+	e->cur.stragglers = e->n - contributors;
+}
+
+int
+gcdl_engine_decode_round(struct gcdl_engine *e, float *g, struct gcdl_round_info *info)
+{
+	if (e == NULL || g == NULL)
+		return -EINVAL;
+	decode_slots(e, g);
+	if (info != NULL)
+		*info = e->cur;
+	return 0;
+}
+
+int
+gcdl_engine_close_round(struct gcdl_engine *e, float *update, struct gcdl_round_info *info)
+{
+	const struct gcdl_profile *p;
+	float lr, mu, wd;
+
+	if (e == NULL)
+		return -EINVAL;
+	p = &e->prof;
+	decode_slots(e, e->g);
 	lr = (float)step_size(p, e->round);
 	mu = (float)p->momentum;
 	wd = (float)p->weight_decay;
@@ -540,8 +563,6 @@ gcdl_engine_close_round(struct gcdl_engine *e, float *update, struct gcdl_round_
 	gcdl_engine_apply_update(e->w, e->g, e->dim);
 	if (update != NULL)
 		memcpy(update, e->g, sizeof(float) * e->dim);
-	e->cur.contributors = contributors;
-	e->cur.stragglers = e->n - contributors;
 	e->cur.lr = lr;
 	if (info != NULL)
 		*info = e->cur;
