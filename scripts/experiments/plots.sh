@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Draw the plots of one sweep from the data files summarize.py wrote.
+#
+#   scripts/experiments/plots.sh NAME OUT
+#
+# methods:    OUT/plots/methods_accuracy_vs_bits.png (mean over seeds, one line per
+#             method, one panel per model and partitioning)
+# stragglers: OUT/plots/stragglers_budget_vs_p.png (accuracy at the bit budget
+#             against p, one line per d, error bars: sd over seeds)
+# layouts:    OUT/plots/layouts_curves.png (accuracy against round, one line per layout)
+# decoders:   OUT/plots/decoders_curves.png (accuracy against round per decoder and loss)
+# variance:   OUT/plots/variance_layouts.png (E||g - grad F||^2 / ||grad F||^2 against
+#             d, one line per layout)
+# PNGs are 900x600 (900x700 for 2x2 grids). Exit status: 0, 1 gnuplot failed,
+# 2 bad command line or missing data.
+set -euo pipefail
+
+[ $# -eq 2 ] || { echo "usage: $0 NAME OUT" >&2; exit 2; }
+name=$1 out=$2
+dir=$out/$name
+mkdir -p "$out/plots"
+term=png
+gnuplot -e 'set terminal' < /dev/null 2>&1 | grep -qw pngcairo && term='pngcairo font ",9"'
+
+need() { [ -s "$1" ] || { echo "plots.sh: $1 missing" >&2; exit 2; }; }
+
+# titles FILE: the '# title' line of every index block, one per line
+titles() { grep '^# ' "$1" | grep -v '^# round\|^# p \|^# d ' | sed 's/^# //'; }
+
+# plot_blocks FILE XCOL YCOL: a gnuplot plot clause over every index block
+plot_blocks() {
+	local f=$1 x=$2 y=$3 i=0 clause=
+	while IFS= read -r t; do
+		clause+="${clause:+, }'$f' index $i using $x:$y with linespoints ls $((i + 1)) title '$t'"
+		i=$((i + 1))
+	done < <(titles "$f")
+	echo "$clause"
+}
+
+STYLES="
+set style line 1 lc rgb '#1f77b4' lw 2 pt 7 ps 0.5
+set style line 2 lc rgb '#d62728' lw 2 pt 5 ps 0.5
+set style line 3 lc rgb '#2ca02c' lw 2 pt 9 ps 0.5
+set style line 4 lc rgb '#9467bd' lw 2 pt 11 ps 0.5
+set style line 5 lc rgb '#ff7f0e' lw 2 pt 13 ps 0.5
+set style line 6 lc rgb '#8c564b' lw 2 pt 7 ps 0.5
+set grid
+set key bottom right
+"
+
+case $name in
+methods)
+	script="set terminal $term size 900,700 noenhanced
+set output '$out/plots/methods_accuracy_vs_bits.png'
+$STYLES
+set multiplot layout 2,2 title 'Test accuracy against cumulative uplink bits (mean over seeds)'
+set logscale x
+set format x '10^{%L}'
+set xlabel 'uplink bits on the wire'
+set ylabel 'test accuracy'
+"
+	for c in softmax_iid softmax_label mlp_iid mlp_label; do
+		f=$dir/curves_$c.dat
+		need "$f"
+		lo=$([ "${c%%_*}" = softmax ] && echo 0.6 || echo 0.7)
+		script+="set title '${c/_/, } partitions'
+set yrange [$lo:*]
+plot $(plot_blocks "$f" 2 3)
+"
+	done
+	script+="unset multiplot"
+	;;
+stragglers)
+	f=$dir/budget.dat
+	need "$f"
+	i=0 clause=
+	while IFS= read -r t; do
+		clause+="${clause:+, }'$f' index $i using 1:2:3 with yerrorlines ls $((i + 1)) title '$t'"
+		i=$((i + 1))
+	done < <(grep '^# d=' "$f" | sed 's/^# //')
+	script="set terminal $term size 900,600 noenhanced
+set output '$out/plots/stragglers_budget_vs_p.png'
+$STYLES
+set key top right
+set title 'onebit_gc, softmax, label partitions: test accuracy at a fixed uplink bit budget'
+set xlabel 'straggler probability p'
+set ylabel 'test accuracy at the budget'
+set xrange [-0.05:0.55]
+plot $clause"
+	;;
+layouts)
+	script="set terminal $term size 900,450 noenhanced
+set output '$out/plots/layouts_curves.png'
+$STYLES
+set multiplot layout 1,2 title 'onebit_gc, softmax, label partitions, p = 0.2: test accuracy (mean over seeds)'
+set xlabel 'round'
+set ylabel 'test accuracy'
+"
+	for d in 2 3; do
+		f=$dir/curves_d$d.dat
+		need "$f"
+		script+="set title 'd = $d'
+plot $(plot_blocks "$f" 1 3)
+"
+	done
+	script+="unset multiplot"
+	;;
+decoders)
+	f=$dir/curves.dat
+	need "$f"
+	script="set terminal $term size 900,600 noenhanced
+set output '$out/plots/decoders_curves.png'
+$STYLES
+set title 'onebit_gc, softmax, iid, p = 0.2, d = 2: decoders under packet loss (mean over seeds)'
+set xlabel 'round'
+set ylabel 'test accuracy'
+plot $(plot_blocks "$f" 1 3)"
+	;;
+variance)
+	f=$dir/variance.dat
+	need "$f"
+	script="set terminal $term size 900,700 noenhanced
+set output '$out/plots/variance_layouts.png'
+$STYLES
+set key top right
+set multiplot layout 2,2 title 'Decoded gradient: E||g - grad F||^2 / ||grad F||^2 at the initial model, p = 0.2 (mean over seeds)'
+set xlabel 'redundancy d'
+set ylabel 'relative mean squared error'
+set xtics (2, 3, 5)
+set xrange [1.5:5.5]
+"
+	blk=0
+	for part in iid label; do
+		for method in onebit_gc sgc; do
+			clause=
+			for j in 0 1 2 3; do
+				t=$(grep '^# ' "$f" | grep -v '^# d ' | sed -n "$((blk + j + 1))p" | awk '{print $3}')
+				clause+="${clause:+, }'$f' index $((blk + j)) using 1:2:3 with yerrorlines ls $((j + 1)) title '$t'"
+			done
+			blk=$((blk + 4))
+			script+="set title '$method, $part partitions'
+plot $clause
+"
+		done
+	done
+	script+="unset multiplot"
+	;;
+*)
+	echo "plots.sh: unknown sweep '$name'" >&2
+	exit 2
+	;;
+esac
+gnuplot 2> "$out/plots/$name.gnuplot.log" <<< "$script" || {
+	cat "$out/plots/$name.gnuplot.log" >&2
+	exit 1
+}

@@ -1,0 +1,257 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Reproducible sweeps with gcdl-sim: the method against its baselines, across
+# straggler rates, redundancy, shard layouts and decoders, on Fashion-MNIST.
+#
+#   scripts/experiments/run.sh NAME|all [--quick] [--seeds K] [--jobs J] [--out DIR]
+#
+# NAME is one of: methods, stragglers, layouts, decoders, variance (or all).
+# Every run is seeded (job.seed = 1..K) and writes its metrics CSV under
+# OUT/raw/NAME/; a run whose CSV exists is not run again (delete it to redo).
+# Then summarize.py writes OUT/NAME/summary.csv and summary.md and plots.sh
+# draws OUT/plots/*.png. --quick runs the same grids on 10,000 training rows
+# for a few rounds (for CI: it checks the plumbing, not the science).
+#
+# Exit status: 0 ok, 1 a run, the summary or a plot failed, 2 bad command line.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+HERE=$ROOT/scripts/experiments
+SIM=${GCDL_SIM:-$ROOT/build/app/gcdl-sim}
+SWEEPS=(methods stragglers variance decoders layouts)
+# one BLAS thread per run: runs go in parallel (--jobs), and results do not
+# depend on the thread count
+export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
+
+usage() {
+	cat <<EOF
+usage: $0 NAME|all [--quick] [--seeds K] [--jobs J] [--out DIR]
+
+Sweeps (gcdl-sim on Fashion-MNIST, N = M = 10 workers):
+  methods     onebit_gc, sgc, signsgd_mv, ignore, onebit_uncoded x {softmax, mlp}
+              x {iid, label} partitions, p = 0.2, d = 2
+  stragglers  onebit_gc softmax, label partitions: p in {0,0.1,0.2,0.3,0.5} x d in {1,2,3},
+              each run long enough for the same uplink bit budget
+  layouts     onebit_gc softmax, label partitions: pairwise, cyclic, random, fractional
+              at d = 2, and pairwise, cyclic, random at d = 3
+  decoders    onebit_gc softmax iid, p = 0.2, d = 2: normalised and unbiased decoder
+              under packet loss 0, 0.1, 0.3
+  variance    decoded gradient against the exact gradient at the initial model:
+              layouts x d in {2,3,5} x {onebit_gc, sgc} x {iid, label}, 500 draws
+  all         every sweep above
+
+Options:
+  --quick     10,000 training rows, a few rounds, 200 variance draws (CI)
+  --seeds K   seeds per point (default 3; --quick: 1)
+  --jobs J    runs in parallel (default: number of cores)
+  --out DIR   output directory (default runs/experiments, --quick runs/experiments-quick)
+  -h, --help  this text
+
+Environment: GCDL_SIM (default build/app/gcdl-sim).
+Outputs: OUT/raw/NAME/*.csv (one metrics CSV per run), OUT/NAME/summary.csv and
+summary.md, OUT/plots/*.png, OUT/wall.txt (wall time of each sweep).
+EOF
+}
+
+die() {
+	echo "experiments: $*" >&2
+	exit 2
+}
+
+names=() quick=0 seeds= jobs=$(nproc) out=
+while [ $# -gt 0 ]; do
+	case $1 in
+	-h | --help) usage; exit 0 ;;
+	--quick) quick=1; shift ;;
+	--seeds) [ $# -ge 2 ] || die "--seeds needs a number"; seeds=$2; shift 2 ;;
+	--jobs) [ $# -ge 2 ] || die "--jobs needs a number"; jobs=$2; shift 2 ;;
+	--out) [ $# -ge 2 ] || die "--out needs a directory"; out=$2; shift 2 ;;
+	all) names+=("${SWEEPS[@]}"); shift ;;
+	methods | stragglers | layouts | decoders | variance) names+=("$1"); shift ;;
+	*) die "unknown sweep or option '$1' (see --help)" ;;
+	esac
+done
+[ ${#names[@]} -gt 0 ] || die "name a sweep or 'all' (see --help)"
+[ -n "$seeds" ] || seeds=$(( quick ? 1 : 3 ))
+[[ $seeds =~ ^[1-9][0-9]*$ ]] || die "--seeds needs a positive integer, got '$seeds'"
+[[ $jobs =~ ^[1-9][0-9]*$ ]] || die "--jobs needs a positive integer, got '$jobs'"
+[ -x "$SIM" ] || die "$SIM not found: build first (ninja -C build)"
+command -v python3 > /dev/null || die "python3 is needed for the summaries"
+command -v gnuplot > /dev/null || die "gnuplot is needed for the plots (package gnuplot-nox)"
+[ -n "$out" ] || out=$ROOT/runs/experiments$( ((quick)) && echo -quick || true)
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+
+SM=$ROOT/configs/sim-fmnist-softmax.ini
+MLP=$ROOT/configs/sim-fmnist-mlp.ini
+if ((quick)); then
+	DATA=(--set data.train_rows=10000 --set data.test_rows=2000)
+else
+	DATA=()
+fi
+
+# r QUICK_ROUNDS FULL_ROUNDS: the rounds of a run in this mode
+r() { if ((quick)); then echo "$1"; else echo "$2"; fi; }
+
+# Learning rate per method and model: signsgd_mv steps by lr * sign, so it
+# needs a much smaller lr than the methods that send gradient estimates
+# (0.0003, the best of {0.2, 0.01, 0.001, 0.0003} in a probe, see docs/RESULTS.md).
+lr_for() { # model method
+	case $2 in
+	signsgd_mv) echo 0.0003 ;;
+	*) if [ "$1" = softmax ]; then echo 0.2; else echo 0.01; fi ;;
+	esac
+}
+
+# Each spec line: ID<TAB>gcdl-sim arguments (ID: the CSV's base name).
+specs_methods() {
+	local model part method seed prof rounds ev
+	for model in softmax mlp; do
+		for part in iid label; do
+			for method in onebit_gc sgc signsgd_mv ignore onebit_uncoded; do
+				prof=$SM
+				[ $model = mlp ] && prof=$MLP
+				# float32 methods spend the bits of ~32 one-bit rounds per round:
+				# fewer rounds, evaluated often, cover the same bit range
+				case $model/$method in
+				softmax/sgc | softmax/ignore) rounds=$(r 20 60) ev=1 ;;
+				softmax/*) rounds=$(r 40 150) ev=$(r 5 10) ;;
+				mlp/sgc | mlp/ignore) rounds=$(r 20 60) ev=2 ;;
+				mlp/*) rounds=$(r 60 300) ev=$(r 10 25) ;;
+				esac
+				for seed in $(seq 1 "$seeds"); do
+					printf '%s-%s-%s-s%s\t--profile %s --seed %s --method %s --rounds %s --set job.eval_every=%s --set data.partitioning=%s --set optim.lr=%s\n' \
+						$model $part $method $seed "$prof" $seed $method "$rounds" "$ev" $part "$(lr_for $model $method)"
+				done
+			done
+		done
+	done
+}
+
+# Rounds so that every p reaches the bits of R0 rounds at p = 0, plus 10%.
+specs_stragglers() {
+	local p d seed r0 rounds
+	r0=$(r 20 60)
+	for d in 1 2 3; do
+		for p in 0 0.1 0.2 0.3 0.5; do
+			rounds=$(python3 -c "import math; print(math.ceil(1.1 * $r0 / (1 - $p)))")
+			for seed in $(seq 1 "$seeds"); do
+				printf 'd%s-p%s-s%s\t--profile %s --seed %s --rounds %s --set job.eval_every=%s --set data.partitioning=label --set cluster.redundancy=%s --set stragglers.p=%s\n' \
+					$d $p $seed "$SM" $seed "$rounds" "$(r 2 5)" $d $p
+			done
+		done
+	done
+}
+
+specs_layouts() {
+	local d layout seed
+	for d in 2 3; do
+		for layout in pairwise cyclic random fractional; do
+			[ $d = 3 ] && [ $layout = fractional ] && continue # needs d | N
+			for seed in $(seq 1 "$seeds"); do
+				printf 'd%s-%s-s%s\t--profile %s --seed %s --rounds %s --set job.eval_every=%s --set data.partitioning=label --set cluster.redundancy=%s --set cluster.layout=%s\n' \
+					$d $layout $seed "$SM" $seed "$(r 30 100)" "$(r 5 10)" $d $layout
+			done
+		done
+	done
+}
+
+specs_decoders() {
+	local dec loss seed
+	for dec in normalised unbiased; do
+		for loss in 0 0.1 0.3; do
+			for seed in $(seq 1 "$seeds"); do
+				printf '%s-loss%s-s%s\t--profile %s --seed %s --rounds %s --set job.eval_every=%s --set coding.decoder=%s --packet-loss %s\n' \
+					$dec $loss $seed "$SM" $seed "$(r 30 100)" "$(r 5 10)" $dec $loss
+			done
+		done
+	done
+}
+
+# Variance: no training (--variance-at start), so every layout, method and p
+# is measured at the same seeded initial model.
+specs_variance() {
+	local part method d layout seed
+	for part in iid label; do
+		for method in onebit_gc sgc; do
+			for d in 2 3 5; do
+				for layout in pairwise cyclic random fractional; do
+					[ $d = 3 ] && [ $layout = fractional ] && continue
+					for seed in $(seq 1 "$seeds"); do
+						printf '%s-%s-d%s-%s-s%s\t--profile %s --seed %s --method %s --set data.partitioning=%s --set cluster.redundancy=%s --set cluster.layout=%s --variance %s --variance-at start\n' \
+							$part $method $d $layout $seed "$SM" $seed $method $part $d $layout "$(r 200 500)"
+					done
+				done
+			done
+		done
+	done
+}
+
+# run_one SWEEP ID ARGS...: one gcdl-sim run; output written atomically.
+run_one() {
+	local sweep=$1 id=$2 dir final tmp
+	shift 2
+	dir=$out/raw/$sweep
+	final=$dir/$id.csv
+	[ -s "$final" ] && return 0
+	tmp=$dir/.$id.tmp.csv
+	if [ "$sweep" = variance ]; then
+		set -- "$@" --variance-out "$tmp"
+	else
+		set -- "$@" --metrics "$tmp"
+	fi
+	# shellcheck disable=SC2086
+	if ! nice "$SIM" --quiet "${DATA[@]}" "$@" > "$dir/$id.log" 2>&1; then
+		echo "experiments: run $sweep/$id failed (see $dir/$id.log)" >&2
+		rm -f "$tmp"
+		return 1
+	fi
+	mv "$tmp" "$final"
+}
+export -f run_one
+export out SIM
+export DATA_STR="${DATA[*]}"
+
+rc=0
+for name in "${names[@]}"; do
+	mkdir -p "$out/raw/$name" "$out/$name"
+	t0=$(date +%s)
+	n=0
+	failed=0
+	while IFS=$'\t' read -r id args; do
+		# shellcheck disable=SC2086
+		printf '%s\0%s\0' "$id" "$args"
+		n=$((n + 1))
+	done < <("specs_$name") > "$out/raw/$name/.specs"
+	total=$(( $(tr -cd '\0' < "$out/raw/$name/.specs" | wc -c) / 2 ))
+	echo "experiments: $name: $total runs, $seeds seed(s) per point, $jobs in parallel -> $out/raw/$name"
+	# shellcheck disable=SC2016
+	if ! xargs -0 -n 2 -P "$jobs" bash -c '
+		set -f
+		read -r -a data <<< "$DATA_STR"
+		DATA=("${data[@]}")
+		# shellcheck disable=SC2086
+		run_one "$0" "$1" $2' "$name" < "$out/raw/$name/.specs"; then
+		failed=1
+	fi
+	t1=$(date +%s)
+	sed -i "/^$name /d" "$out/wall.txt" 2> /dev/null || true
+	echo "$name $((t1 - t0)) s wall, $total runs, jobs $jobs, quick $quick" >> "$out/wall.txt"
+	if ((failed)); then
+		echo "experiments: $name: some runs failed" >&2
+		rc=1
+		continue
+	fi
+	if ! python3 "$HERE/summarize.py" "$name" "$out"; then
+		echo "experiments: $name: summary failed" >&2
+		rc=1
+		continue
+	fi
+	if ! bash "$HERE/plots.sh" "$name" "$out"; then
+		echo "experiments: $name: plots failed" >&2
+		rc=1
+		continue
+	fi
+	echo "experiments: $name: $((t1 - t0)) s; $out/$name/summary.md"
+done
+exit $rc
