@@ -19,6 +19,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 HERE=$ROOT/scripts/experiments
 SIM=${GCDL_SIM:-$ROOT/build/app/gcdl-sim}
 SWEEPS=(methods stragglers variance decoders layouts)
+NICE=${GCDL_EXP_NICE:-10}
 # one BLAS thread per run: runs go in parallel (--jobs), and results do not
 # depend on the thread count
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
@@ -84,6 +85,10 @@ out=$(cd "$out" && pwd)
 
 SM=$ROOT/configs/sim-fmnist-softmax.ini
 MLP=$ROOT/configs/sim-fmnist-mlp.ini
+# Softmax runs take minibatches of SM_BATCH rows per partition and round
+# (configs/sim-fmnist-softmax.ini uses the full partition, 12x the compute per
+# round): the whole set must fit in an hour on two shared cores.
+SM_BATCH=500
 if ((quick)); then
 	DATA=(--set data.train_rows=10000 --set data.test_rows=2000)
 else
@@ -103,25 +108,26 @@ lr_for() { # model method
 	esac
 }
 
-# Each spec line: ID<TAB>gcdl-sim arguments (ID: the CSV's base name).
+# Each spec line: ID<TAB>gcdl-sim arguments (ID: the CSV's base name, ending
+# in -sSEED). Runs go seed by seed, so a sweep cut short leaves whole grids.
 specs_methods() {
-	local model part method seed prof rounds ev
+	local model part method seed prof rounds ev batch
 	for model in softmax mlp; do
 		for part in iid label; do
 			for method in onebit_gc sgc signsgd_mv ignore onebit_uncoded; do
-				prof=$SM
-				[ $model = mlp ] && prof=$MLP
+				prof=$SM batch=" --set model.batch=$SM_BATCH"
+				[ $model = mlp ] && prof=$MLP batch=
 				# float32 methods spend the bits of ~32 one-bit rounds per round:
 				# fewer rounds, evaluated often, cover the same bit range
 				case $model/$method in
 				softmax/sgc | softmax/ignore) rounds=$(r 20 60) ev=1 ;;
 				softmax/*) rounds=$(r 40 150) ev=$(r 5 10) ;;
-				mlp/sgc | mlp/ignore) rounds=$(r 20 60) ev=2 ;;
-				mlp/*) rounds=$(r 60 300) ev=$(r 10 25) ;;
+				mlp/sgc | mlp/ignore) rounds=$(r 20 40) ev=$(r 2 4) ;;
+				mlp/*) rounds=$(r 60 200) ev=$(r 10 40) ;;
 				esac
 				for seed in $(seq 1 "$seeds"); do
-					printf '%s-%s-%s-s%s\t--profile %s --seed %s --method %s --rounds %s --set job.eval_every=%s --set data.partitioning=%s --set optim.lr=%s\n' \
-						$model $part $method $seed "$prof" $seed $method "$rounds" "$ev" $part "$(lr_for $model $method)"
+					printf '%s-%s-%s-s%s\t--profile %s --seed %s --method %s --rounds %s --set job.eval_every=%s --set data.partitioning=%s --set optim.lr=%s%s\n' \
+						$model $part $method $seed "$prof" $seed $method "$rounds" "$ev" $part "$(lr_for $model $method)" "$batch"
 				done
 			done
 		done
@@ -136,7 +142,7 @@ specs_stragglers() {
 		for p in 0 0.1 0.2 0.3 0.5; do
 			rounds=$(python3 -c "import math; print(math.ceil(1.1 * $r0 / (1 - $p)))")
 			for seed in $(seq 1 "$seeds"); do
-				printf 'd%s-p%s-s%s\t--profile %s --seed %s --rounds %s --set job.eval_every=%s --set data.partitioning=label --set cluster.redundancy=%s --set stragglers.p=%s\n' \
+				printf 'd%s-p%s-s%s\t--profile %s --seed %s --rounds %s --set job.eval_every=%s --set data.partitioning=label --set cluster.redundancy=%s --set stragglers.p=%s --set model.batch='"$SM_BATCH"'\n' \
 					$d $p $seed "$SM" $seed "$rounds" "$(r 2 5)" $d $p
 			done
 		done
@@ -149,7 +155,7 @@ specs_layouts() {
 		for layout in pairwise cyclic random fractional; do
 			[ $d = 3 ] && [ $layout = fractional ] && continue # needs d | N
 			for seed in $(seq 1 "$seeds"); do
-				printf 'd%s-%s-s%s\t--profile %s --seed %s --rounds %s --set job.eval_every=%s --set data.partitioning=label --set cluster.redundancy=%s --set cluster.layout=%s\n' \
+				printf 'd%s-%s-s%s\t--profile %s --seed %s --rounds %s --set job.eval_every=%s --set data.partitioning=label --set cluster.redundancy=%s --set cluster.layout=%s --set model.batch='"$SM_BATCH"'\n' \
 					$d $layout $seed "$SM" $seed "$(r 30 100)" "$(r 5 10)" $d $layout
 			done
 		done
@@ -161,7 +167,7 @@ specs_decoders() {
 	for dec in normalised unbiased; do
 		for loss in 0 0.1 0.3; do
 			for seed in $(seq 1 "$seeds"); do
-				printf '%s-loss%s-s%s\t--profile %s --seed %s --rounds %s --set job.eval_every=%s --set coding.decoder=%s --packet-loss %s\n' \
+				printf '%s-loss%s-s%s\t--profile %s --seed %s --rounds %s --set job.eval_every=%s --set coding.decoder=%s --packet-loss %s --set model.batch='"$SM_BATCH"'\n' \
 					$dec $loss $seed "$SM" $seed "$(r 30 100)" "$(r 5 10)" $dec $loss
 			done
 		done
@@ -201,7 +207,7 @@ run_one() {
 		set -- "$@" --metrics "$tmp"
 	fi
 	# shellcheck disable=SC2086
-	if ! nice "$SIM" --quiet "${DATA[@]}" "$@" > "$dir/$id.log" 2>&1; then
+	if ! nice -n "$NICE" "$SIM" --quiet "${DATA[@]}" "$@" > "$dir/$id.log" 2>&1; then
 		echo "experiments: run $sweep/$id failed (see $dir/$id.log)" >&2
 		rm -f "$tmp"
 		return 1
@@ -209,7 +215,7 @@ run_one() {
 	mv "$tmp" "$final"
 }
 export -f run_one
-export out SIM
+export out SIM NICE
 export DATA_STR="${DATA[*]}"
 
 rc=0
@@ -222,7 +228,8 @@ for name in "${names[@]}"; do
 		# shellcheck disable=SC2086
 		printf '%s\0%s\0' "$id" "$args"
 		n=$((n + 1))
-	done < <("specs_$name") > "$out/raw/$name/.specs"
+	done < <("specs_$name" | sed 's/^\([^\t]*-s\([0-9]*\)\)\t/\2\t\1\t/' | sort -s -n -k1,1 | cut -f2-) \
+		> "$out/raw/$name/.specs"
 	total=$(( $(tr -cd '\0' < "$out/raw/$name/.specs" | wc -c) / 2 ))
 	echo "experiments: $name: $total runs, $seeds seed(s) per point, $jobs in parallel -> $out/raw/$name"
 	# shellcheck disable=SC2016
