@@ -56,14 +56,14 @@ set output '$out/plots/methods_accuracy_vs_bits.png'
 $STYLES
 set multiplot layout 2,2 title 'Test accuracy against cumulative uplink bits (mean over seeds)'
 set logscale x
-set format x '10^{%L}'
+set format x '1e%L'
 set xlabel 'uplink bits on the wire'
 set ylabel 'test accuracy'
 "
 	for c in softmax_iid softmax_label mlp_iid mlp_label; do
 		f=$dir/curves_$c.dat
 		need "$f"
-		lo=$([ "${c%%_*}" = softmax ] && echo 0.6 || echo 0.7)
+		lo=$([ "${c%%_*}" = softmax ] && echo 0.6 || echo 0.65)
 		script+="set title '${c/_/, } partitions'
 set yrange [$lo:*]
 plot $(plot_blocks "$f" 2 3)
