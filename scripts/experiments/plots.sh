@@ -128,6 +128,7 @@ set multiplot layout 2,2 title 'Decoded gradient: E||g - grad F||^2 / ||grad F||
 set xlabel 'redundancy d'
 set ylabel 'relative mean squared error'
 set xtics (2, 3, 5)
+set format y '%g'
 set xrange [1.5:5.5]
 "
 	blk=0
@@ -135,7 +136,7 @@ set xrange [1.5:5.5]
 		for method in onebit_gc sgc; do
 			clause=
 			for j in 0 1 2 3; do
-				t=$(grep '^# ' "$f" | grep -v '^# d ' | sed -n "$((blk + j + 1))p" | awk '{print $3}')
+				t=$(grep '^# ' "$f" | grep -v '^# d ' | sed -n "$((blk + j + 1))p" | awk '{print $4}')
 				clause+="${clause:+, }'$f' index $((blk + j)) using 1:2:3 with yerrorlines ls $((j + 1)) title '$t'"
 			done
 			blk=$((blk + 4))

@@ -286,8 +286,8 @@ def summarize_variance(name, out, groups):
         f.write("| partitions | method | d | layout | seeds | draws | E‖g − ∇F‖² / ‖∇F‖² | "
                 "variance | bias² |\n|---|---|---|---|---|---|---|---|---|\n")
         for row in rows:
-            f.write("| %s | %s | %s | %s | %d | %d | %s | %.4g | %.3g |\n" % (
-                row[0], row[1], row[2], row[3], row[4], row[5], pm(row[7], row[8]),
+            f.write("| %s | %s | %s | %s | %d | %d | %.4g ± %.2g | %.4g | %.3g |\n" % (
+                row[0], row[1], row[2], row[3], row[4], row[5], row[7], row[8],
                 row[10], row[11]))
     with open(os.path.join(out, name, "variance.dat"), "w") as f:
         for part in ("iid", "label"):
