@@ -150,6 +150,31 @@ check_vdevs(const char **dev, int n, char *err, size_t errlen)
 	return 0;
 }
 
+/* rte_eal_init() with the EAL options as one line in eal (for the summary),
+ * then the check that every --vdev has a port. @return 0, or -1 after the
+ * message (the EAL cleaned up if it had started). */
+static int
+eal_start(int argc, char **argv, char *eal, size_t eal_len)
+{
+	const char *vdevs[MAX_VDEVS];
+	char err[512];
+	int nvdevs;
+
+	eal_line(eal, eal_len, argc, argv);
+	nvdevs = find_vdevs(argc, argv, vdevs, MAX_VDEVS);
+	if (rte_eal_init(argc, argv) < 0) {
+		fprintf(stderr, "gcdl: EAL initialisation failed: %s (EAL options: %s)\n",
+			rte_strerror(rte_errno), eal);
+		return -1;
+	}
+	if (check_vdevs(vdevs, nvdevs, err, sizeof(err)) != 0) {
+		fprintf(stderr, "gcdl: %s\n", err);
+		rte_eal_cleanup();
+		return -1;
+	}
+	return 0;
+}
+
 /* --role aggregator / worker: one node of a multi-host job. */
 static int
 run_node(char **argv, int eal_argc, const char *profile, const struct gcdl_profile *prof,
@@ -157,27 +182,16 @@ run_node(char **argv, int eal_argc, const char *profile, const struct gcdl_profi
 	 const struct gcdl_checkpoint *resume)
 {
 	struct gcdl_node_opts o = { .role = role, .id = id, .progress_s = 1.0, .resume = resume };
-	const char *vdevs[MAX_VDEVS];
 	struct gcdl_node_result res;
 	struct gcdl_node *node;
 	struct sigaction sa;
 	char err[512], eal[2048];
 	const float *model;
 	uint32_t dim;
-	int nvdevs, rc;
+	int rc;
 
-	eal_line(eal, sizeof(eal), eal_argc, argv);
-	nvdevs = find_vdevs(eal_argc, argv, vdevs, MAX_VDEVS);
-	if (rte_eal_init(eal_argc, argv) < 0) {
-		fprintf(stderr, "gcdl: EAL initialisation failed: %s (EAL options: %s)\n",
-			rte_strerror(rte_errno), eal);
+	if (eal_start(eal_argc, argv, eal, sizeof(eal)) != 0)
 		return 2;
-	}
-	if (check_vdevs(vdevs, nvdevs, err, sizeof(err)) != 0) {
-		fprintf(stderr, "gcdl: %s\n", err);
-		rte_eal_cleanup();
-		return 2;
-	}
 	o.progress = quiet ? NULL : stderr;
 	o.stop = &stop_flag;
 	node = gcdl_node_create(prof, &o, err, sizeof(err));
@@ -271,9 +285,8 @@ main(int argc, char **argv)
 	struct sigaction sa;
 	struct gcdl_dp *dp;
 	char **app_argv;
-	const char *vdevs[MAX_VDEVS];
 	char err[512], eal[2048];
-	int nvdevs, have_id = 0;
+	int have_id = 0;
 	uint32_t id = 0;
 	uint64_t v;
 
@@ -463,18 +476,8 @@ main(int argc, char **argv)
 				id, metrics, save, quiet, o.resume);
 	}
 
-	eal_line(eal, sizeof(eal), eal_argc, argv);
-	nvdevs = find_vdevs(eal_argc, argv, vdevs, MAX_VDEVS);
-	if (rte_eal_init(eal_argc, argv) < 0) {
-		fprintf(stderr, "gcdl: EAL initialisation failed: %s (EAL options: %s)\n",
-			rte_strerror(rte_errno), eal);
+	if (eal_start(eal_argc, argv, eal, sizeof(eal)) != 0)
 		return 2;
-	}
-	if (check_vdevs(vdevs, nvdevs, err, sizeof(err)) != 0) {
-		fprintf(stderr, "gcdl: %s\n", err);
-		rte_eal_cleanup();
-		return 2;
-	}
 	o.progress = quiet ? NULL : stderr;
 	o.progress_s = 1.0;
 	o.stop = &stop_flag;

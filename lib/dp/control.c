@@ -158,18 +158,18 @@ encode_image(struct gcdl_dp *dp, struct dp_image *img, uint32_t round, const flo
 	}
 }
 
-/* Inject the self-test's malformed frames for round t on the garbage port. */
-static int
-inject_garbage(struct gcdl_dp *dp, uint32_t round)
+int
+dp_inject_frames(struct gcdl_dp *dp, uint32_t round, uint32_t count, dp_frame_builder build,
+		 uint64_t *bytes)
 {
 	const struct dp_pair *g = &dp->pairs[dp->n];
 	struct rte_mempool *pool = dp->pool[dp->agg->socket];
-	uint32_t left = dp->opts.inject_garbage, index = 0;
+	uint32_t left = count, index = 0;
 
+	*bytes = 0;
 	while (left > 0) {
 		struct rte_mbuf *m[64];
 		uint32_t cnt = RTE_MIN(left, (uint32_t)RTE_DIM(m)), sent = 0;
-		uint64_t bytes = 0;
 
 		if (rte_pktmbuf_alloc_bulk(pool, m, cnt) != 0) {
 			DP_STAT_ADD(&dp->ctl_st, alloc_fail, 1);
@@ -179,14 +179,13 @@ inject_garbage(struct gcdl_dp *dp, uint32_t round)
 			continue;
 		}
 		for (uint32_t i = 0; i < cnt; i++) {
-			uint8_t *f = rte_pktmbuf_mtod(m[i], uint8_t *);
-			uint64_t seq = (uint64_t)round * dp->opts.inject_garbage + index + i;
-			size_t len = gcdl_dp_garbage_frame(dp->e, &dp->prof, round, seq, f,
-							   rte_pktmbuf_tailroom(m[i]));
+			uint64_t seq = (uint64_t)round * count + index + i;
+			size_t len = build(dp, round, seq, rte_pktmbuf_mtod(m[i], uint8_t *),
+					   rte_pktmbuf_tailroom(m[i]));
 
 			m[i]->data_len = (uint16_t)len;
 			m[i]->pkt_len = (uint32_t)len;
-			bytes += len;
+			*bytes += len;
 		}
 		while (sent < cnt) {
 			sent += rte_eth_tx_burst((uint16_t)g->wport, 0, m + sent,
@@ -199,12 +198,30 @@ inject_garbage(struct gcdl_dp *dp, uint32_t round)
 				rte_pause();
 			}
 		}
-		DP_STAT_ADD(&dp->ctl_st, tx_frames, cnt);
-		DP_STAT_ADD(&dp->ctl_st, tx_bytes, bytes);
 		left -= cnt;
 		index += cnt;
 	}
 	return 0;
+}
+
+static size_t
+garbage_frame(struct gcdl_dp *dp, uint32_t round, uint64_t seq, uint8_t *buf, size_t room)
+{
+	return gcdl_dp_garbage_frame(dp->e, &dp->prof, round, seq, buf, room);
+}
+
+/* Inject the self-test's malformed frames for round t on the garbage port. */
+static int
+inject_garbage(struct gcdl_dp *dp, uint32_t round)
+{
+	uint64_t bytes;
+	int rc = dp_inject_frames(dp, round, dp->opts.inject_garbage, garbage_frame, &bytes);
+
+	if (rc == 0) {
+		DP_STAT_ADD(&dp->ctl_st, tx_frames, dp->opts.inject_garbage);
+		DP_STAT_ADD(&dp->ctl_st, tx_bytes, bytes);
+	}
+	return rc;
 }
 
 /* Open round t: deadline on the TSC, OPEN to the aggregator, ROUND to the workers. */

@@ -350,6 +350,18 @@ dp_quit(const struct gcdl_dp *dp)
 	return __atomic_load_n(&dp->quit, __ATOMIC_ACQUIRE);
 }
 
+/* Builds self-test frame number seq of round t into buf (room bytes).
+ * @return its length. */
+typedef size_t (*dp_frame_builder)(struct gcdl_dp *dp, uint32_t round, uint64_t seq,
+				   uint8_t *buf, size_t room);
+
+/* The control thread sends count frames made by build for round t on the
+ * garbage port's TX side (the self-tests), retrying a full mempool or TX ring
+ * until they are all sent. Frame i of the round has seq round * count + i.
+ * @return 0 with their bytes in *bytes, or -ECANCELED on a stop request. */
+int dp_inject_frames(struct gcdl_dp *dp, uint32_t round, uint32_t count, dp_frame_builder build,
+		     uint64_t *bytes);
+
 static inline void
 dp_set_quit(struct gcdl_dp *dp)
 {

@@ -67,43 +67,10 @@ hostile_frame(struct gcdl_dp *dp, uint32_t round, uint64_t seq, uint8_t *buf, si
 int
 gcdl_dp_inject_hostile(struct gcdl_dp *dp, uint32_t round)
 {
-	const struct dp_pair *g = &dp->pairs[dp->n];
-	struct rte_mempool *pool = dp->pool[dp->agg->socket];
-	uint32_t left = dp->opts.inject_hostile, index = 0;
+	uint64_t bytes;
+	int rc = dp_inject_frames(dp, round, dp->opts.inject_hostile, hostile_frame, &bytes);
 
-	while (left > 0) {
-		struct rte_mbuf *m[64];
-		uint32_t cnt = RTE_MIN(left, (uint32_t)RTE_DIM(m)), sent = 0;
-
-		if (rte_pktmbuf_alloc_bulk(pool, m, cnt) != 0) {
-			DP_STAT_ADD(&dp->ctl_st, alloc_fail, 1);
-			if (dp_quit(dp))
-				return -ECANCELED;
-			rte_pause();
-			continue;
-		}
-		for (uint32_t i = 0; i < cnt; i++) {
-			uint64_t seq = (uint64_t)round * dp->opts.inject_hostile + index + i;
-			size_t len = hostile_frame(dp, round, seq, rte_pktmbuf_mtod(m[i], uint8_t *),
-						   rte_pktmbuf_tailroom(m[i]));
-
-			m[i]->data_len = (uint16_t)len;
-			m[i]->pkt_len = (uint32_t)len;
-		}
-		while (sent < cnt) {
-			sent += rte_eth_tx_burst((uint16_t)g->wport, 0, m + sent,
-						 (uint16_t)(cnt - sent));
-			if (sent < cnt) {
-				if (dp_quit(dp)) {
-					rte_pktmbuf_free_bulk(m + sent, cnt - sent);
-					return -ECANCELED;
-				}
-				rte_pause();
-			}
-		}
-		DP_STAT_ADD(&dp->ctl_st, hostile_sent, cnt);
-		left -= cnt;
-		index += cnt;
-	}
-	return 0;
+	if (rc == 0)
+		DP_STAT_ADD(&dp->ctl_st, hostile_sent, dp->opts.inject_hostile);
+	return rc;
 }
