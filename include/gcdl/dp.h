@@ -54,6 +54,10 @@ struct gcdl_dp_opts {
 	const struct gcdl_checkpoint *resume;
 };
 
+/** How far past its deadline a round may close: the bound the aggregator
+ *  lcore keeps while it runs (it polls without sleeping near a deadline). */
+#define GCDL_DP_CLOSE_SLACK_US 1000.0
+
 /** What a run did. Uplink: workers to aggregator; downlink: the other way. */
 struct gcdl_dp_result {
 	uint32_t rounds;            /**< rounds completed */
@@ -98,6 +102,14 @@ struct gcdl_dp_result {
 	double max_overshoot_us;    /**< worst time past a deadline at which the aggregator
 				     *   lcore saw that it had passed (the round itself
 				     *   accepts nothing seen after its deadline) */
+	double max_overshoot_running_us; /**< the same, less the time in which the lcore
+					  *   was not running (descheduled by the OS or
+					  *   the hypervisor) */
+	uint32_t closed_late;       /**< rounds closed more than GCDL_DP_CLOSE_SLACK_US
+				     *   past their deadline */
+	uint32_t closed_late_not_running; /**< of those, the rounds that are within the
+					   *   slack once the time the lcore was not
+					   *   running is taken away */
 	double last_deadline_us;    /**< the deadline of the last round */
 
 	uint32_t checkpoints;       /**< checkpoints written */

@@ -28,7 +28,7 @@ struct gcdl_metrics_row {
 	double test_accuracy;
 	uint64_t uplink_bits;  /**< cumulative */
 	uint32_t stragglers;   /**< this round */
-	double wall_ms;        /**< this round */
+	double wall_ms;        /**< this round, from its start until it actually closed */
 };
 
 /**

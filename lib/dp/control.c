@@ -362,15 +362,25 @@ run_rounds(struct gcdl_dp *dp)
 			}
 		}
 		dp->closed_ready = 0;
-		round_us = dp_tsc_us(dp, dp->closed.tsc - start);
+		/* the round's length as the metrics report it: until the aggregator
+		 * lcore actually closed it (tsc2), not until the deadline it honoured */
+		round_us = dp_tsc_us(dp, dp->closed.tsc2 - start);
 		round_dl_us = dp_tsc_us(dp, deadline - start);
 		if (dp->closed.arg == 1) {
 			double over = dp->closed.tsc2 > deadline
 					      ? dp_tsc_us(dp, dp->closed.tsc2 - deadline) : 0.0;
+			double running = over - dp->closed.us;
 
 			res->closed_deadline++;
 			if (over > res->max_overshoot_us)
 				res->max_overshoot_us = over;
+			if (running > res->max_overshoot_running_us)
+				res->max_overshoot_running_us = running;
+			if (over > GCDL_DP_CLOSE_SLACK_US) {
+				res->closed_late++;
+				if (running <= GCDL_DP_CLOSE_SLACK_US)
+					res->closed_late_not_running++;
+			}
 		} else if (dp->closed.arg == 0) {
 			res->closed_complete++;
 		}

@@ -32,15 +32,24 @@ post(struct dp_agg *a, struct dp_msg *m, int droppable)
 
 /* how: 0 every frame arrived, 1 deadline, 2 stop request. A round closed by
  * its deadline accepted nothing seen at or after it: it closed at the
- * deadline (tsc), whenever this lcore got to notice (tsc2). */
+ * deadline (tsc), whenever this lcore got to notice (tsc2). If the previous
+ * poll-loop iteration found nothing to do, it paused until prev_wake at the
+ * latest (never past a deadline); any time after that before this iteration
+ * began, the lcore was not running (the OS or the hypervisor ran something
+ * else). Its part past the deadline is reported as not running. */
 static void
 close_round(struct dp_agg *a, uint64_t now, int how)
 {
 	struct dp_msg m = { .type = DP_MSG_CLOSED, .round = a->round, .arg = how, .tsc = now,
 			    .tsc2 = now };
 
-	if (how == 1 && now > a->deadline_tsc)
+	if (how == 1 && now > a->deadline_tsc) {
+		uint64_t from = a->prev_wake > a->deadline_tsc ? a->prev_wake : a->deadline_tsc;
+
 		m.tsc = a->deadline_tsc;
+		if (!a->prev_work && a->top > from)
+			m.us = dp_tsc_us(a->dp, a->top - from);
+	}
 
 	a->open = 0;
 	post(a, &m, 0);
@@ -305,16 +314,20 @@ gcdl_dp_agg_main(void *arg)
 	while (!dp_quit(dp)) {
 		uint32_t work = 0;
 		uint64_t max_us = DP_IDLE_SLEEP_US;
+		int spin = 0;
 
+		a->top = rte_rdtsc();
 		work += (uint32_t)rx_control(a);
 		work += rx_all(a);
 		if (a->open) {
 			uint64_t now = rte_rdtsc();
 
-			if (now >= a->deadline_tsc)
+			if (now >= a->deadline_tsc) {
 				close_round(a, now, 1);
-			else
+			} else {
 				max_us = (uint64_t)dp_tsc_us(dp, a->deadline_tsc - now);
+				spin = max_us < DP_DEADLINE_SPIN_US;
+			}
 		}
 		work += tx_downlink(a);
 		if (a->stopping && a->head_seq == a->tail_seq) {
@@ -323,10 +336,18 @@ gcdl_dp_agg_main(void *arg)
 				;
 			break;
 		}
-		if (work)
+		a->prev_work = work != 0;
+		if (work) {
 			dp_idle_reset(&idle);
-		else
+		} else if (spin) {
+			a->prev_wake = rte_rdtsc();
+			rte_pause(); /* see DP_DEADLINE_SPIN_US */
+		} else {
+			uint64_t us = max_us < DP_IDLE_SLEEP_US ? max_us : DP_IDLE_SLEEP_US;
+
+			a->prev_wake = rte_rdtsc() + us * dp->hz / 1000000;
 			dp_idle_wait(&idle, max_us);
+		}
 	}
 	__atomic_fetch_add(&dp->exited, 1, __ATOMIC_RELEASE);
 	return 0;

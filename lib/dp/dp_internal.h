@@ -57,6 +57,8 @@ extern int gcdl_logtype_engine;
 #define DP_IDLE_SPIN 64         /* empty polls before yielding */
 #define DP_IDLE_YIELD 256       /* empty polls before sleeping */
 #define DP_IDLE_SLEEP_US 20     /* sleep of an idle loop */
+#define DP_DEADLINE_SPIN_US 500 /* the aggregator polls without sleeping this close to a
+				 * deadline: a sleeping thread's wake-up can be late */
 #define DP_ALLOC_WAIT_S 2       /* a worker gives up on an empty mempool after this */
 
 /* Messages. Direction and meaning of the fields per type. */
@@ -69,7 +71,8 @@ enum dp_msg_type {
 	DP_MSG_ROUND,      /* ctl->worker lcore: `round` started at tsc */
 	DP_MSG_STARTED,    /* agg->ctl: the first round is open */
 	DP_MSG_CLOSED,     /* agg->ctl: `round` closed at tsc (seen at tsc2); arg 0: every
-			    * frame came, 1: by its deadline, 2: on a stop request */
+			    * frame came, 1: by its deadline, 2: on a stop request; us:
+			    * how much of tsc2 - deadline the lcore was not running */
 	DP_MSG_ARRIVAL,    /* agg->ctl: `worker`'s last chunk of `round` came `us` after
 			    * the start; arg 1: late */
 	DP_MSG_IMAGE_DONE, /* agg->ctl: image ptr sent on every port */
@@ -244,6 +247,10 @@ struct dp_agg {
 	int open, started, stopping;
 	uint64_t start_tsc, deadline_tsc;
 	uint64_t got, expected;
+	/* when this poll-loop iteration began; whether the previous one found
+	 * work, and until when it meant to pause if it found none */
+	uint64_t top, prev_wake;
+	int prev_work;
 	struct gcdl_frame_limits lim;
 	/* arrival tracking of the open and the previous round (slot = round & 1) */
 	uint32_t *arr[2];

@@ -121,6 +121,10 @@ gcdl_dp_print_summary(const struct gcdl_dp_result *r, FILE *out)
 		r->first_round);
 	fprintf(out, "deadline: last %.0f us, longest round %.0f us, max overshoot %.1f us\n",
 		r->last_deadline_us, r->max_round_us, r->max_overshoot_us);
+	fprintf(out, "late closes: %u rounds closed more than %.0f us past their deadline, %u of "
+		"them only because the lcore was not running; max overshoot while it ran "
+		"%.1f us\n", r->closed_late, GCDL_DP_CLOSE_SLACK_US, r->closed_late_not_running,
+		r->max_overshoot_running_us);
 	fprintf(out, "resources: %" PRIu64 " mbuf allocation failures, %" PRIu64
 		" TX ring full (all retried)\n", r->alloc_failures, r->tx_full);
 	if (r->encode_ns > 0) {

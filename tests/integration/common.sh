@@ -55,6 +55,28 @@ summary_num() {
 	summary "$1" "$2" | awk '{print $1}'
 }
 
+# closes=$(check_close_times OUT CSV DEADLINE_US) || exit 1: no round of the run whose summary is
+# OUT and metrics CSV closed later than its (fixed) deadline + 1 ms while the
+# aggregator lcore was running. The metrics give each round's close time
+# (wall_ms, from its start until the lcore closed it); every round past the
+# bound must be one the summary counts as late only because the lcore was
+# not running (descheduled by the OS or the hypervisor: on a shared 2-core VM
+# even a lone spinning thread sees gaps of a few ms). Prints what it found.
+check_close_times() {
+	local out=$1 csv=$2 dl=$3 late line nlate nnr running
+	# 1 us of rounding between the metrics' milliseconds and the summary's tsc
+	late=$(awk -F, -v b="$dl" 'NR > 1 && $7 * 1000 > b + 1001 { n++ } END { print n + 0 }' "$csv")
+	line=$(summary "$out" "late closes")
+	read -r nlate nnr running < <(echo "$line" | sed -n \
+		's/^\([0-9]*\) rounds closed .*, \([0-9]*\) of them .* while it ran \([0-9.]*\) us$/\1 \2 \3/p')
+	[ -n "$running" ] || fail "unreadable summary line 'late closes: $line'"
+	[ "$late" -le "$nlate" ] || fail "$csv has $late rounds past deadline + 1 ms, the summary $nlate"
+	[ "$nnr" = "$nlate" ] ||
+		fail "$((nlate - nnr)) rounds closed later than deadline + 1 ms while the lcore ran: $line"
+	assert_float_ge 1000 "$running" "a round closed later than deadline + 1 ms while the lcore ran"
+	echo "$nlate rounds past deadline + 1 ms, all while the lcore was not running; worst while running $running us"
+}
+
 # assert_float_ge A B MESSAGE
 assert_float_ge() {
 	awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 >= b + 0) }' || fail "$3 ($1 < $2)"

@@ -8,11 +8,9 @@
 #     the standard error of an accuracy near 0.996 is 0.002), and "reaching"
 #     it means staying in it from that round to the end (evaluated every
 #     round). Every frame is accounted for: sent = encoded - dropped +
-#     duplicated. Every round's close time (metrics wall_ms) is at most
-#     deadline + 1 ms: a round closed by its deadline accepts nothing the
-#     aggregator sees after it, so it closes at the deadline; how late the
-#     lcore noticed is the summary's "max overshoot" (reported, not asserted:
-#     it is scheduling latency on a shared machine).
+#     duplicated. No round closes later than its deadline + 1 ms while the
+#     aggregator lcore runs (check_close_times: metrics wall_ms is the time
+#     from a round's start until the lcore actually closed it).
 # (b) duplicates and reordering alone (3 chunks per worker) change nothing:
 #     the model is bit-identical to the fault-free run's.
 # (c) corrupted copies (one bit flipped) are all dropped, each counted.
@@ -61,11 +59,9 @@ sent=$(summary_num "$TMP/faulty" "uplink sent")
 	fail "replicas: $(summary "$TMP/faulty" replicas)"
 for f in clean faulty; do
 	[ "$(($(wc -l <"$TMP/$f.csv") - 1))" = "$rounds" ] || fail "$f metrics rows"
-	worst=$(awk -F, 'NR > 1 && $7 + 0 > m { m = $7 + 0 } END { printf "%.3f", m }' "$TMP/$f.csv")
-	assert_float_ge "$(awk -v d="$deadline_us" 'BEGIN { print d / 1000 + 1 }')" "$worst" \
-		"$f: a round closed later than deadline + 1 ms (wall_ms $worst)"
+	closes=$(check_close_times "$TMP/$f" "$TMP/$f.csv" "$deadline_us") || exit 1
 done
-over=$(summary "$TMP/faulty" deadline | sed -n 's/.*max overshoot \([0-9.]*\) us/\1/p')
+worst=$(awk -F, 'NR > 1 && $7 + 0 > m { m = $7 + 0 } END { printf "%.3f", m }' "$TMP/faulty.csv")
 
 # (b) duplicates and reordering only, 3 chunks per worker: the same model, bit for bit
 # no stragglers and a 1 s deadline: every round closes when its last frame is in,
@@ -90,5 +86,5 @@ ccorr=$(summary "$TMP/c" "faults injected" | sed -n 's/.* \([0-9]*\) corrupted.*
 [ "$(summary_num "$TMP/c" drops)" = "$ccorr" ] ||
 	fail "(c): drops $(summary_num "$TMP/c" drops) != corrupted $ccorr"
 echo "ok: band $band reached at round $r1 (fault-free $r0); $dropped dropped, $duplicated" \
-	"duplicated, $reordered reordered, $delayed delayed; longest close <= deadline + 1 ms" \
-	"(lcore close lag up to $over us); dup+reorder model identical; $ccorr corrupted all dropped"
+	"duplicated, $reordered reordered, $delayed delayed; longest round $worst ms" \
+	"(deadline $((deadline_us / 1000)) ms; $closes); dup+reorder model identical; $ccorr corrupted all dropped"

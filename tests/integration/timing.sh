@@ -4,10 +4,8 @@
 # simulated compute time (shift 1000 us + Exp(500 us), worker 0 three times
 # slower) before sending, the deadline is 2000 us. Worker 0 always misses it
 # (>= 3000 us), so every round has at least one straggler and its frames
-# arrive late; no round closes later than its deadline + 1 ms (metrics
-# wall_ms: a round closed by its deadline accepts nothing the aggregator
-# lcore sees at or after it). How late the lcore noticed ("max overshoot")
-# is scheduling latency on a shared machine: reported, not asserted.
+# arrive late; no round closes later than its deadline + 1 ms while the
+# aggregator lcore runs (check_close_times).
 . "$(dirname "$0")/common.sh"
 
 R=200
@@ -27,10 +25,7 @@ by_deadline=$(summary "$TMP/out" "rounds closed" | sed -n 's/.*, \([0-9]*\) by d
 [ "$by_deadline" = $R ] || fail "rounds closed by deadline: $by_deadline, want $R"
 over=$(summary "$TMP/out" deadline | sed -n 's/.*max overshoot \([0-9.]*\) us/\1/p')
 [ -n "$over" ] || fail "no overshoot in: $(summary "$TMP/out" deadline)"
-longest=$(summary "$TMP/out" deadline | sed -n 's/.*longest round \([0-9.]*\) us.*/\1/p')
-assert_float_ge 3000 "$longest" "a round closed later than deadline + 1 ms"
-worst=$(awk -F, 'NR > 1 && $7 + 0 > m { m = $7 + 0 } END { print m + 0 }' "$TMP/m.csv")
-assert_float_ge 3.0 "$worst" "metrics: a round closed later than deadline + 1 ms (wall_ms $worst)"
+closes=$(check_close_times "$TMP/out" "$TMP/m.csv" 2000) || exit 1
 [ "$(summary "$TMP/out" replicas)" = "4 of 4 bit-identical to the aggregator's model" ] ||
 	fail "replicas: $(summary "$TMP/out" replicas)"
-echo "ok: $stragglers stragglers, $late late frames, max overshoot $over us"
+echo "ok: $stragglers stragglers, $late late frames, max overshoot $over us; $closes"
