@@ -111,9 +111,28 @@ START_TEST(rng_paths_agree)
 }
 END_TEST
 
+/* Values whose p = (1 + v/B)/2 falls where the coordinate's half-word
+ * (stream 99, 3, 4, 5) does not decide, so the tie-break byte must; every
+ * block holds a 1, so B = 1. */
+static void
+fill_ties(float *v, uint32_t n, uint32_t S)
+{
+	static uint32_t w[MAXC / 2 + 1];
+	uint32_t bs = S ? S : n;
+
+	ck_assert_int_eq(gcdl_rng_stream(99, 3, 4, 5, 0, w, n / 2 + 1), 0);
+	for (uint32_t j = 0; j < n; j++) {
+		uint32_t h = (w[j / 2] >> (16 * (j % 2))) & 0xffff;
+
+		v[j] = 2.0f * ((float)(h * 256 + 1 + j % 255) * 0x1.0p-24f) - 1.0f;
+	}
+	for (uint32_t j = 0; j < n; j += bs)
+		v[j] = 1.0f;
+}
+
 /* Every kernel on one (count, S, misalignment), path p against scalar. */
 static void
-compare(enum gcdl_kernels_path p, uint32_t count, uint32_t S, uint32_t mis)
+compare(enum gcdl_kernels_path p, uint32_t count, uint32_t S, uint32_t mis, int ties)
 {
 	static float vbuf[MAXC + 16], acc0[MAXC + 16];
 	static float rs[MAXC + GUARD], gs[MAXC + GUARD];
@@ -124,9 +143,12 @@ compare(enum gcdl_kernels_path p, uint32_t count, uint32_t S, uint32_t mis)
 	size_t pb = gcdl_quant_packed_bytes(count);
 	char what[96];
 
-	snprintf(what, sizeof(what), "%s: count %u S %u misalign %u", gcdl_kernels_name(p), count,
-		 S, mis);
-	fill_values(v, count, count * 131 + S);
+	snprintf(what, sizeof(what), "%s: count %u S %u misalign %u ties %d", gcdl_kernels_name(p),
+		 count, S, mis, ties);
+	if (ties)
+		fill_ties(v, count, S);
+	else
+		fill_values(v, count, count * 131 + S);
 	fill_values(acc0, count, count + 7);
 
 	/* quantize + pack */
@@ -193,8 +215,9 @@ START_TEST(quant_paths_agree)
 		tested++;
 		for (size_t c = 0; c < sizeof(counts) / sizeof(counts[0]); c++)
 			for (size_t s = 0; s < sizeof(blocks) / sizeof(blocks[0]); s++)
-				compare((enum gcdl_kernels_path)p, counts[c], blocks[s],
-					(uint32_t)(c + s) % 4);
+				for (int ties = 0; ties < 2; ties++)
+					compare((enum gcdl_kernels_path)p, counts[c], blocks[s],
+						(uint32_t)(c + s + ties) % 4, ties);
 	}
 	fprintf(stderr, "test_kernels: %d SIMD path(s) compared with scalar\n", tested);
 }

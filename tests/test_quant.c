@@ -18,16 +18,32 @@ get_bit(const uint8_t *bits, uint32_t j)
 	return (bits[j / 8] >> (j % 8)) & 1;
 }
 
+/* The 24-bit uniform U of coordinate j: its 16-bit half-word (half j % 2,
+ * low half first, of stream word j / 2) above its tie-break byte (byte j % 4
+ * of stream word 2^33 + j / 4). */
+static uint32_t
+ref_u24(uint64_t seed, uint32_t round, uint32_t worker, uint32_t chunk, uint32_t j)
+{
+	uint32_t w, t;
+
+	ck_assert_int_eq(gcdl_rng_stream(seed, round, worker, chunk, j / 2, &w, 1), 0);
+	ck_assert_int_eq(gcdl_rng_stream(seed, round, worker, chunk, (UINT64_C(1) << 33) + j / 4,
+					 &t, 1),
+			 0);
+	return ((w >> (16 * (j % 2))) & 0xffff) << 8 | ((t >> (8 * (j % 4))) & 0xff);
+}
+
 /*
  * The header's definition, one coordinate at a time: scale = max |v| over the
- * block, bit j = 1 iff (word_j >> 8) * 2^-24 < (1 + v_j/B) / 2 in float, with
- * word_j from gcdl_rng_stream; bits 0 in a zero block and past count.
+ * block, bit j = 1 iff U_j * 2^-24 < (1 + v_j/B) / 2 in float, with the full
+ * 24-bit U_j drawn for every coordinate (the kernels draw its low byte only
+ * when the high 16 bits do not decide); bits 0 in a zero block and past count.
  */
 static void
 ref_onebit(const float *v, uint32_t count, uint32_t S, uint64_t seed, uint32_t round,
 	   uint32_t worker, uint32_t chunk, float *scales, uint8_t *bits)
 {
-	uint32_t bs = S ? S : count, w;
+	uint32_t bs = S ? S : count;
 
 	memset(bits, 0, (count + 7) / 8);
 	for (uint32_t b = 0; b * bs < count; b++) {
@@ -40,10 +56,9 @@ ref_onebit(const float *v, uint32_t count, uint32_t S, uint64_t seed, uint32_t r
 	for (uint32_t j = 0; j < count; j++) {
 		float B = scales[j / bs], u, p;
 
-		ck_assert_int_eq(gcdl_rng_stream(seed, round, worker, chunk, j, &w, 1), 0);
 		if (B == 0.0f)
 			continue;
-		u = (float)(w >> 8) * 0x1.0p-24f;
+		u = (float)ref_u24(seed, round, worker, chunk, j) * 0x1.0p-24f;
 		p = (1.0f + v[j] / B) / 2.0f;
 		if (u < p)
 			bits[j / 8] |= (uint8_t)(1u << (j % 8));
@@ -244,25 +259,27 @@ START_TEST(onebit_matches_definition)
 END_TEST
 
 /* The comparison rule by hand: v = 0 gives p = 1/2, so bit = top bit of the
- * word is 0; v = B/2 gives p = 3/4, so bit = the top two bits are not both 1;
- * v = -B/2 gives p = 1/4, so bit = both top bits are 0. */
+ * coordinate's half-word is 0; v = B/2 gives p = 3/4, so bit = its top two
+ * bits are not both 1; v = -B/2 gives p = 1/4, so bit = both top bits are 0
+ * (a p with 16 bits or fewer never needs the tie-break byte). */
 START_TEST(onebit_rule_by_hand)
 {
 	enum { N = 300 };
 	float v[N], sc[1];
 	uint8_t bits[(N + 7) / 8];
-	uint32_t w[N];
+	uint32_t w[N / 2];
 
 	for (uint32_t j = 0; j < N; j++)
 		v[j] = j % 3 == 0 ? 0.0f : j % 3 == 1 ? 2.0f : -2.0f;
 	v[N - 1] = 4.0f; /* B = 4 */
 	ck_assert_int_eq(gcdl_quant_onebit(v, N, 0, 77, 5, 6, 7, sc, bits), 0);
-	ck_assert_int_eq(gcdl_rng_stream(77, 5, 6, 7, 0, w, N), 0);
+	ck_assert_int_eq(gcdl_rng_stream(77, 5, 6, 7, 0, w, N / 2), 0);
 	ck_assert_float_eq(sc[0], 4.0f);
 	for (uint32_t j = 0; j < N - 1; j++) {
-		int want = j % 3 == 0 ? (w[j] >> 31) == 0 :
-			   j % 3 == 1 ? (w[j] >> 30) != 3 :
-					(w[j] >> 30) == 0;
+		uint32_t h = (w[j / 2] >> (16 * (j % 2))) & 0xffff;
+		int want = j % 3 == 0 ? (h >> 15) == 0 :
+			   j % 3 == 1 ? (h >> 14) != 3 :
+					(h >> 14) == 0;
 
 		ck_assert_msg(get_bit(bits, j) == want, "coordinate %u", j);
 	}
@@ -272,29 +289,82 @@ START_TEST(onebit_rule_by_hand)
 }
 END_TEST
 
-/* The comparison is strict: u = p gives 0. The streams below were searched for
- * words with (word >> 8) = 2^23 (u = 1/2) and (word >> 8) = 0 (u = 0). */
+/* The first coordinate from `from` on whose half-word is h (one 2^-16 draw
+ * each: found within 2^22 coordinates but for a 2^-388 chance). */
+static uint32_t
+find_half(uint64_t seed, uint32_t round, uint32_t h, uint32_t from)
+{
+	static uint32_t w[4096];
+
+	for (uint32_t base = from / 2 * 2; base < (UINT32_C(1) << 22); base += 8192) {
+		ck_assert_int_eq(gcdl_rng_stream(seed, round, 0, 0, base / 2, w, 4096), 0);
+		for (uint32_t i = 0; i < 8192; i++)
+			if (base + i >= from && ((w[i / 2] >> (16 * (i % 2))) & 0xffff) == h)
+				return base + i;
+	}
+	ck_abort_msg("no half-word %#x in the stream", h);
+	return 0;
+}
+
+/* The comparison is strict: u = p gives 0. With p = 1/2 and a half-word of
+ * 0x8000, u >= 1/2 whatever the tie-break byte; with p = 0 and a half-word of
+ * 0, u >= 0 = p. */
 START_TEST(onebit_rule_is_strict)
 {
-	float v[8] = { 1.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f }, sc[1];
-	uint8_t bits[1];
-	uint32_t w[8];
+	uint32_t j = find_half(2024, 9, 0x8000, 1), k = find_half(2024, 9, 0, 1);
+	uint32_t n = (j > k ? j : k) + 1;
+	float *v = calloc(n, sizeof(float)), sc[1];
+	uint8_t *bits = malloc((n + 7) / 8);
 
-	ck_assert_int_eq(gcdl_rng_stream(2024, 964714, 0, 0, 0, w, 8), 0);
-	ck_assert_uint_eq(w[1] >> 8, 0x800000u);
-	/* v = 0, B = 1: p = 1/2 = u */
-	ck_assert_int_eq(gcdl_quant_onebit(v, 8, 0, 2024, 964714, 0, 0, sc, bits), 0);
-	ck_assert_int_eq(get_bit(bits, 1), 0);
+	ck_assert(v != NULL && bits != NULL);
+	v[0] = 1.0f; /* B = 1; v = 0 elsewhere: p = 1/2 */
+	ck_assert_int_eq(gcdl_quant_onebit(v, n, 0, 2024, 9, 0, 0, sc, bits), 0);
+	ck_assert_int_eq(get_bit(bits, j), 0);
+	ck_assert_int_eq(get_bit(bits, k), 1); /* u < 2^-8 < 1/2 */
+	v[k] = -1.0f; /* p = 0 = u at best */
+	ck_assert_int_eq(gcdl_quant_onebit(v, n, 0, 2024, 9, 0, 0, sc, bits), 0);
+	ck_assert_int_eq(get_bit(bits, k), 0);
+	free(v);
+	free(bits);
+}
+END_TEST
 
-	ck_assert_int_eq(gcdl_rng_stream(2024, 631668, 0, 0, 0, w, 8), 0);
-	ck_assert_uint_eq(w[6] >> 8, 0);
-	/* v = -B: p = 0 = u gives 0; v = 0: p = 1/2 > u gives 1 */
-	v[6] = -1.0f;
-	ck_assert_int_eq(gcdl_quant_onebit(v, 8, 0, 2024, 631668, 0, 0, sc, bits), 0);
-	ck_assert_int_eq(get_bit(bits, 6), 0);
-	v[6] = 0.0f;
-	ck_assert_int_eq(gcdl_quant_onebit(v, 8, 0, 2024, 631668, 0, 0, sc, bits), 0);
-	ck_assert_int_eq(get_bit(bits, 6), 1);
+/* Values whose p falls where the half-word does not decide, so the tie-break
+ * byte must: every bit still follows the 24-bit definition, and both outcomes
+ * of the byte occur. */
+START_TEST(onebit_tie_break)
+{
+	enum { N = 3000 };
+	static float v[N + 1], sc[1], rsc[1];
+	static uint8_t bits[N / 8 + 1], rbits[N / 8 + 1];
+	static uint32_t w[N / 2 + 1];
+	uint32_t ties = 0, ones = 0;
+
+	ck_assert_int_eq(gcdl_rng_stream(31, 4, 2, 1, 0, w, N / 2 + 1), 0);
+	for (uint32_t j = 0; j < N; j++) {
+		uint32_t h = (w[j / 2] >> (16 * (j % 2))) & 0xffff;
+		/* p = (h * 256 + t) * 2^-24 with t in 1..255, through v = 2p - 1 */
+		float p = (float)(h * 256 + 1 + j % 255) * 0x1.0p-24f;
+
+		v[j] = 2.0f * p - 1.0f;
+	}
+	v[N] = 1.0f; /* B = 1 */
+	ck_assert_int_eq(gcdl_quant_onebit(v, N + 1, 0, 31, 4, 2, 1, sc, bits), 0);
+	ref_onebit(v, N + 1, 0, 31, 4, 2, 1, rsc, rbits);
+	ck_assert_mem_eq(bits, rbits, sizeof(bits));
+	for (uint32_t j = 0; j < N; j++) {
+		uint32_t h = (w[j / 2] >> (16 * (j % 2))) & 0xffff;
+		float p = (1.0f + v[j]) * 0.5f, u = (float)h * 0x1.0p-16f;
+
+		if (u < p && !(u + 0x1.fep-17f < p)) {
+			ties++;
+			ones += (uint32_t)get_bit(bits, j);
+		}
+	}
+	/* most values land in the tie zone; the byte decides both ways */
+	ck_assert_uint_gt(ties, N / 2);
+	ck_assert_uint_gt(ones, 0);
+	ck_assert_uint_lt(ones, ties);
 }
 END_TEST
 
@@ -519,6 +589,7 @@ main(void)
 	tcase_add_test(pos, onebit_matches_definition);
 	tcase_add_test(pos, onebit_rule_by_hand);
 	tcase_add_test(pos, onebit_rule_is_strict);
+	tcase_add_test(pos, onebit_tie_break);
 	tcase_add_test(pos, onebit_extremes_deterministic);
 	tcase_add_test(pos, block_size_one_is_exact);
 	tcase_add_test(pos, unpack_by_hand);

@@ -13,7 +13,11 @@
  * Bits are packed 8 coordinates per byte: coordinate j at bit (j % 8) of byte
  * (j / 8), least significant bit first; unused high bits of the last byte are 0.
  * The random draws come from gcdl_rng_stream(seed, round, worker, chunk):
- * coordinate j uses word j, and its bit is 1 iff (word >> 8) * 2^-24 < (1 + v/B)/2.
+ * coordinate j uses the 16-bit half-word h = half j % 2 (low half first) of
+ * word j / 2, and its bit is 1 iff U * 2^-24 < (1 + v/B)/2 with the 24-bit
+ * U = (h << 8) | l. The tie-break byte l (byte j % 4 of word 2^33 + j / 4) is
+ * drawn only when h alone does not decide, i.e. with probability < 2^-16:
+ * the law of a 24-bit uniform at half the random words of one per coordinate.
  * Every kernel runs on the path gcdl/kernels.h chose (scalar, AVX2, AVX-512),
  * with bit-identical results on each.
  */

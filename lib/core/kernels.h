@@ -42,15 +42,43 @@ extern const struct gcdl_kernels gcdl_kernels_avx512;
 void gcdl_kernels_philox_scalar(uint64_t seed, uint32_t round, uint32_t worker, uint32_t chunk,
 				uint32_t blk, uint32_t nblk, uint32_t *out);
 
-/* The rule of gcdl/quant.h for one coordinate: 1 iff
- * (word >> 8) * 2^-24 < (1 + v / B) / 2 in float (false for B = 0: 0/0 is NaN) */
-static inline uint32_t
-gcdl_kernels_draw_bit(float v, float B, uint32_t word)
+/*
+ * The rule of gcdl/quant.h for one coordinate: p = (1 + v / B) / 2 in float
+ * (NaN for B = 0, so every comparison below is false and the bit is 0);
+ * u = U * 2^-24 with the 24-bit U = (h << 8) | l, h the coordinate's 16-bit
+ * half-word, l its tie-break byte; bit = u < p. The byte only matters when
+ * h * 2^-16 < p <= (h * 256 + 255) * 2^-24 (probability < 2^-16), so it is
+ * drawn only then. Every sum and product here is exact.
+ */
+static inline float
+gcdl_kernels_p(float v, float B)
 {
-	float u = (float)(int32_t)(word >> 8) * 0x1.0p-24f;
-
-	return u < (1.0f + v / B) * 0.5f;
+	return (1.0f + v / B) * 0.5f;
 }
+
+/* 1 or 0 when h decides, 2 when the tie-break byte must */
+static inline uint32_t
+gcdl_kernels_draw_hi(float p, uint32_t h)
+{
+	float u = (float)(int32_t)h * 0x1.0p-16f;
+
+	if (u + 0x1.fep-17f < p) /* (h * 256 + 255) * 2^-24 */
+		return 1;
+	return u < p ? 2 : 0;
+}
+
+static inline uint32_t
+gcdl_kernels_tie_bit(float p, uint32_t h, uint32_t l)
+{
+	return (float)(int32_t)((h << 8) | l) * 0x1.0p-24f < p;
+}
+
+/* stream word of the tie-break bytes: byte j % 4 of word TIE_WORD + j / 4 */
+#define GCDL_KERNELS_TIE_WORD (UINT64_C(1) << 33)
+
+/* The tie-break byte of coordinate j (one Philox block, scalar). */
+uint32_t gcdl_kernels_tie_byte(uint64_t seed, uint32_t round, uint32_t worker, uint32_t chunk,
+			       uint32_t j);
 
 #define GCDL_KERNELS_BATCH 256 /* coordinates per batch of random words */
 

@@ -158,31 +158,66 @@ group_scales(const float *scales, uint32_t bs, uint32_t j, uint32_t m, uint32_t 
 	return _mm256_loadu_ps(s);
 }
 
+struct draw_ctx {
+	uint64_t seed;
+	uint32_t round, worker, chunk;
+};
+
+/* The tie-break bytes of the lanes in kt: rare (each lane 2^-16). */
+static __attribute__((noinline)) uint32_t
+ties8(const float *pv, const uint32_t *hv, uint32_t kt, uint32_t j, const struct draw_ctx *c)
+{
+	uint32_t k1 = 0;
+
+	for (uint32_t l = 0; l < 8; l++)
+		if (kt >> l & 1)
+			k1 |= gcdl_kernels_tie_bit(pv[l], hv[l],
+						   gcdl_kernels_tie_byte(c->seed, c->round, c->worker,
+									 c->chunk, j + l))
+			      << l;
+	return k1;
+}
+
+/* the bits of coordinates j .. j+7, half-words at h */
 static inline T256 void
-draw8(const float *v, const uint32_t *words, uint32_t j, __m256 B, uint8_t *bits)
+draw8(const float *v, const uint16_t *h, uint32_t j, __m256 B, uint8_t *bits,
+      const struct draw_ctx *c)
 {
 	const __m256 one = _mm256_set1_ps(1.0f), half = _mm256_set1_ps(0.5f);
-	const __m256 ulp24 = _mm256_set1_ps(0x1.0p-24f);
+	const __m256 ulp16 = _mm256_set1_ps(0x1.0p-16f), top = _mm256_set1_ps(0x1.fep-17f);
 	__m256 x = _mm256_loadu_ps(v + j);
-	__m256i w = _mm256_load_si256((const __m256i *)words);
-	__m256 u = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(w, 8)), ulp24);
-	__m256 t = _mm256_mul_ps(_mm256_add_ps(one, _mm256_div_ps(x, B)), half);
+	__m256i hi = _mm256_cvtepu16_epi32(_mm_load_si128((const __m128i *)h));
+	__m256 u = _mm256_mul_ps(_mm256_cvtepi32_ps(hi), ulp16);
+	__m256 p = _mm256_mul_ps(_mm256_add_ps(one, _mm256_div_ps(x, B)), half);
+	uint32_t k1 = (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_add_ps(u, top), p,
+								  _CMP_LT_OQ));
+	uint32_t kt = (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(u, p, _CMP_LT_OQ)) & ~k1;
 
-	bits[j / 8] = (uint8_t)_mm256_movemask_ps(_mm256_cmp_ps(u, t, _CMP_LT_OQ));
+	if (__builtin_expect(kt != 0, 0)) {
+		float pv[8];
+		uint32_t hv[8];
+
+		_mm256_storeu_ps(pv, p);
+		_mm256_storeu_si256((__m256i *)hv, hi);
+		k1 |= ties8(pv, hv, kt, j, c);
+	}
+	bits[j / 8] = (uint8_t)k1;
 }
 
 static T256 void
 onebit_avx2(const float *v, uint32_t count, uint32_t bs, uint64_t seed, uint32_t round,
 	    uint32_t worker, uint32_t chunk, float *scales, uint8_t *bits)
 {
-	uint32_t words[GCDL_KERNELS_BATCH] __attribute__((aligned(32)));
+	uint32_t words[GCDL_KERNELS_BATCH / 2] __attribute__((aligned(32)));
+	const uint16_t *h = (const uint16_t *)words; /* little-endian: low half first */
+	const struct draw_ctx c = { seed, round, worker, chunk };
 	uint32_t blocks = count / bs + (count % bs != 0);
 	uint32_t b = 0, done = 0;
 	uint64_t bend = bs;
 
 	for (uint32_t base = 0; base < count; base += GCDL_KERNELS_BATCH) {
 		uint32_t n = count - base < GCDL_KERNELS_BATCH ? count - base : GCDL_KERNELS_BATCH;
-		uint32_t nblk = ((n + 31) / 32) * 8, j = base;
+		uint32_t nblk = ((n + 63) / 64) * 8, j = base;
 		uint64_t end = base + n;
 
 		/* the scales of the blocks this batch meets, while it is in cache */
@@ -192,7 +227,7 @@ onebit_avx2(const float *v, uint32_t count, uint32_t bs, uint64_t seed, uint32_t
 
 			memcpy(&scales[done], &mb, 4);
 		}
-		philox_avx2(seed, round, worker, chunk, base / 4, nblk, words);
+		philox_avx2(seed, round, worker, chunk, base / 8, nblk, words);
 		while (j + 8 <= end) {
 			uint64_t lim;
 			__m256 B;
@@ -201,11 +236,11 @@ onebit_avx2(const float *v, uint32_t count, uint32_t bs, uint64_t seed, uint32_t
 			B = _mm256_set1_ps(scales[b]);
 			lim = bend < end ? bend : end;
 			for (; j + 8 <= lim; j += 8)
-				draw8(v, words + (j - base), j, B, bits);
+				draw8(v, h + (j - base), j, B, bits, &c);
 			if (j < lim && j + 8 <= end) {
 				/* a group across a block boundary */
-				draw8(v, words + (j - base), j, group_scales(scales, bs, j, 8, &b, &bend),
-				      bits);
+				draw8(v, h + (j - base), j, group_scales(scales, bs, j, 8, &b, &bend),
+				      bits, &c);
 				j += 8;
 			}
 		}
@@ -213,9 +248,17 @@ onebit_avx2(const float *v, uint32_t count, uint32_t bs, uint64_t seed, uint32_t
 			uint32_t byte = 0;
 
 			for (uint32_t l = 0; j + l < end; l++) {
+				float p;
+				uint32_t hh = h[j - base + l], r;
+
 				advance_block(j + l, bs, &b, &bend);
-				byte |= gcdl_kernels_draw_bit(v[j + l], scales[b], words[j - base + l])
-					<< l;
+				p = gcdl_kernels_p(v[j + l], scales[b]);
+				r = gcdl_kernels_draw_hi(p, hh);
+				if (r == 2)
+					r = gcdl_kernels_tie_bit(p, hh,
+								 gcdl_kernels_tie_byte(seed, round, worker,
+										       chunk, j + l));
+				byte |= r << l;
 			}
 			bits[j / 8] = (uint8_t)byte;
 		}

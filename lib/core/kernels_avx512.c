@@ -172,33 +172,68 @@ store_mask16(uint8_t *p, uint32_t k, uint32_t m)
 	}
 }
 
-static inline T512 void
-draw16(const float *v, const uint32_t *words, uint32_t j, uint32_t m, __m512 B, uint8_t *bits)
+/* The tie-break bytes of the lanes in kt: rare (each lane 2^-16). */
+static __attribute__((noinline)) uint32_t
+ties16(const float *pv, const uint32_t *hv, uint32_t kt, uint32_t j, uint64_t seed,
+       uint32_t round, uint32_t worker, uint32_t chunk)
 {
-	const __m512 one = _mm512_set1_ps(1.0f), half = _mm512_set1_ps(0.5f);
-	const __m512 ulp24 = _mm512_set1_ps(0x1.0p-24f);
-	__mmask16 lanes = m == 16 ? 0xffff : (__mmask16)((1u << m) - 1);
-	__m512 x = _mm512_maskz_loadu_ps(lanes, v + j);
-	__m512i w = _mm512_load_si512((const void *)words);
-	__m512 u = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(w, 8)), ulp24);
-	__m512 t = _mm512_mul_ps(_mm512_add_ps(one, _mm512_div_ps(x, B)), half);
+	uint32_t k1 = 0;
 
-	store_mask16(bits + j / 8, _mm512_mask_cmp_ps_mask(lanes, u, t, _CMP_LT_OQ), m);
+	for (uint32_t l = 0; l < 16; l++)
+		if (kt >> l & 1)
+			k1 |= gcdl_kernels_tie_bit(pv[l], hv[l],
+						   gcdl_kernels_tie_byte(seed, round, worker, chunk,
+									 j + l))
+			      << l;
+	return k1;
 }
 
-/* ~1.6 cycles/coord in cache, 0.9 of them Philox (gcdl-bench, 2.6 GHz Zen 4) */
+struct draw_ctx {
+	uint64_t seed;
+	uint32_t round, worker, chunk;
+};
+
+/* the bits of coordinates j .. j+m-1 (m <= 16), half-words at h */
+static inline T512 void
+draw16(const float *v, const uint16_t *h, uint32_t j, uint32_t m, __m512 B, uint8_t *bits,
+       const struct draw_ctx *c)
+{
+	const __m512 one = _mm512_set1_ps(1.0f), half = _mm512_set1_ps(0.5f);
+	const __m512 ulp16 = _mm512_set1_ps(0x1.0p-16f), top = _mm512_set1_ps(0x1.fep-17f);
+	__mmask16 lanes = m == 16 ? 0xffff : (__mmask16)((1u << m) - 1);
+	__m512 x = _mm512_maskz_loadu_ps(lanes, v + j);
+	__m512i hi = _mm512_cvtepu16_epi32(_mm256_load_si256((const __m256i *)h));
+	__m512 u = _mm512_mul_ps(_mm512_cvtepi32_ps(hi), ulp16);
+	__m512 p = _mm512_mul_ps(_mm512_add_ps(one, _mm512_div_ps(x, B)), half);
+	__mmask16 k1 = _mm512_mask_cmp_ps_mask(lanes, _mm512_add_ps(u, top), p, _CMP_LT_OQ);
+	__mmask16 kt = _mm512_mask_cmp_ps_mask(lanes & ~k1, u, p, _CMP_LT_OQ);
+
+	if (__builtin_expect(kt != 0, 0)) {
+		float pv[16];
+		uint32_t hv[16];
+
+		_mm512_storeu_ps(pv, p);
+		_mm512_storeu_si512(hv, hi);
+		k1 |= (__mmask16)ties16(pv, hv, kt, j, c->seed, c->round, c->worker, c->chunk);
+	}
+	store_mask16(bits + j / 8, k1, m);
+}
+
+/* ~1.3 cycles/coord in cache, half of them Philox (gcdl-bench, Zen 4) */
 static T512 void
 onebit_avx512(const float *v, uint32_t count, uint32_t bs, uint64_t seed, uint32_t round,
 	      uint32_t worker, uint32_t chunk, float *scales, uint8_t *bits)
 {
-	uint32_t words[GCDL_KERNELS_BATCH] __attribute__((aligned(64)));
+	uint32_t words[GCDL_KERNELS_BATCH / 2] __attribute__((aligned(64)));
+	const uint16_t *h = (const uint16_t *)words; /* little-endian: low half first */
+	const struct draw_ctx c = { seed, round, worker, chunk };
 	uint32_t blocks = count / bs + (count % bs != 0);
 	uint32_t b = 0, done = 0;
 	uint64_t bend = bs;
 
 	for (uint32_t base = 0; base < count; base += GCDL_KERNELS_BATCH) {
 		uint32_t n = count - base < GCDL_KERNELS_BATCH ? count - base : GCDL_KERNELS_BATCH;
-		uint32_t nblk = ((n + 31) / 32) * 8, j = base;
+		uint32_t nblk = ((n + 63) / 64) * 8, j = base;
 		uint64_t end = base + n;
 
 		/* the scales of the blocks this batch meets, while it is in cache */
@@ -208,7 +243,7 @@ onebit_avx512(const float *v, uint32_t count, uint32_t bs, uint64_t seed, uint32
 
 			memcpy(&scales[done], &mb, 4);
 		}
-		philox_avx512(seed, round, worker, chunk, base / 4, nblk, words);
+		philox_avx512(seed, round, worker, chunk, base / 8, nblk, words);
 		while (j < end) {
 			uint64_t lim;
 			__m512 B;
@@ -217,7 +252,7 @@ onebit_avx512(const float *v, uint32_t count, uint32_t bs, uint64_t seed, uint32
 			B = _mm512_set1_ps(scales[b]);
 			lim = bend < end ? bend : end;
 			for (; j + 16 <= lim; j += 16)
-				draw16(v, words + (j - base), j, 16, B, bits);
+				draw16(v, h + (j - base), j, 16, B, bits, &c);
 			if (j >= end)
 				break;
 			if (j < lim) {
@@ -225,7 +260,7 @@ onebit_avx512(const float *v, uint32_t count, uint32_t bs, uint64_t seed, uint32
 
 				if (lim < end || j + m > bend)
 					B = group_scales(scales, bs, j, m, &b, &bend);
-				draw16(v, words + (j - base), j, m, B, bits);
+				draw16(v, h + (j - base), j, m, B, bits, &c);
 				j += 16;
 			}
 		}

@@ -80,24 +80,27 @@ pack_flags(uint8_t *flag, uint32_t n, uint8_t *bits)
 		bits[k] = pack8(flag + 8 * k);
 }
 
-/* The header's rule (kernels.h). The 24-bit value converts exactly, and
- * through int32 so that it vectorises. */
-static inline uint8_t
-draw_bit(float v, float B, uint32_t word)
-{
-	return (uint8_t)gcdl_kernels_draw_bit(v, B, word);
-}
-
-/* Flags of n coordinates sharing the scale B (> 0). */
+/* Flags of n coordinates sharing the scale B (> 0): 0, 1, or 2 where the
+ * tie-break byte decides. The half-words h convert exactly, and through
+ * int32 so that the loop vectorises. */
 static void
-draw_flags(const float *restrict v, const uint32_t *restrict w, uint32_t n, float B,
+draw_flags(const float *restrict v, const uint16_t *restrict h, uint32_t n, float B,
 	   uint8_t *restrict flag)
 {
-	for (; n >= 8; n -= 8, v += 8, w += 8, flag += 8)
+	for (; n >= 8; n -= 8, v += 8, h += 8, flag += 8)
 		for (uint32_t k = 0; k < 8; k++)
-			flag[k] = draw_bit(v[k], B, w[k]);
+			flag[k] = (uint8_t)gcdl_kernels_draw_hi(gcdl_kernels_p(v[k], B), h[k]);
 	for (uint32_t k = 0; k < n; k++)
-		flag[k] = draw_bit(v[k], B, w[k]);
+		flag[k] = (uint8_t)gcdl_kernels_draw_hi(gcdl_kernels_p(v[k], B), h[k]);
+}
+
+uint32_t
+gcdl_kernels_tie_byte(uint64_t seed, uint32_t round, uint32_t worker, uint32_t chunk, uint32_t j)
+{
+	uint32_t w = 0;
+
+	gcdl_rng_stream(seed, round, worker, chunk, GCDL_KERNELS_TIE_WORD + j / 4, &w, 1);
+	return (w >> (8 * (j % 4))) & 0xff;
 }
 
 /* max over n values of their bits without the sign: the bits of max |v|
@@ -128,7 +131,8 @@ static void
 onebit_scalar(const float *v, uint32_t count, uint32_t bs, uint64_t seed, uint32_t round,
 	      uint32_t worker, uint32_t chunk, float *scales, uint8_t *bits)
 {
-	uint32_t words[BATCH];
+	uint32_t words[BATCH / 2];
+	uint16_t h[BATCH];
 	uint8_t flag[BATCH];
 	uint32_t blocks = gcdl_quant_blocks(count, bs);
 
@@ -138,14 +142,13 @@ onebit_scalar(const float *v, uint32_t count, uint32_t bs, uint64_t seed, uint32
 		scales[b] = u2f(max_abs_bits_scalar(v + first,
 						    count - first < bs ? count - first : bs));
 	}
-
-	/* the reference, not the fast path: ~10 cycles/coord (gcdl-bench, 2.6 GHz
-	 * EPYC, gcc -O2, SSE2), half of them Philox (callgrind: 57 instructions
-	 * per coordinate, 29 of them Philox) */
 	for (uint32_t base = 0; base < count; base += BATCH) {
 		uint32_t n = count - base < BATCH ? count - base : BATCH;
 
-		gcdl_rng_stream(seed, round, worker, chunk, base, words, n);
+		/* coordinate j: half j % 2 (low half first) of word j / 2 */
+		gcdl_rng_stream(seed, round, worker, chunk, base / 2, words, (n + 1) / 2);
+		for (uint32_t i = 0; i < n; i++)
+			h[i] = (uint16_t)(words[i / 2] >> (16 * (i % 2)));
 		/* one segment per scale block met in this batch */
 		for (uint32_t i = 0; i < n;) {
 			uint32_t j = base + i, b = j / bs;
@@ -156,9 +159,17 @@ onebit_scalar(const float *v, uint32_t count, uint32_t bs, uint64_t seed, uint32
 			if (B == 0.0f)
 				memset(flag + i, 0, len);
 			else
-				draw_flags(v + j, words + i, len, B, flag + i);
+				draw_flags(v + j, h + i, len, B, flag + i);
 			i += len;
 		}
+		for (uint32_t i = 0; i < n; i++)
+			if (flag[i] == 2) {
+				uint32_t j = base + i;
+				float p = gcdl_kernels_p(v[j], scales[j / bs]);
+
+				flag[i] = (uint8_t)gcdl_kernels_tie_bit(
+					p, h[i], gcdl_kernels_tie_byte(seed, round, worker, chunk, j));
+			}
 		pack_flags(flag, n, bits + base / 8);
 	}
 }
