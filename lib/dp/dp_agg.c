@@ -32,11 +32,17 @@ post(struct dp_agg *a, struct dp_msg *m, int droppable)
 
 /* how: 0 every frame arrived, 1 deadline, 2 stop request. A round closed by
  * its deadline accepted nothing seen at or after it: it closed at the
- * deadline (tsc), whenever this lcore got to notice (tsc2). If the previous
- * poll-loop iteration found nothing to do, it paused until prev_wake at the
- * latest (never past a deadline); any time after that before this iteration
- * began, the lcore was not running (the OS or the hypervisor ran something
- * else). Its part past the deadline is reported as not running. */
+ * deadline (tsc), whenever this lcore got to notice (tsc2). How much of the
+ * time past the deadline the lcore was not running (the OS or the hypervisor
+ * ran something else) is reported, the larger of two lower bounds:
+ * - if the previous poll-loop iteration found nothing to do, it paused until
+ *   prev_wake at the latest (never past a deadline); the time after that
+ *   until this iteration began;
+ * - the wall time since the last iteration that began before the deadline
+ *   (pre_tsc) less this thread's CPU time since then, less the time from
+ *   pre_tsc to the deadline (off-CPU time that may lie before it); only
+ *   if the lcore has not chosen to sleep or yield since (it does not within
+ *   DP_DEADLINE_SPIN_US of a deadline). */
 static void
 close_round(struct dp_agg *a, uint64_t now, int how)
 {
@@ -49,6 +55,17 @@ close_round(struct dp_agg *a, uint64_t now, int how)
 		m.tsc = a->deadline_tsc;
 		if (!a->prev_work && a->top > from)
 			m.us = dp_tsc_us(a->dp, a->top - from);
+		if (a->pre_tsc != 0) {
+			double off = dp_tsc_us(a->dp, now - a->pre_tsc) -
+				     (double)(dp_thread_ns() - a->pre_cpu) / 1e3 -
+				     dp_tsc_us(a->dp, a->deadline_tsc - a->pre_tsc);
+			double lag = dp_tsc_us(a->dp, now - a->deadline_tsc);
+
+			if (off > lag)
+				off = lag;
+			if (off > m.us)
+				m.us = off;
+		}
 	}
 
 	a->open = 0;
@@ -268,6 +285,7 @@ rx_control(struct dp_agg *a)
 			a->round = m.round;
 			a->start_tsc = m.tsc;
 			a->deadline_tsc = m.tsc2;
+			a->pre_tsc = 0;
 			a->got = 0;
 			a->expected = (uint64_t)a->dp->n * a->dp->chunks;
 			a->lim.round_max = m.round;
@@ -311,12 +329,17 @@ gcdl_dp_agg_main(void *arg)
 	struct dp_idle idle = { 0 };
 
 	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+	a->spin_tsc = (uint64_t)DP_DEADLINE_SPIN_US * dp->hz / 1000000;
 	while (!dp_quit(dp)) {
 		uint32_t work = 0;
 		uint64_t max_us = DP_IDLE_SLEEP_US;
 		int spin = 0;
 
 		a->top = rte_rdtsc();
+		if (a->open && a->top < a->deadline_tsc && a->deadline_tsc - a->top < a->spin_tsc) {
+			a->pre_tsc = a->top;
+			a->pre_cpu = dp_thread_ns();
+		}
 		work += (uint32_t)rx_control(a);
 		work += rx_all(a);
 		if (a->open) {
@@ -346,6 +369,7 @@ gcdl_dp_agg_main(void *arg)
 			uint64_t us = max_us < DP_IDLE_SLEEP_US ? max_us : DP_IDLE_SLEEP_US;
 
 			a->prev_wake = rte_rdtsc() + us * dp->hz / 1000000;
+			a->pre_tsc = 0; /* off-CPU by choice: not "not running" */
 			dp_idle_wait(&idle, max_us);
 		}
 	}

@@ -251,6 +251,10 @@ struct dp_agg {
 	 * work, and until when it meant to pause if it found none */
 	uint64_t top, prev_wake;
 	int prev_work;
+	/* the last iteration that began within DP_DEADLINE_SPIN_US (spin_tsc)
+	 * before the open round's deadline: its start and this thread's CPU time
+	 * then (pre_tsc 0: none yet) */
+	uint64_t spin_tsc, pre_tsc, pre_cpu;
 	struct gcdl_frame_limits lim;
 	/* arrival tracking of the open and the previous round (slot = round & 1) */
 	uint32_t *arr[2];
