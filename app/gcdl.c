@@ -32,6 +32,19 @@ on_signal(int sig)
 	__atomic_store_n(&stop_flag, 1, __ATOMIC_RELAXED);
 }
 
+/* SIGINT and SIGTERM stop the run after the round in progress */
+static void
+catch_stop_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
 static void
 usage(FILE *out)
 {
@@ -184,7 +197,6 @@ run_node(char **argv, int eal_argc, const char *profile, const struct gcdl_profi
 	struct gcdl_node_opts o = { .role = role, .id = id, .progress_s = 1.0, .resume = resume };
 	struct gcdl_node_result res;
 	struct gcdl_node *node;
-	struct sigaction sa;
 	char err[512], eal[2048];
 	const float *model;
 	uint32_t dim;
@@ -222,11 +234,7 @@ run_node(char **argv, int eal_argc, const char *profile, const struct gcdl_profi
 		gcdl_node_print_placement(node, stdout);
 		fflush(stdout);
 	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	catch_stop_signals();
 
 	rc = gcdl_node_run(node, &res);
 	gcdl_node_print_summary(node, &res, stdout);
@@ -282,7 +290,6 @@ main(int argc, char **argv)
 	struct gcdl_dp_result res;
 	struct gcdl_profile prof;
 	static struct gcdl_outfile mout, pout;
-	struct sigaction sa;
 	struct gcdl_dp *dp;
 	char **app_argv;
 	char err[512], eal[2048];
@@ -546,11 +553,7 @@ main(int argc, char **argv)
 		fflush(stdout);
 	}
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	catch_stop_signals();
 
 	rc = gcdl_dp_run(dp, &res);
 	gcdl_dp_print_summary(&res, stdout);
