@@ -4,8 +4,10 @@
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "gcdl/deadline.h"
+#include "gcdl/profile.h"
 #include "gcdl/straggler.h"
 
 START_TEST(kind_parse_rejects)
@@ -45,6 +47,48 @@ START_TEST(deadline_rejects_null)
 	gcdl_deadline_observe(NULL, 5.0); /* ignored, no crash */
 	ck_assert_double_eq(gcdl_deadline_current(NULL), 0.0);
 	ck_assert_int_eq(gcdl_deadline_init(&dl, &p), 0);
+}
+END_TEST
+
+START_TEST(from_profile_rejects)
+{
+	struct gcdl_straggler_model m;
+	struct gcdl_profile p;
+	double slow[8];
+
+	gcdl_profile_defaults(&p);
+	p.workers = 4;
+	ck_assert_int_eq(gcdl_straggler_from_profile(NULL, &p, slow), -EINVAL);
+	ck_assert_int_eq(gcdl_straggler_from_profile(&m, NULL, slow), -EINVAL);
+	ck_assert_int_eq(gcdl_straggler_from_profile(&m, &p, NULL), -EINVAL);
+	strcpy(p.slowdown, "4:2"); /* worker 4 of 0..3 */
+	ck_assert_int_eq(gcdl_straggler_from_profile(&m, &p, slow), -EINVAL);
+}
+END_TEST
+
+START_TEST(from_profile_copies)
+{
+	struct gcdl_straggler_model m;
+	struct gcdl_profile p;
+	double slow[4];
+
+	gcdl_profile_defaults(&p);
+	p.workers = 4;
+	p.straggler_model = GCDL_STRAGGLER_TIMING;
+	p.straggler_p = 0.25;
+	p.shift_us = 1000;
+	p.mean_us = 500;
+	strcpy(p.slowdown, "2:3");
+	ck_assert_int_eq(gcdl_straggler_from_profile(&m, &p, slow), 0);
+	ck_assert_int_eq(m.kind, GCDL_STRAGGLER_TIMING);
+	ck_assert_double_eq(m.p, 0.25);
+	ck_assert_double_eq(m.shift_us, 1000);
+	ck_assert_double_eq(m.mean_us, 500);
+	ck_assert_uint_eq(m.workers, 4);
+	ck_assert_ptr_eq(m.slowdown, slow);
+	ck_assert_double_eq(slow[0], 1.0);
+	ck_assert_double_eq(slow[2], 3.0);
+	ck_assert_double_eq(slow[3], 1.0);
 }
 END_TEST
 
@@ -187,7 +231,9 @@ main(void)
 	tcase_add_test(neg, kind_parse_rejects);
 	tcase_add_test(neg, slowdown_rejects_malformed);
 	tcase_add_test(neg, deadline_rejects_null);
+	tcase_add_test(neg, from_profile_rejects);
 	tcase_add_test(pos, slowdown_parses);
+	tcase_add_test(pos, from_profile_copies);
 	tcase_add_test(pos, none_and_null_never_straggle);
 	tcase_add_test(pos, bernoulli_rate_and_determinism);
 	tcase_add_test(pos, timing_model);

@@ -86,6 +86,20 @@ bool gcdl_straggler_is(const struct gcdl_straggler_model *m, uint64_t seed, uint
  */
 int gcdl_straggler_parse_slowdown(const char *text, uint32_t workers, double *out);
 
+struct gcdl_profile;
+
+/**
+ * Fill a straggler model from a profile's [stragglers] section and
+ * cluster.workers (N).
+ *
+ * @param m         the model; m->slowdown is set to @p slowdown.
+ * @param p         the profile.
+ * @param slowdown  N factors, filled from stragglers.slowdown.
+ * @return 0, or -EINVAL for NULL or a malformed stragglers.slowdown.
+ */
+int gcdl_straggler_from_profile(struct gcdl_straggler_model *m, const struct gcdl_profile *p,
+				double *slowdown);
+
 #ifdef __cplusplus
 }
 #endif

@@ -124,13 +124,7 @@ gcdl_sim_run(struct gcdl_job *job, const struct gcdl_sim_opts *o, struct gcdl_si
 		rc = -ENOMEM;
 		goto out;
 	}
-	sm.kind = p->straggler_model;
-	sm.p = p->straggler_p;
-	sm.shift_us = p->shift_us;
-	sm.mean_us = p->mean_us;
-	sm.workers = p->workers;
-	sm.slowdown = slow;
-	rc = gcdl_straggler_parse_slowdown(p->slowdown, p->workers, slow);
+	rc = gcdl_straggler_from_profile(&sm, p, slow);
 	if (rc != 0)
 		goto out;
 	gcdl_deadline_init(&dl, p);
@@ -251,13 +245,7 @@ gcdl_sim_variance(struct gcdl_job *job, const struct gcdl_sim_opts *o, uint32_t 
 		rc = -ENOMEM;
 		goto out;
 	}
-	sm.kind = p->straggler_model;
-	sm.p = p->straggler_p;
-	sm.shift_us = p->shift_us;
-	sm.mean_us = p->mean_us;
-	sm.workers = n;
-	sm.slowdown = slow;
-	rc = gcdl_straggler_parse_slowdown(p->slowdown, n, slow);
+	rc = gcdl_straggler_from_profile(&sm, p, slow);
 	if (rc != 0)
 		goto out;
 	gcdl_deadline_init(&dl, p);

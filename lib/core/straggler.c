@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gcdl/profile.h"
 #include "gcdl/rng.h"
 #include "gcdl/straggler.h"
 
@@ -97,4 +98,19 @@ gcdl_straggler_parse_slowdown(const char *text, uint32_t workers, double *out)
 		}
 	}
 	return 0;
+}
+
+int
+gcdl_straggler_from_profile(struct gcdl_straggler_model *m, const struct gcdl_profile *p,
+			    double *slowdown)
+{
+	if (m == NULL || p == NULL || slowdown == NULL)
+		return -EINVAL;
+	m->kind = p->straggler_model;
+	m->p = p->straggler_p;
+	m->shift_us = p->shift_us;
+	m->mean_us = p->mean_us;
+	m->workers = p->workers;
+	m->slowdown = slowdown;
+	return gcdl_straggler_parse_slowdown(p->slowdown, p->workers, slowdown);
 }

@@ -201,23 +201,17 @@ gcdl_dp_create(const struct gcdl_profile *p, const struct gcdl_dp_opts *o, char 
 				GCDL_FRAME_OVERHEAD + payload + GCDL_FRAME_TAG_LEN);
 	dp->data_room = (uint16_t)RTE_ALIGN_CEIL(RTE_PKTMBUF_HEADROOM + dp->frame_cap, 64);
 
-	dp->sm.kind = p->straggler_model;
-	dp->sm.p = p->straggler_p;
-	dp->sm.shift_us = p->shift_us;
-	dp->sm.mean_us = p->mean_us;
-	dp->sm.workers = p->workers;
 	dp->slowdown = rte_malloc("gcdl_slowdown", sizeof(double) * dp->n, 0);
 	if (dp->slowdown == NULL) {
 		gcdl_seterr(err, errlen, "data plane: out of memory (raise -m)");
 		rc = -ENOMEM;
 		goto fail;
 	}
-	if (gcdl_straggler_parse_slowdown(p->slowdown, dp->n, dp->slowdown) != 0) {
+	if (gcdl_straggler_from_profile(&dp->sm, p, dp->slowdown) != 0) {
 		gcdl_seterr(err, errlen, "stragglers.slowdown '%s' is malformed", p->slowdown);
 		rc = -EINVAL;
 		goto fail;
 	}
-	dp->sm.slowdown = dp->slowdown;
 	rc = gcdl_faults_init(&dp->faults, p);
 	if (rc != 0) {
 		gcdl_seterr(err, errlen, "faults.slow_workers '%s': %s", p->fault_slow_workers,

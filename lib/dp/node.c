@@ -372,16 +372,10 @@ gcdl_node_create(const struct gcdl_profile *p, const struct gcdl_node_opts *o, c
 	if (n->payload == NULL)
 		goto nomem;
 
-	n->sm.kind = p->straggler_model;
-	n->sm.p = p->straggler_p;
-	n->sm.shift_us = p->shift_us;
-	n->sm.mean_us = p->mean_us;
-	n->sm.workers = p->workers;
 	n->slowdown = calloc(n->n, sizeof(double));
 	if (n->slowdown == NULL)
 		goto nomem;
-	gcdl_straggler_parse_slowdown(p->slowdown, n->n, n->slowdown);
-	n->sm.slowdown = n->slowdown;
+	gcdl_straggler_from_profile(&n->sm, p, n->slowdown); /* validated with the profile */
 
 	mbufs = p->mbufs;
 	n->pool = rte_pktmbuf_pool_create("gcdl_node_pool", mbufs, RTE_MIN(256u, mbufs / 2), 0,
