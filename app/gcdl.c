@@ -15,9 +15,9 @@
 
 #include "gcdl/dp.h"
 #include "gcdl/metrics.h"
-#include "gcdl/node.h"
 #include "gcdl/outfile.h"
 #include "gcdl/npy.h"
+#include "gcdl/summary.h"
 
 #define MAX_OVERRIDES 64
 #define MAX_VDEVS 64
@@ -50,46 +50,60 @@ usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: gcdl [EAL options] -- --profile FILE [options]\n"
-		"Trains a gcdl job over DPDK: N logical workers and one aggregator in one\n"
-		"process, each worker joined to the aggregator by a net_ring port pair.\n\n"
+		"Trains a gcdl job over DPDK. Every mode is made of nodes (workers, aggregators,\n"
+		"mesh peers): --role local runs all of them in this process, each pair that\n"
+		"talks joined by a net_ring port pair; --role aggregator/worker runs one node\n"
+		"on the ports the EAL probed.\n\n"
 		"EAL options (before --), for example:\n"
-		"  --no-huge --no-pci --no-shconf --file-prefix gcdl-$$ -m 512 --lcores '(0-2)@(0-1)'\n"
-		"  Needs 1 + dataplane.worker_lcores lcores; the aggregator runs on its own lcore\n"
-		"  when one is left, else on the main lcore. No --vdev: ports are made at run time.\n\n"
+		"  local:  --no-huge --no-pci --no-shconf --file-prefix gcdl-$$ -m 512 --lcores '(0-2)@(0-1)'\n"
+		"          needs 1 + dataplane.worker_lcores lcores (the aggregators poll on their own\n"
+		"          lcore when one is left, else on the main lcore); no --vdev: the ports are\n"
+		"          made at run time\n"
+		"  a node: ... --vdev net_af_packet0,iface=eth0 (or net_memif, or -a PCI for a NIC)\n\n"
 		"Options (after --):\n"
 		"  --profile FILE        INI profile (required), e.g. configs/local.ini\n"
 		"  --role ROLE           local (default): the whole cluster in this process;\n"
 		"                        aggregator or worker: one node of a multi-host job on\n"
 		"                        the ports given with --vdev (net_memif, net_af_packet)\n"
 		"                        or NICs; see docs/MULTIHOST.md\n"
-		"  --id K                with --role worker: worker K (0..N-1); with --role\n"
-		"                        aggregator: aggregator K (0..network.aggregators-1,\n"
-		"                        default 0)\n"
+		"  --id K                with --role worker: worker K (0..N-1; peer K in a mesh);\n"
+		"                        with --role aggregator: aggregator K\n"
+		"                        (0..network.aggregators-1, default 0)\n"
 		"  --rounds N            override job.rounds\n"
 		"  --seed N              override job.seed\n"
 		"  --set S.K=V           override any profile key, e.g. --set stragglers.p=0.3\n"
 		"                        (repeatable)\n"
-		"  --metrics FILE        write the per-round metrics CSV:\n"
+		"  --metrics FILE        write the per-round metrics CSV (the aggregator, aggregator\n"
+		"                        0 of a local sharded job, a mesh peer):\n"
 		"                        " GCDL_METRICS_HEADER "\n"
-		"  --save-model FILE     write the aggregator's final weights as a NumPy .npy\n"
-		"                        (float32, shape (dim,))\n"
-		"  --inject-garbage N    self-test: inject N malformed frames per round into the\n"
-		"                        aggregator's polling set (truncated, wrong EtherType, bad\n"
-		"                        magic, bad CRC, wrong job, sender out of range, bad\n"
-		"                        offset, bad count, lying length, random bytes); they\n"
-		"                        are dropped, counted by reason, and change nothing\n"
-		"  --inject-hostile N    self-test of job.key_file: N well-formed frames per round\n"
-		"                        with a wrong tag, of a closed round, or altered after\n"
-		"                        tagging; all dropped and counted, the model unchanged\n"
-		"  --pcap FILE           write every frame the aggregator receives (garbage and\n"
-		"                        late frames included) and sends (updates) to FILE, a\n"
-		"                        classic pcap (Ethernet); decode it with Wireshark and\n"
-		"                        scripts/wireshark/gcdl.lua\n"
-		"  --resume FILE         continue from a checkpoint (checkpoint.every/path): the\n"
-		"                        same profile and --set options, refused otherwise\n"
+		"  --summary-json FILE   write the run's summary as one JSON object at exit: every\n"
+		"                        counter, the run's figures, every node, each aggregator's\n"
+		"                        worker table (include/gcdl/summary.h)\n"
+		"  --save-model FILE     write the final weights as a NumPy .npy (float32, shape\n"
+		"                        (dim,)): the aggregator's (local: the assembled ranges of a\n"
+		"                        sharded job), or this node's replica\n"
+		"  --inject-garbage N    self-test: this node (local: worker 0, or peer 1) sends N\n"
+		"                        malformed frames per round to the nodes it sends to\n"
+		"                        (truncated, wrong EtherType, bad magic, bad CRC, wrong\n"
+		"                        job, sender out of range, bad offset, bad count, lying\n"
+		"                        length, random bytes); they are dropped, counted by\n"
+		"                        reason, and change nothing\n"
+		"  --inject-hostile N    self-test of job.key_file, from the same node: N\n"
+		"                        well-formed frames per round with a wrong tag, of a closed\n"
+		"                        round, or altered after tagging; all dropped and counted,\n"
+		"                        the model unchanged\n"
+		"  --pcap FILE           write every frame this node (local: aggregator 0, or peer\n"
+		"                        0) receives and sends to FILE, a classic pcap (Ethernet);\n"
+		"                        decode it with Wireshark and scripts/wireshark/gcdl.lua\n"
+		"  --resume FILE         continue from a checkpoint (checkpoint.every/path; the\n"
+		"                        aggregator, or mesh peer 0): the same profile and --set\n"
+		"                        options, refused otherwise\n"
 		"  --quiet               no start-up summary and no progress lines\n"
 		"  --help                this text\n\n"
-		"Exit status: 0 done, 1 run failed, 2 bad command line, profile or start-up.\n"
+		"Exit status: 0 done, 1 run failed, 2 bad command line, profile or start-up (or\n"
+		"a worker refused by its aggregator), 3 an aggregator with no contributor (no\n"
+		"worker joined within network.join_wait_ms, or none contributed for\n"
+		"network.absent_rounds rounds).\n"
 		"SIGINT/SIGTERM stop the run cleanly after the round in progress.\n\n"
 		"Profile keys:\n");
 	gcdl_profile_print_keys(out);
@@ -164,10 +178,11 @@ check_vdevs(const char **dev, int n, char *err, size_t errlen)
 }
 
 /* rte_eal_init() with the EAL options as one line in eal (for the summary),
- * then the check that every --vdev has a port. @return 0, or -1 after the
- * message (the EAL cleaned up if it had started). */
+ * then the check that every --vdev has a port (a local run makes its own
+ * ports: a --vdev there is an error). @return 0, or -1 after the message
+ * (the EAL cleaned up if it had started). */
 static int
-eal_start(int argc, char **argv, char *eal, size_t eal_len)
+eal_start(int argc, char **argv, int local, char *eal, size_t eal_len)
 {
 	const char *vdevs[MAX_VDEVS];
 	char err[512];
@@ -175,6 +190,11 @@ eal_start(int argc, char **argv, char *eal, size_t eal_len)
 
 	eal_line(eal, eal_len, argc, argv);
 	nvdevs = find_vdevs(argc, argv, vdevs, MAX_VDEVS);
+	if (local && nvdevs > 0) {
+		fprintf(stderr, "gcdl: --vdev %s: --role local makes its own net_ring ports; a "
+			"--vdev is for --role aggregator or worker\n", vdevs[0]);
+		return -1;
+	}
 	if (rte_eal_init(argc, argv) < 0) {
 		fprintf(stderr, "gcdl: EAL initialisation failed: %s (EAL options: %s)\n",
 			rte_strerror(rte_errno), eal);
@@ -188,81 +208,21 @@ eal_start(int argc, char **argv, char *eal, size_t eal_len)
 	return 0;
 }
 
-/* --role aggregator / worker: one node of a multi-host job. */
+
+/* The command line, parsed. */
+struct cli {
+	const char *profile, *metrics, *save, *pcap, *resume, *summary_json;
+	enum gcdl_dp_role role;
+	int have_id, quiet;
+	uint32_t id;
+	struct gcdl_dp_opts o;
+	struct gcdl_profile_override overrides[MAX_OVERRIDES];
+	int noverrides;
+};
+
+/* @return 0, 1 for --help (done), or 2 after a message. */
 static int
-run_node(char **argv, int eal_argc, const char *profile, const struct gcdl_profile *prof,
-	 enum gcdl_node_role role, uint32_t id, const char *metrics, const char *save, int quiet,
-	 const struct gcdl_checkpoint *resume)
-{
-	struct gcdl_node_opts o = { .role = role, .id = id, .progress_s = 1.0, .resume = resume };
-	struct gcdl_node_result res;
-	struct gcdl_node *node;
-	char err[512], eal[2048];
-	const float *model;
-	uint32_t dim;
-	int rc;
-
-	if (eal_start(eal_argc, argv, eal, sizeof(eal)) != 0)
-		return 2;
-	o.progress = quiet ? NULL : stderr;
-	o.stop = &stop_flag;
-	node = gcdl_node_create(prof, &o, err, sizeof(err));
-	if (node == NULL) {
-		fprintf(stderr, "gcdl: %s: %s\n", profile, err);
-		rte_eal_cleanup();
-		return 2;
-	}
-	if (metrics != NULL) {
-		static struct gcdl_outfile mout;
-
-		o.metrics = gcdl_outfile_begin(&mout, metrics) == 0
-				    ? gcdl_metrics_open(mout.tmp, err, sizeof(err)) : NULL;
-		if (o.metrics == NULL || gcdl_outfile_commit(&mout) != 0) {
-			fprintf(stderr, "gcdl: --metrics %s: cannot create the metrics file: %s\n",
-				metrics, o.metrics == NULL ? err : strerror(errno));
-			if (o.metrics != NULL)
-				gcdl_metrics_close(o.metrics);
-			gcdl_outfile_abort(&mout);
-			gcdl_node_free(node);
-			rte_eal_cleanup();
-			return 2;
-		}
-		gcdl_node_set_metrics(node, o.metrics);
-	}
-	if (!quiet) {
-		printf("gcdl: EAL: %s\n", eal);
-		gcdl_node_print_placement(node, stdout);
-		fflush(stdout);
-	}
-	catch_stop_signals();
-
-	rc = gcdl_node_run(node, &res);
-	gcdl_node_print_summary(node, &res, stdout);
-	fflush(stdout);
-	if (rc != 0)
-		fprintf(stderr, "gcdl: %s %u failed after %u rounds: %s\n",
-			role == GCDL_NODE_WORKER ? "worker" : "aggregator", id, res.rounds,
-			gcdl_node_error(node)[0] ? gcdl_node_error(node) : strerror(-rc));
-	if (gcdl_metrics_close(o.metrics) != 0 && rc == 0) {
-		fprintf(stderr, "gcdl: --metrics %s: write failed\n", metrics);
-		rc = -EIO;
-	}
-	model = gcdl_node_model(node, &dim);
-	if (rc == 0 && save != NULL) {
-		rc = gcdl_npy_write_f32(save, model, dim, err, sizeof(err));
-		if (rc != 0)
-			fprintf(stderr, "gcdl: --save-model %s\n", err);
-		else if (!quiet)
-			printf("gcdl: model saved to %s\n", save);
-	}
-	gcdl_node_free(node);
-	rte_eal_cleanup();
-	/* a refusal is a start-up error: this node's profile is not the job's */
-	return rc == 0 ? 0 : rc == -EPERM ? 2 : 1;
-}
-
-int
-main(int argc, char **argv)
+parse_cli(int argc, char **argv, struct cli *c)
 {
 	static const struct option opts[] = {
 		{ "profile", required_argument, NULL, 'p' },
@@ -272,6 +232,7 @@ main(int argc, char **argv)
 		{ "seed", required_argument, NULL, 's' },
 		{ "set", required_argument, NULL, 'S' },
 		{ "metrics", required_argument, NULL, 'o' },
+		{ "summary-json", required_argument, NULL, 'J' },
 		{ "save-model", required_argument, NULL, 'M' },
 		{ "inject-garbage", required_argument, NULL, 'g' },
 		{ "inject-hostile", required_argument, NULL, 'H' },
@@ -281,47 +242,16 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *profile = NULL, *metrics = NULL, *save = NULL, *role = "local";
-	const char *pcap = NULL, *resume = NULL;
-	struct gcdl_checkpoint ck = { 0 };
-	struct gcdl_profile_override overrides[MAX_OVERRIDES];
-	int eal_argc, app_argc, noverrides = 0, quiet = 0, c, rc;
-	struct gcdl_dp_opts o = { 0 };
-	struct gcdl_dp_result res;
-	struct gcdl_profile prof;
-	static struct gcdl_outfile mout, pout;
-	struct gcdl_dp *dp;
-	char **app_argv;
-	char err[512], eal[2048];
-	int have_id = 0;
-	uint32_t id = 0;
+	const char *role = "local";
 	uint64_t v;
+	int ch;
 
-	for (eal_argc = 1; eal_argc < argc; eal_argc++)
-		if (strcmp(argv[eal_argc], "--") == 0)
-			break;
-	if (eal_argc == argc) {
-		for (int i = 1; i < argc; i++) {
-			if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-				usage(stdout);
-				return 0;
-			}
-		}
-		fprintf(stderr, "gcdl: application options go after '--', e.g. gcdl --no-huge "
-			"--no-pci -- --profile configs/local.ini (try 'gcdl -- --help')\n");
-		return 2;
-	}
-	/* the application's argv: argv[0], then what follows "--" (in place of it) */
-	app_argc = argc - eal_argc;
-	app_argv = argv + eal_argc;
-	app_argv[0] = argv[0];
-
-	while ((c = getopt_long(app_argc, app_argv, "h", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		const char *key = NULL;
 
-		switch (c) {
+		switch (ch) {
 		case 'p':
-			profile = optarg;
+			c->profile = optarg;
 			break;
 		case 'R':
 			role = optarg;
@@ -331,8 +261,8 @@ main(int argc, char **argv)
 				fprintf(stderr, "gcdl: --id '%s' is not a node id (0..65535)\n", optarg);
 				return 2;
 			}
-			id = (uint32_t)v;
-			have_id = 1;
+			c->id = (uint32_t)v;
+			c->have_id = 1;
 			break;
 		case 'r':
 			if (parse_u64(optarg, UINT32_MAX, &v) != 0) {
@@ -363,187 +293,211 @@ main(int argc, char **argv)
 			break;
 		}
 		case 'o':
-			metrics = optarg;
+			c->metrics = optarg;
+			break;
+		case 'J':
+			c->summary_json = optarg;
 			break;
 		case 'M':
-			save = optarg;
+			c->save = optarg;
 			break;
 		case 'g':
-			if (parse_u64(optarg, 1000000, &v) != 0) {
-				fprintf(stderr, "gcdl: --inject-garbage '%s' is not a count of frames "
-					"(0..1000000)\n", optarg);
-				return 2;
-			}
-			o.inject_garbage = (uint32_t)v;
-			break;
 		case 'H':
 			if (parse_u64(optarg, 1000000, &v) != 0) {
-				fprintf(stderr, "gcdl: --inject-hostile '%s' is not a count of frames "
-					"(0..1000000)\n", optarg);
+				fprintf(stderr, "gcdl: --inject-%s '%s' is not a count of frames "
+					"(0..1000000)\n", ch == 'g' ? "garbage" : "hostile", optarg);
 				return 2;
 			}
-			o.inject_hostile = (uint32_t)v;
+			if (ch == 'g')
+				c->o.inject_garbage = (uint32_t)v;
+			else
+				c->o.inject_hostile = (uint32_t)v;
 			break;
 		case 'P':
-			pcap = optarg;
+			c->pcap = optarg;
 			break;
 		case 'q':
-			quiet = 1;
+			c->quiet = 1;
 			break;
 		case 'C':
-			resume = optarg;
+			c->resume = optarg;
 			break;
 		case 'h':
 			usage(stdout);
-			return 0;
+			return 1;
 		default:
 			fprintf(stderr, "Try 'gcdl -- --help'.\n");
 			return 2;
 		}
 		if (key != NULL) {
-			if (noverrides == MAX_OVERRIDES) {
+			if (c->noverrides == MAX_OVERRIDES) {
 				fprintf(stderr, "gcdl: more than %d overrides\n", MAX_OVERRIDES);
 				return 2;
 			}
-			overrides[noverrides].key = key;
-			overrides[noverrides].value = optarg;
-			noverrides++;
+			c->overrides[c->noverrides].key = key;
+			c->overrides[c->noverrides].value = optarg;
+			c->noverrides++;
 		}
 	}
-	if (optind < app_argc) {
-		fprintf(stderr, "gcdl: unexpected argument '%s'\n", app_argv[optind]);
+	if (optind < argc) {
+		fprintf(stderr, "gcdl: unexpected argument '%s'\n", argv[optind]);
 		return 2;
 	}
-	if (strcmp(role, "local") != 0 && strcmp(role, "worker") != 0 &&
-	    strcmp(role, "aggregator") != 0) {
+	if (strcmp(role, "local") == 0) {
+		c->role = GCDL_DP_LOCAL;
+	} else if (strcmp(role, "worker") == 0) {
+		c->role = GCDL_DP_WORKER;
+	} else if (strcmp(role, "aggregator") == 0) {
+		c->role = GCDL_DP_AGGREGATOR;
+	} else {
 		fprintf(stderr, "gcdl: unknown --role '%s' (local, worker or aggregator)\n", role);
 		return 2;
 	}
-	if (profile == NULL) {
+	if (c->profile == NULL) {
 		fprintf(stderr, "gcdl: --profile FILE is required (try 'gcdl -- --help')\n");
 		return 2;
 	}
-	if (strcmp(role, "worker") == 0 && !have_id) {
+	if (c->role == GCDL_DP_WORKER && !c->have_id) {
 		fprintf(stderr, "gcdl: --role worker needs --id K (0..cluster.workers-1)\n");
 		return 2;
 	}
-	if (strcmp(role, "local") == 0 && have_id) {
+	if (c->role == GCDL_DP_LOCAL && c->have_id) {
 		fprintf(stderr, "gcdl: --id is for --role worker or aggregator\n");
 		return 2;
 	}
-	if (gcdl_profile_open(&prof, profile, overrides, noverrides, err, sizeof(err)) != 0) {
+	return 0;
+}
+
+/* Output files are checked before anything starts. @return 0 or 2. */
+static int
+check_outputs(const struct cli *c)
+{
+	const struct {
+		const char *path, *opt, *what;
+	} out[] = {
+		{ c->metrics, "--metrics", "metrics file" },
+		{ c->pcap, "--pcap", "capture file" },
+		{ c->save, "--save-model", "model file" },
+		{ c->summary_json, "--summary-json", "summary file" },
+	};
+	char err[512];
+
+	for (size_t i = 0; i < sizeof(out) / sizeof(out[0]); i++) {
+		if (out[i].path != NULL && gcdl_outfile_check(out[i].path, err, sizeof(err)) != 0) {
+			fprintf(stderr, "gcdl: %s %s: cannot create the %s: %s\n", out[i].opt,
+				out[i].path, out[i].what, err);
+			return 2;
+		}
+	}
+	return 0;
+}
+
+/* The exit status of a run's error. */
+static int
+exit_status(int rc)
+{
+	switch (rc) {
+	case 0:
+		return 0;
+	case -EPERM:
+		return 2; /* refused: this node's profile is not the job's */
+	case -ENOTCONN:
+		return GCDL_EXIT_NO_CONTRIBUTOR;
+	default:
+		return 1;
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct gcdl_outfile mout, pout;
+	struct gcdl_checkpoint ck = { 0 };
+	struct gcdl_summary sum;
+	struct gcdl_profile prof;
+	struct gcdl_dp *dp = NULL;
+	struct cli c;
+	char err[512], eal[2048];
+	const float *model;
+	int eal_argc, rc, status = 2;
+	uint32_t dim;
+
+	memset(&c, 0, sizeof(c));
+	for (eal_argc = 1; eal_argc < argc; eal_argc++)
+		if (strcmp(argv[eal_argc], "--") == 0)
+			break;
+	if (eal_argc == argc) {
+		for (int i = 1; i < argc; i++) {
+			if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+				usage(stdout);
+				return 0;
+			}
+		}
+		fprintf(stderr, "gcdl: application options go after '--', e.g. gcdl --no-huge "
+			"--no-pci -- --profile configs/local.ini (try 'gcdl -- --help')\n");
+		return 2;
+	}
+	/* the application's argv: argv[0], then what follows "--" (in place of it) */
+	argv[eal_argc] = argv[0];
+	rc = parse_cli(argc - eal_argc, argv + eal_argc, &c);
+	if (rc != 0)
+		return rc == 1 ? 0 : 2;
+	if (gcdl_profile_open(&prof, c.profile, c.overrides, c.noverrides, err, sizeof(err)) != 0) {
 		fprintf(stderr, "gcdl: %s\n", err);
 		return 2;
 	}
-	if (resume != NULL) {
-		if (gcdl_checkpoint_load(resume, &ck, err, sizeof(err)) != 0) {
+	if (c.resume != NULL) {
+		if (gcdl_checkpoint_load(c.resume, &ck, err, sizeof(err)) != 0) {
 			fprintf(stderr, "gcdl: --resume %s\n", err);
 			return 2;
 		}
-		o.resume = &ck;
+		c.o.resume = &ck;
 	}
-	/* outputs are checked now, written under a temporary name until the run starts */
-	if (metrics != NULL && gcdl_outfile_check(metrics, err, sizeof(err)) != 0) {
-		fprintf(stderr, "gcdl: --metrics %s: cannot create the metrics file: %s\n", metrics,
-			err);
-		return 2;
-	}
-	if (pcap != NULL && gcdl_outfile_check(pcap, err, sizeof(err)) != 0) {
-		fprintf(stderr, "gcdl: --pcap %s: cannot create the capture file: %s\n", pcap, err);
-		return 2;
-	}
-	if (save != NULL && gcdl_outfile_check(save, err, sizeof(err)) != 0) {
-		fprintf(stderr, "gcdl: --save-model %s: cannot create the model file: %s\n", save,
-			err);
-		return 2;
-	}
-	if (strcmp(role, "local") == 0 && prof.topology != GCDL_TOPO_STAR) {
-		fprintf(stderr, "gcdl: %s: network.topology %s needs one process per node "
-			"(--role aggregator / worker); --role local runs star only\n", profile,
-			prof.topology == GCDL_TOPO_SHARDED ? "sharded" : "mesh");
-		return 2;
-	}
-	if (strcmp(role, "local") != 0) {
-		if (o.inject_garbage > 0 || pcap != NULL) {
-			fprintf(stderr, "gcdl: --inject-garbage and --pcap are for --role local\n");
-			return 2;
-		}
-		if (metrics != NULL && strcmp(role, "worker") == 0 &&
-		    prof.topology != GCDL_TOPO_MESH) {
-			fprintf(stderr, "gcdl: --metrics is written by the aggregator, not a worker\n");
-			return 2;
-		}
-		if (resume != NULL && strcmp(role, "worker") == 0) {
-			fprintf(stderr, "gcdl: --resume is for the aggregator: a worker rejoins and "
-				"takes the restarted aggregator's round and model\n");
-			return 2;
-		}
-		return run_node(argv, eal_argc, profile, &prof,
-				strcmp(role, "worker") == 0 ? GCDL_NODE_WORKER : GCDL_NODE_AGGREGATOR,
-				id, metrics, save, quiet, o.resume);
-	}
-
-	if (eal_start(eal_argc, argv, eal, sizeof(eal)) != 0)
-		return 2;
-	o.progress = quiet ? NULL : stderr;
-	o.progress_s = 1.0;
-	o.stop = &stop_flag;
-	if (metrics != NULL) {
-		o.metrics = gcdl_outfile_begin(&mout, metrics) == 0
-				    ? gcdl_metrics_open(mout.tmp, err, sizeof(err)) : NULL;
-		if (o.metrics == NULL) {
+	if (check_outputs(&c) != 0)
+		goto out_ck;
+	if (eal_start(eal_argc, argv, c.role == GCDL_DP_LOCAL, eal, sizeof(eal)) != 0)
+		goto out_ck;
+	c.o.role = c.role;
+	c.o.id = c.id;
+	c.o.progress = c.quiet ? NULL : stderr;
+	c.o.progress_s = 1.0;
+	c.o.stop = &stop_flag;
+	/* metrics and capture go under a temporary name until the run starts */
+	if (c.metrics != NULL) {
+		c.o.metrics = gcdl_outfile_begin(&mout, c.metrics) == 0
+				      ? gcdl_metrics_open(mout.tmp, err, sizeof(err)) : NULL;
+		if (c.o.metrics == NULL) {
 			fprintf(stderr, "gcdl: --metrics %s: cannot create the metrics file: %s\n",
-				metrics, err);
-			rte_eal_cleanup();
-			return 2;
+				c.metrics, err);
+			goto out_eal;
 		}
 	}
-	if (pcap != NULL) {
-		o.pcap = gcdl_outfile_begin(&pout, pcap) == 0
-				 ? gcdl_pcap_open(pout.tmp, err, sizeof(err)) : NULL;
-		if (o.pcap == NULL) {
+	if (c.pcap != NULL) {
+		c.o.pcap = gcdl_outfile_begin(&pout, c.pcap) == 0
+				   ? gcdl_pcap_open(pout.tmp, err, sizeof(err)) : NULL;
+		if (c.o.pcap == NULL) {
 			fprintf(stderr, "gcdl: --pcap %s: cannot create the capture file: %s\n",
-				pcap, err);
-			gcdl_outfile_abort(&pout);
-			if (o.metrics != NULL) {
-				gcdl_metrics_close(o.metrics);
-				gcdl_outfile_abort(&mout);
-			}
-			rte_eal_cleanup();
-			return 2;
+				c.pcap, err);
+			goto out_files;
 		}
 	}
-	dp = gcdl_dp_create(&prof, &o, err, sizeof(err));
+	dp = gcdl_dp_create(&prof, &c.o, err, sizeof(err));
 	if (dp == NULL) {
-		fprintf(stderr, "gcdl: %s\n", err);
-		if (o.pcap != NULL) {
-			gcdl_pcap_close(o.pcap);
-			gcdl_outfile_abort(&pout);
-		}
-		if (o.metrics != NULL) {
-			/* nothing was written but the header we just made */
-			gcdl_metrics_close(o.metrics);
-			gcdl_outfile_abort(&mout);
-		}
-		rte_eal_cleanup();
-		return 2;
+		fprintf(stderr, "gcdl: %s: %s\n", c.profile, err);
+		goto out_files;
 	}
 	if (gcdl_outfile_commit(&mout) != 0 || gcdl_outfile_commit(&pout) != 0) {
 		fprintf(stderr, "gcdl: cannot rename %s into place: %s\n",
 			mout.tmp[0] ? mout.tmp : pout.tmp, strerror(errno));
-		gcdl_outfile_abort(&mout);
-		gcdl_outfile_abort(&pout);
-		gcdl_dp_free(dp);
-		rte_eal_cleanup();
-		return 2;
+		goto out_files;
 	}
-	if (!quiet) {
+	if (!c.quiet) {
 		const struct gcdl_job *job = gcdl_dp_job(dp);
 
 		printf("gcdl: EAL: %s\n", eal);
-		printf("gcdl: %s, role local, method %s, N=%u M=%u d=%u layout %s, %u rounds, "
-		       "%u train / %u test rows, stragglers %s\n", profile,
-		       gcdl_method_name(prof.method), prof.workers,
+		printf("gcdl: %s, role %s, method %s, N=%u M=%u d=%u layout %s, %u rounds, "
+		       "%u train / %u test rows, stragglers %s\n", c.profile,
+		       gcdl_dp_role_name(c.role), gcdl_method_name(prof.method), prof.workers,
 		       prof.partitions ? prof.partitions : prof.workers, prof.redundancy,
 		       gcdl_layout_kind_name(prof.layout), prof.rounds, job->train.rows,
 		       job->test.rows,
@@ -552,36 +506,56 @@ main(int argc, char **argv)
 		gcdl_dp_print_placement(dp, stdout);
 		fflush(stdout);
 	}
-
 	catch_stop_signals();
 
-	rc = gcdl_dp_run(dp, &res);
-	gcdl_dp_print_summary(&res, stdout);
-	fflush(stdout);
+	rc = gcdl_dp_run(dp);
 	if (rc != 0)
-		fprintf(stderr, "gcdl: run failed after %u rounds: %s\n", res.rounds,
+		fprintf(stderr, "gcdl: %s run failed: %s\n", gcdl_dp_role_name(c.role),
 			gcdl_dp_error(dp)[0] ? gcdl_dp_error(dp) : strerror(-rc));
-	if (gcdl_metrics_close(o.metrics) != 0 && rc == 0) {
-		fprintf(stderr, "gcdl: --metrics %s: write failed\n", metrics);
+	if (gcdl_metrics_close(c.o.metrics) != 0 && rc == 0) {
+		fprintf(stderr, "gcdl: --metrics %s: write failed\n", c.metrics);
 		rc = -EIO;
 	}
-	/* the lcores have stopped: the aggregator no longer writes to it */
-	if (gcdl_pcap_close(o.pcap) != 0 && rc == 0) {
-		fprintf(stderr, "gcdl: --pcap %s: write failed\n", pcap);
+	c.o.metrics = NULL;
+	/* the lcores have stopped: nothing writes to the capture any more */
+	if (gcdl_pcap_close(c.o.pcap) != 0 && rc == 0) {
+		fprintf(stderr, "gcdl: --pcap %s: write failed\n", c.pcap);
 		rc = -EIO;
 	}
-	if (rc == 0 && save != NULL) {
-		const struct gcdl_job *job = gcdl_dp_job(dp);
-
-		rc = gcdl_npy_write_f32(save, gcdl_engine_model(job->engine),
-					gcdl_engine_dim(job->engine), err, sizeof(err));
+	c.o.pcap = NULL;
+	model = gcdl_dp_model(dp, &dim);
+	if (rc == 0 && c.save != NULL) {
+		rc = model != NULL ? gcdl_npy_write_f32(c.save, model, dim, err, sizeof(err)) : -ENOENT;
 		if (rc != 0)
-			fprintf(stderr, "gcdl: --save-model %s\n", err);
-		else if (!quiet)
-			printf("gcdl: model saved to %s\n", save);
+			fprintf(stderr, "gcdl: --save-model %s\n", model != NULL ? err : "no model");
+		else if (!c.quiet)
+			printf("gcdl: model saved to %s\n", c.save);
+	}
+	status = exit_status(rc);
+	gcdl_dp_summary(dp, &sum);
+	sum.status = status;
+	gcdl_summary_print(&sum, stdout);
+	fflush(stdout);
+	if (c.summary_json != NULL &&
+	    gcdl_summary_save_json(&sum, c.summary_json, err, sizeof(err)) != 0) {
+		fprintf(stderr, "gcdl: --summary-json %s\n", err);
+		if (status == 0)
+			status = 1;
+	}
+out_files:
+	if (c.o.pcap != NULL) {
+		gcdl_pcap_close(c.o.pcap);
+		gcdl_outfile_abort(&pout);
+	}
+	if (c.o.metrics != NULL) {
+		/* nothing was written but the header */
+		gcdl_metrics_close(c.o.metrics);
+		gcdl_outfile_abort(&mout);
 	}
 	gcdl_dp_free(dp);
-	gcdl_checkpoint_free(&ck);
+out_eal:
 	rte_eal_cleanup();
-	return rc == 0 ? 0 : 1;
+out_ck:
+	gcdl_checkpoint_free(&ck);
+	return status;
 }

@@ -10,20 +10,25 @@
  * worker's partitions), the job's profile hash (gcdl_profile_hash()), and
  * the RNG state. Every random draw of gcdl is counter-based, keyed by
  * (job.seed, round, worker, chunk), so the RNG state is the seed and the
- * round; both are stored and checked. Also the run's cumulative uplink
- * counters, so the metrics continue where they stopped.
+ * round; both are stored and checked. Also the run's cumulative totals
+ * (every counter of gcdl/counters.h flagged GCDL_CTR_F_RESUME: uplink bits,
+ * stragglers, rounds closed, ...), so the metrics and summaries continue
+ * where they stopped.
  *
- * File layout (little-endian): "GCDLCKPT", version (u32, 1), header length
+ * File layout (little-endian): "GCDLCKPT", version (u32, 2), header length
  * (u32, 96), round, dim, workers, partitions, redundancy, layout kind,
- * method, 0 (u32 each), profile hash, layout hash, seed, uplink wire bytes,
- * uplink payload bytes, straggler worker-rounds (u64 each), then dim float32
- * of model and dim of momentum, then the CRC-32 (zlib) of everything before.
+ * method, number of totals T (u32 each), profile hash, layout hash, seed,
+ * hash of the totals' names (u64 each), 16 bytes of zeros; then T u64
+ * totals in the order of the counter list, dim float32 of model and dim of
+ * momentum, then the CRC-32 (zlib) of everything before.
  */
 #ifndef GCDL_CHECKPOINT_H
 #define GCDL_CHECKPOINT_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "gcdl/counters.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -32,7 +37,7 @@ extern "C" {
 struct gcdl_engine;
 struct gcdl_profile;
 
-#define GCDL_CHECKPOINT_VERSION 1
+#define GCDL_CHECKPOINT_VERSION 2
 
 /** A checkpoint in memory. */
 struct gcdl_checkpoint {
@@ -44,9 +49,9 @@ struct gcdl_checkpoint {
 	uint64_t profile_hash;   /**< gcdl_profile_hash() of the job */
 	uint64_t layout_hash;    /**< FNV-1a over every worker's partition list */
 	uint64_t seed;           /**< job.seed: with round, the state of every RNG stream */
-	uint64_t up_wire_bytes;  /**< cumulative accepted uplink bytes on the wire */
-	uint64_t up_payload_bytes;
-	uint64_t stragglers;     /**< cumulative straggler worker-rounds */
+	/** the run's totals, by counter id (only GCDL_CTR_F_RESUME counters are
+	 *  written and read; the others are 0) */
+	uint64_t totals[GCDL_CTR__COUNT];
 	float *model;            /**< dim values */
 	float *momentum;         /**< dim values */
 	int owned;               /**< model and momentum are the checkpoint's (load) */
@@ -56,7 +61,7 @@ struct gcdl_checkpoint {
  * Describe an engine's state after `round` completed rounds (model and
  * momentum point into the engine; nothing is copied).
  *
- * @param ck     receives the description; set the uplink counters after.
+ * @param ck     receives the description (totals 0); set the totals after.
  * @param p      the job's profile.
  * @param e      the engine.
  * @param round  rounds completed.

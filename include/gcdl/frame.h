@@ -72,27 +72,37 @@ enum gcdl_msg_type {
 	GCDL_MSG__COUNT
 };
 
-/** Reasons a frame is dropped; each has its own counter name. */
+/**
+ * Reasons a frame is dropped, in the order gcdl_frame_decode() checks them:
+ * one list that makes the enum, the counter names ("drop_<name>") of every
+ * summary, telemetry reply and JSON summary, and their descriptions.
+ * _(ENUM, name, description)
+ */
+#define GCDL_FRAME_DROPS(_)                                                                 \
+	_(TRUNCATED, truncated, "shorter than Ethernet + gcdl header")                      \
+	_(ETHERTYPE, ethertype, "not EtherType 0x88B5")                                     \
+	_(MAGIC, magic, "wrong magic")                                                      \
+	_(VERSION, version, "another frame version")                                        \
+	_(TYPE, type, "unknown type, or a type this node does not accept")                  \
+	_(FLAGS, flags, "reserved flag bits set")                                           \
+	_(LENGTH, length, "payload_len runs past the end of the frame")                     \
+	_(CRC, crc, "CRC mismatch")                                                         \
+	_(JOB, job, "another job id")                                                       \
+	_(SENDER, sender, "sender id out of range, or not allowed to send this")            \
+	_(ROUND, round, "round outside the accepted window")                                \
+	_(CHUNK, chunk, "chunk index beyond the model, or not this node's")                 \
+	_(OFFSET, offset, "first_coord is not chunk * chunk_coords")                        \
+	_(COUNT, count, "coord_count is not the chunk's length")                            \
+	_(SCALE_BLOCK, scale_block, "scale_block differs from the job's")                   \
+	_(PAYLOAD, payload, "payload_len does not match type and count, or a bad payload")  \
+	_(AUTH, auth, "tag missing or wrong (a job key is set)")
+
+/** Reasons a frame is dropped (GCDL_FRAME_DROPS); 0 is "not dropped". */
 enum gcdl_frame_drop {
 	GCDL_DROP_NONE = 0,
-	GCDL_DROP_TRUNCATED,   /**< shorter than Ethernet + gcdl header */
-	GCDL_DROP_ETHERTYPE,   /**< not 0x88B5 */
-	GCDL_DROP_MAGIC,
-	GCDL_DROP_VERSION,
-	GCDL_DROP_TYPE,        /**< unknown type, or a type this node does not accept */
-	GCDL_DROP_FLAGS,       /**< reserved flag bits set */
-	GCDL_DROP_LENGTH,      /**< payload_len runs past the end of the buffer */
-	GCDL_DROP_CRC,
-	GCDL_DROP_JOB,         /**< another job id */
-	GCDL_DROP_SENDER,      /**< sender id out of range */
-	GCDL_DROP_ROUND,       /**< round outside the accepted window */
-	GCDL_DROP_CHUNK,       /**< chunk index beyond the model */
-	GCDL_DROP_OFFSET,      /**< first_coord is not chunk * chunk_coords */
-	GCDL_DROP_COUNT,       /**< coord_count is not the chunk's length */
-	GCDL_DROP_SCALE_BLOCK, /**< scale_block differs from the job's */
-	GCDL_DROP_PAYLOAD,     /**< payload_len does not match type and count */
-	GCDL_DROP_AUTH,        /**< a job key is set and the tag is missing or wrong
-				    (checked by gcdl_auth_verify(), not by decode) */
+#define GCDL_DROP_ENUM_(e, n, d) GCDL_DROP_##e,
+	GCDL_FRAME_DROPS(GCDL_DROP_ENUM_)
+#undef GCDL_DROP_ENUM_
 	GCDL_DROP__COUNT
 };
 

@@ -41,6 +41,21 @@ struct gcdl_job {
 int gcdl_job_open(struct gcdl_job *job, const struct gcdl_profile *p, uint32_t contexts,
 		  char *err, size_t errlen);
 
+/**
+ * Build another engine on a job's datasets: the same layout, the same seeded
+ * initial model, its own model replica, optimizer state and accumulators
+ * (each node of a data plane has one). Free it with gcdl_engine_free()
+ * before the job is closed.
+ *
+ * @param job       an open job.
+ * @param contexts  compute contexts, >= 1.
+ * @param err       receives a message on failure.
+ * @param errlen    size of @p err.
+ * @return the engine, or NULL with errno set (EINVAL, ENOMEM).
+ */
+struct gcdl_engine *gcdl_job_engine_create(struct gcdl_job *job, uint32_t contexts, char *err,
+					   size_t errlen);
+
 /** Release a job; an empty one is accepted. @param job the job. */
 void gcdl_job_close(struct gcdl_job *job);
 

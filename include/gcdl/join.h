@@ -235,8 +235,9 @@ struct gcdl_link {
 	uint32_t frames;         /**< model/update frames that intersect the range */
 	uint32_t got;            /**< of those, received for the round being assembled */
 	uint32_t update_round;   /**< round of the update being assembled */
-	uint64_t next_hello_us;  /**< when to send the next hello or resync */
-	uint64_t last_rx_us;     /**< last valid frame from it */
+	uint64_t next_hello;     /**< when to send the next hello or resync (the
+				  *   transport's clock: the data plane uses the TSC) */
+	uint64_t last_rx;        /**< last valid frame from it (the same clock) */
 	int have_mac;            /**< its MAC and port are known */
 	uint8_t mac[6];
 	uint16_t port;

@@ -70,18 +70,28 @@ extern "C" {
 #define GCDL_MESH_ANY 0xFFFF        /**< repair server: every node that holds one answers */
 #define GCDL_MESH_WANT_COMMIT 0x1   /**< repair flag: resend the round's commit */
 
-/** Why a commit or repair frame is dropped (after gcdl_frame_decode()). */
+/**
+ * Why a commit or repair frame is dropped (after gcdl_frame_decode()): one list
+ * for the enum, the counter names ("mesh_drop_<name>") and descriptions.
+ * _(ENUM, name, description)
+ */
+#define GCDL_MESH_DROPS(_)                                                                  \
+	_(LENGTH, length, "payload length is not header + set of the job's shape")          \
+	_(SHAPE, shape, "chunks or nodes differ from the job's")                             \
+	_(RESERVED, reserved, "a reserved field or unknown flag is not 0")                  \
+	_(PADDING, padding, "a set bit beyond chunks*nodes")                                \
+	_(COUNT, count, "count is not the number of set bits")                              \
+	_(SERVER, server, "repair server is neither a node nor any")                        \
+	_(EMPTY, empty, "repair asks for nothing")                                          \
+	_(COMMITTER, committer, "commit from a node that is not the committer")             \
+	_(ROUND, round, "commit or repair for a round this node does not hold")
+
+/** Why a commit or repair frame is dropped (GCDL_MESH_DROPS); 0: not dropped. */
 enum gcdl_mesh_drop {
 	GCDL_MESH_DROP_NONE = 0,
-	GCDL_MESH_DROP_LENGTH,    /**< payload length is not header + set of the job's shape */
-	GCDL_MESH_DROP_SHAPE,     /**< chunks or nodes differ from the job's */
-	GCDL_MESH_DROP_RESERVED,  /**< a reserved field or unknown flag is not 0 */
-	GCDL_MESH_DROP_PADDING,   /**< a set bit beyond chunks*nodes */
-	GCDL_MESH_DROP_COUNT,     /**< count is not the number of set bits */
-	GCDL_MESH_DROP_SERVER,    /**< repair server is neither a node nor GCDL_MESH_ANY */
-	GCDL_MESH_DROP_EMPTY,     /**< repair asks for nothing */
-	GCDL_MESH_DROP_COMMITTER, /**< commit from a node that is not the committer */
-	GCDL_MESH_DROP_ROUND,     /**< commit or repair for a round this node does not hold */
+#define GCDL_MESH_DROP_ENUM_(e, n, d) GCDL_MESH_DROP_##e,
+	GCDL_MESH_DROPS(GCDL_MESH_DROP_ENUM_)
+#undef GCDL_MESH_DROP_ENUM_
 	GCDL_MESH_DROP__COUNT
 };
 

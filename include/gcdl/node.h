@@ -1,21 +1,34 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /**
  * @file
- * One node of a multi-host job (docs/MULTIHOST.md): a separate gcdl process
- * in the role of aggregator a or worker k, on whatever ethdev ports the EAL
- * probed (--vdev net_memif, net_af_packet, or a real NIC). Nodes are
- * addressed by MAC: the profile's network.aggregator_macs and
- * network.worker_macs, or each port's own MAC when they are empty.
+ * A node: the one unit of gcdl's data plane. A worker, an aggregator or a
+ * mesh peer, on whatever ethdev ports it is given: the net_ring pairs of
+ * the local mode (a whole cluster of nodes in one process), memif,
+ * af_packet, or a NIC (one node per host, docs/MULTIHOST.md). Every mode is
+ * made of nodes, and every feature is written once, here: the join protocol,
+ * rounds and deadlines, [faults] at transmit, the self-test injectors,
+ * packet capture, checkpoints, counters and summaries.
  *
- * Workers join with a hello (job id, worker id, gcdl_profile_hash()); each
+ * Nodes are addressed by MAC: the profile's network.aggregator_macs and
+ * network.worker_macs, or each port's own MAC when they are empty. Workers
+ * join with a hello (job id, worker id, gcdl_profile_hash()); each
  * aggregator answers with a config (shard assignment, dimensions, current
  * round) and its range of the model, then runs rounds against its deadline
- * whether or not every worker is there. A worker that stops sending is a
- * straggler every round and, after network.absent_rounds silent rounds, is no
- * longer awaited; a restarted worker joins again and contributes again.
+ * whether or not every worker is there; it sends the update of every round
+ * to every joined worker. A worker that misses an update asks for a resync.
+ * Mesh peers multicast their gradient frames to every peer and apply what
+ * peer 0 commits (gcdl/mesh.h).
  *
- * One node runs on the main lcore alone (one busy loop per process that backs
- * off when idle), so many nodes can share a small machine.
+ * A node is driven by polling (gcdl_node_poll()): one call receives a burst
+ * on each port, advances the node's state machine and sends what is due;
+ * it never blocks. gcdl_node_run() polls a set of nodes on one lcore until
+ * they are done, backing off when idle (and spinning near a deadline), so a
+ * node shares an lcore with others in local mode, and runs alone on the
+ * main lcore of a multi-host process.
+ *
+ * Threads: a node is polled by one thread at a time; its counters and its
+ * round state for telemetry are read by other threads with relaxed loads.
+ * Every function here needs an initialised EAL.
  */
 #ifndef GCDL_NODE_H
 #define GCDL_NODE_H
@@ -23,120 +36,129 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "gcdl/auth.h"
 #include "gcdl/checkpoint.h"
-#include "gcdl/frame.h"
+#include "gcdl/counters.h"
 #include "gcdl/job.h"
-#include "gcdl/profile.h"
+#include "gcdl/round_end.h"
+#include "gcdl/summary.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/** The role of a multi-host node. */
+struct rte_mempool;
+
+/** What a node is. */
 enum gcdl_node_role {
-	GCDL_NODE_AGGREGATOR = 0,
-	GCDL_NODE_WORKER,
+	GCDL_NODE_WORKER = 0,  /**< computes and sends gradients, keeps a replica */
+	GCDL_NODE_AGGREGATOR,  /**< aggregates a range of chunks, sends the updates */
+	GCDL_NODE_PEER,        /**< mesh: a worker that aggregates every peer's frames */
 };
 
-/** Options of a node. */
-struct gcdl_node_opts {
+/** Name of a role ("worker", "aggregator", "peer"). */
+const char *gcdl_node_role_name(enum gcdl_node_role role);
+
+/** A classic pcap capture file being written (gcdl_pcap_open()). */
+struct gcdl_pcap;
+
+/** How to build a node. */
+struct gcdl_node_conf {
 	enum gcdl_node_role role;
-	uint32_t id;          /**< worker k (0..N-1), or aggregator a (0..K-1) */
-	FILE *metrics;        /**< aggregator: metrics CSV (header written), or NULL */
-	FILE *progress;       /**< progress lines, or NULL */
-	double progress_s;    /**< at most this many seconds between progress lines */
-	const int *stop;      /**< stop request (atomic load), or NULL */
-	/** aggregator: continue from this checkpoint (gcdl/checkpoint.h), or NULL */
-	const struct gcdl_checkpoint *resume;
-};
-
-/** Per-worker counters of an aggregator. */
-struct gcdl_node_wstat {
-	uint32_t joins;        /**< accepted hellos of a new incarnation */
-	uint32_t resyncs;      /**< model resent to the same incarnation */
-	uint32_t refused;      /**< refused hellos */
-	uint64_t accepted;     /**< its gradient frames ingested in time, all incarnations */
-	uint64_t accepted_now; /**< of those, from its current incarnation */
-	uint64_t late;         /**< its frames of closed rounds */
-	uint32_t joined_round; /**< round of its last join */
-	uint32_t last_round;   /**< latest round it sent for + 1 (0: none) */
-};
-
-/** What a node did. */
-struct gcdl_node_result {
-	uint32_t rounds;          /**< aggregator: rounds closed; worker: updates applied up to */
-	uint32_t rounds_planned;
-	uint32_t checkpoints;     /**< aggregator: checkpoints written */
-	int stopped;
-	double train_loss;        /**< last evaluation (worker: of its final replica) */
-	double test_accuracy;
-	double wall_s;            /**< first round's start to the last round's close */
-	uint64_t model_crc;       /**< CRC-32 of the final model's float bytes (its range
-				   *   for a sharded aggregator) */
-	uint64_t tx_frames, tx_bytes, rx_frames, rx_bytes;
-	uint64_t accepted;        /**< aggregator: gradient frames ingested in time;
-				   *   worker: model and update frames taken */
-	uint64_t wire_bytes;      /**< aggregator: on-the-wire bytes of the accepted frames */
-	uint64_t rejected;        /**< aggregator: valid frames the engine refused */
-	uint64_t sent_rounds;     /**< worker: rounds it sent gradients for */
-	uint64_t skipped;         /**< worker: rounds it was an injected Bernoulli straggler */
-	uint64_t joins;           /**< worker: configs accepted (join + resyncs) */
-	uint64_t resync_requests; /**< worker: resync requests sent */
-	uint64_t drops[GCDL_DROP__COUNT];
-	uint64_t not_mine;        /**< frames addressed to another MAC */
-	uint64_t unjoined;        /**< aggregator: gradient frames of workers not joined */
-	uint64_t late;            /**< aggregator: gradient frames of closed rounds;
-				   *   worker: updates of rounds already applied */
-	uint64_t duplicates;
-	uint64_t stragglers;      /**< aggregator: worker-rounds without a chunk */
-	uint64_t tx_failed;       /**< frames the port would not take */
-	uint32_t closed_complete, closed_deadline;
-	uint32_t closed_catchup;  /**< sharded: rounds closed at once to catch up with the
-				   *   other aggregators (a worker's resync asked) */
-	uint64_t caught_up;       /**< sharded: catch-up requests served */
-	uint32_t nworkers;        /**< entries of wstat (aggregator) */
-	struct gcdl_node_wstat *wstat;
+	uint32_t id;                  /**< worker or peer k (< N), aggregator a (< K) */
+	struct gcdl_job *job;         /**< the job (datasets, profile), shared by the
+				       *   nodes of a process; the node builds its own engine */
+	const struct gcdl_auth *auth; /**< the job key (every frame tagged), or NULL */
+	struct rte_mempool *pool;     /**< mbufs for what the node sends */
+	uint16_t nports;              /**< ports, started by the caller, at least one */
+	const uint16_t *ports;        /**< their ethdev ids */
+	unsigned socket;              /**< NUMA node of the lcore that will poll it */
+	const struct gcdl_checkpoint *resume; /**< aggregator or peer 0: continue from it */
+	struct gcdl_round_end_opts out; /**< metrics, progress (evaluate and checkpoint
+					 *   are decided by the node) */
+	struct gcdl_pcap *pcap;       /**< capture of every frame in and out, or NULL */
+	uint32_t inject_garbage;      /**< self-test frames per round (gcdl/selftest.h) */
+	uint32_t inject_hostile;      /**< the same, needs @ref auth */
+	const int *stop;              /**< stop request (atomic load), or NULL */
+	int local;                    /**< part of a local cluster: no lingering after the
+				       *   last round, no final evaluation of a worker's
+				       *   replica (the cluster compares replicas) */
 };
 
 struct gcdl_node;
 
 /**
- * Build a node: open the job, start every probed ethdev port (at least one),
- * apply the profile's MAC for this node, create the mempool.
+ * Build a node: its engine on the job's datasets (its replica), its
+ * buffers, the frame limits of its role.
  *
- * @param p       the profile (validated here; topology star or sharded).
- * @param o       options (role, id).
- * @param err     receives one line naming the key, id or device on failure.
+ * @param c       the configuration (copied; the job, pool, ports, pcap and
+ *                auth must outlive the node).
+ * @param err     receives one line naming the key, id or resource on failure.
  * @param errlen  size of @p err.
- * @return the node, or NULL with rte_errno set (EINVAL for a bad profile,
- *         role or id, ENODEV without ports, ENOMEM, ENOTSUP for topology
- *         mesh, or the error of the failed call).
+ * @return the node, or NULL with rte_errno set (EINVAL for a bad role, id
+ *         or profile, ENOMEM).
  */
-struct gcdl_node *gcdl_node_create(const struct gcdl_profile *p, const struct gcdl_node_opts *o,
-				   char *err, size_t errlen);
+struct gcdl_node *gcdl_node_create(const struct gcdl_node_conf *c, char *err, size_t errlen);
+
+/** Where an lcore's poll loop is, for the nodes it polls. */
+struct gcdl_loop {
+	uint64_t top;      /**< TSC when this iteration began */
+	int prev_work;     /**< the previous iteration found work */
+	int prev_slept;    /**< the previous iteration slept or yielded by choice */
+	uint64_t prev_wake; /**< when that sleep was meant to end */
+	uint64_t wake;     /**< out: the earliest TSC a node wants to be polled again */
+};
 
 /**
- * Set the metrics stream of an aggregator (its header already written).
+ * Poll a node once: receive, advance, send. Never blocks.
  *
- * @param n  the node, not running.
- * @param f  the stream, or NULL for none.
+ * @param n   the node.
+ * @param lp  the loop (n may lower lp->wake).
+ * @return how much work it found (0: idle), or a negative errno when it
+ *         failed (gcdl_node_error() says why).
  */
-void gcdl_node_set_metrics(struct gcdl_node *n, FILE *f);
+int gcdl_node_poll(struct gcdl_node *n, struct gcdl_loop *lp);
 
 /**
- * Run the node until the job's last round, a stop request or a failure.
+ * Poll nodes on the calling lcore until every one is done, one fails, or
+ * *quit becomes non-zero (atomic load). Backs off when idle: spins, yields,
+ * then sleeps up to 20 us, but never past a node's next timer, and spins
+ * without sleeping within 500 us of one (a sleeping thread's wake-up can be
+ * late).
  *
- * @param n    the node.
- * @param res  receives what it did (also on failure), or NULL.
- * @return 0; -EPERM when the aggregator refused this worker (the message,
- *         with both profile hashes, is in gcdl_node_error()); -ETIMEDOUT
- *         when an aggregator stayed silent for network.idle_timeout_ms;
- *         -EIO when the metrics file cannot be written; -EINVAL for NULL.
+ * @param nodes   the nodes.
+ * @param count   how many.
+ * @param quit    set by another thread to end the loop, or NULL.
+ * @return 0, or the first failing node's error.
  */
-int gcdl_node_run(struct gcdl_node *n, struct gcdl_node_result *res);
+int gcdl_node_run(struct gcdl_node **nodes, uint32_t count, const int *quit);
 
 /**
- * Why the run failed, in one line.
+ * Whether a node is done: its last round is closed or applied (or it
+ * stopped on request), and any lingering is over.
+ *
+ * @param n  the node.
+ * @return non-zero when done.
+ */
+int gcdl_node_done(const struct gcdl_node *n);
+
+/**
+ * Whether a node's rounds are over (it may still linger to answer resyncs).
+ *
+ * @param n  the node.
+ * @return non-zero when its last round is closed or applied, or it stopped.
+ */
+int gcdl_node_finished(const struct gcdl_node *n);
+
+/**
+ * End a node's lingering now (a local cluster whose workers are all done).
+ *
+ * @param n  the node.
+ */
+void gcdl_node_end_linger(struct gcdl_node *n);
+
+/**
+ * Why a node failed, in one line naming the worker, round or file.
  *
  * @param n  the node.
  * @return the message, "" when it did not fail.
@@ -144,17 +166,70 @@ int gcdl_node_run(struct gcdl_node *n, struct gcdl_node_result *res);
 const char *gcdl_node_error(const struct gcdl_node *n);
 
 /**
- * The node's model: the aggregator's (complete only in its range when
- * sharded) or the worker's replica.
+ * The node's model: its replica (worker, peer) or the aggregator's model
+ * (right only in its range when sharded).
  *
- * @param n    the node.
- * @param dim  receives the coordinates, or NULL.
+ * @param n      the node.
+ * @param dim    receives the coordinates, or NULL.
+ * @param first  receives the first coordinate the node is right about, or NULL.
+ * @param count  receives how many, or NULL.
  * @return the model, NULL for NULL @p n.
  */
-const float *gcdl_node_model(const struct gcdl_node *n, uint32_t *dim);
+const float *gcdl_node_model(const struct gcdl_node *n, uint32_t *dim, uint32_t *first,
+			     uint32_t *count);
 
 /**
- * Print a node's placement: role, ports and their MACs, the job's sizes.
+ * The node's counters, for reading from any thread (gcdl_counter_get()).
+ *
+ * @param n  the node.
+ * @return its counters.
+ */
+const struct gcdl_counters *gcdl_node_counters(const struct gcdl_node *n);
+
+/** What telemetry shows of a node's rounds (relaxed loads). */
+struct gcdl_node_round {
+	uint32_t round;          /**< round in progress, 1-based (0: none yet) */
+	uint32_t rounds_done;    /**< rounds closed or applied */
+	uint32_t rounds_total;
+	uint32_t evaluated;      /**< loss and accuracy hold an evaluation */
+	uint32_t stragglers;     /**< of the last closed round */
+	double train_loss;
+	double test_accuracy;
+	double deadline_us;      /**< of the round in progress */
+};
+
+/**
+ * A node's round state, for telemetry (any thread).
+ *
+ * @param n  the node.
+ * @param r  receives the state.
+ */
+void gcdl_node_round(const struct gcdl_node *n, struct gcdl_node_round *r);
+
+/**
+ * An aggregator's view of worker k, for telemetry (any thread).
+ *
+ * @param n    the node.
+ * @param k    the worker.
+ * @param row  receives the row.
+ * @return 0, or -ENOENT when @p n is not an aggregator or k >= N.
+ */
+int gcdl_node_worker_row(const struct gcdl_node *n, uint32_t k, struct gcdl_worker_row *row);
+
+/**
+ * Fill a node's part of the summary (a snapshot of its counters; the worker
+ * table of an aggregator is allocated, freed by gcdl_node_summary_free()).
+ *
+ * @param n  the node.
+ * @param s  receives the summary.
+ */
+void gcdl_node_summary(const struct gcdl_node *n, struct gcdl_node_summary *s);
+
+/** Free what gcdl_node_summary() allocated. @param s the summary. */
+void gcdl_node_summary_free(struct gcdl_node_summary *s);
+
+/**
+ * One line on where the node is: role, id, sender id, ports and their MACs.
  *
  * @param n    the node.
  * @param out  the stream.
@@ -162,23 +237,33 @@ const float *gcdl_node_model(const struct gcdl_node *n, uint32_t *dim);
 void gcdl_node_print_placement(const struct gcdl_node *n, FILE *out);
 
 /**
- * Print the summary of a node's run, one "key: value" per line (the
- * aggregator adds a "worker K:" line per worker with joins, resyncs, refusals
- * and accepted frames).
- *
- * @param n    the node.
- * @param res  its result.
- * @param out  the stream.
- */
-void gcdl_node_print_summary(const struct gcdl_node *n, const struct gcdl_node_result *res,
-			     FILE *out);
-
-/**
- * Stop the ports and free everything. NULL is ignored.
+ * Free a node (its queued mbufs, its engine). The ports are the caller's.
+ * NULL is ignored.
  *
  * @param n  the node.
  */
 void gcdl_node_free(struct gcdl_node *n);
+
+/**
+ * Create a classic libpcap capture file (magic 0xa1b2c3d4, version 2.4,
+ * snaplen 65535, linktype 1 = Ethernet) and write its global header. Call
+ * after rte_eal_init() (it reads the TSC frequency). The node it is given
+ * to appends every frame it receives and sends. One writer thread.
+ *
+ * @param path    the file, created or truncated.
+ * @param err     receives one line naming the file on failure.
+ * @param errlen  size of @p err.
+ * @return the capture, or NULL with errno set.
+ */
+struct gcdl_pcap *gcdl_pcap_open(const char *path, char *err, size_t errlen);
+
+/**
+ * Flush and close a capture. NULL is ignored.
+ *
+ * @param pc  the capture, not in use by a running node.
+ * @return 0, or -EIO when a record could not be written or flushed.
+ */
+int gcdl_pcap_close(struct gcdl_pcap *pc);
 
 #ifdef __cplusplus
 }

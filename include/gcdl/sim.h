@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "gcdl/counters.h"
 #include "gcdl/job.h"
 
 #ifdef __cplusplus
@@ -26,6 +27,9 @@ struct gcdl_sim_opts {
 	const volatile int *stop; /**< if not NULL, the run stops after the round when *stop != 0 */
 	double packet_loss; /**< probability that an uplink frame is lost, 0..1 (each frame
 			     *   independently, seeded by (seed, round, worker, chunk)) */
+	/** receives the run's counters (gcdl/counters.h: uplink frames and bytes,
+	 *  stragglers, lost frames as fault_dropped, evaluation CPU time), or NULL */
+	struct gcdl_counters *counters;
 };
 
 /** What a run ends with. */

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The local data plane as a whole: lcore assignment, memory placement,
- * pools, port pairs and rings at creation; launching the lcores and the
- * control thread, and collecting the result, at run time.
+ * A process's data plane: the job, the ports (made for a local cluster,
+ * probed for a multi-host node), the nodes on their lcores, the run, the
+ * replica check and the summary.
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -14,103 +14,160 @@
 #include <numa.h>
 
 #include <rte_errno.h>
-#include <rte_ethdev.h>
 #include <rte_launch.h>
-#include <rte_lcore.h>
 #include <rte_malloc.h>
 
 #include "dp_internal.h"
-#include "../core/seterr.h"
+#include "seterr.h"
 
-/* Worker lcores and the aggregator lcore: the aggregator takes the first
- * lcore after the main one when there are enough, else the main lcore. */
-static int
-assign_lcores(struct gcdl_dp *dp, char *err, size_t errlen)
+#define DP_WORKER_GRACE_S 2 /* local: workers still running this long after the
+			     * aggregators finished are stopped (replicas then differ) */
+
+const char *
+gcdl_dp_role_name(enum gcdl_dp_role role)
 {
-	unsigned ids[RTE_MAX_LCORE], n = 0, lc, first = 0;
+	switch (role) {
+	case GCDL_DP_LOCAL:
+		return "local";
+	case GCDL_DP_AGGREGATOR:
+		return "aggregator";
+	case GCDL_DP_WORKER:
+		return "worker";
+	default:
+		return "unknown";
+	}
+}
 
-	dp->main_lcore = rte_get_main_lcore();
-	RTE_LCORE_FOREACH_WORKER(lc)
-		ids[n++] = lc;
-	dp->nwl = dp->prof.worker_lcores;
-	if (dp->nwl > dp->n)
-		dp->nwl = dp->n; /* no idle worker lcores */
-	if (n >= dp->nwl + 1) {
-		dp->agg_lcore = ids[0];
-		first = 1;
-	} else if (n >= dp->nwl) {
-		dp->agg_lcore = dp->main_lcore;
+static const char *
+topology_name(enum gcdl_topology t)
+{
+	return t == GCDL_TOPO_SHARDED ? "sharded" : t == GCDL_TOPO_MESH ? "mesh" : "star";
+}
+
+/* One node of a multi-host job on every port the EAL probed. */
+static int
+build_single(struct gcdl_dp *dp, char *err, size_t errlen)
+{
+	const struct gcdl_profile *p = &dp->prof;
+	unsigned socket = rte_socket_id() < RTE_MAX_NUMA_NODES ? rte_socket_id() : 0;
+	uint8_t (*macs)[6] = NULL;
+	const uint8_t *own = NULL;
+	struct gcdl_node_conf c;
+	char name[RTE_MEMPOOL_NAMESIZE], why[512];
+	uint16_t port;
+	int rc = 0;
+
+	memset(&c, 0, sizeof(c));
+	if (dp->opts.role == GCDL_DP_AGGREGATOR) {
+		c.role = GCDL_NODE_AGGREGATOR;
+		if (p->aggregator_macs[0] != '\0' && p->topology != GCDL_TOPO_MESH) {
+			macs = calloc(p->aggregators, 6);
+			if (macs == NULL)
+				return -ENOMEM;
+			gcdl_mac_list_parse(p->aggregator_macs, macs, p->aggregators);
+			if (dp->opts.id < p->aggregators)
+				own = macs[dp->opts.id];
+		}
 	} else {
-		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		c.role = p->topology == GCDL_TOPO_MESH ? GCDL_NODE_PEER : GCDL_NODE_WORKER;
+		if (p->worker_macs[0] != '\0') {
+			macs = calloc(p->workers, 6);
+			if (macs == NULL)
+				return -ENOMEM;
+			gcdl_mac_list_parse(p->worker_macs, macs, p->workers);
+			if (dp->opts.id < p->workers)
+				own = macs[dp->opts.id];
+		}
+	}
+	/* af_packet wants room for its 2048-byte frames */
+	snprintf(name, sizeof(name), "gcdl_pool_s%u", socket);
+	dp->pool[socket] = dp_pool_create(name, socket, p->mbufs,
+					  (uint16_t)RTE_MAX((size_t)dp->data_room,
+							    (size_t)RTE_MBUF_DEFAULT_BUF_SIZE));
+	if (dp->pool[socket] == NULL) {
+		gcdl_seterr(err, errlen, "mempool of dataplane.mbufs = %u mbufs of %zu bytes: %s "
+			    "(raise -m or lower dataplane.mbufs)", p->mbufs, dp->frame_cap,
+			    rte_strerror(rte_errno));
+		rc = -ENOMEM;
+		goto out;
+	}
+	RTE_ETH_FOREACH_DEV(port) {
+		if (dp->nports == NODE_MAX_PORTS)
+			break;
+		dp->ports[dp->nports] = port;
+		rc = dp_port_start(port, p->ring_size, dp->pool[socket], own, err, errlen);
+		dp->port_started[dp->nports] = rc == 0;
+		dp->nports++;
+		if (rc != 0)
+			goto out;
+	}
+	if (dp->nports == 0) {
+		gcdl_seterr(err, errlen, "no ethdev port: give one with --vdev (net_memif, "
+			    "net_af_packet) or a NIC");
+		rc = -ENODEV;
+		goto out;
+	}
+	c.id = dp->opts.id;
+	c.job = &dp->job;
+	c.auth = dp->auth;
+	c.pool = dp->pool[socket];
+	c.nports = dp->nports;
+	c.ports = dp->ports;
+	c.socket = socket;
+	c.resume = dp->opts.resume;
+	c.out.metrics = dp->opts.metrics;
+	c.out.progress = dp->opts.progress;
+	c.out.progress_tty = dp->opts.progress != NULL && isatty(fileno(dp->opts.progress));
+	c.out.progress_s = dp->opts.progress_s;
+	c.pcap = dp->opts.pcap;
+	c.inject_garbage = dp->opts.inject_garbage;
+	c.inject_hostile = dp->opts.inject_hostile;
+	c.stop = dp->opts.stop;
+	dp->nodes = calloc(1, sizeof(*dp->nodes));
+	if (dp->nodes == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	dp->nodes[0] = gcdl_node_create(&c, why, sizeof(why));
+	if (dp->nodes[0] == NULL) {
+		gcdl_seterr(err, errlen, "%s", why);
+		rc = -(rte_errno ? rte_errno : EINVAL);
+		goto out;
+	}
+	dp->nnodes = 1;
+	dp->naggs = c.role == GCDL_NODE_AGGREGATOR;
+	dp->ngroups = 1;
+	dp->main_lcore = rte_get_main_lcore();
+	dp->groups[0].dp = dp;
+	dp->groups[0].lcore = dp->main_lcore;
+	dp->groups[0].socket = socket;
+	dp->groups[0].nodes = dp->nodes;
+	dp->groups[0].count = 1;
+out:
+	free(macs);
+	return rc;
+}
 
-		gcdl_seterr(err, errlen, "dataplane.worker_lcores = %u needs %u EAL lcores (the "
-		       "aggregator may run on the main lcore), the EAL has %u: pass e.g. "
-		       "--lcores '(0-%u)@(0-%ld)'", dp->prof.worker_lcores, dp->nwl + 1, n + 1,
-		       dp->nwl, cpus > 1 ? cpus - 1 : 0);
+static int
+check_opts(const struct gcdl_profile *p, const struct gcdl_dp_opts *o, char *err, size_t errlen)
+{
+	if (o->role == GCDL_DP_LOCAL)
+		return 0;
+	if (o->role == GCDL_DP_AGGREGATOR && p->topology == GCDL_TOPO_MESH) {
+		gcdl_seterr(err, errlen, "network.topology mesh has no aggregator: run every node "
+			    "as --role worker --id K");
 		return -EINVAL;
 	}
-	for (uint32_t i = 0; i < dp->nwl; i++)
-		dp->wl_lcore[i] = ids[first + i];
-	return 0;
-}
-
-static unsigned
-lcore_socket(unsigned lcore)
-{
-	unsigned s = rte_lcore_to_socket_id(lcore);
-
-	return s < RTE_MAX_NUMA_NODES ? s : 0;
-}
-
-static int
-pool_for(struct gcdl_dp *dp, unsigned socket, char *err, size_t errlen)
-{
-	char name[RTE_MEMPOOL_NAMESIZE];
-
-	if (dp->pool[socket] != NULL)
-		return 0;
-	snprintf(name, sizeof(name), "gcdl_pool_s%u", socket);
-	dp->pool[socket] = gcdl_dp_pool_create(name, socket, dp->pool_mbufs, dp->data_room);
-	if (dp->pool[socket] == NULL) {
-		gcdl_seterr(err, errlen, "mempool %s: cannot create %u mbufs of %u bytes on socket %u: "
-		       "%s (raise -m or lower dataplane.mbufs)", name, dp->pool_mbufs,
-		       dp->data_room, socket, rte_strerror(rte_errno));
-		return -ENOMEM;
+	if (o->metrics != NULL && o->role == GCDL_DP_WORKER && p->topology != GCDL_TOPO_MESH) {
+		gcdl_seterr(err, errlen, "--metrics is written by the aggregator, not a worker");
+		return -EINVAL;
+	}
+	if (o->resume != NULL && o->role == GCDL_DP_WORKER && p->topology != GCDL_TOPO_MESH) {
+		gcdl_seterr(err, errlen, "--resume is for the aggregator: a worker rejoins and "
+			    "takes the restarted aggregator's round and model");
+		return -EINVAL;
 	}
 	return 0;
-}
-
-static struct rte_ring *
-msg_ring(const char *name, unsigned count, unsigned socket, unsigned flags, char *err,
-	 size_t errlen)
-{
-	struct rte_ring *r = rte_ring_create_elem(name, sizeof(struct dp_msg), count, (int)socket,
-						  flags);
-
-	if (r == NULL)
-		gcdl_seterr(err, errlen, "ring %s: cannot create %u slots: %s", name, count,
-		       rte_strerror(rte_errno));
-	return r;
-}
-
-/* Open the job with the engine's memory preferred on the aggregator's node. */
-static int
-open_job(struct gcdl_dp *dp, unsigned socket, char *err, size_t errlen)
-{
-	int numa = numa_available() >= 0;
-	int rc;
-
-	dp->numa_engine = -1;
-	if (numa) {
-		numa_set_preferred((int)socket);
-		dp->numa_engine = (int)socket;
-	}
-	rc = gcdl_job_open(&dp->job, &dp->prof, dp->nwl + 1, err, errlen);
-	if (numa)
-		numa_set_localalloc();
-	if (rc == 0)
-		dp->job_open = 1;
-	return rc;
 }
 
 struct gcdl_dp *
@@ -118,19 +175,20 @@ gcdl_dp_create(const struct gcdl_profile *p, const struct gcdl_dp_opts *o, char 
 	       size_t errlen)
 {
 	struct gcdl_dp *dp;
-	size_t payload;
-	uint64_t need;
-	unsigned asock;
-	char name[RTE_RING_NAMESIZE];
 	int rc;
 
-	if (p == NULL) {
-		gcdl_seterr(err, errlen, "data plane: no profile");
+	if (p == NULL || o == NULL) {
+		gcdl_seterr(err, errlen, "data plane: no profile or options");
 		rte_errno = EINVAL;
 		return NULL;
 	}
 	if (gcdl_profile_validate(p, err, errlen) != 0) {
 		rte_errno = EINVAL;
+		return NULL;
+	}
+	rc = check_opts(p, o, err, errlen);
+	if (rc != 0) {
+		rte_errno = -rc;
 		return NULL;
 	}
 	dp = rte_zmalloc("gcdl_dp", sizeof(*dp), RTE_CACHE_LINE_SIZE);
@@ -140,13 +198,9 @@ gcdl_dp_create(const struct gcdl_profile *p, const struct gcdl_dp_opts *o, char 
 		return NULL;
 	}
 	dp->prof = *p;
-	if (o != NULL)
-		dp->opts = *o;
+	dp->opts = *o;
 	if (dp->opts.progress_s <= 0)
 		dp->opts.progress_s = 1.0;
-	dp->n = p->workers;
-	dp->burst = p->burst;
-	dp->pool_mbufs = p->mbufs;
 	dp->hz = rte_get_tsc_hz();
 	if (p->key_file[0] != '\0') {
 		char where[GCDL_PROFILE_STR + 96], why[128];
@@ -159,176 +213,29 @@ gcdl_dp_create(const struct gcdl_profile *p, const struct gcdl_dp_opts *o, char 
 			goto fail;
 		}
 		dp->auth = &dp->auth_key;
-	} else if (dp->opts.inject_hostile > 0) {
+	} else if (o->inject_hostile > 0) {
 		gcdl_seterr(err, errlen, "--inject-hostile needs a job key (job.key_file)");
 		rc = -EINVAL;
 		goto fail;
 	}
-	rc = assign_lcores(dp, err, errlen);
-	if (rc != 0)
-		goto fail;
-	asock = lcore_socket(dp->agg_lcore);
-
-	/* BLAS runs inside the worker lcores and the control thread: one thread
-	 * each, or its own threads would fight the pinned lcores for the cores */
+	/* BLAS runs inside the lcores: one thread each, or its own threads would
+	 * fight the pinned lcores for the cores */
 	openblas_set_num_threads(1);
-	rc = open_job(dp, asock, err, errlen);
+	rc = gcdl_job_open(&dp->job, p, 1, err, errlen);
 	if (rc != 0)
 		goto fail;
-	dp->e = dp->job.engine;
-	if (dp->opts.resume != NULL) {
-		char why[384];
-		const struct gcdl_checkpoint *ck = dp->opts.resume;
-
-		rc = gcdl_checkpoint_restore(ck, p, dp->e, why, sizeof(why));
-		if (rc != 0) {
-			gcdl_seterr(err, errlen, "--resume: %s", why);
-			rc = -EINVAL;
-			goto fail;
-		}
-		dp->first_round = ck->round;
-		dp->res.up_wire_bytes = ck->up_wire_bytes;
-		dp->res.up_payload_bytes = ck->up_payload_bytes;
-		dp->res.stragglers = ck->stragglers;
-	}
-	dp->dim = gcdl_engine_dim(dp->e);
-	dp->chunks = gcdl_engine_chunks(dp->e);
-	dp->chunk_coords = gcdl_engine_chunk_coords(dp->e);
-	dp->dl_coords = gcdl_frame_chunk_coords(GCDL_MSG_UPDATE, p->mtu, 0);
-	dp->dl_chunks = (dp->dim + dp->dl_coords - 1) / dp->dl_coords;
-	payload = RTE_MAX(gcdl_engine_max_payload(dp->e), 4 * (size_t)dp->dl_coords);
-	dp->frame_cap = RTE_MAX((size_t)GCDL_ETH_MIN_FRAME,
-				GCDL_FRAME_OVERHEAD + payload + GCDL_FRAME_TAG_LEN);
+	dp->job_open = 1;
+	dp->frame_cap = node_frame_cap(&dp->job);
 	dp->data_room = (uint16_t)RTE_ALIGN_CEIL(RTE_PKTMBUF_HEADROOM + dp->frame_cap, 64);
-
-	dp->slowdown = rte_malloc("gcdl_slowdown", sizeof(double) * dp->n, 0);
-	if (dp->slowdown == NULL) {
-		gcdl_seterr(err, errlen, "data plane: out of memory (raise -m)");
-		rc = -ENOMEM;
-		goto fail;
-	}
-	if (gcdl_straggler_from_profile(&dp->sm, p, dp->slowdown) != 0) {
-		gcdl_seterr(err, errlen, "stragglers.slowdown '%s' is malformed", p->slowdown);
-		rc = -EINVAL;
-		goto fail;
-	}
-	rc = gcdl_faults_init(&dp->faults, p);
-	if (rc != 0) {
-		gcdl_seterr(err, errlen, "faults.slow_workers '%s': %s", p->fault_slow_workers,
-			    strerror(-rc));
-		goto fail;
-	}
-
-	/* what can be in flight at once: each worker's held uplink frames and a
-	 * burst, its share of up to DP_IMAGES downlink images queued in its ring,
-	 * the garbage burst, and every lcore's mempool cache (1.5 x 256) */
-	need = (uint64_t)dp->n * (dp->chunks * (p->fault_dup_p > 0 ? 2 : 1) + dp->burst +
-				  RTE_MIN((uint64_t)p->ring_size, (uint64_t)DP_IMAGES * dp->dl_chunks)) +
-	       64 + (uint64_t)(dp->nwl + 2) * 384;
-	if (p->mbufs < need) {
-		char where[GCDL_PROFILE_STR + 96];
-
-		gcdl_profile_where(p, "dataplane.mbufs", where, sizeof(where));
-		gcdl_seterr(err, errlen, "%s: dataplane.mbufs %u is below the %" PRIu64 " mbufs this "
-		       "job can hold in flight (%u workers, %u uplink and %u downlink frames per "
-		       "round)", where, p->mbufs, need, dp->n, dp->chunks, dp->dl_chunks);
-		rc = -EINVAL;
-		goto fail;
-	}
-
-	/* pools on every socket that runs an lcore of ours */
-	rc = pool_for(dp, asock, err, errlen);
-	for (uint32_t i = 0; rc == 0 && i < dp->nwl; i++)
-		rc = pool_for(dp, lcore_socket(dp->wl_lcore[i]), err, errlen);
-	if (rc != 0)
-		goto fail;
-
-	dp->ctl_in = msg_ring("gcdl_ctl_in", DP_CTL_RING, asock, RING_F_SC_DEQ, err, errlen);
-	dp->agg_in = msg_ring("gcdl_agg_in", DP_LCORE_RING, asock,
-			      RING_F_SP_ENQ | RING_F_SC_DEQ, err, errlen);
-	if (dp->ctl_in == NULL || dp->agg_in == NULL) {
-		rc = -ENOMEM;
-		goto fail;
-	}
-
-	/* port pairs: W_k on its worker lcore's socket, A_k on the aggregator's */
-	dp->garbage = dp->opts.inject_garbage > 0 || dp->opts.inject_hostile > 0;
-	dp->npairs = dp->n + (dp->garbage ? 1 : 0);
-	dp->pairs = rte_zmalloc_socket("gcdl_pairs", sizeof(*dp->pairs) * dp->npairs, 0,
-				       (int)asock);
-	if (dp->pairs == NULL) {
-		gcdl_seterr(err, errlen, "data plane: out of memory (raise -m)");
-		rc = -ENOMEM;
-		goto fail;
-	}
-	for (uint32_t k = 0; k < dp->npairs; k++) {
-		dp->pairs[k].wport = -1;
-		dp->pairs[k].aport = -1;
-	}
-	for (uint32_t k = 0; k < dp->npairs; k++) {
-		unsigned ws = k < dp->n ? lcore_socket(dp->wl_lcore[k % dp->nwl]) : asock;
-
-		rc = gcdl_dp_pair_create(&dp->pairs[k], k < dp->n ? k : 0,
-					 k < dp->n ? "gcdl_w" : "gcdl_g", ws, asock, p->ring_size,
-					 dp->pool[ws], dp->pool[asock], err, errlen);
-		if (rc != 0)
-			goto fail;
-	}
-	if (rte_eth_dev_count_avail() < 2 * dp->npairs) {
-		gcdl_seterr(err, errlen, "too few ports: %u available, %u needed (%u port pairs)",
-		       rte_eth_dev_count_avail(), 2 * dp->npairs, dp->npairs);
-		rc = -ENODEV;
-		goto fail;
-	}
-
-	for (uint32_t i = 0; i < dp->nwl; i++) {
-		unsigned s = lcore_socket(dp->wl_lcore[i]);
-		struct dp_wlcore *wl = rte_zmalloc_socket("gcdl_wlcore", sizeof(*wl),
-							  RTE_CACHE_LINE_SIZE, (int)s);
-
-		if (wl == NULL) {
-			gcdl_seterr(err, errlen, "worker lcore %u: out of memory on socket %u",
-			       dp->wl_lcore[i], s);
-			rc = -ENOMEM;
-			goto fail;
-		}
-		dp->wl[i] = wl;
-		wl->lcore = dp->wl_lcore[i];
-		wl->socket = s;
-		wl->index = i;
-		wl->ctx = i + 1; /* context 0 is the control thread's (evaluation) */
-		snprintf(name, sizeof(name), "gcdl_wl%u_in", i);
-		wl->in = msg_ring(name, DP_LCORE_RING, s, RING_F_SP_ENQ | RING_F_SC_DEQ, err,
-				  errlen);
-		if (wl->in == NULL) {
-			rc = -ENOMEM;
-			goto fail;
-		}
-		rc = gcdl_dp_wlcore_init(dp, wl, err, errlen);
-		if (rc != 0)
-			goto fail;
-	}
-	dp->agg = rte_zmalloc_socket("gcdl_agg", sizeof(*dp->agg), RTE_CACHE_LINE_SIZE,
-				     (int)asock);
-	if (dp->agg == NULL) {
-		gcdl_seterr(err, errlen, "aggregator lcore %u: out of memory on socket %u",
-		       dp->agg_lcore, asock);
-		rc = -ENOMEM;
-		goto fail;
-	}
-	dp->agg->lcore = dp->agg_lcore;
-	dp->agg->socket = asock;
-	dp->agg->in = dp->agg_in;
-	rc = gcdl_dp_agg_init(dp, dp->agg, err, errlen);
-	if (rc == 0)
-		rc = gcdl_dp_control_init(dp, err, errlen);
+	rc = o->role == GCDL_DP_LOCAL ? dp_local_build(dp, err, errlen)
+				      : build_single(dp, err, errlen);
 	if (rc != 0)
 		goto fail;
 	/* telemetry is an observer: without it the run goes on */
-	rc = gcdl_dp_telemetry_attach(dp);
+	rc = dp_telemetry_attach(dp);
 	if (rc != 0)
-		DP_LOG(dataplane, WARNING, "telemetry: /gcdl/ commands unavailable: %s",
-		       strerror(-rc));
+		NODE_LOG(dataplane, WARNING, "telemetry: /gcdl/ commands unavailable: %s",
+			 strerror(-rc));
 	return dp;
 fail:
 	gcdl_dp_free(dp);
@@ -351,140 +258,231 @@ gcdl_dp_job(struct gcdl_dp *dp)
 void
 gcdl_dp_print_placement(const struct gcdl_dp *dp, FILE *out)
 {
-	if (dp == NULL)
+	if (dp == NULL || out == NULL)
 		return;
-	fprintf(out, "placement:\n");
-	fprintf(out, "  lcore %u: %s, socket %u\n", dp->main_lcore,
-		dp->agg_lcore == dp->main_lcore ? "main + aggregator" : "main (waits)",
-		lcore_socket(dp->main_lcore));
-	if (dp->agg_lcore != dp->main_lcore)
-		fprintf(out, "  lcore %u: aggregator, socket %u\n", dp->agg_lcore,
-			dp->agg->socket);
-	for (uint32_t i = 0; i < dp->nwl; i++) {
-		const struct dp_wlcore *wl = dp->wl[i];
+	fprintf(out, "placement (role %s, topology %s, %u node(s)):\n",
+		gcdl_dp_role_name(dp->opts.role), topology_name(dp->prof.topology), dp->nnodes);
+	for (uint32_t g = 0; g < dp->ngroups; g++) {
+		const struct dp_group *gr = &dp->groups[g];
 
-		fprintf(out, "  lcore %u: worker lcore %u (engine context %u), socket %u, "
-			"logical workers", wl->lcore, i, wl->ctx, wl->socket);
-		for (uint32_t j = 0; j < wl->nworkers; j++)
-			fprintf(out, "%s%u", j ? "," : " ", wl->w[j].id);
-		fprintf(out, "; replicas and update buffers on socket %u\n", wl->socket);
+		fprintf(out, " lcore %u%s, socket %u: %u node(s)\n", gr->lcore,
+			gr->lcore == dp->main_lcore ? " (main)" : "", gr->socket, gr->count);
+		for (uint32_t i = 0; i < gr->count; i++)
+			gcdl_node_print_placement(gr->nodes[i], out);
 	}
-	fprintf(out, "  control thread gcdl-ctrl: a DPDK control thread (not an lcore); "
-		"evaluation uses engine context 0\n");
 	for (unsigned s = 0; s < RTE_MAX_NUMA_NODES; s++)
 		if (dp->pool[s] != NULL)
-			fprintf(out, "  mempool %s: socket %d, %u mbufs, data room %u bytes\n",
+			fprintf(out, " mempool %s: socket %d, %u mbufs, data room %u bytes\n",
 				dp->pool[s]->name, dp->pool[s]->socket_id, dp->pool[s]->size,
 				dp->data_room);
-	for (uint32_t k = 0; k < dp->npairs; k++) {
-		const struct dp_pair *pp = &dp->pairs[k];
-		char wn[RTE_ETH_NAME_MAX_LEN], an[RTE_ETH_NAME_MAX_LEN];
-
-		rte_eth_dev_get_name_by_port((uint16_t)pp->wport, wn);
-		rte_eth_dev_get_name_by_port((uint16_t)pp->aport, an);
-		fprintf(out, "  %s %u: port %d %s (socket %d) <-> port %d %s (socket %d), "
-			"rings of %u\n", k < dp->n ? "worker" : "garbage source", k < dp->n ? k : 0,
-			pp->wport, wn, rte_eth_dev_socket_id((uint16_t)pp->wport), pp->aport, an,
-			rte_eth_dev_socket_id((uint16_t)pp->aport), dp->prof.ring_size);
-	}
-	fprintf(out, "  aggregator state, update and downlink images: socket %u; engine "
-		"accumulators: %s\n", dp->agg->socket,
-		dp->numa_engine >= 0 ? "libnuma preferred node of the aggregator"
-				     : "default policy (no NUMA support)");
-	fprintf(out, "  job: N=%u workers, dim %u, %u uplink chunk(s) of %u coords, %u downlink "
-		"frame(s) of %u coords, burst %u\n", dp->n, dp->dim, dp->chunks,
-		dp->chunk_coords, dp->dl_chunks, dp->dl_coords, dp->burst);
+	fprintf(out, " job: N=%u workers, dim %u, %u uplink chunk(s) of %u coords, burst %u; "
+		"each node's engine (replica, accumulators) on its lcore's socket%s\n",
+		dp->prof.workers, gcdl_engine_dim(dp->job.engine),
+		gcdl_engine_chunks(dp->job.engine), gcdl_engine_chunk_coords(dp->job.engine),
+		dp->prof.burst, numa_available() >= 0 ? " (libnuma)" : " (no NUMA support)");
 }
 
-/* Compare every worker replica with the aggregator's model. */
-static void
-check_replicas(struct gcdl_dp *dp)
+static int
+group_main(void *arg)
 {
-	const float *w = gcdl_engine_model(dp->e);
+	struct dp_group *g = arg;
 
-	dp->res.replicas_checked = 0;
-	dp->res.replicas_identical = 0;
-	for (uint32_t i = 0; i < dp->nwl; i++) {
-		const struct dp_wlcore *wl = dp->wl[i];
+	g->rc = gcdl_node_run(g->nodes, g->count, &g->dp->quit);
+	if (g->rc != 0)
+		__atomic_store_n(&g->dp->quit, 1, __ATOMIC_RELEASE);
+	return g->rc;
+}
 
-		for (uint32_t j = 0; j < wl->nworkers; j++) {
-			dp->res.replicas_checked++;
-			if (memcmp(wl->w[j].w, w, sizeof(float) * dp->dim) == 0)
-				dp->res.replicas_identical++;
+/* The first failing node's message. */
+static int
+first_failure(struct gcdl_dp *dp)
+{
+	for (uint32_t i = 0; i < dp->nnodes; i++) {
+		const char *why = gcdl_node_error(dp->nodes[i]);
+
+		if (why[0] != '\0') {
+			if (dp->nnodes > 1)
+				snprintf(dp->fail, sizeof(dp->fail), "%s %u: %s",
+					 dp->nodes[i]->conf.role == GCDL_NODE_AGGREGATOR ? "aggregator"
+					 : dp->nodes[i]->conf.role == GCDL_NODE_PEER ? "peer"
+					 : "worker", dp->nodes[i]->conf.id, why);
+			else
+				snprintf(dp->fail, sizeof(dp->fail), "%s", why);
+			return dp->nodes[i]->rc;
 		}
 	}
+	return 0;
 }
 
-/* Wait for the launched lcore loops without spinning (rte_eal_wait_lcore
- * busy-polls, which would take a core from the lcores on a small machine);
- * a stop request while waiting makes them quit. */
+/* Local: wait for the lcores without spinning (rte_eal_wait_lcore busy-polls,
+ * which would take a core from the lcores on a small machine). Workers still
+ * running long after the aggregators finished are stopped. */
 static void
-wait_lcores(struct gcdl_dp *dp, uint32_t launched)
+wait_groups(struct gcdl_dp *dp)
 {
-	while (__atomic_load_n(&dp->exited, __ATOMIC_ACQUIRE) < launched) {
-		if (dp->opts.stop != NULL && __atomic_load_n(dp->opts.stop, __ATOMIC_RELAXED))
-			dp_set_quit(dp);
+	uint64_t aggs_done = 0;
+
+	for (;;) {
+		int running = 0;
+
+		for (uint32_t g = 0; g < dp->ngroups; g++)
+			if (dp->groups[g].lcore != dp->main_lcore &&
+			    rte_eal_get_lcore_state(dp->groups[g].lcore) == RUNNING)
+				running++;
+		if (running == 0)
+			break;
+		if (aggs_done == 0 && dp->naggs > 0) {
+			int all = 1;
+
+			for (uint32_t i = 0; i < dp->naggs; i++)
+				all &= gcdl_node_done(dp->nodes[i]);
+			if (all)
+				aggs_done = rte_rdtsc();
+		}
+		if (aggs_done != 0 && rte_rdtsc() - aggs_done > DP_WORKER_GRACE_S * dp->hz)
+			__atomic_store_n(&dp->quit, 1, __ATOMIC_RELEASE);
 		rte_delay_us_sleep(1000);
 	}
 	rte_eal_mp_wait_lcore();
 }
 
 int
-gcdl_dp_run(struct gcdl_dp *dp, struct gcdl_dp_result *res)
+gcdl_dp_run(struct gcdl_dp *dp)
 {
-	uint32_t launched = 0;
+	struct dp_group *on_main = NULL;
 	int rc = 0;
 
 	if (dp == NULL || dp->ran)
 		return -EINVAL;
 	dp->ran = 1;
-	for (uint32_t i = 0; i < dp->nwl && rc == 0; i++) {
-		rc = rte_eal_remote_launch(gcdl_dp_worker_main, dp->wl[i], dp->wl_lcore[i]);
-		launched += rc == 0;
-	}
-	if (rc == 0 && dp->agg_lcore != dp->main_lcore) {
-		rc = rte_eal_remote_launch(gcdl_dp_agg_main, dp->agg, dp->agg_lcore);
-		launched += rc == 0;
-	}
-	if (rc == 0) {
-		rc = rte_ctrl_thread_create(&dp->ctl_thread, "gcdl-ctrl", NULL,
-					    gcdl_dp_control_main, dp);
-		if (rc == 0)
-			dp->ctl_started = 1;
-		else
-			snprintf(dp->fail, sizeof(dp->fail), "cannot create the control thread: %s",
-				 strerror(rc > 0 ? rc : -rc));
-		rc = rc > 0 ? -rc : rc;
-	} else {
-		snprintf(dp->fail, sizeof(dp->fail), "cannot launch an lcore: %s", strerror(-rc));
-	}
-	if (rc != 0)
-		dp_set_quit(dp);
-	if (dp->agg_lcore == dp->main_lcore) {
-		if (rc == 0)
-			gcdl_dp_agg_main(dp->agg);
-		else
-			__atomic_fetch_add(&dp->exited, 1, __ATOMIC_RELEASE);
-		launched++;
-	}
-	if (dp->ctl_started)
-		pthread_join(dp->ctl_thread, NULL);
-	wait_lcores(dp, launched);
-	if (rc == 0)
-		rc = dp->run_rc;
-	gcdl_dp_stats_collect(dp, &dp->res);
-	if (rc == 0 && !dp->res.stopped) {
-		check_replicas(dp);
-		if (dp->res.replicas_identical != dp->res.replicas_checked) {
-			snprintf(dp->fail, sizeof(dp->fail), "%u of %u worker replicas differ from "
-				 "the aggregator's model", dp->res.replicas_checked -
-				 dp->res.replicas_identical, dp->res.replicas_checked);
-			rc = -EPROTO;
+	for (uint32_t g = 0; g < dp->ngroups; g++) {
+		struct dp_group *gr = &dp->groups[g];
+
+		if (gr->lcore == dp->main_lcore) {
+			on_main = gr;
+			continue;
+		}
+		rc = rte_eal_remote_launch(group_main, gr, gr->lcore);
+		if (rc != 0) {
+			snprintf(dp->fail, sizeof(dp->fail), "cannot launch lcore %u: %s", gr->lcore,
+				 strerror(-rc));
+			__atomic_store_n(&dp->quit, 1, __ATOMIC_RELEASE);
+			break;
 		}
 	}
-	if (res != NULL)
-		*res = dp->res;
+	if (rc == 0 && on_main != NULL)
+		group_main(on_main);
+	if (dp->ngroups > 1 || on_main == NULL)
+		wait_groups(dp);
+	if (rc == 0)
+		rc = first_failure(dp);
+	if (rc == 0) {
+		for (uint32_t g = 0; g < dp->ngroups && rc == 0; g++)
+			rc = dp->groups[g].rc;
+	}
+	if (rc == 0 && dp->opts.role == GCDL_DP_LOCAL) {
+		int stopped = 0;
+
+		for (uint32_t i = 0; i < dp->nnodes; i++)
+			stopped |= dp->nodes[i]->stopped;
+		if (!stopped) {
+			dp_local_check_replicas(dp);
+			if (dp->replicas_identical != dp->replicas_checked) {
+				snprintf(dp->fail, sizeof(dp->fail), "%u of %u replicas differ from the "
+					 "model they must equal", dp->replicas_checked -
+					 dp->replicas_identical, dp->replicas_checked);
+				rc = -EPROTO;
+			}
+		}
+	}
 	return rc;
+}
+
+/* Local sharded: the aggregators' ranges put together, evaluated. */
+static void
+assemble(struct gcdl_dp *dp, struct gcdl_summary *s)
+{
+	uint32_t dim = gcdl_engine_dim(dp->job.engine);
+
+	if (dp->model == NULL)
+		dp->model = malloc(sizeof(float) * dim);
+	if (dp->model == NULL)
+		return;
+	for (uint32_t a = 0; a < dp->naggs; a++) {
+		uint32_t first, count;
+		const float *w = gcdl_node_model(dp->nodes[a], NULL, &first, &count);
+
+		memcpy(dp->model + first, w + first, sizeof(float) * count);
+	}
+	if (gcdl_engine_eval(dp->job.engine, dp->model, &dp->job.train, &s->train_loss, NULL) == 0 &&
+	    gcdl_engine_eval(dp->job.engine, dp->model, &dp->job.test, NULL, &s->test_accuracy) == 0)
+		s->evaluated = 1;
+	s->model_crc = gcdl_crc32_floats(dp->model, dim);
+	s->have_crc = 1;
+}
+
+void
+gcdl_dp_summary(struct gcdl_dp *dp, struct gcdl_summary *s)
+{
+	const struct gcdl_node_summary *ref;
+
+	memset(s, 0, sizeof(*s));
+	if (dp == NULL)
+		return;
+	s->program = "gcdl";
+	snprintf(s->role, sizeof(s->role), "%s", gcdl_dp_role_name(dp->opts.role));
+	s->id = dp->opts.id;
+	s->topology = topology_name(dp->prof.topology);
+	s->method = gcdl_method_name(dp->prof.method);
+	s->profile = dp->prof.source;
+	s->workers = dp->prof.workers;
+	s->aggregators = dp->prof.topology == GCDL_TOPO_MESH ? 0 : dp->prof.aggregators;
+	s->rounds_planned = dp->prof.rounds;
+	s->error = dp->fail;
+	if (dp->ns == NULL && dp->nnodes > 0) {
+		dp->ns = calloc(dp->nnodes, sizeof(*dp->ns));
+		if (dp->ns == NULL)
+			return;
+		for (uint32_t i = 0; i < dp->nnodes; i++)
+			gcdl_node_summary(dp->nodes[i], &dp->ns[i]);
+	}
+	s->nnodes = dp->nnodes;
+	s->nodes = dp->ns;
+	gcdl_summary_total(s);
+	if (dp->nnodes == 0)
+		return;
+	/* the node that owns the run: aggregator 0, peer 0, or this node */
+	ref = &dp->ns[0];
+	s->rounds = ref->rounds;
+	s->first_round = dp->nodes[0]->re.first_round;
+	for (uint32_t i = 0; i < dp->nnodes; i++)
+		s->stopped |= dp->nodes[i]->stopped;
+	s->replicas_checked = dp->replicas_checked;
+	s->replicas_identical = dp->replicas_identical;
+	if (dp->opts.role == GCDL_DP_LOCAL && dp->prof.topology == GCDL_TOPO_SHARDED) {
+		assemble(dp, s);
+		return;
+	}
+	s->evaluated = ref->evaluated;
+	s->train_loss = ref->train_loss;
+	s->test_accuracy = ref->test_accuracy;
+	s->model_crc = ref->model_crc;
+	s->have_crc = 1;
+}
+
+const float *
+gcdl_dp_model(struct gcdl_dp *dp, uint32_t *dim)
+{
+	if (dp == NULL || dp->nnodes == 0)
+		return NULL;
+	if (dp->opts.role == GCDL_DP_LOCAL && dp->prof.topology == GCDL_TOPO_SHARDED) {
+		struct gcdl_summary s;
+
+		gcdl_dp_summary(dp, &s);
+		*dim = gcdl_engine_dim(dp->job.engine);
+		return dp->model;
+	}
+	return gcdl_node_model(dp->nodes[0], dim, NULL, NULL);
 }
 
 void
@@ -492,30 +490,33 @@ gcdl_dp_free(struct gcdl_dp *dp)
 {
 	if (dp == NULL)
 		return;
-	gcdl_dp_telemetry_detach(dp);
-	gcdl_dp_control_fini(dp);
-	if (dp->agg != NULL) {
-		gcdl_dp_agg_fini(dp->agg);
-		rte_free(dp->agg);
+	dp_telemetry_detach(dp);
+	if (dp->ns != NULL) {
+		for (uint32_t i = 0; i < dp->nnodes; i++)
+			gcdl_node_summary_free(&dp->ns[i]);
+		free(dp->ns);
 	}
-	for (uint32_t i = 0; i < DP_MAX_WLCORES; i++) {
-		if (dp->wl[i] == NULL)
-			continue;
-		gcdl_dp_wlcore_fini(dp->wl[i]);
-		rte_ring_free(dp->wl[i]->in);
-		rte_free(dp->wl[i]);
+	for (uint32_t g = 0; g < dp->ngroups; g++)
+		if (dp->groups[g].nodes != dp->nodes)
+			free(dp->groups[g].nodes);
+	if (dp->nodes != NULL) {
+		for (uint32_t i = 0; i < dp->nnodes; i++)
+			gcdl_node_free(dp->nodes[i]);
+		free(dp->nodes);
 	}
-	if (dp->pairs != NULL) {
-		for (uint32_t k = 0; k < dp->npairs; k++)
-			gcdl_dp_pair_destroy(&dp->pairs[k]);
-		rte_free(dp->pairs);
+	if (dp->links != NULL) {
+		for (uint32_t i = 0; i < dp->nlinks; i++)
+			dp_link_destroy(&dp->links[i]);
+		rte_free(dp->links);
 	}
-	rte_ring_free(dp->ctl_in);
-	rte_ring_free(dp->agg_in);
+	for (uint16_t i = 0; i < dp->nports; i++) {
+		if (dp->port_started[i])
+			rte_eth_dev_stop(dp->ports[i]);
+		rte_eth_dev_close(dp->ports[i]);
+	}
 	for (unsigned s = 0; s < RTE_MAX_NUMA_NODES; s++)
 		rte_mempool_free(dp->pool[s]);
-	rte_free(dp->slowdown);
-	gcdl_faults_fini(&dp->faults);
+	free(dp->model);
 	if (dp->job_open)
 		gcdl_job_close(&dp->job);
 	rte_free(dp);

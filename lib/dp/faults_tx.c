@@ -1,124 +1,95 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Fault injection on a worker's transmit path ([faults], gcdl/faults.h):
- * the pure plan (which frames to drop, duplicate, corrupt, and the order)
- * applied to the mbufs a logical worker holds for its round, and the send
- * time of a slow worker. Counted per worker lcore.
+ * Fault injection on a node's transmit path ([faults], gcdl/faults.h): the
+ * pure plan (which frames to drop, duplicate, corrupt, and their order)
+ * applied to the mbufs a node holds for its round, and the send time of a
+ * slow worker. Counted in the node's counters.
  */
 #include <errno.h>
 #include <string.h>
 
-#include <rte_malloc.h>
-
-#include "dp_internal.h"
+#include "node_internal.h"
 
 int
-gcdl_dp_faults_wlcore_init(struct dp_wlcore *wl)
+node_faults_apply(struct gcdl_node *n, uint32_t round, struct rte_mbuf **held, uint16_t *held_port,
+		  uint32_t *nheld, struct gcdl_fault_send *plan, struct rte_mbuf **scratch,
+		  uint16_t *scratch_port)
 {
-	const struct gcdl_dp *dp = wl->dp;
-	int sock = (int)wl->socket;
-
-	if (!dp->faults.active)
-		return 0;
-	wl->plan = rte_malloc_socket("gcdl_fault_plan", sizeof(*wl->plan) * 2 * dp->chunks, 0,
-				     sock);
-	wl->scratch = rte_malloc_socket("gcdl_fault_mbufs", sizeof(*wl->scratch) * 2 * dp->chunks,
-					0, sock);
-	return wl->plan != NULL && wl->scratch != NULL ? 0 : -ENOMEM;
-}
-
-void
-gcdl_dp_faults_wlcore_fini(struct dp_wlcore *wl)
-{
-	rte_free(wl->plan);
-	rte_free(wl->scratch);
-	wl->plan = NULL;
-	wl->scratch = NULL;
-}
-
-int
-gcdl_dp_faults_apply(struct dp_wlcore *wl, struct dp_lworker *w)
-{
-	const struct gcdl_faults *f = &wl->dp->faults;
 	struct gcdl_fault_counts c = { 0 };
-	uint32_t n = w->nheld, out = 0, dups = 0, corrupted = 0;
+	uint32_t cnt = *nheld, out = 0, dups = 0, corrupted = 0;
 	int m;
 
-	if (wl->plan == NULL || n == 0)
+	if (!n->faults.active || cnt == 0)
 		return 0;
-	m = gcdl_faults_plan(f, w->round, w->id, n, wl->plan, &c);
+	m = gcdl_faults_plan(&n->faults, round, n->self, cnt, plan, &c);
 	if (m < 0)
 		return m;
 	/* duplicates copy the frame before any bit of it is flipped */
 	for (int i = 0; i < m; i++) {
-		const struct gcdl_fault_send *s = &wl->plan[i];
-		struct rte_mbuf *src = w->held[s->index], *mb;
+		const struct gcdl_fault_send *s = &plan[i];
+		struct rte_mbuf *src = held[s->index], *mb;
 
+		scratch_port[i] = held_port[s->index];
 		if (s->copy == 0) {
-			wl->scratch[i] = src;
+			scratch[i] = src;
 			continue;
 		}
-		mb = rte_pktmbuf_alloc(wl->pool);
+		mb = node_alloc(n);
 		if (mb == NULL) {
-			DP_STAT_ADD(&wl->st, alloc_fail, 1);
-			wl->scratch[i] = NULL; /* no room: this duplicate is not sent */
+			scratch[i] = NULL; /* no room: this duplicate is not sent */
 			continue;
 		}
 		rte_memcpy(rte_pktmbuf_mtod(mb, void *), rte_pktmbuf_mtod(src, void *),
 			   src->data_len);
 		mb->data_len = src->data_len;
 		mb->pkt_len = src->pkt_len;
-		wl->scratch[i] = mb;
+		scratch[i] = mb;
 		dups++;
 	}
-	/* frames the plan dropped: no copy 0 refers to them */
-	for (uint32_t k = 0; k < n; k++)
-		w->held_len[k] = 0;
+	/* frames the plan dropped: no copy 0 refers to them (held_port has been
+	 * copied to scratch_port: its high bit marks the frames kept) */
 	for (int i = 0; i < m; i++)
-		if (wl->plan[i].copy == 0)
-			w->held_len[wl->plan[i].index] = 1;
-	for (uint32_t k = 0; k < n; k++)
-		if (w->held_len[k] == 0)
-			rte_pktmbuf_free(w->held[k]);
+		if (plan[i].copy == 0)
+			held_port[plan[i].index] |= 0x8000;
+	for (uint32_t k = 0; k < cnt; k++)
+		if (!(held_port[k] & 0x8000))
+			rte_pktmbuf_free(held[k]);
 	for (int i = 0; i < m; i++) {
-		struct rte_mbuf *mb = wl->scratch[i];
+		struct rte_mbuf *mb = scratch[i];
 
 		if (mb == NULL)
 			continue;
-		if (wl->plan[i].corrupt &&
-		    gcdl_faults_flip(rte_pktmbuf_mtod(mb, uint8_t *), mb->data_len,
-				     wl->plan[i].flip) >= 0)
+		if (plan[i].corrupt &&
+		    gcdl_faults_flip(rte_pktmbuf_mtod(mb, uint8_t *), mb->data_len, plan[i].flip) >= 0)
 			corrupted++;
-		w->held[out] = mb;
-		w->held_len[out] = mb->data_len;
+		held[out] = mb;
+		held_port[out] = scratch_port[i];
 		out++;
 	}
-	w->nheld = out;
-	w->next = 0;
-	DP_STAT_ADD(&wl->st, fault_dropped, c.dropped);
-	DP_STAT_ADD(&wl->st, fault_duplicated, dups);
-	DP_STAT_ADD(&wl->st, fault_corrupted, corrupted);
-	DP_STAT_ADD(&wl->st, fault_reordered, c.reordered);
+	*nheld = out;
+	node_count(n, GCDL_CTR_FAULT_DROPPED, c.dropped);
+	node_count(n, GCDL_CTR_FAULT_DUPLICATED, dups);
+	node_count(n, GCDL_CTR_FAULT_CORRUPTED, corrupted);
+	node_count(n, GCDL_CTR_FAULT_REORDERED, c.reordered);
 	return 0;
 }
 
 int
-gcdl_dp_faults_slow(const struct gcdl_dp *dp, uint32_t worker)
+node_faults_slow(const struct gcdl_node *n)
 {
-	return gcdl_faults_hold_us(&dp->faults, worker, 1.0) > 0;
+	return gcdl_faults_hold_us(&n->faults, n->self, 1.0) > 0;
 }
 
 uint64_t
-gcdl_dp_faults_due(struct dp_wlcore *wl, struct dp_lworker *w, uint64_t start, uint64_t due)
+node_faults_due(struct gcdl_node *n, uint64_t start, uint64_t ready, uint64_t due, uint32_t frames)
 {
-	const struct gcdl_dp *dp = wl->dp;
-	uint64_t elapsed = w->ready_tsc > start ? w->ready_tsc - start : 0;
-	double hold = gcdl_faults_hold_us(&dp->faults, w->id, dp_tsc_us(dp, elapsed));
+	uint64_t elapsed = ready > start ? ready - start : 0;
+	double hold = gcdl_faults_hold_us(&n->faults, n->self, node_tsc_us(n, elapsed));
 	uint64_t t;
 
 	if (hold <= 0)
 		return due;
-	t = w->ready_tsc + (uint64_t)(hold * (double)dp->hz / 1e6);
-	DP_STAT_ADD(&wl->st, fault_delayed, w->nheld);
+	t = ready + node_us_tsc(n, hold);
+	node_count(n, GCDL_CTR_FAULT_DELAYED, frames);
 	return t > due ? t : due;
 }

@@ -3,7 +3,7 @@
  * (select with e.g. --log-level 'gcdl.*:debug'). */
 #include <rte_log.h>
 
-#include "dp_internal.h"
+#include "node_internal.h"
 
 RTE_LOG_REGISTER_SUFFIX(gcdl_logtype_control, control, INFO);
 RTE_LOG_REGISTER_SUFFIX(gcdl_logtype_dataplane, dataplane, INFO);

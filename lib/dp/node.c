@@ -1,148 +1,226 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * A multi-host node: the job, every probed ethdev port, the mempool and the
- * transmit path shared by the aggregator (node_agg.c) and the worker
- * (node_worker.c) loops; the summary.
+ * The node: creation, the receive path (burst, address filter, capture,
+ * validation, counting by class), the transmit path (per-port backlogs fed
+ * by frames and by image streams, flushed every poll), telemetry's view and
+ * the summary. The roles live in node_worker.c, node_agg.c, node_mesh.c.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include <cblas.h>
-#include <zlib.h>
+#include <numa.h>
 
-#include <rte_cycles.h>
 #include <rte_errno.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
-#include <rte_pause.h>
 
 #include "node_internal.h"
-#include "../core/seterr.h"
+#include "seterr.h"
+
+/* frame classes, kept in the mbuf until it goes out (hash.usr is unused on transmit) */
+enum {
+	CLASS_OTHER = 0,
+	CLASS_UPLINK,
+	CLASS_DOWNLINK,
+	CLASS_CONTROL,
+};
+
+const char *
+gcdl_node_role_name(enum gcdl_node_role role)
+{
+	switch (role) {
+	case GCDL_NODE_WORKER:
+		return "worker";
+	case GCDL_NODE_AGGREGATOR:
+		return "aggregator";
+	case GCDL_NODE_PEER:
+		return "peer";
+	default:
+		return "unknown";
+	}
+}
 
 int
-gcdl_node_send(struct gcdl_node *n, uint16_t pi, const uint8_t dst[6],
-	       const struct gcdl_frame_hdr *h, const void *payload)
+node_fail(struct gcdl_node *n, int rc, const char *fmt, ...)
 {
-	struct node_txq *q = &n->txq[pi];
-	struct gcdl_frame_hdr hh = *h;
-	struct rte_mbuf *m;
-	ssize_t len;
+	va_list ap;
 
-	m = rte_pktmbuf_alloc(n->pool);
-	if (m == NULL) {
-		gcdl_node_flush(n);
-		m = rte_pktmbuf_alloc(n->pool);
-		if (m == NULL) {
-			n->res.tx_failed++;
-			return -ENOBUFS;
-		}
+	if (n->rc == 0) {
+		va_start(ap, fmt);
+		vsnprintf(n->fail, sizeof(n->fail), fmt, ap);
+		va_end(ap);
+		n->rc = rc < 0 ? rc : -EIO;
+		NODE_LOG(control, ERR, "%s %u: %s", gcdl_node_role_name(n->conf.role),
+			 n->conf.id, n->fail);
 	}
-	memcpy(hh.dst, dst, 6);
-	memcpy(hh.src, n->mac[pi], 6);
-	len = gcdl_frame_encode(&hh, payload, rte_pktmbuf_mtod(m, uint8_t *),
-				rte_pktmbuf_tailroom(m));
-	if (len < 0) {
-		rte_pktmbuf_free(m);
-		n->res.tx_failed++;
-		return (int)len;
-	}
-	if (n->auth != NULL)
-		len = gcdl_auth_seal(n->auth, rte_pktmbuf_mtod(m, uint8_t *),
-				     rte_pktmbuf_tailroom(m));
-	if (len < 0) {
-		rte_pktmbuf_free(m);
-		n->res.tx_failed++;
-		return (int)len;
-	}
-	m->data_len = (uint16_t)len;
-	m->pkt_len = (uint32_t)len;
-	q->m[q->n++] = m;
-	if (q->n == n->burst)
-		gcdl_node_flush(n);
-	return 0;
+	return n->rc;
 }
 
 void
-gcdl_node_flush(struct gcdl_node *n)
+node_tel_round(struct gcdl_node *n, uint32_t round_1based, double deadline_us)
 {
+	__atomic_store_n(&n->tel.round, round_1based, __ATOMIC_RELAXED);
+	__atomic_store(&n->tel.deadline_us, &deadline_us, __ATOMIC_RELAXED);
+}
+
+void
+node_tel_closed(struct gcdl_node *n, uint32_t rounds_done, uint32_t stragglers)
+{
+	__atomic_store_n(&n->tel.rounds_done, rounds_done, __ATOMIC_RELAXED);
+	__atomic_store_n(&n->tel.stragglers, stragglers, __ATOMIC_RELAXED);
+	if (n->re.evaluated) {
+		__atomic_store(&n->tel.train_loss, &n->re.loss, __ATOMIC_RELAXED);
+		__atomic_store(&n->tel.test_accuracy, &n->re.acc, __ATOMIC_RELAXED);
+		__atomic_store_n(&n->tel.evaluated, 1, __ATOMIC_RELAXED);
+	}
+}
+
+/* ---- transmit ---------------------------------------------------------- */
+
+static int
+frame_class(int type)
+{
+	switch (type) {
+	case GCDL_MSG_ONEBIT:
+	case GCDL_MSG_FLOAT:
+	case GCDL_MSG_SIGN:
+		return CLASS_UPLINK;
+	case GCDL_MSG_UPDATE:
+	case GCDL_MSG_MODEL:
+		return CLASS_DOWNLINK;
+	case GCDL_MSG_HELLO:
+	case GCDL_MSG_CONFIG:
+	case GCDL_MSG_RESYNC:
+	case GCDL_MSG_COMMIT:
+	case GCDL_MSG_REPAIR:
+		return CLASS_CONTROL;
+	default:
+		return CLASS_OTHER;
+	}
+}
+
+/* The class of a frame we built: its type byte, unless it is not a gcdl
+ * frame at all (self-test garbage). */
+static int
+class_of_frame(const uint8_t *f, size_t len)
+{
+	if (len < GCDL_ETH_HDR_LEN + 4 || f[12] != (GCDL_ETHERTYPE >> 8) ||
+	    f[13] != (GCDL_ETHERTYPE & 0xff))
+		return CLASS_OTHER;
+	return frame_class(f[GCDL_ETH_HDR_LEN + 3]);
+}
+
+struct rte_mbuf *
+node_alloc(struct gcdl_node *n)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(n->conf.pool);
+
+	if (m == NULL)
+		node_count(n, GCDL_CTR_ALLOC_FAILURES, 1);
+	return m;
+}
+
+uint32_t
+node_tx_room(const struct gcdl_node *n, uint16_t pi)
+{
+	const struct node_port *p = &n->port[pi];
+
+	return NODE_BACKLOG - (p->tail - p->head);
+}
+
+void
+node_tx_queue(struct gcdl_node *n, uint16_t pi, struct rte_mbuf *m)
+{
+	struct node_port *p = &n->port[pi];
+
+	m->hash.usr = (uint32_t)class_of_frame(rte_pktmbuf_mtod(m, const uint8_t *),
+					       m->data_len);
+	if (p->tail - p->head == NODE_BACKLOG) {
+		node_tx_flush(n);
+		if (p->tail - p->head == NODE_BACKLOG) {
+			node_count(n, GCDL_CTR_TX_FAILED, 1);
+			rte_pktmbuf_free(m);
+			return;
+		}
+	}
+	p->backlog[p->tail++ & (NODE_BACKLOG - 1)] = m;
+}
+
+static void
+count_sent(struct gcdl_node *n, struct rte_mbuf **m, uint16_t cnt)
+{
+	uint64_t bytes = 0, cb[4] = { 0 }, cf[4] = { 0 };
+	uint64_t now = n->pcap != NULL ? rte_rdtsc() : 0;
+
+	for (uint16_t i = 0; i < cnt; i++) {
+		uint32_t c = m[i]->hash.usr & 3;
+
+		bytes += m[i]->pkt_len;
+		cb[c] += m[i]->pkt_len;
+		cf[c]++;
+		if (unlikely(n->pcap != NULL))
+			gcdl_pcap_write(n->pcap, now, rte_pktmbuf_mtod(m[i], const uint8_t *),
+					m[i]->data_len);
+	}
+	node_count(n, GCDL_CTR_TX_FRAMES, cnt);
+	node_count(n, GCDL_CTR_TX_BYTES, bytes);
+	if (cf[CLASS_UPLINK]) {
+		node_count(n, GCDL_CTR_UPLINK_TX_FRAMES, cf[CLASS_UPLINK]);
+		node_count(n, GCDL_CTR_UPLINK_TX_BYTES, cb[CLASS_UPLINK]);
+	}
+	if (cf[CLASS_DOWNLINK]) {
+		node_count(n, GCDL_CTR_DOWNLINK_TX_FRAMES, cf[CLASS_DOWNLINK]);
+		node_count(n, GCDL_CTR_DOWNLINK_TX_BYTES, cb[CLASS_DOWNLINK]);
+	}
+	if (cf[CLASS_CONTROL])
+		node_count(n, GCDL_CTR_CONTROL_TX_FRAMES, cf[CLASS_CONTROL]);
+}
+
+uint32_t
+node_tx_flush(struct gcdl_node *n)
+{
+	uint32_t total = 0;
+
 	for (uint16_t pi = 0; pi < n->nports; pi++) {
-		struct node_txq *q = &n->txq[pi];
-		uint64_t give_up = 0;
-		uint16_t sent = 0;
+		struct node_port *p = &n->port[pi];
 
-		while (sent < q->n) {
-			uint16_t s = rte_eth_tx_burst(n->port[pi], 0, q->m + sent, q->n - sent);
+		while (p->tail != p->head) {
+			uint32_t h = p->head & (NODE_BACKLOG - 1);
+			uint32_t cnt = RTE_MIN(p->tail - p->head, NODE_BACKLOG - h);
+			uint16_t want = (uint16_t)RTE_MIN(cnt, n->burst), sent;
+			struct rte_eth_link lk;
 
-			for (uint16_t i = 0; i < s; i++)
-				n->res.tx_bytes += q->m[sent + i]->pkt_len;
-			sent += s;
-			if (sent == q->n)
-				break;
-			/* a full ring drains quickly; a link that is down (a memif peer
-			 * that died) never does */
-			if (give_up == 0) {
-				struct rte_eth_link lk;
-
-				memset(&lk, 0, sizeof(lk));
-				if (rte_eth_link_get_nowait(n->port[pi], &lk) == 0 && !lk.link_status)
-					break;
-				give_up = rte_get_tsc_cycles() + n->hz * NODE_TX_SPIN_US / 1000000;
-			} else if (rte_get_tsc_cycles() > give_up) {
-				break;
+			/* a burst is too short to be descheduled in: no clock read */
+			sent = rte_eth_tx_burst(p->id, 0, &p->backlog[h], want);
+			if (sent > 0) {
+				count_sent(n, &p->backlog[h], sent);
+				p->head += sent;
+				total += sent;
 			}
-			rte_pause();
+			if (sent == want)
+				continue;
+			/* a full ring drains by the next poll; a link that is down (a
+			 * memif peer that died) never does: drop what waits for it */
+			memset(&lk, 0, sizeof(lk));
+			if (rte_eth_link_get_nowait(p->id, &lk) == 0 && !lk.link_status) {
+				while (p->tail != p->head) {
+					rte_pktmbuf_free(p->backlog[p->head++ & (NODE_BACKLOG - 1)]);
+					node_count(n, GCDL_CTR_TX_FAILED, 1);
+				}
+			} else {
+				node_count(n, GCDL_CTR_TX_FULL, 1);
+			}
+			break;
 		}
-		n->res.tx_frames += sent;
-		if (sent < q->n) {
-			n->res.tx_failed += q->n - sent;
-			rte_pktmbuf_free_bulk(q->m + sent, q->n - sent);
-		}
-		q->n = 0;
 	}
-}
-
-uint16_t
-gcdl_node_rx(struct gcdl_node *n, uint16_t pi, struct rte_mbuf **pkts)
-{
-	uint16_t nb = rte_eth_rx_burst(n->port[pi], 0, pkts, (uint16_t)n->burst), kept = 0;
-
-	for (uint16_t i = 0; i < nb; i++) {
-		const uint8_t *d = rte_pktmbuf_mtod(pkts[i], const uint8_t *);
-
-		n->res.rx_frames++;
-		n->res.rx_bytes += rte_pktmbuf_data_len(pkts[i]);
-		/* group addresses (broadcast hellos) are for everyone */
-		if (rte_pktmbuf_data_len(pkts[i]) >= 6 && !(d[0] & 1) &&
-		    memcmp(d, n->mac[pi], 6) != 0) {
-			n->res.not_mine++;
-			rte_pktmbuf_free(pkts[i]);
-			continue;
-		}
-		pkts[kept++] = pkts[i];
-	}
-	return kept;
-}
-
-int
-gcdl_node_decode(struct gcdl_node *n, const struct rte_mbuf *m, struct gcdl_frame_hdr *hdr,
-		 const uint8_t **pl)
-{
-	const uint8_t *data = rte_pktmbuf_mtod(m, const uint8_t *);
-	uint32_t len = rte_pktmbuf_data_len(m);
-	int rc = gcdl_frame_decode(data, len, &n->lim, hdr, pl);
-
-	if (rc == 0 && n->auth != NULL)
-		rc = gcdl_auth_verify(n->auth, data, len);
-	if (rc > 0)
-		n->res.drops[rc]++;
-	return rc < 0 ? GCDL_DROP_TRUNCATED : rc;
+	return total;
 }
 
 void
-gcdl_node_hdr(const struct gcdl_node *n, struct gcdl_frame_hdr *h, int type, uint32_t round)
+node_hdr(const struct gcdl_node *n, struct gcdl_frame_hdr *h, int type, uint32_t round)
 {
 	memset(h, 0, sizeof(*h));
 	h->type = (uint8_t)type;
@@ -151,15 +229,70 @@ gcdl_node_hdr(const struct gcdl_node *n, struct gcdl_frame_hdr *h, int type, uin
 	h->sender = n->self;
 }
 
+int
+node_send(struct gcdl_node *n, uint16_t pi, const uint8_t dst[6], const struct gcdl_frame_hdr *h,
+	  const void *payload)
+{
+	struct gcdl_frame_hdr hh = *h;
+	struct rte_mbuf *m = node_alloc(n);
+	ssize_t len;
+
+	if (m == NULL) {
+		node_count(n, GCDL_CTR_TX_FAILED, 1);
+		return -ENOBUFS;
+	}
+	memcpy(hh.dst, dst, 6);
+	memcpy(hh.src, n->port[pi].mac, 6);
+	len = gcdl_frame_encode(&hh, payload, rte_pktmbuf_mtod(m, uint8_t *),
+				rte_pktmbuf_tailroom(m));
+	if (len >= 0 && n->conf.auth != NULL)
+		len = gcdl_auth_seal(n->conf.auth, rte_pktmbuf_mtod(m, uint8_t *),
+				     rte_pktmbuf_tailroom(m));
+	if (len < 0) {
+		rte_pktmbuf_free(m);
+		node_count(n, GCDL_CTR_TX_FAILED, 1);
+		return (int)len;
+	}
+	m->data_len = (uint16_t)len;
+	m->pkt_len = (uint32_t)len;
+	node_tx_queue(n, pi, m);
+	return 0;
+}
+
+int
+node_send_raw(struct gcdl_node *n, uint16_t pi, const uint8_t dst[6], const uint8_t *frame,
+	      size_t len)
+{
+	struct rte_mbuf *m = node_alloc(n);
+	uint8_t *f;
+
+	if (m == NULL || rte_pktmbuf_tailroom(m) < len) {
+		rte_pktmbuf_free(m);
+		node_count(n, GCDL_CTR_TX_FAILED, 1);
+		return -ENOBUFS;
+	}
+	f = rte_pktmbuf_mtod(m, uint8_t *);
+	memcpy(f, frame, len);
+	/* the MACs are covered by neither the CRC nor the tag */
+	if (len >= 12) {
+		memcpy(f, dst, 6);
+		memcpy(f + 6, n->port[pi].mac, 6);
+	}
+	m->data_len = (uint16_t)len;
+	m->pkt_len = (uint32_t)len;
+	node_tx_queue(n, pi, m);
+	return 0;
+}
+
 void
-gcdl_node_send_range(struct gcdl_node *n, uint16_t pi, const uint8_t dst[6], int type,
-		     uint32_t round, const float *vec, uint32_t first, uint32_t count)
+node_send_range(struct gcdl_node *n, uint16_t pi, const uint8_t dst[6], int type, uint32_t round,
+		const float *vec, uint32_t first, uint32_t count)
 {
 	struct gcdl_frame_hdr h;
 
 	if (count == 0)
 		return;
-	gcdl_node_hdr(n, &h, type, round);
+	node_hdr(n, &h, type, round);
 	for (uint32_t c = first / n->mc; c <= (first + count - 1) / n->mc; c++) {
 		uint32_t lo = c * n->mc;
 		uint32_t cnt = RTE_MIN(n->mc, n->dim - lo);
@@ -169,289 +302,446 @@ gcdl_node_send_range(struct gcdl_node *n, uint16_t pi, const uint8_t dst[6], int
 		h.coord_count = cnt;
 		h.payload_len = (uint16_t)(4 * cnt);
 		gcdl_frame_put_floats(n->payload, vec + lo, cnt);
-		gcdl_node_send(n, pi, dst, &h, n->payload);
+		node_send(n, pi, dst, &h, n->payload);
 	}
 }
 
-uint64_t
-gcdl_node_crc(const float *v, uint32_t count)
+/* ---- images and streams ------------------------------------------------ */
+
+int
+node_image_init(struct gcdl_node *n, struct node_image *img, uint32_t frames)
 {
-	uLong c = crc32(0L, Z_NULL, 0);
-	const uint8_t *p = (const uint8_t *)v;
-	size_t left = (size_t)count * sizeof(float);
-
-	while (left > 0) {
-		uInt step = left > (1u << 30) ? (1u << 30) : (uInt)left;
-
-		c = crc32(c, p, step);
-		p += step;
-		left -= step;
-	}
-	return c;
+	memset(img, 0, sizeof(*img));
+	img->stride = (uint32_t)RTE_ALIGN_CEIL(n->frame_cap, RTE_CACHE_LINE_SIZE);
+	img->len = rte_zmalloc_socket("gcdl_image_len", sizeof(uint16_t) * RTE_MAX(frames, 1u), 0,
+				      (int)n->conf.socket);
+	img->data = rte_zmalloc_socket("gcdl_image", (size_t)img->stride * RTE_MAX(frames, 1u),
+				       RTE_CACHE_LINE_SIZE, (int)n->conf.socket);
+	return img->len != NULL && img->data != NULL ? 0 : -ENOMEM;
 }
 
-static int
-port_start(struct gcdl_node *n, uint16_t pi, const uint8_t *want_mac, char *err, size_t errlen)
+void
+node_image_fini(struct node_image *img)
 {
-	uint16_t port = n->port[pi];
-	struct rte_eth_dev_info info;
-	struct rte_ether_addr a;
-	struct rte_eth_conf conf;
-	char name[RTE_ETH_NAME_MAX_LEN] = "";
-	int rc;
+	rte_free(img->len);
+	rte_free(img->data);
+	memset(img, 0, sizeof(*img));
+}
 
-	rte_eth_dev_get_name_by_port(port, name);
-	memset(&conf, 0, sizeof(conf));
-	rc = rte_eth_dev_info_get(port, &info);
-	if (rc == 0)
-		rc = rte_eth_dev_configure(port, 1, 1, &conf);
-	if (rc == 0)
-		rc = rte_eth_rx_queue_setup(port, 0, (uint16_t)RTE_MIN(n->prof.ring_size, 4096u),
-					    rte_eth_dev_socket_id(port) < 0 ? 0 :
-					    (unsigned)rte_eth_dev_socket_id(port), NULL, n->pool);
-	if (rc == 0)
-		rc = rte_eth_tx_queue_setup(port, 0, (uint16_t)RTE_MIN(n->prof.ring_size, 4096u),
-					    rte_eth_dev_socket_id(port) < 0 ? 0 :
-					    (unsigned)rte_eth_dev_socket_id(port), NULL);
-	if (rc != 0) {
-		gcdl_seterr(err, errlen, "port %u (%s): cannot configure it: %s", port, name,
-			    rte_strerror(-rc));
-		return rc;
+void
+node_image_encode(struct gcdl_node *n, struct node_image *img, int type, uint32_t round,
+		  const float *vec, uint32_t first, uint32_t count)
+{
+	struct gcdl_frame_hdr h;
+	uint32_t f = 0;
+
+	img->type = type;
+	img->round = round;
+	img->frames = 0;
+	if (count == 0)
+		return;
+	node_hdr(n, &h, type, round);
+	for (uint32_t c = first / n->mc; c <= (first + count - 1) / n->mc; c++, f++) {
+		uint32_t lo = c * n->mc;
+		uint32_t cnt = RTE_MIN(n->mc, n->dim - lo);
+		uint8_t *dst = img->data + (size_t)f * img->stride;
+		ssize_t len;
+
+		h.chunk = c;
+		h.first_coord = lo;
+		h.coord_count = cnt;
+		h.payload_len = (uint16_t)(4 * cnt);
+		gcdl_frame_put_floats(n->payload, vec + lo, cnt);
+		/* addresses are patched in per destination */
+		len = gcdl_frame_encode(&h, n->payload, dst, img->stride);
+		if (len >= 0 && n->conf.auth != NULL)
+			len = gcdl_auth_seal(n->conf.auth, dst, img->stride);
+		img->len[f] = (uint16_t)(len > 0 ? len : 0);
 	}
-	if (want_mac != NULL) {
-		memcpy(a.addr_bytes, want_mac, 6);
-		rc = rte_eth_dev_default_mac_addr_set(port, &a);
-		if (rc != 0) {
-			char t[18];
+	img->frames = f;
+}
 
-			gcdl_seterr(err, errlen, "port %u (%s): cannot take the profile's MAC %s: %s",
-				    port, name, gcdl_mac_format(want_mac, t, sizeof(t)),
-				    rte_strerror(-rc));
-			return rc;
+uint32_t
+node_stream_feed(struct gcdl_node *n, struct node_stream *s, uint16_t pi, const uint8_t dst[6])
+{
+	struct rte_mbuf *m[64];
+	uint32_t queued = 0;
+
+	while (s->img != NULL) {
+		struct node_image *img = s->img;
+		uint32_t backlog = NODE_BACKLOG - node_tx_room(n, pi);
+		uint32_t room = backlog < NODE_FEED_MAX ? NODE_FEED_MAX - backlog : 0;
+		uint32_t cnt = RTE_MIN(img->frames - s->next, room);
+
+		if (cnt > RTE_DIM(m))
+			cnt = RTE_DIM(m);
+
+		if (s->next == img->frames) {
+			img->users--;
+			s->img = NULL;
+			break;
 		}
+		if (cnt == 0)
+			break;
+		if (rte_pktmbuf_alloc_bulk(n->conf.pool, m, cnt) != 0) {
+			node_count(n, GCDL_CTR_ALLOC_FAILURES, 1);
+			break;
+		}
+		for (uint32_t i = 0; i < cnt; i++) {
+			uint32_t fi = s->next + i;
+			uint16_t len = img->len[fi];
+			uint8_t *f = rte_pktmbuf_mtod(m[i], uint8_t *);
+
+			rte_memcpy(f, img->data + (size_t)fi * img->stride, len);
+			memcpy(f, dst, 6);
+			memcpy(f + 6, n->port[pi].mac, 6);
+			m[i]->data_len = len;
+			m[i]->pkt_len = len;
+			node_tx_queue(n, pi, m[i]);
+		}
+		s->next += cnt;
+		queued += cnt;
 	}
-	rc = rte_eth_dev_start(port);
-	if (rc != 0) {
-		gcdl_seterr(err, errlen, "port %u (%s): cannot start it: %s", port, name,
-			    rte_strerror(-rc));
+	return queued;
+}
+
+/* ---- receive ----------------------------------------------------------- */
+
+uint16_t
+node_rx(struct gcdl_node *n, uint16_t pi, struct rte_mbuf **pkts)
+{
+	struct node_port *p = &n->port[pi];
+	uint16_t nb = rte_eth_rx_burst(p->id, 0, pkts, (uint16_t)n->burst), kept = 0;
+	uint64_t bytes = 0, now = 0;
+
+	if (nb == 0)
+		return 0;
+	if (unlikely(n->pcap != NULL))
+		now = rte_rdtsc();
+	for (uint16_t i = 0; i < nb; i++) {
+		const uint8_t *d = rte_pktmbuf_mtod(pkts[i], const uint8_t *);
+		uint32_t len = rte_pktmbuf_data_len(pkts[i]);
+
+		bytes += len;
+		if (unlikely(n->pcap != NULL))
+			gcdl_pcap_write(n->pcap, now, d, len);
+		/* group addresses (broadcast hellos, the mesh group) are for everyone */
+		if (len >= 6 && !(d[0] & 1) && memcmp(d, p->mac, 6) != 0) {
+			node_count(n, GCDL_CTR_NOT_MINE, 1);
+			rte_pktmbuf_free(pkts[i]);
+			continue;
+		}
+		if (i + 1 < nb)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+		pkts[kept++] = pkts[i];
+	}
+	node_count(n, GCDL_CTR_RX_FRAMES, nb);
+	node_count(n, GCDL_CTR_RX_BYTES, bytes);
+	return kept;
+}
+
+int
+node_decode(struct gcdl_node *n, const struct rte_mbuf *m, struct gcdl_frame_hdr *hdr,
+	    const uint8_t **pl)
+{
+	const uint8_t *data = rte_pktmbuf_mtod(m, const uint8_t *);
+	uint32_t len = rte_pktmbuf_data_len(m);
+	int rc = gcdl_frame_decode(data, len, &n->lim, hdr, pl);
+
+	/* with a job key nothing of a frame is used before its tag is checked */
+	if (rc == 0 && n->conf.auth != NULL)
+		rc = gcdl_auth_verify(n->conf.auth, data, len);
+	if (rc < 0)
+		rc = GCDL_DROP_TRUNCATED;
+	if (rc > 0) {
+		node_count(n, GCDL_CTR_DROP(rc), 1);
 		return rc;
 	}
-	n->started[pi] = 1;
-	/* frames come to the profile's MAC, which the kernel side may not know */
-	rte_eth_promiscuous_enable(port);
-	rc = rte_eth_macaddr_get(port, &a);
-	if (rc != 0) {
-		gcdl_seterr(err, errlen, "port %u (%s): no MAC: %s", port, name, rte_strerror(-rc));
-		return rc;
+	switch (frame_class(hdr->type)) {
+	case CLASS_UPLINK:
+		node_count(n, GCDL_CTR_UPLINK_RX_FRAMES, 1);
+		node_count(n, GCDL_CTR_UPLINK_RX_BYTES, len);
+		break;
+	case CLASS_DOWNLINK:
+		node_count(n, GCDL_CTR_DOWNLINK_RX_FRAMES, 1);
+		node_count(n, GCDL_CTR_DOWNLINK_RX_BYTES, len);
+		break;
+	default:
+		node_count(n, GCDL_CTR_CONTROL_RX_FRAMES, 1);
+		break;
 	}
-	memcpy(n->mac[pi], a.addr_bytes, 6);
 	return 0;
 }
 
-struct gcdl_node *
-gcdl_node_create(const struct gcdl_profile *p, const struct gcdl_node_opts *o, char *err,
-		 size_t errlen)
+/* ---- the node ---------------------------------------------------------- */
+
+size_t
+node_frame_cap(const struct gcdl_job *job)
 {
+	const struct gcdl_profile *p = &job->prof;
+	uint32_t mc = gcdl_frame_chunk_coords(GCDL_MSG_MODEL, p->mtu, 0);
+	size_t payload = RTE_MAX(gcdl_engine_max_payload(job->engine), 4 * (size_t)mc);
+
+	payload = RTE_MAX(payload, (size_t)GCDL_CONFIG_FIXED_LEN + 4 * GCDL_JOIN_MAX_PARTS);
+	if (p->topology == GCDL_TOPO_MESH)
+		payload = RTE_MAX(payload, (size_t)GCDL_MESH_COMMIT_HDR +
+				  gcdl_mesh_set_bytes(gcdl_engine_chunks(job->engine), p->workers));
+	return RTE_MAX((size_t)GCDL_ETH_MIN_FRAME,
+		       GCDL_FRAME_OVERHEAD + payload + GCDL_FRAME_TAG_LEN);
+}
+
+static int
+check_conf(const struct gcdl_node_conf *c, char *err, size_t errlen)
+{
+	const struct gcdl_profile *p;
+
+	if (c == NULL || c->job == NULL || c->job->engine == NULL || c->pool == NULL ||
+	    c->nports == 0 || c->ports == NULL) {
+		gcdl_seterr(err, errlen, "node: no job, mempool or port");
+		return -EINVAL;
+	}
+	if (c->nports > NODE_MAX_PORTS) {
+		gcdl_seterr(err, errlen, "node: %u ports, at most %u", c->nports, NODE_MAX_PORTS);
+		return -EINVAL;
+	}
+	p = &c->job->prof;
+	switch (c->role) {
+	case GCDL_NODE_WORKER:
+		if (p->topology == GCDL_TOPO_MESH) {
+			gcdl_seterr(err, errlen, "network.topology mesh: its nodes are peers");
+			return -EINVAL;
+		}
+		/* fall through */
+	case GCDL_NODE_PEER:
+		if (c->role == GCDL_NODE_PEER && p->topology != GCDL_TOPO_MESH) {
+			gcdl_seterr(err, errlen, "a mesh peer needs network.topology mesh");
+			return -EINVAL;
+		}
+		if (c->id >= p->workers) {
+			gcdl_seterr(err, errlen, "--id %u: this job has workers 0..%u "
+				    "(cluster.workers = %u)", c->id, p->workers - 1, p->workers);
+			return -EINVAL;
+		}
+		break;
+	case GCDL_NODE_AGGREGATOR:
+		if (p->topology == GCDL_TOPO_MESH) {
+			gcdl_seterr(err, errlen, "network.topology mesh has no aggregator: run "
+				    "every node as --role worker --id K");
+			return -EINVAL;
+		}
+		if (c->id >= p->aggregators) {
+			gcdl_seterr(err, errlen, "--id %u: this job has aggregators 0..%u "
+				    "(network.aggregators = %u)", c->id, p->aggregators - 1,
+				    p->aggregators);
+			return -EINVAL;
+		}
+		break;
+	default:
+		gcdl_seterr(err, errlen, "node: unknown role %d", (int)c->role);
+		return -EINVAL;
+	}
+	if (c->inject_hostile > 0 && c->auth == NULL) {
+		gcdl_seterr(err, errlen, "--inject-hostile needs a job key (job.key_file)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The node's own engine on the job's datasets, its memory preferred on the
+ * node's socket. */
+static struct gcdl_engine *
+engine_on(const struct gcdl_node_conf *c, char *err, size_t errlen)
+{
+	int numa = numa_available() >= 0;
+	struct gcdl_engine *e;
+
+	if (numa)
+		numa_set_preferred((int)c->socket);
+	e = gcdl_job_engine_create(c->job, 1, err, errlen);
+	if (numa)
+		numa_set_localalloc();
+	return e;
+}
+
+struct gcdl_node *
+gcdl_node_create(const struct gcdl_node_conf *c, char *err, size_t errlen)
+{
+	const struct gcdl_profile *p;
 	struct gcdl_node *n;
-	const uint8_t *own_mac = NULL;
-	uint16_t port;
-	uint32_t mbufs;
 	size_t payload;
-	char why[512];
 	int rc;
 
-	if (p == NULL || o == NULL) {
-		gcdl_seterr(err, errlen, "node: no profile or options");
-		rte_errno = EINVAL;
-		return NULL;
-	}
-	rc = gcdl_profile_validate(p, why, sizeof(why));
+	rc = check_conf(c, err, errlen);
 	if (rc != 0) {
-		gcdl_seterr(err, errlen, "%s", why);
-		rte_errno = EINVAL;
+		rte_errno = -rc;
 		return NULL;
 	}
-	if (p->topology == GCDL_TOPO_MESH && o->role != GCDL_NODE_WORKER) {
-		gcdl_seterr(err, errlen, "network.topology mesh has no aggregator: run every node "
-			    "as --role worker --id K");
-		rte_errno = EINVAL;
-		return NULL;
-	}
-	if (o->role == GCDL_NODE_WORKER && o->id >= p->workers) {
-		gcdl_seterr(err, errlen, "--id %u: this job has workers 0..%u (cluster.workers = %u)",
-			    o->id, p->workers - 1, p->workers);
-		rte_errno = EINVAL;
-		return NULL;
-	}
-	if (o->role == GCDL_NODE_AGGREGATOR && o->id >= p->aggregators) {
-		gcdl_seterr(err, errlen, "--id %u: this job has aggregators 0..%u "
-			    "(network.aggregators = %u)", o->id, p->aggregators - 1, p->aggregators);
-		rte_errno = EINVAL;
-		return NULL;
-	}
-	n = calloc(1, sizeof(*n));
-	if (n == NULL) {
-		gcdl_seterr(err, errlen, "node: out of memory");
-		rte_errno = ENOMEM;
-		return NULL;
-	}
+	p = &c->job->prof;
+	n = rte_zmalloc_socket("gcdl_node", sizeof(*n), RTE_CACHE_LINE_SIZE, (int)c->socket);
+	if (n == NULL)
+		goto nomem;
+	n->conf = *c;
 	n->prof = *p;
-	n->opts = *o;
+	n->job = c->job;
 	n->n = p->workers;
-	n->k = p->aggregators;
+	n->k = p->topology == GCDL_TOPO_MESH ? 1 : p->aggregators;
 	n->hz = rte_get_tsc_hz();
 	n->burst = RTE_MIN(p->burst, (uint32_t)NODE_MAX_BURST);
 	n->hash = gcdl_profile_hash(p);
-	n->self = (uint16_t)(o->role == GCDL_NODE_WORKER ? o->id : p->workers + o->id);
-	n->res.rounds_planned = p->rounds;
+	n->self = (uint16_t)(c->role == GCDL_NODE_AGGREGATOR ? p->workers + c->id : c->id);
+	n->pcap = c->pcap;
+	n->tel.rounds_total = p->rounds;
+	n->port = rte_zmalloc_socket("gcdl_node_ports", sizeof(*n->port) * c->nports,
+				     RTE_CACHE_LINE_SIZE, (int)c->socket);
+	if (n->port == NULL)
+		goto nomem;
+	n->nports = c->nports;
+	for (uint16_t i = 0; i < c->nports; i++) {
+		struct rte_ether_addr a;
 
-	if (p->aggregator_macs[0] != '\0') {
+		n->port[i].id = c->ports[i];
+		if (rte_eth_macaddr_get(c->ports[i], &a) != 0) {
+			gcdl_seterr(err, errlen, "port %u: no MAC address", c->ports[i]);
+			rc = -ENODEV;
+			goto fail;
+		}
+		memcpy(n->port[i].mac, a.addr_bytes, 6);
+	}
+	if (!c->local && p->aggregator_macs[0] != '\0' && p->topology != GCDL_TOPO_MESH) {
 		n->agg_macs = calloc(n->k, 6);
 		if (n->agg_macs == NULL)
 			goto nomem;
 		gcdl_mac_list_parse(p->aggregator_macs, n->agg_macs, n->k);
-		if (o->role == GCDL_NODE_AGGREGATOR)
-			own_mac = n->agg_macs[o->id];
 	}
-	if (p->worker_macs[0] != '\0') {
+	if (!c->local && p->worker_macs[0] != '\0') {
 		n->worker_macs = calloc(n->n, 6);
 		if (n->worker_macs == NULL)
 			goto nomem;
 		gcdl_mac_list_parse(p->worker_macs, n->worker_macs, n->n);
-		if (o->role == GCDL_NODE_WORKER)
-			own_mac = n->worker_macs[o->id];
 	}
-
-	openblas_set_num_threads(1);
-	rc = gcdl_job_open(&n->job, p, 1, why, sizeof(why));
-	if (rc != 0) {
-		gcdl_seterr(err, errlen, "%s", why);
-		rte_errno = -rc;
+	n->e = engine_on(c, err, errlen);
+	if (n->e == NULL) {
+		rc = errno == ENOMEM ? -ENOMEM : -EINVAL;
 		goto fail;
-	}
-	n->job_open = 1;
-	n->e = n->job.engine;
-	if (o->resume != NULL && o->role == GCDL_NODE_AGGREGATOR) {
-		rc = gcdl_checkpoint_restore(o->resume, p, n->e, why, sizeof(why));
-		if (rc != 0) {
-			gcdl_seterr(err, errlen, "--resume: %s", why);
-			rte_errno = EINVAL;
-			goto fail;
-		}
-		n->first_round = o->resume->round;
-		n->res.stragglers = o->resume->stragglers;
 	}
 	n->dim = gcdl_engine_dim(n->e);
 	n->chunks = gcdl_engine_chunks(n->e);
 	n->chunk_coords = gcdl_engine_chunk_coords(n->e);
 	n->mc = gcdl_frame_chunk_coords(GCDL_MSG_MODEL, p->mtu, 0);
 	n->mchunks = (n->dim + n->mc - 1) / n->mc;
-	if (n->k > n->chunks) {
+	if (c->role == GCDL_NODE_AGGREGATOR && n->k > n->chunks) {
 		gcdl_seterr(err, errlen, "network.aggregators %u: this model has only %u uplink "
 			    "chunks to share among them", n->k, n->chunks);
-		rte_errno = EINVAL;
+		rc = -EINVAL;
 		goto fail;
 	}
+	/* the scratch payload also holds a mesh commit or repair of any shape */
 	payload = RTE_MAX(gcdl_engine_max_payload(n->e), 4 * (size_t)n->mc);
 	payload = RTE_MAX(payload, (size_t)GCDL_CONFIG_FIXED_LEN + 4 * GCDL_JOIN_MAX_PARTS);
-	n->frame_cap = RTE_MAX((size_t)GCDL_ETH_MIN_FRAME,
-			       GCDL_FRAME_OVERHEAD + payload + GCDL_FRAME_TAG_LEN);
-	if (p->key_file[0] != '\0') {
-		char where[GCDL_PROFILE_STR + 96];
-
-		rc = gcdl_auth_key_load(&n->auth_key, p->key_file, why, sizeof(why));
-		if (rc != 0) {
-			gcdl_profile_where(p, "job.key_file", where, sizeof(where));
-			gcdl_seterr(err, errlen, "%s: %s: %s", where, p->key_file, why);
-			rte_errno = -rc;
-			goto fail;
-		}
-		n->auth = &n->auth_key;
-	}
-	n->payload = malloc(payload);
-	if (n->payload == NULL)
-		goto nomem;
-
+	payload = RTE_MAX(payload, (size_t)GCDL_MESH_COMMIT_HDR + GCDL_MESH_SET_MAX);
+	n->frame_cap = node_frame_cap(n->job);
+	n->payload = rte_malloc_socket("gcdl_payload", payload, 0, (int)c->socket);
+	n->frame = rte_malloc_socket("gcdl_frame", n->frame_cap, 0, (int)c->socket);
 	n->slowdown = calloc(n->n, sizeof(double));
-	if (n->slowdown == NULL)
+	if (n->payload == NULL || n->frame == NULL || n->slowdown == NULL)
 		goto nomem;
-	gcdl_straggler_from_profile(&n->sm, p, n->slowdown); /* validated with the profile */
-
-	mbufs = p->mbufs;
-	n->pool = rte_pktmbuf_pool_create("gcdl_node_pool", mbufs, RTE_MIN(256u, mbufs / 2), 0,
-					  /* af_packet wants room for its 2048-byte frames */
-					  (uint16_t)RTE_MAX(RTE_ALIGN_CEIL(RTE_PKTMBUF_HEADROOM +
-									   n->frame_cap, 64),
-							    (size_t)RTE_MBUF_DEFAULT_BUF_SIZE),
-					  (int)rte_socket_id());
-	if (n->pool == NULL) {
-		gcdl_seterr(err, errlen, "mempool of dataplane.mbufs = %u mbufs of %zu bytes: %s "
-			    "(raise -m or lower dataplane.mbufs)", mbufs, n->frame_cap,
-			    rte_strerror(rte_errno));
+	if (gcdl_straggler_from_profile(&n->sm, p, n->slowdown) != 0) {
+		gcdl_seterr(err, errlen, "stragglers.slowdown '%s' is malformed", p->slowdown);
+		rc = -EINVAL;
 		goto fail;
 	}
-	RTE_ETH_FOREACH_DEV(port) {
-		if (n->nports == NODE_MAX_PORTS)
-			break;
-		n->port[n->nports] = port;
-		rc = port_start(n, n->nports, own_mac, err, errlen);
-		n->nports++;
-		if (rc != 0) {
-			rte_errno = -rc;
-			goto fail;
-		}
-	}
-	if (n->nports == 0) {
-		gcdl_seterr(err, errlen, "no ethdev port: give one with --vdev (net_memif, "
-			    "net_af_packet) or a NIC");
-		rte_errno = ENODEV;
-		goto fail;
-	}
-
-	rc = p->topology == GCDL_TOPO_MESH ? gcdl_node_mesh_init(n, err, errlen)
-	     : o->role == GCDL_NODE_AGGREGATOR ? gcdl_node_agg_init(n, err, errlen)
-					       : gcdl_node_worker_init(n, err, errlen);
+	rc = gcdl_faults_init(&n->faults, p);
 	if (rc != 0) {
-		rte_errno = -rc;
+		gcdl_seterr(err, errlen, "faults.slow_workers '%s': %s", p->fault_slow_workers,
+			    strerror(-rc));
 		goto fail;
 	}
+	{
+		/* evaluation and checkpoints belong to the node that owns the
+		 * model: a star aggregator, mesh peers; a sharded aggregator holds
+		 * only its range right */
+		struct gcdl_round_end_opts o = c->out;
+		int owner = (c->role == GCDL_NODE_AGGREGATOR && n->k == 1) ||
+			    c->role == GCDL_NODE_PEER;
+
+		o.evaluate = c->role == GCDL_NODE_AGGREGATOR ? n->k == 1
+			     : c->role == GCDL_NODE_PEER;
+		o.checkpoint = owner && (c->role == GCDL_NODE_AGGREGATOR || c->id == 0);
+		gcdl_round_end_init(&n->re, n->job, n->e, &n->c, &o,
+				    o.checkpoint ? c->resume : NULL);
+	}
+	switch (c->role) {
+	case GCDL_NODE_WORKER:
+		rc = node_worker_init(n, err, errlen);
+		break;
+	case GCDL_NODE_AGGREGATOR:
+		rc = node_agg_init(n, err, errlen);
+		break;
+	default:
+		rc = node_mesh_init(n, err, errlen);
+		break;
+	}
+	if (rc != 0)
+		goto fail;
 	return n;
 nomem:
-	gcdl_seterr(err, errlen, "node: out of memory");
-	rte_errno = ENOMEM;
+	gcdl_seterr(err, errlen, "%s %u: out of memory", gcdl_node_role_name(c->role), c->id);
+	rc = -ENOMEM;
 fail:
-	rc = rte_errno;
 	gcdl_node_free(n);
-	rte_errno = rc;
+	rte_errno = -rc;
 	return NULL;
 }
 
 int
-gcdl_node_run(struct gcdl_node *n, struct gcdl_node_result *res)
+gcdl_node_poll(struct gcdl_node *n, struct gcdl_loop *lp)
 {
 	int rc;
 
-	if (n == NULL)
-		return -EINVAL;
-	if (n->ran) {
-		rc = -EINVAL;
-	} else {
-		n->ran = 1;
-		rc = n->prof.topology == GCDL_TOPO_MESH ? gcdl_node_mesh_run(n)
-		     : n->opts.role == GCDL_NODE_AGGREGATOR ? gcdl_node_agg_run(n)
-							    : gcdl_node_worker_run(n);
-		gcdl_node_flush(n);
+	if (n->rc != 0)
+		return n->rc;
+	switch (n->conf.role) {
+	case GCDL_NODE_WORKER:
+		rc = node_worker_poll(n, lp);
+		break;
+	case GCDL_NODE_AGGREGATOR:
+		rc = node_agg_poll(n, lp);
+		break;
+	default:
+		rc = node_mesh_poll(n, lp);
+		break;
 	}
-	if (res != NULL)
-		*res = n->res;
+	if (rc >= 0)
+		rc += (int)node_tx_flush(n);
+	if (n->rc != 0)
+		return n->rc;
 	return rc;
 }
 
-void
-gcdl_node_set_metrics(struct gcdl_node *n, FILE *f)
+int
+gcdl_node_finished(const struct gcdl_node *n)
 {
-	if (n != NULL)
-		n->opts.metrics = f;
+	return n != NULL && n->finished;
+}
+
+int
+gcdl_node_done(const struct gcdl_node *n)
+{
+	if (n == NULL || !n->finished)
+		return 0;
+	for (uint16_t pi = 0; pi < n->nports; pi++)
+		if (n->port[pi].tail != n->port[pi].head)
+			return 0;
+	if (n->a != NULL && !node_agg_drained(n))
+		return 0;
+	return n->linger_until == 0 || rte_rdtsc() >= n->linger_until;
+}
+
+void
+gcdl_node_end_linger(struct gcdl_node *n)
+{
+	if (n != NULL && n->linger_until != 0)
+		n->linger_until = 1;
 }
 
 const char *
@@ -461,110 +751,119 @@ gcdl_node_error(const struct gcdl_node *n)
 }
 
 const float *
-gcdl_node_model(const struct gcdl_node *n, uint32_t *dim)
+gcdl_node_model(const struct gcdl_node *n, uint32_t *dim, uint32_t *first, uint32_t *count)
 {
+	uint32_t lo = 0, cnt;
+
 	if (n == NULL)
 		return NULL;
+	cnt = n->dim;
+	if (n->conf.role == GCDL_NODE_AGGREGATOR && n->k > 1) {
+		uint32_t cf, cc, end;
+
+		gcdl_shard_chunks(n->chunks, n->k, n->conf.id, &cf, &cc);
+		lo = cf * n->chunk_coords;
+		end = (uint32_t)RTE_MIN((uint64_t)(cf + cc) * n->chunk_coords, (uint64_t)n->dim);
+		cnt = end - lo;
+	}
 	if (dim != NULL)
 		*dim = n->dim;
-	/* a mesh node's replica is its engine's model */
-	return n->opts.role == GCDL_NODE_WORKER && n->mesh == NULL ? n->w
-								    : gcdl_engine_model(n->e);
+	if (first != NULL)
+		*first = lo;
+	if (count != NULL)
+		*count = cnt;
+	return gcdl_engine_model(n->e);
+}
+
+const struct gcdl_counters *
+gcdl_node_counters(const struct gcdl_node *n)
+{
+	return n == NULL ? NULL : &n->c;
+}
+
+void
+gcdl_node_round(const struct gcdl_node *n, struct gcdl_node_round *r)
+{
+	memset(r, 0, sizeof(*r));
+	if (n == NULL)
+		return;
+	r->round = __atomic_load_n(&n->tel.round, __ATOMIC_RELAXED);
+	r->rounds_done = __atomic_load_n(&n->tel.rounds_done, __ATOMIC_RELAXED);
+	r->rounds_total = n->tel.rounds_total;
+	r->evaluated = __atomic_load_n(&n->tel.evaluated, __ATOMIC_RELAXED);
+	r->stragglers = __atomic_load_n(&n->tel.stragglers, __ATOMIC_RELAXED);
+	__atomic_load(&n->tel.train_loss, &r->train_loss, __ATOMIC_RELAXED);
+	__atomic_load(&n->tel.test_accuracy, &r->test_accuracy, __ATOMIC_RELAXED);
+	__atomic_load(&n->tel.deadline_us, &r->deadline_us, __ATOMIC_RELAXED);
+}
+
+int
+gcdl_node_worker_row(const struct gcdl_node *n, uint32_t k, struct gcdl_worker_row *row)
+{
+	if (n == NULL || n->conf.role != GCDL_NODE_AGGREGATOR || k >= n->n || row == NULL)
+		return -ENOENT;
+	return node_agg_row(n, k, row);
+}
+
+void
+gcdl_node_summary(const struct gcdl_node *n, struct gcdl_node_summary *s)
+{
+	const float *w;
+	uint32_t first, count;
+
+	memset(s, 0, sizeof(*s));
+	if (n == NULL)
+		return;
+	snprintf(s->role, sizeof(s->role), "%s", gcdl_node_role_name(n->conf.role));
+	s->id = n->conf.id;
+	s->rounds = __atomic_load_n(&n->tel.rounds_done, __ATOMIC_RELAXED);
+	s->evaluated = n->re.evaluated;
+	s->train_loss = n->re.loss;
+	s->test_accuracy = n->re.acc;
+	w = gcdl_node_model(n, NULL, &first, &count);
+	s->model_crc = gcdl_crc32_floats(w + first, count);
+	s->crc_first = first;
+	s->crc_count = count;
+	s->in_sync = n->conf.role != GCDL_NODE_PEER || node_mesh_in_sync(n);
+	gcdl_counters_snapshot(&s->c, &n->c);
+	if (n->conf.role == GCDL_NODE_PEER)
+		node_mesh_counters(n, &s->c);
+	gcdl_counters_sum_drops(&s->c);
+	if (n->conf.role == GCDL_NODE_AGGREGATOR) {
+		s->workers = calloc(n->n, sizeof(*s->workers));
+		if (s->workers != NULL) {
+			s->nworkers = n->n;
+			for (uint32_t k = 0; k < n->n; k++)
+				node_agg_row(n, k, &s->workers[k]);
+		}
+	}
+}
+
+void
+gcdl_node_summary_free(struct gcdl_node_summary *s)
+{
+	if (s == NULL)
+		return;
+	free(s->workers);
+	s->workers = NULL;
+	s->nworkers = 0;
 }
 
 void
 gcdl_node_print_placement(const struct gcdl_node *n, FILE *out)
 {
-	char t[18];
-
 	if (n == NULL || out == NULL)
 		return;
-	fprintf(out, "gcdl: role %s %u (sender id %u), topology %s, %u aggregator(s), lcore %u, "
-		"profile hash %016" PRIx64 "\n",
-		n->opts.role == GCDL_NODE_WORKER ? "worker" : "aggregator", n->opts.id, n->self,
-		n->prof.topology == GCDL_TOPO_SHARDED ? "sharded" :
-		n->prof.topology == GCDL_TOPO_MESH ? "mesh" : "star", n->k, rte_lcore_id(),
-		n->hash);
+	fprintf(out, "  %s %u (sender id %u), socket %u, ports", gcdl_node_role_name(n->conf.role),
+		n->conf.id, n->self, n->conf.socket);
 	for (uint16_t pi = 0; pi < n->nports; pi++) {
-		char name[RTE_ETH_NAME_MAX_LEN] = "";
+		char name[RTE_ETH_NAME_MAX_LEN] = "", mac[18];
 
-		rte_eth_dev_get_name_by_port(n->port[pi], name);
-		fprintf(out, "gcdl: port %u %s MAC %s\n", n->port[pi], name,
-			gcdl_mac_format(n->mac[pi], t, sizeof(t)));
+		rte_eth_dev_get_name_by_port(n->port[pi].id, name);
+		fprintf(out, "%s %u %s %s", pi ? "," : "", n->port[pi].id, name,
+			gcdl_mac_format(n->port[pi].mac, mac, sizeof(mac)));
 	}
-	fprintf(out, "gcdl: dim %u, %u uplink chunks of %u coords, %u model frames of %u coords",
-		n->dim, n->chunks, n->chunk_coords, n->mchunks, n->mc);
-	if (n->opts.role == GCDL_NODE_AGGREGATOR)
-		fprintf(out, "; owns chunks %u..%u (coords %u..%u)", n->chunk_first,
-			n->chunk_first + n->chunk_count - 1, n->coord_first,
-			n->coord_first + n->coord_count - 1);
 	fprintf(out, "\n");
-}
-
-void
-gcdl_node_print_summary(const struct gcdl_node *n, const struct gcdl_node_result *r, FILE *out)
-{
-	double s = r->wall_s > 0 ? r->wall_s : 0;
-	uint64_t drops = 0;
-
-	if (n == NULL || r == NULL || out == NULL)
-		return;
-	for (int i = 1; i < GCDL_DROP__COUNT; i++)
-		drops += r->drops[i];
-	fprintf(out, "== gcdl summary ==\n");
-	fprintf(out, "role: %s %u\n", n->opts.role == GCDL_NODE_WORKER ? "worker" : "aggregator",
-		n->opts.id);
-	fprintf(out, "rounds: %u of %u%s\n", r->rounds, r->rounds_planned,
-		r->stopped ? " (stopped by signal)" : "");
-	if (n->opts.role == GCDL_NODE_AGGREGATOR && n->prof.topology == GCDL_TOPO_SHARDED) {
-		/* it holds a right model only in its own range */
-		fprintf(out, "train_loss: n/a (sharded: the workers evaluate the whole model)\n");
-		fprintf(out, "test_accuracy: n/a (sharded: the workers evaluate the whole model)\n");
-		fprintf(out, "model_crc: %08" PRIx64 " (of its coordinates %u..%u)\n", r->model_crc,
-			n->coord_first, n->coord_first + n->coord_count - 1);
-	} else {
-		fprintf(out, "train_loss: %.6f\n", r->train_loss);
-		fprintf(out, "test_accuracy: %.4f\n", r->test_accuracy);
-		fprintf(out, "model_crc: %08" PRIx64 "\n", r->model_crc);
-	}
-	if (n->opts.role == GCDL_NODE_AGGREGATOR)
-		fprintf(out, "checkpoints: %u written, resumed at round %u\n", r->checkpoints,
-			n->first_round);
-	fprintf(out, "sent: %" PRIu64 " frames, %" PRIu64 " bytes (%" PRIu64 " not taken by "
-		"the port)\n", r->tx_frames, r->tx_bytes, r->tx_failed);
-	fprintf(out, "received: %" PRIu64 " frames, %" PRIu64 " bytes (%" PRIu64
-		" for other MACs)\n", r->rx_frames, r->rx_bytes, r->not_mine);
-	fprintf(out, "accepted: %" PRIu64 "\n", r->accepted);
-	fprintf(out, "drops: %" PRIu64 "\n", drops);
-	for (int i = 1; i < GCDL_DROP__COUNT; i++)
-		if (r->drops[i] > 0)
-			fprintf(out, "drop %s: %" PRIu64 "\n", gcdl_frame_drop_name(i), r->drops[i]);
-	fprintf(out, "duplicates: %" PRIu64 "\n", r->duplicates);
-	fprintf(out, "late frames: %" PRIu64 "\n", r->late);
-	if (n->opts.role == GCDL_NODE_AGGREGATOR) {
-		fprintf(out, "unjoined frames: %" PRIu64 "\n", r->unjoined);
-		fprintf(out, "stragglers: %" PRIu64 " worker-rounds\n", r->stragglers);
-		fprintf(out, "rounds closed: %u complete, %u by deadline, %u to catch up\n",
-			r->closed_complete, r->closed_deadline, r->closed_catchup);
-		for (uint32_t k = 0; k < r->nworkers; k++) {
-			const struct gcdl_node_wstat *w = &r->wstat[k];
-
-			fprintf(out, "worker %u: joins %u resyncs %u refused %u accepted %" PRIu64
-				" accepted_since_join %" PRIu64 " late %" PRIu64 " joined_round %u "
-				"last_round %u\n", k, w->joins, w->resyncs, w->refused, w->accepted,
-				w->accepted_now, w->late, w->joined_round, w->last_round);
-		}
-	} else {
-		fprintf(out, "contributed rounds: %" PRIu64 " (%" PRIu64
-			" injected Bernoulli skips)\n", r->sent_rounds, r->skipped);
-		fprintf(out, "configs accepted: %" PRIu64 ", resync requests %" PRIu64 "\n",
-			r->joins, r->resync_requests);
-	}
-	gcdl_node_mesh_summary(n, out);
-	fprintf(out, "time: %.3f s\n", r->wall_s);
-	fprintf(out, "rounds/s: %.1f\n", s > 0 ? r->rounds / s : 0.0);
-	fprintf(out, "frames/s: %.0f received, %.0f sent\n", s > 0 ? r->rx_frames / s : 0.0,
-		s > 0 ? r->tx_frames / s : 0.0);
 }
 
 void
@@ -572,28 +871,27 @@ gcdl_node_free(struct gcdl_node *n)
 {
 	if (n == NULL)
 		return;
-	gcdl_node_mesh_free(n);
-	for (uint16_t pi = 0; pi < n->nports; pi++) {
-		if (n->txq[pi].n > 0)
-			rte_pktmbuf_free_bulk(n->txq[pi].m, n->txq[pi].n);
-		if (n->started[pi])
-			rte_eth_dev_stop(n->port[pi]);
-		rte_eth_dev_close(n->port[pi]);
+	if (n->w != NULL)
+		node_worker_fini(n);
+	if (n->a != NULL)
+		node_agg_fini(n);
+	if (n->m != NULL)
+		node_mesh_fini(n);
+	if (n->port != NULL) {
+		for (uint16_t pi = 0; pi < n->nports; pi++) {
+			struct node_port *p = &n->port[pi];
+
+			while (p->tail != p->head)
+				rte_pktmbuf_free(p->backlog[p->head++ & (NODE_BACKLOG - 1)]);
+		}
+		rte_free(n->port);
 	}
-	rte_mempool_free(n->pool);
-	if (n->job_open)
-		gcdl_job_close(&n->job);
+	gcdl_engine_free(n->e);
+	gcdl_faults_fini(&n->faults);
 	free(n->agg_macs);
 	free(n->worker_macs);
 	free(n->slowdown);
-	free(n->payload);
-	free(n->jw);
-	free(n->res.wstat);
-	free(n->update);
-	free(n->w);
-	free(n->u);
-	free(n->v);
-	free(n->links);
-	free(n->lgot);
-	free(n);
+	rte_free(n->payload);
+	rte_free(n->frame);
+	rte_free(n);
 }

@@ -1,19 +1,24 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The aggregator node a, one loop on the main lcore:
+ * The aggregator node a:
  *
- *   before round 0: answer hellos until every worker joined or
- *                   network.join_wait_ms passed;
- *   round t:        ingest the gradient frames of the chunks a owns, from
- *                   joined workers, until every expected frame arrived (the
- *                   expected workers: joined and heard from within
- *                   network.absent_rounds rounds) or the deadline passed;
- *   closing t:      decode + optimizer step (gcdl_engine_close_round), evaluate
- *                   when due (star), write the metrics row, send the update of
- *                   a's coordinate range to every joined worker, open t+1;
- *   any time:       a hello or resync is answered with a config and a's range
- *                   of the model w_t (the model of the round in progress);
- *   after the end:  resyncs are answered for NODE_LINGER_US with the final model.
+ *   before the first round: answer hellos until every worker joined or
+ *                 network.join_wait_ms passed (none joined: the job fails);
+ *   round t:      ingest the gradient frames of the chunks a owns from joined
+ *                 workers, until every expected frame arrived (the expected
+ *                 workers: joined and heard from within network.absent_rounds
+ *                 rounds) or the deadline passed; a frame seen at or after
+ *                 the deadline is late, even when the lcore only gets to it
+ *                 later;
+ *   closing t:    decode + optimizer step (gcdl_engine_close_round), the end
+ *                 of the round (evaluation, metrics row, progress, checkpoint:
+ *                 gcdl/round_end.h), the update of a's coordinate range
+ *                 encoded once as an image and streamed to every joined worker,
+ *                 then t+1 opens;
+ *   any time:     a hello or resync is answered with a config and a's range of
+ *                 the model w_t (an image of it, shared by every worker that
+ *                 asks in round t);
+ *   after the end: resyncs are answered for NODE_LINGER_US (multi-host).
  *
  * A sharded aggregator updates only its own range of the model correctly: it
  * receives no gradient for the others. Workers evaluate the assembled model.
@@ -23,65 +28,268 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include <rte_cycles.h>
-#include <rte_log.h>
+#include <rte_malloc.h>
 
-#include "gcdl/deadline.h"
 #include "gcdl/layout.h"
-#include "gcdl/metrics.h"
 
 #include "node_internal.h"
-#include "dp_internal.h"
-#include "../core/seterr.h"
+#include "seterr.h"
 
-struct agg_round {
-	uint32_t t;
-	int started;          /* round 0's clock runs */
-	int open;
-	uint64_t start_us, deadline_us;
-	uint64_t got, expected;
-	uint32_t *arr;        /* chunks of each worker this round */
-	struct gcdl_deadline dl;
-	uint64_t t0_us;
-	int first_seen;       /* sharded: a frame of this round came, the deadline follows it */
-	double loss, acc;     /* last evaluation */
-	uint64_t last_report_us, last_frames;
-	uint64_t linger_until; /* after the last round: answer resyncs until then */
+#define AGG_QUEUE 8  /* images queued per worker (updates of rounds, a model) */
+
+enum close_how {
+	HOW_COMPLETE = 0,
+	HOW_DEADLINE,
+	HOW_STOP,
+	HOW_CATCHUP,
 };
 
-static int finish_round(struct gcdl_node *n, struct agg_round *r, uint64_t now, int how);
+struct agg_queue {
+	struct node_stream s[AGG_QUEUE];
+	uint32_t head, len;
+};
+
+struct node_agg {
+	struct gcdl_join_worker *jw;    /* N */
+	struct gcdl_worker_row *row;    /* N: relaxed stores, read by telemetry */
+	struct agg_queue *q;            /* N: images on their way to each worker */
+	uint32_t chunk_first, chunk_count, coord_first, coord_count;
+	uint32_t t;                     /* the round in progress */
+	int started;                    /* the first round's clock runs */
+	int open;                       /* ingesting round t */
+	int closing;                    /* ingest over, the decode waits for a free image */
+	int how;                        /* enum close_how of the closing round */
+	uint64_t start_tsc, deadline_tsc;
+	uint64_t close_tsc;             /* when it closed (the deadline, if by it) */
+	uint64_t seen_tsc;              /* when the lcore noticed */
+	double not_running_us;          /* of seen - deadline, the lcore was not running */
+	uint64_t got, expected;
+	uint32_t *arr;                  /* chunks of each worker this round */
+	int first_seen;                 /* sharded: a frame came, the deadline follows it */
+	uint32_t catchup_to;            /* sharded: close rounds up to this one at once */
+	struct gcdl_deadline dl;
+	uint64_t t0_tsc;
+	uint64_t join_until;
+	uint64_t pre_tsc, pre_cpu;      /* the last iteration that began near the deadline */
+	uint64_t spin_tsc;
+	uint32_t silent;                /* rounds in a row without a contributor */
+	float *update;
+	struct node_image img[NODE_IMAGES];
+};
+
+static void
+row_add(uint64_t *f, uint64_t v)
+{
+	__atomic_store_n(f, *f + v, __ATOMIC_RELAXED);
+}
+
+static void
+row_set32(uint32_t *f, uint32_t v)
+{
+	__atomic_store_n(f, v, __ATOMIC_RELAXED);
+}
 
 int
-gcdl_node_agg_init(struct gcdl_node *n, char *err, size_t errlen)
+node_agg_row(const struct gcdl_node *n, uint32_t k, struct gcdl_worker_row *row)
 {
-	uint32_t end;
+	const struct node_agg *a = n->a;
+	const struct gcdl_worker_row *r;
 
-	gcdl_shard_chunks(n->chunks, n->k, n->opts.id, &n->chunk_first, &n->chunk_count);
-	n->coord_first = n->chunk_first * n->chunk_coords;
-	end = (uint32_t)RTE_MIN((uint64_t)(n->chunk_first + n->chunk_count) * n->chunk_coords,
-				(uint64_t)n->dim);
-	n->coord_count = end - n->coord_first;
-	n->jw = calloc(n->n, sizeof(*n->jw));
-	n->res.wstat = calloc(n->n, sizeof(*n->res.wstat));
-	n->update = calloc(n->dim, sizeof(float));
-	if (n->jw == NULL || n->res.wstat == NULL || n->update == NULL) {
-		gcdl_seterr(err, errlen, "aggregator: out of memory");
-		return -ENOMEM;
-	}
-	n->res.nworkers = n->n;
-	gcdl_engine_frame_limits(n->e, 0, n->prof.rounds - 1, &n->lim);
-	n->lim.chunk_coords[GCDL_MSG_HELLO] = 1;
-	n->lim.chunk_coords[GCDL_MSG_RESYNC] = 1;
+	if (a == NULL || k >= n->n || row == NULL)
+		return -ENOENT;
+	r = &a->row[k];
+	row->joins = __atomic_load_n(&r->joins, __ATOMIC_RELAXED);
+	row->resyncs = __atomic_load_n(&r->resyncs, __ATOMIC_RELAXED);
+	row->refused = __atomic_load_n(&r->refused, __ATOMIC_RELAXED);
+	row->accepted = __atomic_load_n(&r->accepted, __ATOMIC_RELAXED);
+	row->accepted_since_join = __atomic_load_n(&r->accepted_since_join, __ATOMIC_RELAXED);
+	row->late = __atomic_load_n(&r->late, __ATOMIC_RELAXED);
+	row->duplicates = __atomic_load_n(&r->duplicates, __ATOMIC_RELAXED);
+	row->rejected = __atomic_load_n(&r->rejected, __ATOMIC_RELAXED);
+	row->joined_round = __atomic_load_n(&r->joined_round, __ATOMIC_RELAXED);
+	row->last_round = __atomic_load_n(&r->last_round, __ATOMIC_RELAXED);
 	return 0;
 }
+
+int
+node_agg_init(struct gcdl_node *n, char *err, size_t errlen)
+{
+	const struct gcdl_profile *p = &n->prof;
+	int sock = (int)n->conf.socket;
+	struct node_agg *a;
+	uint32_t end;
+
+	a = rte_zmalloc_socket("gcdl_agg", sizeof(*a), RTE_CACHE_LINE_SIZE, sock);
+	if (a == NULL)
+		goto nomem;
+	n->a = a;
+	gcdl_shard_chunks(n->chunks, n->k, n->conf.id, &a->chunk_first, &a->chunk_count);
+	a->coord_first = a->chunk_first * n->chunk_coords;
+	end = (uint32_t)RTE_MIN((uint64_t)(a->chunk_first + a->chunk_count) * n->chunk_coords,
+				(uint64_t)n->dim);
+	a->coord_count = end - a->coord_first;
+	a->jw = calloc(n->n, sizeof(*a->jw));
+	a->row = rte_zmalloc_socket("gcdl_agg_rows", sizeof(*a->row) * n->n, RTE_CACHE_LINE_SIZE,
+				    sock);
+	a->q = calloc(n->n, sizeof(*a->q));
+	a->arr = calloc(n->n, sizeof(uint32_t));
+	a->update = rte_zmalloc_socket("gcdl_agg_update", sizeof(float) * n->dim,
+				       RTE_CACHE_LINE_SIZE, sock);
+	if (a->jw == NULL || a->row == NULL || a->q == NULL || a->arr == NULL ||
+	    a->update == NULL)
+		goto nomem;
+	for (int i = 0; i < NODE_IMAGES; i++)
+		if (node_image_init(n, &a->img[i], n->mchunks) != 0)
+			goto nomem;
+	if (n->conf.resume != NULL) {
+		char why[384];
+
+		if (gcdl_checkpoint_restore(n->conf.resume, p, n->e, why, sizeof(why)) != 0) {
+			gcdl_seterr(err, errlen, "--resume: %s", why);
+			return -EINVAL;
+		}
+	}
+	gcdl_engine_frame_limits(n->e, 0, p->rounds - 1, &n->lim);
+	n->lim.chunk_coords[GCDL_MSG_HELLO] = 1;
+	n->lim.chunk_coords[GCDL_MSG_RESYNC] = 1;
+	gcdl_deadline_init(&a->dl, p);
+	/* after --resume the workers join at the checkpoint's round and model */
+	a->t = n->re.first_round;
+	gcdl_engine_begin_round(n->e, a->t);
+	a->join_until = rte_rdtsc() + node_us_tsc(n, (double)p->join_wait_ms * 1000);
+	a->spin_tsc = node_us_tsc(n, NODE_DEADLINE_SPIN_US);
+	a->catchup_to = a->t;
+	return 0;
+nomem:
+	gcdl_seterr(err, errlen, "aggregator %u: out of memory on socket %d (raise -m)",
+		    n->conf.id, sock);
+	return -ENOMEM;
+}
+
+void
+node_agg_fini(struct gcdl_node *n)
+{
+	struct node_agg *a = n->a;
+
+	if (a == NULL)
+		return;
+	for (int i = 0; i < NODE_IMAGES; i++)
+		node_image_fini(&a->img[i]);
+	free(a->jw);
+	free(a->q);
+	free(a->arr);
+	rte_free(a->row);
+	rte_free(a->update);
+	rte_free(a);
+	n->a = NULL;
+}
+
+/* ---- images to the workers --------------------------------------------- */
+
+static struct node_image *
+free_image(struct node_agg *a)
+{
+	for (int i = 0; i < NODE_IMAGES; i++)
+		if (a->img[i].users == 0)
+			return &a->img[i];
+	return NULL;
+}
+
+/* The image of a's range of the model of round t (shared by every worker
+ * that asks in that round), or NULL when every image is busy. */
+static struct node_image *
+model_image(struct gcdl_node *n, uint32_t t)
+{
+	struct node_agg *a = n->a;
+	struct node_image *img;
+
+	for (int i = 0; i < NODE_IMAGES; i++) {
+		img = &a->img[i];
+		if (img->users > 0 && img->type == GCDL_MSG_MODEL && img->round == t)
+			return img;
+	}
+	img = free_image(a);
+	if (img != NULL)
+		node_image_encode(n, img, GCDL_MSG_MODEL, t, gcdl_engine_model(n->e), a->coord_first,
+				  a->coord_count);
+	return img;
+}
+
+/* Queue an image for worker k. @return 0, or -ENOBUFS when its queue is full. */
+static int
+push(struct node_agg *a, uint32_t k, struct node_image *img)
+{
+	struct agg_queue *q = &a->q[k];
+	struct node_stream *s;
+
+	if (q->len == AGG_QUEUE)
+		return -ENOBUFS;
+	s = &q->s[(q->head + q->len) % AGG_QUEUE];
+	s->img = img;
+	s->next = 0;
+	q->len++;
+	img->users++;
+	return 0;
+}
+
+/* Feed every worker's queued images into its port's backlog. */
+static uint32_t
+feed(struct gcdl_node *n)
+{
+	struct node_agg *a = n->a;
+	uint32_t total = 0;
+
+	for (uint32_t k = 0; k < n->n; k++) {
+		struct agg_queue *q = &a->q[k];
+
+		while (q->len > 0) {
+			struct node_stream *s = &q->s[q->head];
+
+			total += node_stream_feed(n, s, a->jw[k].port, a->jw[k].mac);
+			if (s->img != NULL)
+				break; /* the backlog is full */
+			q->head = (q->head + 1) % AGG_QUEUE;
+			q->len--;
+		}
+	}
+	return total;
+}
+
+int
+node_agg_drained(const struct gcdl_node *n)
+{
+	for (uint32_t k = 0; k < n->n; k++)
+		if (n->a->q[k].len > 0)
+			return 0;
+	return 1;
+}
+
+/* Forget what is queued for worker k (it rejoined: the model follows). */
+static void
+drop_queue(struct node_agg *a, uint32_t k)
+{
+	struct agg_queue *q = &a->q[k];
+
+	while (q->len > 0) {
+		struct node_stream *s = &q->s[q->head];
+
+		if (s->img != NULL)
+			s->img->users--;
+		s->img = NULL;
+		q->head = (q->head + 1) % AGG_QUEUE;
+		q->len--;
+	}
+}
+
+/* ---- join -------------------------------------------------------------- */
 
 /* Send a config (and for an accepted one a's range of the model at round t). */
 static void
 answer(struct gcdl_node *n, uint16_t pi, const uint8_t dst[6], uint32_t k, uint32_t inc,
        uint32_t status, uint32_t t)
 {
+	struct node_agg *a = n->a;
 	struct gcdl_config c;
 	struct gcdl_frame_hdr h;
 	const uint32_t *parts = NULL;
@@ -100,12 +308,12 @@ answer(struct gcdl_node *n, uint16_t pi, const uint8_t dst[6], uint32_t k, uint3
 	c.chunks = n->chunks;
 	c.chunk_coords = n->chunk_coords;
 	c.model_coords = n->mc;
-	c.aggregator = n->opts.id;
+	c.aggregator = n->conf.id;
 	c.aggregators = n->k;
-	c.chunk_first = n->chunk_first;
-	c.chunk_count = n->chunk_count;
-	c.coord_first = n->coord_first;
-	c.coord_count = n->coord_count;
+	c.chunk_first = a->chunk_first;
+	c.chunk_count = a->chunk_count;
+	c.coord_first = a->coord_first;
+	c.coord_count = a->coord_count;
 	if (status == GCDL_JOIN_ACCEPTED &&
 	    gcdl_layout_worker_partitions(gcdl_engine_layout(n->e), k, &parts, &nparts) == 0) {
 		c.nparts = RTE_MIN(nparts, (uint32_t)GCDL_JOIN_MAX_PARTS);
@@ -114,19 +322,29 @@ answer(struct gcdl_node *n, uint16_t pi, const uint8_t dst[6], uint32_t k, uint3
 	len = gcdl_config_encode(&c, n->payload, GCDL_CONFIG_FIXED_LEN + 4 * GCDL_JOIN_MAX_PARTS);
 	if (len < 0)
 		return;
-	gcdl_node_hdr(n, &h, GCDL_MSG_CONFIG, 0);
+	node_hdr(n, &h, GCDL_MSG_CONFIG, 0);
 	h.payload_len = (uint16_t)len;
-	gcdl_node_send(n, pi, dst, &h, n->payload);
-	if (status == GCDL_JOIN_ACCEPTED)
-		gcdl_node_send_range(n, pi, dst, GCDL_MSG_MODEL, t, gcdl_engine_model(n->e),
-				     n->coord_first, n->coord_count);
-	gcdl_node_flush(n);
+	if (status != GCDL_JOIN_ACCEPTED) {
+		node_send(n, pi, dst, &h, n->payload);
+		return;
+	}
+	/* the config goes before the model: both through k's queue */
+	drop_queue(a, k);
+	node_send(n, pi, dst, &h, n->payload);
+	{
+		struct node_image *img = model_image(n, t);
+
+		if (img == NULL || push(a, k, img) != 0)
+			node_count(n, GCDL_CTR_TX_FAILED, 1); /* the worker asks again */
+	}
 }
 
+static int finish_round(struct gcdl_node *n, struct gcdl_loop *lp);
+
 static void
-on_hello(struct gcdl_node *n, struct agg_round *r, uint16_t pi, const struct gcdl_frame_hdr *hdr,
-	 const uint8_t *pl)
+on_hello(struct gcdl_node *n, uint16_t pi, const struct gcdl_frame_hdr *hdr, const uint8_t *pl)
 {
+	struct node_agg *a = n->a;
 	struct gcdl_hello h;
 	struct gcdl_join_worker *w;
 	enum gcdl_join_action act;
@@ -135,369 +353,421 @@ on_hello(struct gcdl_node *n, struct agg_round *r, uint16_t pi, const struct gcd
 	char mac[18];
 
 	if (gcdl_hello_decode(pl, hdr->payload_len, &h) != 0 || h.worker != hdr->sender) {
-		n->res.drops[GCDL_DROP_PAYLOAD]++;
+		node_count(n, GCDL_CTR_DROP(GCDL_DROP_PAYLOAD), 1);
 		return;
 	}
-	w = &n->jw[hdr->sender];
+	w = &a->jw[hdr->sender];
 	was_joined = w->joined;
 	prev_inc = w->incarnation;
-	act = gcdl_join_on_hello(w, &h, n->hash, hdr->src,
-				 pi, n->worker_macs ? n->worker_macs[hdr->sender] : NULL, r->t,
+	act = gcdl_join_on_hello(w, &h, n->hash, hdr->src, pi,
+				 n->worker_macs ? n->worker_macs[hdr->sender] : NULL, a->t,
 				 hdr->type == GCDL_MSG_RESYNC, &status);
 	gcdl_mac_format(hdr->src, mac, sizeof(mac));
 	switch (act) {
 	case GCDL_JOIN_ACT_IGNORE:
-		n->res.drops[GCDL_DROP_SENDER]++;
+		node_count(n, GCDL_CTR_DROP(GCDL_DROP_SENDER), 1);
 		return;
 	case GCDL_JOIN_ACT_REFUSE:
+		node_count(n, GCDL_CTR_REFUSED, 1);
+		row_set32(&a->row[hdr->sender].refused, w->refused);
 		/* once per incarnation: the worker retries its hello */
 		if (w->refused == 1 || h.incarnation != w->incarnation) {
 			if (status == GCDL_JOIN_REFUSED_PROFILE)
-				DP_LOG(control, WARNING, "refused worker %u (%s): its profile hash "
-				       "%016" PRIx64 " differs from this aggregator's %016" PRIx64
-				       ": every node must run the same profile (keys outside "
-				       "[dataplane])", h.worker, mac, h.profile_hash, n->hash);
+				NODE_LOG(control, WARNING, "refused worker %u (%s): its profile hash "
+					 "%016" PRIx64 " differs from this aggregator's %016" PRIx64
+					 ": every node must run the same profile (keys outside "
+					 "[dataplane])", h.worker, mac, h.profile_hash, n->hash);
 			else
-				DP_LOG(control, WARNING, "refused worker %u (%s): join protocol version "
-				       "%u, this aggregator speaks %u", h.worker, mac, h.version,
-				       GCDL_JOIN_VERSION);
+				NODE_LOG(control, WARNING, "refused worker %u (%s): join protocol "
+					 "version %u, this aggregator speaks %u", h.worker, mac,
+					 h.version, GCDL_JOIN_VERSION);
 			if (!was_joined)
 				w->incarnation = h.incarnation;
 		}
-		answer(n, pi, hdr->src, h.worker, h.incarnation, status, r->t);
+		answer(n, pi, hdr->src, h.worker, h.incarnation, status, a->t);
 		return;
 	case GCDL_JOIN_ACT_JOIN:
-		n->res.wstat[hdr->sender].accepted_now = 0;
-		n->res.wstat[hdr->sender].joined_round = r->t;
-		DP_LOG(control, NOTICE, "worker %u (%s) %sjoined at round %u", h.worker, mac,
-		       was_joined && prev_inc != h.incarnation ? "re" : "", r->t);
+		node_count(n, GCDL_CTR_JOINS, 1);
+		row_set32(&a->row[hdr->sender].joins, w->joins);
+		__atomic_store_n(&a->row[hdr->sender].accepted_since_join, 0, __ATOMIC_RELAXED);
+		row_set32(&a->row[hdr->sender].joined_round, a->t);
+		NODE_LOG(control, NOTICE, "worker %u (%s) %sjoined at round %u", h.worker, mac,
+			 was_joined && prev_inc != h.incarnation ? "re" : "", a->t);
 		break;
 	case GCDL_JOIN_ACT_RESEND:
+		node_count(n, GCDL_CTR_RESYNCS, hdr->type == GCDL_MSG_RESYNC);
+		row_set32(&a->row[hdr->sender].resyncs, w->resyncs);
 		/* sharded: the worker's other ranges are at a later round; close
-		 * the rounds in between now (nobody can send for them) */
-		if (hdr->type == GCDL_MSG_RESYNC && r->started && h.round != GCDL_JOIN_NONE &&
-		    h.round > r->t && h.round <= n->prof.rounds && r->linger_until == 0) {
-			DP_LOG(control, INFO, "worker %u: catching up from round %u to %u", h.worker,
-			       r->t, h.round);
-			while (r->t < h.round && r->linger_until == 0)
-				if (finish_round(n, r, node_us(n), 3) != 0)
-					return;
-			n->res.caught_up++;
+		 * the rounds in between (nobody can send for them) */
+		if (hdr->type == GCDL_MSG_RESYNC && a->started && h.round != GCDL_JOIN_NONE &&
+		    h.round > a->t && h.round <= n->prof.rounds && !n->finished) {
+			NODE_LOG(control, INFO, "worker %u: catching up from round %u to %u",
+				 h.worker, a->t, h.round);
+			if (h.round > a->catchup_to)
+				a->catchup_to = h.round;
+			node_count(n, GCDL_CTR_CAUGHT_UP, 1);
+			return; /* answered once caught up (the worker asks again) */
 		}
-		DP_LOG(control, INFO, "worker %u (%s): model resent at round %u", h.worker, mac, r->t);
+		NODE_LOG(control, INFO, "worker %u (%s): model resent at round %u", h.worker, mac,
+			 a->t);
 		break;
 	}
-	answer(n, pi, hdr->src, h.worker, h.incarnation, GCDL_JOIN_ACCEPTED, r->t);
+	answer(n, pi, hdr->src, h.worker, h.incarnation, GCDL_JOIN_ACCEPTED, a->t);
+}
+
+/* ---- rounds ------------------------------------------------------------ */
+
+/* how: HOW_COMPLETE, HOW_DEADLINE, HOW_STOP. A round closed by its deadline
+ * accepted nothing seen at or after it: it closed at the deadline, whenever
+ * this lcore got to notice (now). How much of the time past the deadline
+ * the lcore was not running (the OS or the hypervisor ran something else)
+ * is kept, the larger of two lower bounds:
+ * - if the previous poll-loop iteration found nothing to do, it paused until
+ *   prev_wake at the latest (never past a timer); the time after that until
+ *   this iteration began;
+ * - the wall time since the last iteration that began before the deadline
+ *   (pre_tsc) less this thread's CPU time since then, less the time from
+ *   pre_tsc to the deadline (off-CPU time that may lie before it); only if
+ *   the loop has not chosen to sleep or yield since (it does not within
+ *   NODE_DEADLINE_SPIN_US of a timer). */
+static void
+close_round(struct gcdl_node *n, const struct gcdl_loop *lp, uint64_t now, int how)
+{
+	struct node_agg *a = n->a;
+
+	a->open = 0;
+	a->closing = 1;
+	a->how = how;
+	a->close_tsc = now;
+	a->seen_tsc = now;
+	a->not_running_us = 0;
+	if (how == HOW_DEADLINE && now > a->deadline_tsc) {
+		uint64_t from = lp->prev_wake > a->deadline_tsc ? lp->prev_wake : a->deadline_tsc;
+
+		a->close_tsc = a->deadline_tsc;
+		if (!lp->prev_work && lp->prev_slept && lp->top > from)
+			a->not_running_us = node_tsc_us(n, lp->top - from);
+		if (a->pre_tsc != 0) {
+			double off = node_tsc_us(n, now - a->pre_tsc) -
+				     (double)(node_thread_ns() - a->pre_cpu) / 1e3 -
+				     node_tsc_us(n, a->deadline_tsc - a->pre_tsc);
+			double lag = node_tsc_us(n, now - a->deadline_tsc);
+
+			if (off > lag)
+				off = lag;
+			if (off > a->not_running_us)
+				a->not_running_us = off;
+		}
+	}
 }
 
 static void
-on_gradient(struct gcdl_node *n, struct agg_round *r, const struct gcdl_frame_hdr *hdr,
+on_gradient(struct gcdl_node *n, const struct gcdl_loop *lp, const struct gcdl_frame_hdr *hdr,
 	    const uint8_t *pl, uint64_t now)
 {
-	struct gcdl_join_worker *w = &n->jw[hdr->sender];
-	struct gcdl_node_wstat *ws = &n->res.wstat[hdr->sender];
+	struct node_agg *a = n->a;
+	struct gcdl_join_worker *w = &a->jw[hdr->sender];
+	struct gcdl_worker_row *row = &a->row[hdr->sender];
 	int rc;
 
 	if (!w->joined) {
-		n->res.unjoined++;
+		node_count(n, GCDL_CTR_UNJOINED, 1);
 		return;
 	}
 	if (memcmp(hdr->src, w->mac, 6) != 0) {
-		n->res.drops[GCDL_DROP_SENDER]++;
+		node_count(n, GCDL_CTR_DROP(GCDL_DROP_SENDER), 1);
 		return;
 	}
-	if (hdr->chunk < n->chunk_first || hdr->chunk >= n->chunk_first + n->chunk_count) {
-		n->res.drops[GCDL_DROP_CHUNK]++; /* sent to the wrong aggregator */
+	if (hdr->chunk < a->chunk_first || hdr->chunk >= a->chunk_first + a->chunk_count) {
+		node_count(n, GCDL_CTR_DROP(GCDL_DROP_CHUNK), 1); /* sent to the wrong aggregator */
 		return;
 	}
 	if (hdr->round + 1 > w->last_round) {
 		w->last_round = hdr->round + 1;
-		ws->last_round = w->last_round;
+		row_set32(&row->last_round, w->last_round);
 	}
-	if (hdr->round > r->t) {
-		n->res.drops[GCDL_DROP_ROUND]++;
+	if (hdr->round > a->t) {
+		node_count(n, GCDL_CTR_DROP(GCDL_DROP_ROUND), 1);
 		return;
 	}
-	if (hdr->round < r->t || (r->started && !r->open)) {
-		n->res.late++;
-		ws->late++;
+	if (hdr->round < a->t || (a->started && !a->open) || a->closing) {
+		node_count(n, GCDL_CTR_LATE, 1);
+		row_add(&row->late, 1);
 		return;
 	}
 	rc = gcdl_engine_ingest(n->e, hdr, pl);
 	if (rc == -EALREADY) {
-		n->res.duplicates++;
+		node_count(n, GCDL_CTR_DUPLICATES, 1);
+		row_add(&row->duplicates, 1);
 		return;
 	}
 	if (rc != 0) {
-		n->res.rejected++;
+		node_count(n, GCDL_CTR_REJECTED, 1);
+		row_add(&row->rejected, 1);
 		return;
 	}
-	n->res.accepted++;
-	ws->accepted++;
-	ws->accepted_now++;
-	r->got++;
+	node_count(n, GCDL_CTR_UPLINK_ACCEPTED, 1);
+	node_count(n, GCDL_CTR_INGEST_COORDS, hdr->coord_count);
+	row_add(&row->accepted, 1);
+	row_add(&row->accepted_since_join, 1);
+	a->got++;
 	/* sharded: every aggregator counts the round from the workers' frames,
 	 * which reach all of them at once, so their rounds stay aligned */
-	if (n->prof.topology == GCDL_TOPO_SHARDED && r->started && !r->first_seen) {
-		r->first_seen = 1;
-		r->deadline_us = now + (uint64_t)gcdl_deadline_current(&r->dl);
+	if (n->k > 1 && a->started && !a->first_seen) {
+		a->first_seen = 1;
+		a->deadline_tsc = now + node_us_tsc(n, gcdl_deadline_current(&a->dl));
 	}
-	if (++r->arr[hdr->sender] == n->chunk_count && r->started)
-		gcdl_deadline_observe(&r->dl, (double)(now - r->start_us));
+	if (++a->arr[hdr->sender] == a->chunk_count && a->started)
+		gcdl_deadline_observe(&a->dl, node_tsc_us(n, now - a->start_tsc));
+	if (a->open && a->expected > 0 && a->got >= a->expected)
+		close_round(n, lp, rte_rdtsc(), HOW_COMPLETE);
 }
 
 /* Receive on every port. @return frames handled. */
 static uint32_t
-poll_ports(struct gcdl_node *n, struct agg_round *r)
+poll_ports(struct gcdl_node *n, const struct gcdl_loop *lp)
 {
+	struct node_agg *a = n->a;
 	struct rte_mbuf *pkts[NODE_MAX_BURST];
+	uint64_t t0 = 0; /* read when a poll first brings frames: idle polls make no system call */
 	uint32_t total = 0;
 
 	for (uint16_t pi = 0; pi < n->nports; pi++) {
-		uint16_t nb = gcdl_node_rx(n, pi, pkts);
-		uint64_t now = nb > 0 ? node_us(n) : 0;
+		uint16_t nb = node_rx(n, pi, pkts);
+		uint64_t now;
 
-		/* frames seen after the deadline are late */
-		if (nb > 0 && r->open && now >= r->deadline_us)
-			r->open = 0;
+		if (nb == 0)
+			continue;
+		if (t0 == 0)
+			t0 = node_thread_ns();
+		now = rte_rdtsc();
+		/* frames seen after the deadline are late, even if the loop was
+		 * descheduled and only now gets to them */
+		if (a->open && now >= a->deadline_tsc)
+			close_round(n, lp, now, HOW_DEADLINE);
 		for (uint16_t i = 0; i < nb; i++) {
 			struct gcdl_frame_hdr hdr;
 			const uint8_t *pl;
-			if (gcdl_node_decode(n, pkts[i], &hdr, &pl) != 0)
+
+			if (node_decode(n, pkts[i], &hdr, &pl) != 0)
 				continue;
 			if (hdr.type == GCDL_MSG_HELLO || hdr.type == GCDL_MSG_RESYNC)
-				on_hello(n, r, pi, &hdr, pl);
-			else if (r->t < n->prof.rounds)
-				on_gradient(n, r, &hdr, pl, now);
+				on_hello(n, pi, &hdr, pl);
+			else if (!n->finished)
+				on_gradient(n, lp, &hdr, pl, now);
 			else
-				n->res.late++;
+				node_count(n, GCDL_CTR_LATE, 1);
 		}
-		if (nb > 0)
-			rte_pktmbuf_free_bulk(pkts, nb);
+		rte_pktmbuf_free_bulk(pkts, nb);
 		total += nb;
 	}
+	/* empty polls are idle time, not ingest */
+	if (t0 != 0)
+		node_count(n, GCDL_CTR_CPU_INGEST_NS, node_thread_ns() - t0);
 	return total;
 }
 
 static void
-open_round(struct gcdl_node *n, struct agg_round *r, uint64_t now)
+open_round(struct gcdl_node *n, uint64_t now)
 {
+	struct node_agg *a = n->a;
 	uint32_t expected = 0;
+	double dl = gcdl_deadline_current(&a->dl);
 
 	for (uint32_t k = 0; k < n->n; k++)
-		expected += gcdl_join_expected(&n->jw[k], r->t, n->prof.absent_rounds);
-	r->expected = (uint64_t)expected * n->chunk_count;
-	r->start_us = now;
-	r->deadline_us = now + (uint64_t)gcdl_deadline_current(&r->dl);
-	r->open = 1;
-	r->first_seen = r->got > 0;
+		expected += gcdl_join_expected(&a->jw[k], a->t, n->prof.absent_rounds);
+	a->expected = (uint64_t)expected * a->chunk_count;
+	a->start_tsc = now;
+	a->deadline_tsc = now + node_us_tsc(n, dl);
+	a->pre_tsc = 0;
+	a->open = 1;
+	a->first_seen = a->got > 0;
+	gcdl_figure_set(&n->c, GCDL_FIG_LAST_DEADLINE_US, dl);
+	node_tel_round(n, a->t + 1, dl);
 	/* frames that came before the round's clock started count */
-	if (r->expected > 0 && r->got >= r->expected)
-		r->open = 0;
+	if (a->expected > 0 && a->got >= a->expected) {
+		a->open = 0;
+		a->closing = 1;
+		a->how = HOW_COMPLETE;
+		a->close_tsc = a->seen_tsc = now;
+		a->not_running_us = 0;
+	}
 }
 
+/* The accounting of a closed round's time. */
+static void
+account_close(struct gcdl_node *n)
+{
+	struct node_agg *a = n->a;
+	double round_us = node_tsc_us(n, a->seen_tsc - a->start_tsc);
+
+	switch (a->how) {
+	case HOW_COMPLETE:
+		node_count(n, GCDL_CTR_CLOSED_COMPLETE, 1);
+		break;
+	case HOW_DEADLINE: {
+		double over = a->seen_tsc > a->deadline_tsc
+				      ? node_tsc_us(n, a->seen_tsc - a->deadline_tsc) : 0.0;
+		double running = over - a->not_running_us;
+
+		node_count(n, GCDL_CTR_CLOSED_DEADLINE, 1);
+		gcdl_figure_max(&n->c, GCDL_FIG_MAX_OVERSHOOT_US, over);
+		gcdl_figure_max(&n->c, GCDL_FIG_MAX_OVERSHOOT_RUNNING_US, running);
+		if (over > NODE_CLOSE_SLACK_US) {
+			node_count(n, GCDL_CTR_CLOSED_LATE, 1);
+			if (running <= NODE_CLOSE_SLACK_US)
+				node_count(n, GCDL_CTR_CLOSED_LATE_NOT_RUNNING, 1);
+		}
+		break;
+	}
+	case HOW_STOP:
+		node_count(n, GCDL_CTR_CLOSED_STOP, 1);
+		break;
+	default:
+		node_count(n, GCDL_CTR_CLOSED_CATCHUP, 1);
+		break;
+	}
+	gcdl_figure_max(&n->c, GCDL_FIG_MAX_ROUND_US, round_us);
+	gcdl_figure_set(&n->c, GCDL_FIG_WALL_S, node_tsc_us(n, a->seen_tsc - a->t0_tsc) / 1e6);
+}
+
+/* Decode the closed round, take the step, end the round, stream the update
+ * to every joined worker, open the next round (or stop). Waits (returns 0)
+ * while every image is still on its way. @return 1 when done, 0 when
+ * waiting, or a negative error. */
 static int
-close_round(struct gcdl_node *n, struct agg_round *r, uint64_t now, int how, double *loss,
-	    double *acc)
+finish_round(struct gcdl_node *n, struct gcdl_loop *lp)
 {
 	const struct gcdl_profile *p = &n->prof;
-	struct gcdl_metrics_row row = { 0 };
+	struct node_agg *a = n->a;
 	struct gcdl_round_info info;
-	int eval, last, rc;
+	struct node_image *img = free_image(a);
+	uint64_t c0;
+	int last, rc;
 
-	gcdl_engine_close_round(n->e, n->update, &info);
-	if (p->checkpoint_every > 0 && (r->t + 1) % p->checkpoint_every == 0 &&
-	    r->t + 1 < p->rounds) {
-		struct gcdl_checkpoint ck;
-		char why[256];
-
-		gcdl_checkpoint_describe(&ck, p, n->e, r->t + 1);
-		ck.stragglers = n->res.stragglers + info.stragglers;
-		rc = gcdl_checkpoint_save(p->checkpoint_path, &ck, why, sizeof(why));
-		if (rc != 0) {
-			snprintf(n->fail, sizeof(n->fail), "checkpoint after round %u: %s", r->t + 1,
-				 why);
-			return rc;
-		}
-		n->res.checkpoints++;
-	}
-	if (how == 0)
-		n->res.closed_complete++;
-	else if (how == 3)
-		n->res.closed_catchup++;
-	else
-		n->res.closed_deadline++;
-	n->res.stragglers += info.stragglers;
-	n->res.rounds = r->t + 1;
-	n->res.wall_s = (double)(now - r->t0_us) / 1e6;
-	last = r->t + 1 == p->rounds || n->res.stopped;
-	/* a sharded aggregator holds only its range of the model: workers evaluate */
-	eval = p->topology == GCDL_TOPO_STAR && (gcdl_job_eval_due(p, r->t) || last);
-	if (eval) {
-		rc = gcdl_engine_eval(n->e, gcdl_engine_model(n->e), &n->job.train, loss, NULL);
-		if (rc == 0)
-			rc = gcdl_engine_eval(n->e, gcdl_engine_model(n->e), &n->job.test, NULL, acc);
-		if (rc != 0) {
-			snprintf(n->fail, sizeof(n->fail), "evaluation after round %u: %s", r->t + 1,
-				 strerror(-rc));
-			return rc;
-		}
-		n->res.train_loss = *loss;
-		n->res.test_accuracy = *acc;
-	}
-	row.round = r->t + 1;
-	row.method = gcdl_method_name(p->method);
-	row.evaluated = eval;
-	row.train_loss = *loss;
-	row.test_accuracy = *acc;
-	row.uplink_bits = 0;
-	row.stragglers = info.stragglers;
-	row.wall_ms = (double)(now - r->start_us) / 1e3;
-	n->res.wire_bytes += info.wire_bytes;
-	row.uplink_bits = 8 * n->res.wire_bytes;
-	if (n->opts.metrics != NULL) {
-		if (gcdl_metrics_write(n->opts.metrics, &row) != 0) {
-			snprintf(n->fail, sizeof(n->fail), "metrics: write failed after round %u",
-				 r->t + 1);
-			return -EIO;
-		}
-	}
-	/* the update of a's range goes to every worker that joined */
-	for (uint32_t k = 0; k < n->n; k++) {
-		const struct gcdl_join_worker *w = &n->jw[k];
-
-		if (w->joined)
-			gcdl_node_send_range(n, w->port, w->mac, GCDL_MSG_UPDATE, r->t, n->update,
-					     n->coord_first, n->coord_count);
-	}
-	gcdl_node_flush(n);
-	return 0;
-}
-
-static void
-progress(struct gcdl_node *n, double loss, double acc, uint64_t *last_us,
-	 uint64_t *last_frames, int force)
-{
-	uint64_t now = node_us(n);
-	double dt = (double)(now - *last_us) / 1e6;
-
-	if (n->opts.progress == NULL || (!force && dt < n->opts.progress_s))
-		return;
-	fprintf(n->opts.progress, "aggregator %u: round %u/%u", n->opts.id, n->res.rounds,
-		n->prof.rounds);
-	if (!isnan(loss))
-		fprintf(n->opts.progress, " loss %.4f acc %.4f", loss, acc);
-	fprintf(n->opts.progress, " %.1f rounds/s %.0f frames/s stragglers %" PRIu64 "\n",
-		n->res.wall_s > 0 ? n->res.rounds / n->res.wall_s : 0.0,
-		dt > 0 ? (double)(n->res.accepted - *last_frames) / dt : 0.0,
-		n->res.stragglers);
-	fflush(n->opts.progress);
-	*last_us = now;
-	*last_frames = n->res.accepted;
-}
-
-/* Close round t (how: 0 complete, 1 deadline, 2 stop, 3 catch-up), report,
- * and open t+1 or start lingering after the last round. */
-static int
-finish_round(struct gcdl_node *n, struct agg_round *r, uint64_t now, int how)
-{
-	int rc = close_round(n, r, now, how, &r->loss, &r->acc);
-
-	if (rc != 0)
-		return rc;
-	progress(n, r->loss, r->acc, &r->last_report_us, &r->last_frames,
-		 r->t + 1 == n->prof.rounds || n->res.stopped);
-	r->t++;
-	if (r->t == n->prof.rounds || n->res.stopped) {
-		r->open = 0;
-		r->linger_until = n->res.stopped ? now : now + NODE_LINGER_US;
+	if (img == NULL)
 		return 0;
+	c0 = node_thread_ns();
+	gcdl_engine_close_round(n->e, a->update, &info);
+	node_count(n, GCDL_CTR_CPU_DECODE_NS, node_thread_ns() - c0);
+	node_count(n, GCDL_CTR_DECODE_COORDS, (uint64_t)n->dim * info.contributors);
+	a->closing = 0;
+	account_close(n);
+	last = a->t + 1 == p->rounds || a->how == HOW_STOP;
+	/* evaluate and report before the update goes down, so evaluation never
+	 * competes with the next round's workers for the cores */
+	rc = gcdl_round_end_close(&n->re, a->t, &info, node_tsc_us(n, a->seen_tsc - a->start_tsc) / 1e3,
+				  last, n->fail, sizeof(n->fail));
+	if (rc != 0)
+		return node_fail(n, rc, "%s", n->fail);
+	node_tel_closed(n, a->t + 1, info.stragglers);
+	NODE_LOG(control, DEBUG, "aggregator %u: round %u closed %s after %.1f us: %u stragglers, "
+		 "%" PRIu64 " frames, %" PRIu64 " duplicates", n->conf.id, a->t,
+		 a->how == HOW_COMPLETE ? "complete" : a->how == HOW_DEADLINE ? "by deadline" :
+		 a->how == HOW_STOP ? "on request" : "to catch up",
+		 node_tsc_us(n, a->seen_tsc - a->start_tsc), info.stragglers, info.frames,
+		 info.duplicates);
+	/* the update of a's range goes to every worker that joined */
+	node_image_encode(n, img, GCDL_MSG_UPDATE, a->t, a->update, a->coord_first,
+			  a->coord_count);
+	for (uint32_t k = 0; k < n->n; k++)
+		if (a->jw[k].joined && push(a, k, img) != 0)
+			node_count(n, GCDL_CTR_TX_FAILED, img->frames); /* it resyncs */
+	if (n->conf.inject_garbage > 0 || n->conf.inject_hostile > 0)
+		for (uint32_t k = 0; k < n->n; k++)
+			if (a->jw[k].joined)
+				node_inject(n, a->t + 1, a->jw[k].port, a->jw[k].mac);
+	a->silent = info.contributors == 0 ? a->silent + 1 : 0;
+	if (a->silent >= p->absent_rounds && a->how != HOW_CATCHUP)
+		return node_fail(n, -ENOTCONN, "no worker contributed to the last %u rounds "
+				 "(network.absent_rounds) up to round %u: the workers are gone",
+				 a->silent, a->t + 1);
+	a->t++;
+	if (last) {
+		n->finished = 1;
+		n->stopped = a->how == HOW_STOP;
+		if (!n->conf.local && !n->stopped)
+			n->linger_until = rte_rdtsc() + node_us_tsc(n, NODE_LINGER_US);
+		return 1;
 	}
-	gcdl_engine_begin_round(n->e, r->t);
-	r->got = 0;
-	memset(r->arr, 0, sizeof(uint32_t) * n->n);
-	open_round(n, r, node_us(n));
-	return 0;
+	gcdl_engine_begin_round(n->e, a->t);
+	a->got = 0;
+	memset(a->arr, 0, sizeof(uint32_t) * n->n);
+	open_round(n, rte_rdtsc());
+	node_wake_at(lp, a->deadline_tsc);
+	return 1;
+}
+
+static int
+start(struct gcdl_node *n, uint64_t now)
+{
+	struct node_agg *a = n->a;
+	uint32_t joined = 0;
+
+	for (uint32_t k = 0; k < n->n; k++)
+		joined += a->jw[k].joined;
+	if (joined < n->n && now < a->join_until && !node_stop_requested(n))
+		return 0;
+	if (joined == 0 && !node_stop_requested(n))
+		return node_fail(n, -ENOTCONN, "no worker joined within network.join_wait_ms = %u "
+				 "ms: are the workers running, with the same profile and job id, "
+				 "on a reachable port?", n->prof.join_wait_ms);
+	a->started = 1;
+	a->t0_tsc = now;
+	gcdl_round_end_start(&n->re);
+	open_round(n, now);
+	return 1;
 }
 
 int
-gcdl_node_agg_run(struct gcdl_node *n)
+node_agg_poll(struct gcdl_node *n, struct gcdl_loop *lp)
 {
-	struct agg_round r;
-	struct dp_idle idle = { 0 };
-	uint64_t wait_until;
-	int rc = 0;
+	struct node_agg *a = n->a;
+	uint64_t now;
+	uint32_t work = 0;
+	int rc;
 
-	memset(&r, 0, sizeof(r));
-	r.loss = NAN;
-	r.acc = NAN;
-	r.arr = calloc(n->n, sizeof(uint32_t));
-	if (r.arr == NULL)
-		return -ENOMEM;
-	gcdl_deadline_init(&r.dl, &n->prof);
-	/* after --resume the workers rejoin at the checkpoint's round and model */
-	r.t = n->first_round;
-	gcdl_engine_begin_round(n->e, r.t);
-	wait_until = node_us(n) + (uint64_t)n->prof.join_wait_ms * 1000;
-	r.last_report_us = node_us(n);
-	for (;;) {
-		uint32_t work = poll_ports(n, &r);
-		uint64_t now = node_us(n);
-
-		if (n->fail[0] != '\0') {
-			rc = -EIO;
-			break;
+	if (a->open && lp->top < a->deadline_tsc && a->deadline_tsc - lp->top < a->spin_tsc) {
+		a->pre_tsc = lp->top;
+		a->pre_cpu = node_thread_ns();
+	}
+	if (lp->prev_slept)
+		a->pre_tsc = 0; /* off-CPU by choice: not "not running" */
+	work += poll_ports(n, lp);
+	if (n->rc != 0)
+		return n->rc;
+	now = rte_rdtsc();
+	if (n->finished) {
+		/* lingering: answer resyncs with the final model, until a stop request */
+		if (node_stop_requested(n) && n->linger_until != 0)
+			n->linger_until = 1;
+	} else if (!a->started) {
+		rc = start(n, now);
+		if (rc < 0)
+			return rc;
+		work += (uint32_t)rc;
+		if (!a->started)
+			node_wake_at(lp, a->join_until);
+	} else {
+		if (a->open) {
+			if (node_stop_requested(n))
+				close_round(n, lp, now, HOW_STOP);
+			else if (a->t < a->catchup_to)
+				close_round(n, lp, now, HOW_CATCHUP);
+			else if (now >= a->deadline_tsc)
+				close_round(n, lp, now, HOW_DEADLINE);
+			else
+				node_wake_at(lp, a->deadline_tsc);
 		}
-		if (r.linger_until != 0) {
-			if (now >= r.linger_until || node_stop(n))
-				break;
-		} else if (!r.started) {
-			uint32_t joined = 0;
-
-			for (uint32_t k = 0; k < n->n; k++)
-				joined += n->jw[k].joined;
-			if (joined == n->n || now >= wait_until || node_stop(n)) {
-				r.started = 1;
-				r.t0_us = now;
-				open_round(n, &r, now);
-				work++;
-			}
-		} else {
-			int how = -1;
-
-			if (node_stop(n)) {
-				n->res.stopped = 1;
-				how = 2;
-			} else if (r.open && r.expected > 0 && r.got >= r.expected) {
-				how = 0;
-			} else if (!r.open || now >= r.deadline_us) {
-				how = 1;
-			}
-			if (how >= 0) {
-				rc = finish_round(n, &r, now, how);
-				if (rc != 0)
-					break;
-				work++;
-			}
-		}
-		gcdl_node_flush(n);
-		if (work) {
-			dp_idle_reset(&idle);
-		} else {
-			uint64_t max_us = DP_IDLE_SLEEP_US;
-
-			if (r.open && r.deadline_us > now && r.deadline_us - now < max_us)
-				max_us = r.deadline_us - now;
-			dp_idle_wait(&idle, max_us);
+		if (a->closing) {
+			if (node_stop_requested(n))
+				a->how = HOW_STOP;
+			rc = finish_round(n, lp);
+			if (rc < 0)
+				return rc;
+			work += (uint32_t)rc;
 		}
 	}
-	for (uint32_t k = 0; k < n->n; k++) {
-		n->res.wstat[k].joins = n->jw[k].joins;
-		n->res.wstat[k].resyncs = n->jw[k].resyncs;
-		n->res.wstat[k].refused = n->jw[k].refused;
-	}
-	n->res.model_crc = gcdl_node_crc(gcdl_engine_model(n->e) + n->coord_first,
-					 n->coord_count);
-	free(r.arr);
-	return rc;
+	work += feed(n);
+	return (int)work;
 }

@@ -1,136 +1,264 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Private to lib/dp: one multi-host node (include/gcdl/node.h). node.c
- * builds it and owns the ports and the transmit path; node_agg.c runs an
- * aggregator, node_worker.c a worker. Everything runs on the main lcore.
+ * Private to lib/dp: the node (include/gcdl/node.h). node.c builds it and
+ * owns its ports' receive and transmit paths; node_worker.c,
+ * node_agg.c and node_mesh.c are the three roles; faults_tx.c applies
+ * [faults] to frames a node holds; inject.c sends the self-test frames;
+ * pcap.c writes the capture.
+ *
+ * Transmit: every frame goes into its port's backlog (node_tx_queue()), and
+ * every poll sends from each backlog what the port takes (node_tx_flush()):
+ * a full ring is retried on the next poll, never spun on, so nodes sharing
+ * an lcore never wait for each other. Only a port whose link is down drops
+ * its backlog (a dead memif peer). Long sends (a worker's round of chunks,
+ * an update to every worker) are fed into the backlogs as they drain.
  */
 #ifndef GCDL_NODE_INTERNAL_H
 #define GCDL_NODE_INTERNAL_H
 
 #include <stdint.h>
+#include <time.h>
 
+#include <rte_common.h>
+#include <rte_cycles.h>
 #include <rte_ethdev.h>
+#include <rte_log.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
 #include "gcdl/auth.h"
+#include "gcdl/deadline.h"
+#include "gcdl/engine.h"
+#include "gcdl/faults.h"
 #include "gcdl/join.h"
 #include "gcdl/node.h"
+#include "gcdl/round_end.h"
 #include "gcdl/straggler.h"
 
-#define NODE_MAX_PORTS 64
-#define NODE_MAX_BURST 512
-#define NODE_HELLO_US 200000   /* hello and resync retry period */
-#define NODE_LINGER_US 1000000 /* the aggregator answers resyncs this long after the end */
-#define NODE_TX_SPIN_US 2000   /* a full TX ring is retried this long, then frames are dropped */
+extern int gcdl_logtype_control;
+extern int gcdl_logtype_dataplane;
+extern int gcdl_logtype_engine;
 
-struct node_txq {
-	uint16_t n;
-	struct rte_mbuf *m[NODE_MAX_BURST];
+/* NODE_LOG(control, ERR, "...", ...): log types gcdl.control/dataplane/engine. */
+#define NODE_LOG(type, level, fmt, ...)                                               \
+	rte_log(RTE_LOG_##level, gcdl_logtype_##type, "gcdl." #type ": " fmt "\n", \
+		##__VA_ARGS__)
+
+#define NODE_MAX_PORTS 64
+#define NODE_MAX_BURST 512        /* the profile's upper bound of dataplane.burst */
+#define NODE_BACKLOG 4096         /* frames a port's backlog holds (power of two) */
+#define NODE_FEED_MAX 256         /* streams fill a port's backlog up to this: bounds
+				   * the mbufs in flight per port */
+#define NODE_HELLO_US 200000      /* hello and resync retry period */
+#define NODE_LINGER_US 1000000    /* an aggregator answers resyncs this long after the end */
+#define NODE_DEADLINE_SPIN_US 500 /* poll without sleeping this close to a timer */
+#define NODE_IDLE_SPIN 64         /* empty polls before yielding */
+#define NODE_IDLE_YIELD 256       /* empty polls before sleeping */
+#define NODE_IDLE_SLEEP_US 20     /* longest sleep of an idle loop */
+#define NODE_ALLOC_WAIT_S 2       /* a node gives up on an empty mempool after this */
+#define NODE_IMAGES 4             /* downlink images an aggregator keeps in flight */
+#define NODE_CLOSE_SLACK_US 1000.0 /* a round closed later than this past its
+				    * deadline is a late close */
+
+/* One port of a node and its transmit backlog (a ring of mbufs). */
+struct node_port {
+	uint16_t id;                 /* ethdev port */
+	uint8_t mac[6];
+	uint32_t head, tail;         /* backlog[head & mask] .. backlog[tail & mask] */
+	struct rte_mbuf *backlog[NODE_BACKLOG];
 };
+
+/* One round's update encoded once as frames; sent to each joined worker
+ * with its addresses patched in (neither the CRC nor the tag covers them). */
+struct node_image {
+	int type;                    /* GCDL_MSG_UPDATE or GCDL_MSG_MODEL */
+	uint32_t round;
+	uint32_t frames;
+	uint32_t stride;             /* bytes between frames in data */
+	uint16_t *len;
+	uint8_t *data;
+	uint32_t users;              /* destinations still sending it */
+};
+
+/* A stream of an image to one worker: the next frame to queue. */
+struct node_stream {
+	struct node_image *img;      /* NULL: nothing to send */
+	uint32_t next;
+};
+
+struct node_worker;
+struct node_agg;
+struct node_mesh;
 
 struct gcdl_node {
+	struct gcdl_counters c;      /* first: cache-line aligned by the allocation */
+	struct gcdl_node_conf conf;
 	struct gcdl_profile prof;
-	struct gcdl_node_opts opts;
-	struct gcdl_job job;
-	int job_open;
-	struct gcdl_engine *e;
-	uint32_t n;            /* workers N */
-	uint32_t k;            /* aggregators K */
+	struct gcdl_job *job;
+	struct gcdl_engine *e;       /* this node's: its replica, its aggregation */
+	struct gcdl_round_end re;
+	uint32_t n;                  /* workers N */
+	uint32_t k;                  /* aggregators K (1 in mesh: peer 0 commits) */
 	uint32_t dim, chunks, chunk_coords;
-	uint32_t mc, mchunks;  /* coordinates per model/update frame, frames per model */
-	uint16_t self;         /* sender id: k, or N + a */
-	uint64_t hash;
+	uint32_t mc, mchunks;        /* coordinates per model/update frame, frames per model */
+	uint16_t self;               /* sender id: k, or N + a */
+	uint64_t hash;               /* gcdl_profile_hash() */
 	uint64_t hz;
 	uint32_t burst;
-	size_t frame_cap;
-	struct rte_mempool *pool;
-
+	size_t frame_cap;            /* longest frame, bytes */
+	uint8_t *payload;            /* scratch for one payload */
+	uint8_t *frame;              /* scratch for one frame */
 	uint16_t nports;
-	uint16_t port[NODE_MAX_PORTS];
-	uint8_t mac[NODE_MAX_PORTS][6];
-	int started[NODE_MAX_PORTS];
-	struct node_txq txq[NODE_MAX_PORTS];
-
-	uint8_t (*agg_macs)[6];    /* K entries, NULL: found by broadcast */
-	uint8_t (*worker_macs)[6]; /* N entries, NULL: any */
+	struct node_port *port;      /* nports */
+	uint8_t (*agg_macs)[6];      /* K entries, NULL: found by broadcast */
+	uint8_t (*worker_macs)[6];   /* N entries, NULL: any */
 	struct gcdl_frame_limits lim;
-	uint32_t first_round;      /* aggregator: 0, or the round a checkpoint continues with */
 	struct gcdl_straggler_model sm;
 	double *slowdown;
-	uint8_t *payload;          /* scratch for one payload */
-	struct gcdl_auth auth_key;
-	const struct gcdl_auth *auth; /* job.key_file, or NULL: no tags */
-
-	struct gcdl_node_result res;
+	struct gcdl_faults faults;
+	struct gcdl_pcap *pcap;
+	uint64_t inject_seq[2];      /* self-test frames built so far: garbage, hostile */
+	int finished;                /* rounds over (or stopped) */
+	int stopped;
+	uint64_t linger_until;       /* TSC; 0: not lingering */
+	int rc;                      /* failure (negative), else 0 */
 	char fail[512];
-	int ran;
+	struct gcdl_node_round tel;  /* relaxed stores, for telemetry */
+	struct node_worker *w;
+	struct node_agg *a;
+	struct node_mesh *m;
+} __rte_cache_aligned;
 
-	/* aggregator a */
-	struct gcdl_join_worker *jw;
-	uint32_t chunk_first, chunk_count, coord_first, coord_count;
-	float *update;
+/* CPU time of the calling thread in ns (~0.2 us a call: per round or per
+ * poll, never per frame). */
+static inline uint64_t
+node_thread_ns(void)
+{
+	struct timespec ts;
 
-	/* worker k */
-	float *w, *u, *v;
-	struct gcdl_link *links;   /* K */
-	uint8_t *lgot;             /* K x mchunks: frames of the round being assembled */
-	uint32_t incarnation;
-	uint32_t nparts;
-	uint32_t parts[GCDL_JOIN_MAX_PARTS];
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
-	/* mesh node k (node_mesh.c) */
-	struct node_mesh *mesh;
-};
+static inline void
+node_count(struct gcdl_node *n, enum gcdl_counter c, uint64_t v)
+{
+	gcdl_counter_add(&n->c, c, v);
+}
+
+static inline double
+node_tsc_us(const struct gcdl_node *n, uint64_t ticks)
+{
+	return (double)ticks * 1e6 / (double)n->hz;
+}
 
 static inline uint64_t
-node_us(const struct gcdl_node *n)
+node_us_tsc(const struct gcdl_node *n, double us)
 {
-	return rte_get_tsc_cycles() * 1000000ULL / n->hz;
+	return us > 0 ? (uint64_t)(us * (double)n->hz / 1e6) : 0;
 }
 
 static inline int
-node_stop(const struct gcdl_node *n)
+node_stop_requested(const struct gcdl_node *n)
 {
-	return n->opts.stop != NULL && __atomic_load_n(n->opts.stop, __ATOMIC_RELAXED);
+	return n->conf.stop != NULL && __atomic_load_n(n->conf.stop, __ATOMIC_RELAXED);
 }
 
-/* node.c */
-/* Queue one frame (header fields in h, payload of h->payload_len bytes) for
- * dst on port index pi; the source MAC is the port's. @return 0 or -ENOBUFS. */
-int gcdl_node_send(struct gcdl_node *n, uint16_t pi, const uint8_t dst[6],
-		   const struct gcdl_frame_hdr *h, const void *payload);
-/* Send everything queued (retrying a full ring for NODE_TX_SPIN_US). */
-void gcdl_node_flush(struct gcdl_node *n);
-/* Receive a burst on port index pi. Frames for another MAC are freed and
- * counted. @return frames kept in pkts. */
-uint16_t gcdl_node_rx(struct gcdl_node *n, uint16_t pi, struct rte_mbuf **pkts);
-/* Validate a received frame (and its tag when the job has a key).
- * @return 0, or a positive drop reason (counted here). */
-int gcdl_node_decode(struct gcdl_node *n, const struct rte_mbuf *m, struct gcdl_frame_hdr *hdr,
-		     const uint8_t **pl);
-/* Fill h with this node's header fields for a frame of the given type. */
-void gcdl_node_hdr(const struct gcdl_node *n, struct gcdl_frame_hdr *h, int type,
-		   uint32_t round);
-/* Send model or update frames (values from vec, round) that intersect the
- * coordinate range [first, first+count) to dst on port index pi. */
-void gcdl_node_send_range(struct gcdl_node *n, uint16_t pi, const uint8_t dst[6], int type,
-			  uint32_t round, const float *vec, uint32_t first, uint32_t count);
-/* CRC-32 of floats. */
-uint64_t gcdl_node_crc(const float *v, uint32_t count);
+/* Ask to be polled again at tsc at the latest. */
+static inline void
+node_wake_at(struct gcdl_loop *lp, uint64_t tsc)
+{
+	if (tsc < lp->wake)
+		lp->wake = tsc;
+}
 
-/* node_agg.c */
-int gcdl_node_agg_init(struct gcdl_node *n, char *err, size_t errlen);
-int gcdl_node_agg_run(struct gcdl_node *n);
+/* The node failed: remember the first reason. @return rc. */
+int node_fail(struct gcdl_node *n, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
-/* node_worker.c */
-int gcdl_node_worker_init(struct gcdl_node *n, char *err, size_t errlen);
-int gcdl_node_worker_run(struct gcdl_node *n);
+/* Telemetry's view of the round (relaxed stores). */
+void node_tel_round(struct gcdl_node *n, uint32_t round_1based, double deadline_us);
+void node_tel_closed(struct gcdl_node *n, uint32_t rounds_done, uint32_t stragglers);
 
-/* node_mesh.c: network.topology mesh, every node a worker and a replica */
-int gcdl_node_mesh_init(struct gcdl_node *n, char *err, size_t errlen);
-int gcdl_node_mesh_run(struct gcdl_node *n);
-void gcdl_node_mesh_summary(const struct gcdl_node *n, FILE *out);
-void gcdl_node_mesh_free(struct gcdl_node *n);
+/* node.c: the longest frame any node of the job sends, tag included. */
+size_t node_frame_cap(const struct gcdl_job *job);
+
+/* node.c: transmit */
+/* An mbuf from the node's pool, or NULL (counted). */
+struct rte_mbuf *node_alloc(struct gcdl_node *n);
+/* Room left in a port's backlog. */
+uint32_t node_tx_room(const struct gcdl_node *n, uint16_t pi);
+/* Queue a ready mbuf on port index pi (counted by class when it goes out).
+ * A full backlog drops it (tx_failed). */
+void node_tx_queue(struct gcdl_node *n, uint16_t pi, struct rte_mbuf *m);
+/* Send what every port takes from its backlog. @return frames sent. */
+uint32_t node_tx_flush(struct gcdl_node *n);
+/* Encode one frame (header fields in h, payload of h->payload_len bytes,
+ * sealed with the job key when there is one) for dst on port index pi, and
+ * queue it. @return 0, -ENOBUFS, or the encoder's error. */
+int node_send(struct gcdl_node *n, uint16_t pi, const uint8_t dst[6],
+	      const struct gcdl_frame_hdr *h, const void *payload);
+/* Queue a copy of a whole frame (its MACs patched: dst, and the port's as
+ * source) on port index pi. @return 0 or -ENOBUFS. */
+int node_send_raw(struct gcdl_node *n, uint16_t pi, const uint8_t dst[6], const uint8_t *frame,
+		  size_t len);
+/* This node's header fields for a frame of the given type and round. */
+void node_hdr(const struct gcdl_node *n, struct gcdl_frame_hdr *h, int type, uint32_t round);
+/* Queue model or update frames (values of vec, round) that intersect the
+ * coordinates [first, first+count) to dst on port index pi. */
+void node_send_range(struct gcdl_node *n, uint16_t pi, const uint8_t dst[6], int type,
+		     uint32_t round, const float *vec, uint32_t first, uint32_t count);
+
+/* node.c: receive */
+/* Receive a burst on port index pi; frames for another unicast MAC are freed
+ * and counted; every frame is captured. @return frames kept in pkts. */
+uint16_t node_rx(struct gcdl_node *n, uint16_t pi, struct rte_mbuf **pkts);
+/* Validate a received frame against lim (and its tag with a job key),
+ * count it by class. @return 0, or a positive drop reason (counted). */
+int node_decode(struct gcdl_node *n, const struct rte_mbuf *m, struct gcdl_frame_hdr *hdr,
+		const uint8_t **pl);
+
+/* images (node.c) */
+int node_image_init(struct gcdl_node *n, struct node_image *img, uint32_t frames);
+void node_image_fini(struct node_image *img);
+/* Encode vec as frames of type (round) into img. */
+void node_image_encode(struct gcdl_node *n, struct node_image *img, int type, uint32_t round,
+		       const float *vec, uint32_t first, uint32_t count);
+/* Feed a stream into port pi's backlog for dst. @return frames queued; the
+ * stream is done when s->img is NULL again. */
+uint32_t node_stream_feed(struct gcdl_node *n, struct node_stream *s, uint16_t pi,
+			  const uint8_t dst[6]);
+
+/* pcap.c: append one record of len bytes at time tsc (one writer thread). */
+void gcdl_pcap_write(struct gcdl_pcap *pc, uint64_t tsc, const uint8_t *frame, uint32_t len);
+
+/* faults_tx.c: [faults] on frames a node holds for round t (drop, duplicate,
+ * corrupt, reorder; held_port follows its frame), and the send time of a
+ * slow worker. */
+int node_faults_apply(struct gcdl_node *n, uint32_t round, struct rte_mbuf **held,
+		      uint16_t *held_port, uint32_t *nheld, struct gcdl_fault_send *plan,
+		      struct rte_mbuf **scratch, uint16_t *scratch_port);
+int node_faults_slow(const struct gcdl_node *n);
+uint64_t node_faults_due(struct gcdl_node *n, uint64_t start, uint64_t ready, uint64_t due,
+			 uint32_t frames);
+
+/* inject.c: this round's self-test frames (--inject-garbage, --inject-hostile)
+ * to dst on port index pi. */
+void node_inject(struct gcdl_node *n, uint32_t round, uint16_t pi, const uint8_t dst[6]);
+
+/* the roles */
+int node_worker_init(struct gcdl_node *n, char *err, size_t errlen);
+int node_worker_poll(struct gcdl_node *n, struct gcdl_loop *lp);
+void node_worker_fini(struct gcdl_node *n);
+int node_agg_init(struct gcdl_node *n, char *err, size_t errlen);
+int node_agg_poll(struct gcdl_node *n, struct gcdl_loop *lp);
+void node_agg_fini(struct gcdl_node *n);
+int node_agg_row(const struct gcdl_node *n, uint32_t k, struct gcdl_worker_row *row);
+int node_agg_drained(const struct gcdl_node *n);
+int node_mesh_init(struct gcdl_node *n, char *err, size_t errlen);
+int node_mesh_poll(struct gcdl_node *n, struct gcdl_loop *lp);
+void node_mesh_fini(struct gcdl_node *n);
+int node_mesh_in_sync(const struct gcdl_node *n);
+void node_mesh_counters(const struct gcdl_node *n, struct gcdl_counters *c);
 
 #endif /* GCDL_NODE_INTERNAL_H */

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * --pcap: a classic libpcap capture file (magic 0xa1b2c3d4, version 2.4,
- * snaplen 65535, linktype 1 = Ethernet) of every frame the aggregator lcore
- * receives and sends. Only the aggregator lcore writes records (one writer,
+ * snaplen 65535, linktype 1 = Ethernet) of every frame a node receives and
+ * sends. Only the lcore that polls that node writes records (one writer,
  * no lock); stdio buffers them and gcdl_pcap_close() flushes. Record times
  * are the TSC of the burst, converted to wall-clock time against one
  * clock_gettime(CLOCK_REALTIME) reading taken when the file was opened.
@@ -14,7 +14,7 @@
 
 #include <rte_cycles.h>
 
-#include "dp_internal.h"
+#include "node_internal.h"
 
 #define PCAP_MAGIC 0xa1b2c3d4u
 #define PCAP_SNAPLEN 65535u
@@ -94,8 +94,7 @@ gcdl_pcap_open(const char *path, char *err, size_t errlen)
 }
 
 void
-gcdl_dp_pcap_write(struct gcdl_pcap *pc, uint64_t tsc, const uint8_t *mac12,
-		   const uint8_t *frame, uint32_t len)
+gcdl_pcap_write(struct gcdl_pcap *pc, uint64_t tsc, const uint8_t *frame, uint32_t len)
 {
 	struct pcap_rec_hdr r;
 	uint32_t incl = len < PCAP_SNAPLEN ? len : PCAP_SNAPLEN;
@@ -109,12 +108,7 @@ gcdl_dp_pcap_write(struct gcdl_pcap *pc, uint64_t tsc, const uint8_t *mac12,
 	r.orig_len = len;
 	/* errors stick in the stream; gcdl_pcap_close() reports them */
 	fwrite(&r, sizeof(r), 1, pc->f);
-	if (mac12 != NULL && incl >= 12) {
-		fwrite(mac12, 1, 12, pc->f);
-		fwrite(frame + 12, 1, incl - 12, pc->f);
-	} else {
-		fwrite(frame, 1, incl, pc->f);
-	}
+	fwrite(frame, 1, incl, pc->f);
 }
 
 int

@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Packet pools and port pairs: two ethdev ports made with rte_eth_from_rings()
- * whose TX ring is the other's RX ring, one queue each. */
+/*
+ * Packet pools and ports: the net_ring port pairs of a local cluster (two
+ * ethdev ports made with rte_eth_from_rings(), each one's TX ring the other's
+ * RX ring: a point-to-point link), and the start of a probed port (memif,
+ * af_packet, a NIC) for a multi-host node.
+ */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,11 +14,12 @@
 #include <rte_ethdev.h>
 
 #include "dp_internal.h"
+#include "seterr.h"
 
 #define POOL_CACHE 256
 
 struct rte_mempool *
-gcdl_dp_pool_create(const char *name, unsigned socket, uint32_t mbufs, uint16_t data_room)
+dp_pool_create(const char *name, unsigned socket, uint32_t mbufs, uint16_t data_room)
 {
 	uint32_t cache = POOL_CACHE;
 
@@ -26,74 +31,68 @@ gcdl_dp_pool_create(const char *name, unsigned socket, uint32_t mbufs, uint16_t 
 	return rte_pktmbuf_pool_create(name, mbufs, cache, 0, data_room, (int)socket);
 }
 
+/* One RX and one TX queue; net_ring ignores the descriptor counts (its
+ * rings set the depth). */
 static int
-port_start(uint16_t port, uint32_t ring_size, unsigned socket, struct rte_mempool *pool)
+queues_start(uint16_t port, uint32_t ring_size, struct rte_mempool *pool)
 {
-	/* net_ring ignores the descriptor counts: the rings set the depth */
-	uint16_t desc = ring_size > 32768 ? 32768 : (uint16_t)ring_size;
+	uint16_t desc = ring_size > 4096 ? 4096 : (uint16_t)ring_size;
+	int sock = rte_eth_dev_socket_id(port);
 	struct rte_eth_conf conf;
 	int rc;
 
 	memset(&conf, 0, sizeof(conf));
 	rc = rte_eth_dev_configure(port, 1, 1, &conf);
 	if (rc == 0)
-		rc = rte_eth_rx_queue_setup(port, 0, desc, socket, NULL, pool);
+		rc = rte_eth_rx_queue_setup(port, 0, desc, sock < 0 ? 0 : (unsigned)sock, NULL,
+					    pool);
 	if (rc == 0)
-		rc = rte_eth_tx_queue_setup(port, 0, desc, socket, NULL);
-	if (rc == 0)
-		rc = rte_eth_dev_start(port);
+		rc = rte_eth_tx_queue_setup(port, 0, desc, sock < 0 ? 0 : (unsigned)sock, NULL);
 	return rc;
 }
 
 int
-gcdl_dp_pair_create(struct dp_pair *pp, uint32_t index, const char *prefix, unsigned wsocket,
-		    unsigned asocket, uint32_t ring_size, struct rte_mempool *wpool,
-		    struct rte_mempool *apool, char *err, size_t errlen)
+dp_link_create(struct dp_link *l, uint32_t index, const unsigned socket[2], uint32_t ring_size,
+	       struct rte_mempool *const pool[2], char *err, size_t errlen)
 {
-	char name[RTE_ETH_NAME_MAX_LEN];
-	int rc;
+	char name[RTE_RING_NAMESIZE];
 
-	memset(pp, 0, sizeof(*pp));
-	pp->wport = -1;
-	pp->aport = -1;
-	pp->wsocket = wsocket;
-	pp->asocket = asocket;
-	snprintf(pp->name, sizeof(pp->name), "%s%u", prefix, index);
+	memset(l, 0, sizeof(*l));
+	l->port[0] = l->port[1] = -1;
 	/* each ring lives with its consumer; one producer, one consumer */
-	snprintf(name, RTE_RING_NAMESIZE, "%.16s_up", pp->name);
-	pp->to_agg = rte_ring_create(name, ring_size, (int)asocket, RING_F_SP_ENQ | RING_F_SC_DEQ);
-	snprintf(name, RTE_RING_NAMESIZE, "%.16s_dn", pp->name);
-	pp->to_worker = rte_ring_create(name, ring_size, (int)wsocket,
-					RING_F_SP_ENQ | RING_F_SC_DEQ);
-	if (pp->to_agg == NULL || pp->to_worker == NULL) {
-		snprintf(err, errlen, "port pair %s: cannot create its rings of %u slots: %s",
-			 pp->name, ring_size, rte_strerror(rte_errno));
-		return -(rte_errno ? rte_errno : ENOMEM);
+	for (int i = 0; i < 2; i++) {
+		snprintf(name, sizeof(name), "gcdl_l%u_%d", index, i);
+		l->ring[i] = rte_ring_create(name, ring_size, (int)socket[i],
+					     RING_F_SP_ENQ | RING_F_SC_DEQ);
+		if (l->ring[i] == NULL) {
+			gcdl_seterr(err, errlen, "link %u: cannot create its rings of %u slots: %s",
+				    index, ring_size, rte_strerror(rte_errno));
+			return -(rte_errno ? rte_errno : ENOMEM);
+		}
 	}
-	snprintf(name, sizeof(name), "%s_w", pp->name);
-	pp->wport = rte_eth_from_rings(name, &pp->to_worker, 1, &pp->to_agg, 1, wsocket);
-	snprintf(name, sizeof(name), "%s_a", pp->name);
-	pp->aport = rte_eth_from_rings(name, &pp->to_agg, 1, &pp->to_worker, 1, asocket);
-	if (pp->wport < 0 || pp->aport < 0 || !rte_eth_dev_is_valid_port((uint16_t)pp->wport) ||
-	    !rte_eth_dev_is_valid_port((uint16_t)pp->aport)) {
-		snprintf(err, errlen, "port pair %s: net_ring port did not probe: %s", pp->name,
-			 rte_strerror(rte_errno));
-		return -ENODEV;
+	for (int i = 0; i < 2; i++) {
+		snprintf(name, sizeof(name), "gcdl_l%u_%c", index, i ? 'b' : 'a');
+		l->port[i] = rte_eth_from_rings(name, &l->ring[i], 1, &l->ring[!i], 1, socket[i]);
+		if (l->port[i] < 0 || !rte_eth_dev_is_valid_port((uint16_t)l->port[i])) {
+			gcdl_seterr(err, errlen, "link %u: net_ring port did not probe: %s (DPDK "
+				    "has room for %u ports)", index, rte_strerror(rte_errno),
+				    RTE_MAX_ETHPORTS);
+			l->port[i] = -1;
+			return -ENODEV;
+		}
 	}
-	rc = port_start((uint16_t)pp->wport, ring_size, wsocket, wpool);
-	if (rc == 0)
-		pp->wstarted = 1;
-	if (rc == 0)
-		rc = port_start((uint16_t)pp->aport, ring_size, asocket, apool);
-	if (rc == 0)
-		pp->astarted = 1;
-	if (rc != 0) {
-		snprintf(err, errlen, "port pair %s: cannot configure and start ports %d/%d: %s",
-			 pp->name, pp->wport, pp->aport, rte_strerror(-rc));
-		return rc;
+	for (int i = 0; i < 2; i++) {
+		int rc = queues_start((uint16_t)l->port[i], ring_size, pool[i]);
+
+		if (rc == 0)
+			rc = rte_eth_dev_start((uint16_t)l->port[i]);
+		if (rc != 0) {
+			gcdl_seterr(err, errlen, "link %u: cannot configure and start port %d: %s",
+				    index, l->port[i], rte_strerror(-rc));
+			return rc;
+		}
+		l->started[i] = 1;
 	}
-	rte_eth_macaddr_get((uint16_t)pp->wport, &pp->wmac);
-	rte_eth_macaddr_get((uint16_t)pp->aport, &pp->amac);
 	return 0;
 }
 
@@ -108,30 +107,62 @@ drain_ring(struct rte_ring *r)
 }
 
 void
-gcdl_dp_pair_destroy(struct dp_pair *pp)
+dp_link_destroy(struct dp_link *l)
 {
-	if (pp == NULL)
+	if (l == NULL)
 		return;
-	if (pp->wport >= 0) {
-		if (pp->wstarted)
-			rte_eth_dev_stop((uint16_t)pp->wport);
-		rte_eth_dev_close((uint16_t)pp->wport);
-	}
-	if (pp->aport >= 0) {
-		if (pp->astarted)
-			rte_eth_dev_stop((uint16_t)pp->aport);
-		rte_eth_dev_close((uint16_t)pp->aport);
+	for (int i = 0; i < 2; i++) {
+		if (l->port[i] < 0)
+			continue;
+		if (l->started[i])
+			rte_eth_dev_stop((uint16_t)l->port[i]);
+		rte_eth_dev_close((uint16_t)l->port[i]);
 	}
 	/* ports made from existing rings leave them to us */
-	if (pp->to_agg != NULL) {
-		drain_ring(pp->to_agg);
-		rte_ring_free(pp->to_agg);
+	for (int i = 0; i < 2; i++) {
+		if (l->ring[i] != NULL) {
+			drain_ring(l->ring[i]);
+			rte_ring_free(l->ring[i]);
+		}
 	}
-	if (pp->to_worker != NULL) {
-		drain_ring(pp->to_worker);
-		rte_ring_free(pp->to_worker);
+	memset(l, 0, sizeof(*l));
+	l->port[0] = l->port[1] = -1;
+}
+
+int
+dp_port_start(uint16_t port, uint32_t ring_size, struct rte_mempool *pool, const uint8_t *want_mac,
+	      char *err, size_t errlen)
+{
+	char name[RTE_ETH_NAME_MAX_LEN] = "";
+	struct rte_ether_addr a;
+	int rc;
+
+	rte_eth_dev_get_name_by_port(port, name);
+	rc = queues_start(port, ring_size, pool);
+	if (rc != 0) {
+		gcdl_seterr(err, errlen, "port %u (%s): cannot configure it: %s", port, name,
+			    rte_strerror(-rc));
+		return rc;
 	}
-	memset(pp, 0, sizeof(*pp));
-	pp->wport = -1;
-	pp->aport = -1;
+	if (want_mac != NULL) {
+		memcpy(a.addr_bytes, want_mac, 6);
+		rc = rte_eth_dev_default_mac_addr_set(port, &a);
+		if (rc != 0) {
+			char t[18];
+
+			gcdl_seterr(err, errlen, "port %u (%s): cannot take the profile's MAC %s: %s",
+				    port, name, gcdl_mac_format(want_mac, t, sizeof(t)),
+				    rte_strerror(-rc));
+			return rc;
+		}
+	}
+	rc = rte_eth_dev_start(port);
+	if (rc != 0) {
+		gcdl_seterr(err, errlen, "port %u (%s): cannot start it: %s", port, name,
+			    rte_strerror(-rc));
+		return rc;
+	}
+	/* frames come to the profile's MAC, which the kernel side may not know */
+	rte_eth_promiscuous_enable(port);
+	return 0;
 }

@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * DPDK telemetry of the data plane: /gcdl/stats, /gcdl/round, /gcdl/layout
- * and /gcdl/workers on the EAL's telemetry socket
- * (<runtime dir>/dpdk_telemetry.v2, e.g. `echo /gcdl/round | dpdk-telemetry.py
- * -f PREFIX`).
+ * DPDK telemetry of a process's data plane, in every role: /gcdl/stats,
+ * /gcdl/round, /gcdl/layout, /gcdl/workers and /gcdl/node on the EAL's
+ * telemetry socket (<runtime dir>/dpdk_telemetry.v2, e.g.
+ * `echo /gcdl/round | dpdk-telemetry.py -f PREFIX`).
  *
  * The callbacks run on DPDK's telemetry thread (one per client connection),
- * while the lcores and the control thread keep running: they read the
- * per-lcore counters and the control thread's published round state with
- * relaxed atomic loads and never take a lock on the data path. Each value is
- * current; a reply is not a snapshot of one instant.
+ * while the lcores keep running: they read the nodes' counters (the list of
+ * gcdl/counters.h) and published round state with relaxed atomic loads and
+ * never take a lock on the data path. Each value is current; a reply is not
+ * a snapshot of one instant.
  *
  * The telemetry API of DPDK 22.11 passes no user pointer to a callback, so
  * the data plane is attached here; gcdl_dp_free() detaches it and waits
@@ -20,6 +20,8 @@
 #include <string.h>
 
 #include <rte_telemetry.h>
+
+#include "gcdl/layout.h"
 
 #include "dp_internal.h"
 
@@ -48,15 +50,6 @@ tel_put(void)
 	__atomic_fetch_sub(&tel_busy, 1, __ATOMIC_SEQ_CST);
 }
 
-static double
-load_double(const double *p)
-{
-	double v;
-
-	__atomic_load(p, &v, __ATOMIC_RELAXED);
-	return v;
-}
-
 /* rte_tel_data_add_dict_* return a positive E2BIG on truncation: an error too. */
 static int
 add_u64(struct rte_tel_data *d, const char *name, uint64_t v)
@@ -82,12 +75,8 @@ add_double(struct rte_tel_data *d, const char *name, double v)
 static int
 tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 {
-	uint64_t up_tx_f = 0, up_tx_b = 0, dn_rx_f = 0, dn_rx_b = 0, dn_dup = 0, skipped = 0;
-	uint64_t alloc = 0, drops = 0, dn_drops = 0, dn_by[GCDL_DROP__COUNT] = { 0 };
-	uint64_t by[GCDL_DROP__COUNT] = { 0 }, fault[5] = { 0 }, txfull = 0;
-	const struct dp_stats *a, *c;
+	struct gcdl_counters total, one;
 	struct gcdl_dp *dp;
-	char key[64];
 	int rc = 0;
 
 	RTE_SET_USED(cmd);
@@ -96,77 +85,15 @@ tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	dp = tel_get();
 	if (dp == NULL)
 		return -ENODEV;
-	a = &dp->agg->st;
-	c = &dp->ctl_st;
-	for (uint32_t i = 0; i < dp->nwl; i++) {
-		const struct dp_stats *w = &dp->wl[i]->st;
-
-		up_tx_f += DP_STAT_GET(w, tx_frames);
-		up_tx_b += DP_STAT_GET(w, tx_bytes);
-		dn_rx_f += DP_STAT_GET(w, rx_frames);
-		dn_rx_b += DP_STAT_GET(w, rx_bytes);
-		dn_dup += DP_STAT_GET(w, duplicates);
-		skipped += DP_STAT_GET(w, skipped);
-		alloc += DP_STAT_GET(w, alloc_fail);
-		txfull += DP_STAT_GET(w, tx_full);
-		fault[0] += DP_STAT_GET(w, fault_dropped);
-		fault[1] += DP_STAT_GET(w, fault_duplicated);
-		fault[2] += DP_STAT_GET(w, fault_reordered);
-		fault[3] += DP_STAT_GET(w, fault_corrupted);
-		fault[4] += DP_STAT_GET(w, fault_delayed);
-		for (int r = 1; r < GCDL_DROP__COUNT; r++)
-			dn_by[r] += DP_STAT_GET(w, drops[r]);
+	memset(&total, 0, sizeof(total));
+	for (uint32_t i = 0; i < dp->nnodes; i++) {
+		gcdl_counters_snapshot(&one, gcdl_node_counters(dp->nodes[i]));
+		gcdl_counters_accumulate(&total, &one);
 	}
-	alloc += DP_STAT_GET(a, alloc_fail) + DP_STAT_GET(c, alloc_fail);
-	for (int r = 1; r < GCDL_DROP__COUNT; r++) {
-		by[r] = DP_STAT_GET(a, drops[r]);
-		drops += by[r];
-		dn_drops += dn_by[r];
-	}
-
+	gcdl_counters_sum_drops(&total);
 	rte_tel_data_start_dict(d);
-	rc |= add_u64(d, "uplink_tx_frames", up_tx_f);
-	rc |= add_u64(d, "uplink_tx_bytes", up_tx_b);
-	rc |= add_u64(d, "uplink_rx_frames", DP_STAT_GET(a, rx_frames));
-	rc |= add_u64(d, "uplink_rx_bytes", DP_STAT_GET(a, rx_bytes));
-	rc |= add_u64(d, "uplink_accepted", DP_STAT_GET(a, accepted));
-	rc |= add_u64(d, "uplink_payload_bytes",
-		      __atomic_load_n(&dp->tel.payload_bytes, __ATOMIC_RELAXED));
-	rc |= add_u64(d, "uplink_wire_bytes",
-		      __atomic_load_n(&dp->tel.wire_bytes, __ATOMIC_RELAXED));
-	rc |= add_u64(d, "downlink_tx_frames", DP_STAT_GET(a, tx_frames));
-	rc |= add_u64(d, "downlink_tx_bytes", DP_STAT_GET(a, tx_bytes));
-	rc |= add_u64(d, "downlink_rx_frames", dn_rx_f);
-	rc |= add_u64(d, "downlink_rx_bytes", dn_rx_b);
-	rc |= add_u64(d, "garbage_injected", DP_STAT_GET(c, tx_frames));
-	rc |= add_u64(d, "duplicates", DP_STAT_GET(a, duplicates));
-	rc |= add_u64(d, "downlink_duplicates", dn_dup);
-	rc |= add_u64(d, "late", DP_STAT_GET(a, late));
-	rc |= add_u64(d, "rejected", DP_STAT_GET(a, rejected));
-	rc |= add_u64(d, "stragglers",
-		      __atomic_load_n(&dp->tel.stragglers_total, __ATOMIC_RELAXED));
-	rc |= add_u64(d, "skipped", skipped);
-	rc |= add_u64(d, "closed_complete",
-		      __atomic_load_n(&dp->tel.closed_complete, __ATOMIC_RELAXED));
-	rc |= add_u64(d, "closed_deadline",
-		      __atomic_load_n(&dp->tel.closed_deadline, __ATOMIC_RELAXED));
-	rc |= add_u64(d, "alloc_failures", alloc);
-	rc |= add_u64(d, "tx_full", txfull + DP_STAT_GET(a, tx_full));
-	rc |= add_u64(d, "fault_dropped", fault[0]);
-	rc |= add_u64(d, "fault_duplicated", fault[1]);
-	rc |= add_u64(d, "fault_reordered", fault[2]);
-	rc |= add_u64(d, "fault_corrupted", fault[3]);
-	rc |= add_u64(d, "fault_delayed", fault[4]);
-	rc |= add_u64(d, "drops", drops);
-	for (int r = 1; r < GCDL_DROP__COUNT; r++) {
-		snprintf(key, sizeof(key), "drop_%s", gcdl_frame_drop_name(r));
-		rc |= add_u64(d, key, by[r]);
-	}
-	rc |= add_u64(d, "downlink_drops", dn_drops);
-	for (int r = 1; r < GCDL_DROP__COUNT; r++) {
-		snprintf(key, sizeof(key), "downlink_drop_%s", gcdl_frame_drop_name(r));
-		rc |= add_u64(d, key, dn_by[r]);
-	}
+	for (int c = 0; c < GCDL_CTR__COUNT; c++)
+		rc |= add_u64(d, gcdl_counter_name(c), total.v[c]);
 	tel_put();
 	return rc;
 }
@@ -174,6 +101,7 @@ tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 static int
 tel_round(const char *cmd, const char *params, struct rte_tel_data *d)
 {
+	struct gcdl_node_round r;
 	struct gcdl_dp *dp;
 	int rc = 0;
 
@@ -183,20 +111,61 @@ tel_round(const char *cmd, const char *params, struct rte_tel_data *d)
 	dp = tel_get();
 	if (dp == NULL)
 		return -ENODEV;
+	/* the node that owns the run: aggregator 0, peer 0, or this process's node */
+	gcdl_node_round(dp->nodes[0], &r);
 	rte_tel_data_start_dict(d);
-	rc |= add_u64(d, "round", __atomic_load_n(&dp->tel.round, __ATOMIC_RELAXED));
-	rc |= add_u64(d, "rounds_done", __atomic_load_n(&dp->tel.rounds_done, __ATOMIC_RELAXED));
-	rc |= add_u64(d, "rounds_total", dp->prof.rounds);
-	rc |= add_u64(d, "evaluated", __atomic_load_n(&dp->tel.evaluated, __ATOMIC_RELAXED));
-	if (__atomic_load_n(&dp->tel.evaluated, __ATOMIC_RELAXED)) {
-		rc |= add_double(d, "train_loss", load_double(&dp->tel.train_loss));
-		rc |= add_double(d, "test_accuracy", load_double(&dp->tel.test_accuracy));
+	rc |= add_u64(d, "round", r.round);
+	rc |= add_u64(d, "rounds_done", r.rounds_done);
+	rc |= add_u64(d, "rounds_total", r.rounds_total);
+	rc |= add_u64(d, "evaluated", r.evaluated);
+	if (r.evaluated) {
+		rc |= add_double(d, "train_loss", r.train_loss);
+		rc |= add_double(d, "test_accuracy", r.test_accuracy);
 	} else {
 		rc |= add_str(d, "train_loss", "");
 		rc |= add_str(d, "test_accuracy", "");
 	}
-	rc |= add_u64(d, "stragglers", __atomic_load_n(&dp->tel.stragglers, __ATOMIC_RELAXED));
-	rc |= add_u64(d, "deadline_us", (uint64_t)(load_double(&dp->tel.deadline_us) + 0.5));
+	rc |= add_u64(d, "stragglers", r.stragglers);
+	rc |= add_u64(d, "deadline_us", (uint64_t)(r.deadline_us + 0.5));
+	tel_put();
+	return rc;
+}
+
+static int
+tel_node(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct gcdl_dp *dp;
+	char list[RTE_TEL_MAX_STRING_LEN];
+	size_t used = 0;
+	int rc = 0;
+
+	RTE_SET_USED(cmd);
+	if (params != NULL && params[0] != '\0')
+		return -EINVAL; /* none taken */
+	dp = tel_get();
+	if (dp == NULL)
+		return -ENODEV;
+	list[0] = '\0';
+	for (uint32_t i = 0; i < dp->nnodes; i++) {
+		const struct gcdl_node *n = dp->nodes[i];
+		int w = snprintf(list + used, sizeof(list) - used, "%s%s %u", i ? "," : "",
+				 gcdl_node_role_name(n->conf.role), n->conf.id);
+
+		if (w < 0 || used + (size_t)w + 4 >= sizeof(list)) {
+			snprintf(list + used, sizeof(list) - used, "...");
+			break;
+		}
+		used += (size_t)w;
+	}
+	rte_tel_data_start_dict(d);
+	rc |= add_str(d, "role", gcdl_dp_role_name(dp->opts.role));
+	rc |= add_u64(d, "id", dp->opts.id);
+	rc |= add_str(d, "topology", dp->prof.topology == GCDL_TOPO_SHARDED ? "sharded" :
+		      dp->prof.topology == GCDL_TOPO_MESH ? "mesh" : "star");
+	rc |= add_str(d, "job", dp->prof.name);
+	rc |= add_u64(d, "job_id", dp->prof.job_id);
+	rc |= add_u64(d, "nodes", dp->nnodes);
+	rc |= add_str(d, "node_list", list);
 	tel_put();
 	return rc;
 }
@@ -256,7 +225,7 @@ tel_layout(const char *cmd, const char *params, struct rte_tel_data *d)
 	dp = tel_get();
 	if (dp == NULL)
 		return -ENODEV;
-	l = gcdl_engine_layout(dp->e);
+	l = gcdl_engine_layout(dp->job.engine);
 	if (gcdl_layout_props(l, &pr) != 0) {
 		tel_put();
 		return -EINVAL;
@@ -295,7 +264,7 @@ static int
 tel_workers(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	struct gcdl_dp *dp;
-	uint32_t shown;
+	uint32_t shown, n;
 	int rc = 0;
 
 	RTE_SET_USED(cmd);
@@ -305,25 +274,40 @@ tel_workers(const char *cmd, const char *params, struct rte_tel_data *d)
 	if (dp == NULL)
 		return -ENODEV;
 	rte_tel_data_start_dict(d);
-	shown = workers_shown(dp->n, 0);
-	if (shown < dp->n)
+	n = dp->naggs > 0 && dp->nodes[0]->conf.role == GCDL_NODE_AGGREGATOR ? dp->prof.workers : 0;
+	shown = workers_shown(n, 0);
+	if (shown < n)
 		rc |= add_u64(d, "workers_shown", shown);
 	for (uint32_t k = 0; k < shown && rc == 0; k++) {
-		const struct dp_wstats *ws = &dp->agg->wst[k];
 		struct rte_tel_data *w = rte_tel_data_alloc();
+		struct gcdl_worker_row sum, row;
 		char key[16];
 
 		if (w == NULL) {
 			rc = -ENOMEM;
 			break;
 		}
+		/* sharded: each aggregator sees the worker's chunks of its range */
+		memset(&sum, 0, sizeof(sum));
+		for (uint32_t a = 0; a < dp->naggs; a++) {
+			if (gcdl_node_worker_row(dp->nodes[a], k, &row) != 0)
+				continue;
+			sum.accepted += row.accepted;
+			sum.duplicates += row.duplicates;
+			sum.late += row.late;
+			sum.rejected += row.rejected;
+			sum.joins += row.joins;
+			if (row.last_round > sum.last_round)
+				sum.last_round = row.last_round;
+		}
 		rte_tel_data_start_dict(w);
 		/* 1-based like /gcdl/round, 0: nothing valid from k yet */
-		rc |= add_u64(w, "last_round", DP_STAT_GET(ws, last_round));
-		rc |= add_u64(w, "accepted", DP_STAT_GET(ws, accepted));
-		rc |= add_u64(w, "duplicates", DP_STAT_GET(ws, duplicates));
-		rc |= add_u64(w, "late", DP_STAT_GET(ws, late));
-		rc |= add_u64(w, "rejected", DP_STAT_GET(ws, rejected));
+		rc |= add_u64(w, "last_round", sum.last_round);
+		rc |= add_u64(w, "accepted", sum.accepted);
+		rc |= add_u64(w, "duplicates", sum.duplicates);
+		rc |= add_u64(w, "late", sum.late);
+		rc |= add_u64(w, "rejected", sum.rejected);
+		rc |= add_u64(w, "joins", sum.joins);
 		snprintf(key, sizeof(key), "w%u", k);
 		if (rc != 0 || rte_tel_data_add_dict_container(d, key, w, 0) != 0) {
 			rte_tel_data_free(w);
@@ -335,7 +319,7 @@ tel_workers(const char *cmd, const char *params, struct rte_tel_data *d)
 }
 
 int
-gcdl_dp_telemetry_attach(struct gcdl_dp *dp)
+dp_telemetry_attach(struct gcdl_dp *dp)
 {
 	static const struct {
 		const char *cmd;
@@ -344,13 +328,15 @@ gcdl_dp_telemetry_attach(struct gcdl_dp *dp)
 	} cmds[] = {
 		/* help texts must stay below RTE_TEL_MAX_STRING_LEN (128) */
 		{ "/gcdl/stats", tel_stats,
-		  "gcdl: frames, bytes, drops by reason, duplicates, late. No parameters." },
+		  "gcdl: every counter of the process's nodes, summed. No parameters." },
 		{ "/gcdl/round", tel_round,
 		  "gcdl: round, rounds done and total, loss, accuracy, stragglers, deadline_us." },
 		{ "/gcdl/layout", tel_layout,
 		  "gcdl: shard layout kind and properties, each worker's partitions." },
 		{ "/gcdl/workers", tel_workers,
 		  "gcdl: per worker: last round seen, accepted/duplicate/late/rejected frames." },
+		{ "/gcdl/node", tel_node,
+		  "gcdl: this process's role, id, topology, job and nodes." },
 	};
 	struct gcdl_dp *none = NULL;
 
@@ -372,7 +358,7 @@ gcdl_dp_telemetry_attach(struct gcdl_dp *dp)
 }
 
 void
-gcdl_dp_telemetry_detach(struct gcdl_dp *dp)
+dp_telemetry_detach(struct gcdl_dp *dp)
 {
 	struct gcdl_dp *mine = dp;
 

@@ -28,23 +28,9 @@
 
 static const char *const drop_names[GCDL_DROP__COUNT] = {
 	[GCDL_DROP_NONE] = "none",
-	[GCDL_DROP_TRUNCATED] = "truncated",
-	[GCDL_DROP_ETHERTYPE] = "ethertype",
-	[GCDL_DROP_MAGIC] = "magic",
-	[GCDL_DROP_VERSION] = "version",
-	[GCDL_DROP_TYPE] = "type",
-	[GCDL_DROP_FLAGS] = "flags",
-	[GCDL_DROP_LENGTH] = "length",
-	[GCDL_DROP_CRC] = "crc",
-	[GCDL_DROP_JOB] = "job",
-	[GCDL_DROP_SENDER] = "sender",
-	[GCDL_DROP_ROUND] = "round",
-	[GCDL_DROP_CHUNK] = "chunk",
-	[GCDL_DROP_OFFSET] = "offset",
-	[GCDL_DROP_COUNT] = "count",
-	[GCDL_DROP_SCALE_BLOCK] = "scale_block",
-	[GCDL_DROP_PAYLOAD] = "payload",
-	[GCDL_DROP_AUTH] = "auth",
+#define DROP_NAME(e, n, d) [GCDL_DROP_##e] = #n,
+	GCDL_FRAME_DROPS(DROP_NAME)
+#undef DROP_NAME
 };
 
 static const char *const type_names[GCDL_MSG__COUNT] = {

@@ -116,10 +116,34 @@ get_floats(float *v, const uint8_t *p, uint32_t n)
 	}
 }
 
-static size_t
-file_size(uint32_t dim)
+/* The counters a checkpoint carries, in list order, and a hash of their names
+ * (a build with another list cannot read the totals back). */
+static uint32_t
+totals_count(uint64_t *hash)
 {
-	return CK_HDR + 8 * (size_t)dim + 4;
+	uint64_t h = UINT64_C(0xcbf29ce484222325);
+	uint32_t n = 0;
+
+	for (int c = 0; c < GCDL_CTR__COUNT; c++) {
+		if (!(gcdl_counter_flags(c) & GCDL_CTR_F_RESUME))
+			continue;
+		for (const char *p = gcdl_counter_name(c); ; p++) {
+			h ^= (uint8_t)*p;
+			h *= UINT64_C(0x100000001b3);
+			if (*p == '\0')
+				break;
+		}
+		n++;
+	}
+	if (hash != NULL)
+		*hash = h;
+	return n;
+}
+
+static size_t
+file_size(uint32_t dim, uint32_t ntotals)
+{
+	return CK_HDR + 8 * (size_t)ntotals + 8 * (size_t)dim + 4;
 }
 
 int
@@ -129,14 +153,17 @@ gcdl_checkpoint_save(const char *path, const struct gcdl_checkpoint *ck, char *e
 	char tmp[4096], dir[4096];
 	const char *slash;
 	uint8_t *buf;
-	size_t len, off = 0;
+	size_t len, off = 0, t = 0;
+	uint64_t thash;
+	uint32_t ntotals;
 	int fd, rc = 0;
 
 	if (path == NULL || ck == NULL || ck->model == NULL || ck->momentum == NULL) {
 		gcdl_seterr(err, errlen, "checkpoint: nothing to write");
 		return -EINVAL;
 	}
-	len = file_size(ck->dim);
+	ntotals = totals_count(&thash);
+	len = file_size(ck->dim, ntotals);
 	buf = malloc(len);
 	if (buf == NULL) {
 		gcdl_seterr(err, errlen, "%s: out of memory", path);
@@ -153,14 +180,16 @@ gcdl_checkpoint_save(const char *path, const struct gcdl_checkpoint *ck, char *e
 	put32(buf + 32, ck->redundancy);
 	put32(buf + 36, ck->layout_kind);
 	put32(buf + 40, ck->method);
+	put32(buf + 44, ntotals);
 	put64(buf + 48, ck->profile_hash);
 	put64(buf + 56, ck->layout_hash);
 	put64(buf + 64, ck->seed);
-	put64(buf + 72, ck->up_wire_bytes);
-	put64(buf + 80, ck->up_payload_bytes);
-	put64(buf + 88, ck->stragglers);
-	put_floats(buf + CK_HDR, ck->model, ck->dim);
-	put_floats(buf + CK_HDR + 4 * (size_t)ck->dim, ck->momentum, ck->dim);
+	put64(buf + 72, thash);
+	for (int c = 0; c < GCDL_CTR__COUNT; c++)
+		if (gcdl_counter_flags(c) & GCDL_CTR_F_RESUME)
+			put64(buf + CK_HDR + 8 * t++, ck->totals[c]);
+	put_floats(buf + CK_HDR + 8 * (size_t)ntotals, ck->model, ck->dim);
+	put_floats(buf + CK_HDR + 8 * (size_t)ntotals + 4 * (size_t)ck->dim, ck->momentum, ck->dim);
 	put32(buf + len - 4, (uint32_t)crc32(0L, buf, (uInt)(len - 4)));
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp-%ld", path, (long)getpid());
@@ -212,8 +241,9 @@ int
 gcdl_checkpoint_load(const char *path, struct gcdl_checkpoint *ck, char *err, size_t errlen)
 {
 	uint8_t *buf = NULL;
-	size_t len = 0, cap = 0;
-	uint32_t dim;
+	size_t len = 0, cap = 0, t = 0;
+	uint32_t dim, ftotals, ntotals = totals_count(NULL);
+	uint64_t thash;
 	FILE *f;
 	int rc = -EBADMSG;
 
@@ -235,7 +265,7 @@ gcdl_checkpoint_load(const char *path, struct gcdl_checkpoint *ck, char *err, si
 			uint8_t *nb;
 
 			/* no checkpoint is larger than the largest model allows */
-			if (cap >= file_size(GCDL_PROFILE_MAX_DIM)) {
+			if (cap >= file_size(GCDL_PROFILE_MAX_DIM, ntotals)) {
 				gcdl_seterr(err, errlen, "%s: not a gcdl checkpoint (too large)", path);
 				goto out;
 			}
@@ -267,15 +297,26 @@ gcdl_checkpoint_load(const char *path, struct gcdl_checkpoint *ck, char *err, si
 			    path, get32(buf + 8), GCDL_CHECKPOINT_VERSION);
 		goto out;
 	}
+	/* the size the file's own header promises (its totals are bounded by the
+	 * counter list), then its checksum, then whether this build reads it */
+	ftotals = get32(buf + 44);
 	dim = get32(buf + 20);
-	if (dim == 0 || dim > GCDL_PROFILE_MAX_DIM || len != file_size(dim)) {
+	if (ftotals > GCDL_CTR__COUNT || dim == 0 || dim > GCDL_PROFILE_MAX_DIM ||
+	    len != file_size(dim, ftotals)) {
 		gcdl_seterr(err, errlen, "%s: checkpoint truncated or padded (%zu bytes, %u "
 			    "coordinates need %zu)", path, len, dim,
-			    dim <= GCDL_PROFILE_MAX_DIM ? file_size(dim) : 0);
+			    dim <= GCDL_PROFILE_MAX_DIM && ftotals <= GCDL_CTR__COUNT
+				    ? file_size(dim, ftotals) : 0);
 		goto out;
 	}
 	if (get32(buf + len - 4) != (uint32_t)crc32(0L, buf, (uInt)(len - 4))) {
 		gcdl_seterr(err, errlen, "%s: checkpoint checksum mismatch (corrupt file)", path);
+		goto out;
+	}
+	totals_count(&thash);
+	if (ftotals != ntotals || get64(buf + 72) != thash) {
+		gcdl_seterr(err, errlen, "%s: checkpoint of a gcdl build with other counters (%u "
+			    "totals, this build keeps %u)", path, ftotals, ntotals);
 		goto out;
 	}
 	ck->round = get32(buf + 16);
@@ -288,9 +329,9 @@ gcdl_checkpoint_load(const char *path, struct gcdl_checkpoint *ck, char *err, si
 	ck->profile_hash = get64(buf + 48);
 	ck->layout_hash = get64(buf + 56);
 	ck->seed = get64(buf + 64);
-	ck->up_wire_bytes = get64(buf + 72);
-	ck->up_payload_bytes = get64(buf + 80);
-	ck->stragglers = get64(buf + 88);
+	for (int c = 0; c < GCDL_CTR__COUNT; c++)
+		if (gcdl_counter_flags(c) & GCDL_CTR_F_RESUME)
+			ck->totals[c] = get64(buf + CK_HDR + 8 * t++);
 	ck->model = malloc(sizeof(float) * dim);
 	ck->momentum = malloc(sizeof(float) * dim);
 	ck->owned = 1;
@@ -299,8 +340,8 @@ gcdl_checkpoint_load(const char *path, struct gcdl_checkpoint *ck, char *err, si
 		gcdl_seterr(err, errlen, "%s: out of memory", path);
 		goto out;
 	}
-	get_floats(ck->model, buf + CK_HDR, dim);
-	get_floats(ck->momentum, buf + CK_HDR + 4 * (size_t)dim, dim);
+	get_floats(ck->model, buf + CK_HDR + 8 * (size_t)ntotals, dim);
+	get_floats(ck->momentum, buf + CK_HDR + 8 * (size_t)ntotals + 4 * (size_t)dim, dim);
 	for (uint32_t i = 0; i < dim; i++) {
 		if (!isfinite(ck->model[i]) || !isfinite(ck->momentum[i])) {
 			gcdl_seterr(err, errlen, "%s: checkpoint holds non-finite values", path);

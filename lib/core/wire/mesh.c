@@ -42,15 +42,9 @@ struct gcdl_mesh {
 
 static const char *const drop_names[GCDL_MESH_DROP__COUNT] = {
 	[GCDL_MESH_DROP_NONE] = "none",
-	[GCDL_MESH_DROP_LENGTH] = "length",
-	[GCDL_MESH_DROP_SHAPE] = "shape",
-	[GCDL_MESH_DROP_RESERVED] = "reserved",
-	[GCDL_MESH_DROP_PADDING] = "padding",
-	[GCDL_MESH_DROP_COUNT] = "count",
-	[GCDL_MESH_DROP_SERVER] = "server",
-	[GCDL_MESH_DROP_EMPTY] = "empty",
-	[GCDL_MESH_DROP_COMMITTER] = "committer",
-	[GCDL_MESH_DROP_ROUND] = "round",
+#define DROP_NAME(e, n, d) [GCDL_MESH_DROP_##e] = #n,
+	GCDL_MESH_DROPS(DROP_NAME)
+#undef DROP_NAME
 };
 
 const char *

@@ -177,6 +177,17 @@ fail:
 	return rc;
 }
 
+struct gcdl_engine *
+gcdl_job_engine_create(struct gcdl_job *job, uint32_t contexts, char *err, size_t errlen)
+{
+	if (job == NULL || job->engine == NULL || job->offsets == NULL) {
+		gcdl_seterr(err, errlen, "job: not open");
+		errno = EINVAL;
+		return NULL;
+	}
+	return gcdl_engine_create(&job->prof, &job->train, job->offsets, contexts, err, errlen);
+}
+
 void
 gcdl_job_close(struct gcdl_job *job)
 {

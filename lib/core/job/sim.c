@@ -8,6 +8,7 @@
 
 #include "gcdl/deadline.h"
 #include "gcdl/metrics.h"
+#include "gcdl/round_end.h"
 #include "gcdl/rng.h"
 #include "gcdl/sim.h"
 #include "gcdl/straggler.h"
@@ -73,23 +74,6 @@ send_worker(struct gcdl_engine *e, const struct gcdl_profile *p, uint32_t k, uin
 	return 0;
 }
 
-static void
-progress(const struct gcdl_sim_opts *o, const struct gcdl_profile *p, uint32_t done,
-	 double loss, double acc, uint32_t stragglers, double elapsed, int final)
-{
-	double eta = done ? elapsed / done * (p->rounds - done) : 0.0;
-
-	if (o->progress_tty)
-		fprintf(o->progress, "\rround %u/%u  loss %.4f  acc %.4f  stragglers %u  "
-			"%.1f rounds/s  ETA %.0fs   %s", done, p->rounds, loss, acc, stragglers,
-			elapsed > 0 ? done / elapsed : 0.0, eta, final ? "\n" : "");
-	else
-		fprintf(o->progress, "round %u/%u loss %.4f acc %.4f stragglers %u "
-			"%.1f rounds/s ETA %.0fs\n", done, p->rounds, loss, acc, stragglers,
-			elapsed > 0 ? done / elapsed : 0.0, eta);
-	fflush(o->progress);
-}
-
 int
 gcdl_sim_run(struct gcdl_job *job, const struct gcdl_sim_opts *o, struct gcdl_sim_result *res)
 {
@@ -97,13 +81,16 @@ gcdl_sim_run(struct gcdl_job *job, const struct gcdl_sim_opts *o, struct gcdl_si
 	const struct gcdl_profile *p;
 	struct gcdl_straggler_model sm = { 0 };
 	struct gcdl_sim_result r = { 0 };
+	struct gcdl_round_end_opts reo = { 0 };
+	struct gcdl_round_end re;
 	struct gcdl_frame_limits lim;
 	struct gcdl_deadline dl;
 	struct gcdl_engine *e;
-	double *slow = NULL, t_start, last_report;
-	double loss = NAN, acc = NAN;
+	struct gcdl_counters *c = NULL;
+	double *slow = NULL, t_start;
 	uint8_t *payload = NULL, *frame = NULL;
 	float *v = NULL;
+	char err[256];
 	size_t cap;
 	int rc = 0;
 
@@ -120,7 +107,8 @@ gcdl_sim_run(struct gcdl_job *job, const struct gcdl_sim_opts *o, struct gcdl_si
 	payload = malloc(gcdl_engine_max_payload(e));
 	frame = malloc(cap);
 	slow = malloc(sizeof(double) * p->workers);
-	if (v == NULL || payload == NULL || frame == NULL || slow == NULL) {
+	c = o->counters != NULL ? o->counters : calloc(1, sizeof(*c));
+	if (v == NULL || payload == NULL || frame == NULL || slow == NULL || c == NULL) {
 		rc = -ENOMEM;
 		goto out;
 	}
@@ -128,13 +116,18 @@ gcdl_sim_run(struct gcdl_job *job, const struct gcdl_sim_opts *o, struct gcdl_si
 	if (rc != 0)
 		goto out;
 	gcdl_deadline_init(&dl, p);
-	t_start = last_report = now_s();
+	reo.metrics = o->metrics;
+	reo.progress = o->progress;
+	reo.progress_tty = o->progress_tty;
+	reo.progress_s = o->progress_s;
+	reo.evaluate = 1;
+	gcdl_round_end_init(&re, job, e, c, &reo, NULL);
+	t_start = now_s();
 
 	for (uint32_t t = 0; t < p->rounds; t++) {
 		double t0 = now_s(), deadline = gcdl_deadline_current(&dl);
 		struct gcdl_round_info info;
-		struct gcdl_metrics_row row = { 0 };
-		int eval = gcdl_job_eval_due(p, t) || (o->stop != NULL && *o->stop);
+		int stop = o->stop != NULL && *o->stop;
 
 		gcdl_engine_begin_round(e, t);
 		gcdl_engine_frame_limits(e, t, t, &lim);
@@ -156,45 +149,29 @@ gcdl_sim_run(struct gcdl_job *job, const struct gcdl_sim_opts *o, struct gcdl_si
 				goto out;
 		}
 		gcdl_engine_close_round(e, NULL, &info);
+		gcdl_counter_add(c, GCDL_CTR_UPLINK_ACCEPTED, info.frames);
 		r.frames += info.frames;
 		r.payload_bits += info.payload_bytes * 8;
 		r.uplink_bits += info.wire_bytes * 8;
 		r.stragglers += info.stragglers;
-		if (eval) {
-			rc = gcdl_engine_eval(e, gcdl_engine_model(e), &job->train, &loss, NULL);
-			if (rc == 0)
-				rc = gcdl_engine_eval(e, gcdl_engine_model(e), &job->test, NULL, &acc);
-			if (rc != 0)
-				goto out;
-		}
 		r.rounds = t + 1;
-		row.round = t + 1;
-		row.method = gcdl_method_name(p->method);
-		row.evaluated = eval;
-		row.train_loss = loss;
-		row.test_accuracy = acc;
-		row.uplink_bits = r.uplink_bits;
-		row.stragglers = info.stragglers;
-		row.wall_ms = (now_s() - t0) * 1e3;
-		if (o->metrics != NULL && gcdl_metrics_write(o->metrics, &row) != 0) {
-			rc = -EIO;
+		rc = gcdl_round_end_close(&re, t, &info, (now_s() - t0) * 1e3,
+					  t + 1 == p->rounds || stop, err, sizeof(err));
+		if (rc != 0)
 			goto out;
-		}
-		if (o->progress != NULL &&
-		    (now_s() - last_report >= o->progress_s || t + 1 == p->rounds)) {
-			last_report = now_s();
-			progress(o, p, t + 1, loss, acc, info.stragglers, last_report - t_start,
-				 t + 1 == p->rounds);
-		}
-		if (o->stop != NULL && *o->stop)
+		if (stop)
 			break;
 	}
-	r.train_loss = loss;
-	r.test_accuracy = acc;
+	r.train_loss = re.loss;
+	r.test_accuracy = re.acc;
 	r.wall_s = now_s() - t_start;
+	gcdl_counter_add(c, GCDL_CTR_FAULT_DROPPED, r.lost_frames);
+	gcdl_figure_set(c, GCDL_FIG_WALL_S, r.wall_s);
 out:
 	if (res != NULL)
 		*res = r;
+	if (c != o->counters)
+		free(c);
 	free(v);
 	free(payload);
 	free(frame);

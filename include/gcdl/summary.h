@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * The summary of a run, for people and for programs: one structure, printed
+ * as "key: value" lines (gcdl_summary_print()) or written as one JSON object
+ * (gcdl_summary_write_json(), `--summary-json FILE`). Both are generated from
+ * the counter list of gcdl/counters.h, so they name the same counters with
+ * the same words in every role.
+ *
+ * JSON layout (version 1):
+ *
+ *     { "version": 1, "program": "gcdl", "role": "local", "id": 0,
+ *       "topology": "star", "method": "onebit_gc", "profile": "...",
+ *       "workers": N, "aggregators": K,
+ *       "rounds": R, "rounds_planned": R, "first_round": 0, "stopped": false,
+ *       "evaluated": true, "train_loss": x, "test_accuracy": x,
+ *       "model_crc": "89abcdef", "replicas_checked": N, "replicas_identical": N,
+ *       "status": 0, "error": "",
+ *       "counters": { every counter: the sum over the process's nodes },
+ *       "figures": { every figure: the largest over the nodes },
+ *       "nodes": [ { "role": "aggregator", "id": 0, "rounds": R, "evaluated": ..,
+ *                    "train_loss": .., "test_accuracy": .., "model_crc": "..",
+ *                    "crc_first": 0, "crc_count": dim, "in_sync": true,
+ *                    "counters": {...}, "figures": {...},
+ *                    "workers": [ { "worker": k, "joins": .., ... } ] }, ... ] }
+ *
+ * A loss or accuracy that was never evaluated is null.
+ */
+#ifndef GCDL_SUMMARY_H
+#define GCDL_SUMMARY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "gcdl/counters.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GCDL_SUMMARY_VERSION 1
+
+/** What an aggregator knows of one worker. */
+struct gcdl_worker_row {
+	uint32_t joins;              /**< new incarnations accepted */
+	uint32_t resyncs;            /**< models resent to the same incarnation */
+	uint32_t refused;            /**< refused hellos */
+	uint64_t accepted;           /**< its gradient frames accepted in time */
+	uint64_t accepted_since_join; /**< of those, from its current incarnation */
+	uint64_t late;               /**< its frames of closed rounds */
+	uint64_t duplicates;         /**< its duplicate frames */
+	uint64_t rejected;           /**< its frames whose values were refused */
+	uint32_t joined_round;       /**< round of its last join */
+	uint32_t last_round;         /**< latest round it sent for + 1 (0: none) */
+};
+
+/** One node of the run. */
+struct gcdl_node_summary {
+	char role[16];           /**< "worker", "aggregator" or "peer" (mesh) */
+	uint32_t id;             /**< worker k, aggregator a, or peer k */
+	uint32_t rounds;         /**< rounds closed (aggregator) or applied (worker, peer) */
+	int evaluated;           /**< loss and accuracy are set */
+	double train_loss;
+	double test_accuracy;
+	uint32_t model_crc;      /**< CRC-32 of its model's floats in [crc_first, +crc_count) */
+	uint32_t crc_first, crc_count;
+	int in_sync;             /**< peer: in the replica set; others 1 */
+	struct gcdl_counters c;  /**< a snapshot */
+	uint32_t nworkers;       /**< rows of @ref workers (aggregators) */
+	struct gcdl_worker_row *workers;
+};
+
+/** A whole run. */
+struct gcdl_summary {
+	const char *program;     /**< "gcdl", "gcdl-sim" */
+	char role[16];           /**< "local", "aggregator", "worker", "sim" */
+	uint32_t id;             /**< the node id of a multi-host role */
+	const char *topology;    /**< "star", "sharded", "mesh" */
+	const char *method;
+	const char *profile;     /**< the profile's path */
+	uint32_t workers;        /**< N */
+	uint32_t aggregators;    /**< K (0 in mesh) */
+	uint32_t rounds;         /**< rounds completed */
+	uint32_t rounds_planned;
+	uint32_t first_round;    /**< 0, or the round a --resume continued with */
+	int stopped;             /**< stopped by a signal */
+	int evaluated;           /**< train_loss and test_accuracy are set */
+	double train_loss;
+	double test_accuracy;
+	int have_crc;            /**< model_crc is set */
+	uint32_t model_crc;      /**< of the process's model (the aggregator's in local star) */
+	uint32_t replicas_checked;   /**< replicas compared with the reference model */
+	uint32_t replicas_identical; /**< of those, bit-identical */
+	int status;              /**< the exit status */
+	const char *error;       /**< why it failed, "" when it did not */
+	struct gcdl_counters total; /**< counters summed, figures the largest, over the nodes */
+	uint32_t nnodes;
+	struct gcdl_node_summary *nodes;
+};
+
+/**
+ * CRC-32 (zlib) of a float vector's bytes in host order.
+ *
+ * @param v      the floats.
+ * @param count  how many.
+ * @return the CRC.
+ */
+uint32_t gcdl_crc32_floats(const float *v, uint64_t count);
+
+/**
+ * Recompute @p s->total from the nodes: counters summed (drops recomputed),
+ * figures the largest.
+ *
+ * @param s  the summary.
+ */
+void gcdl_summary_total(struct gcdl_summary *s);
+
+/**
+ * Print the summary for people: "== gcdl summary ==", then one "key: value"
+ * line each for the run's figures, every counter that is not zero (named
+ * and described from the counter list), the rates that follow from them,
+ * and each aggregator's worker table.
+ *
+ * @param s    the summary.
+ * @param out  the stream.
+ */
+void gcdl_summary_print(const struct gcdl_summary *s, FILE *out);
+
+/**
+ * Write the summary as one JSON object and a newline (see the file comment).
+ *
+ * @param s    the summary.
+ * @param out  the stream.
+ * @return 0, or -EIO when the stream reports an error.
+ */
+int gcdl_summary_write_json(const struct gcdl_summary *s, FILE *out);
+
+/**
+ * Write the JSON summary to a file: a temporary name beside it, then a rename
+ * (gcdl/outfile.h), so a reader never sees a half-written object.
+ *
+ * @param s       the summary.
+ * @param path    the file.
+ * @param err     receives "PATH: reason" on failure.
+ * @param errlen  size of @p err.
+ * @return 0, or a negative errno.
+ */
+int gcdl_summary_save_json(const struct gcdl_summary *s, const char *path, char *err,
+			   size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GCDL_SUMMARY_H */
