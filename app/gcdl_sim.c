@@ -11,7 +11,9 @@
 #include <unistd.h>
 
 #include "gcdl/metrics.h"
+#include "gcdl/outfile.h"
 #include "gcdl/sim.h"
+#include "gcdl/summary.h"
 
 #define VARIANCE_HEADER \
 	"method,layout,decoder,workers,partitions,redundancy,p,packet_loss,rounds,draws," \
@@ -100,6 +102,8 @@ usage(FILE *out)
 		"                   (repeatable)\n"
 		"  --metrics FILE   write per-round metrics CSV:\n"
 		"                   " GCDL_METRICS_HEADER "\n"
+		"  --summary-json FILE  write the run's summary as one JSON object (the counters\n"
+		"                   of gcdl's summary that a simulation has; include/gcdl/summary.h)\n"
 		"  --packet-loss P  lose each uplink frame with probability P (0..1, seeded)\n"
 		"  --variance K     after the rounds, at the final model, draw K >= 2 straggler\n"
 		"                   sets, losses and quantizer draws, decode each and measure\n"
@@ -126,6 +130,7 @@ main(int argc, char **argv)
 		{ "method", required_argument, NULL, 'm' },
 		{ "set", required_argument, NULL, 'S' },
 		{ "metrics", required_argument, NULL, 'o' },
+		{ "summary-json", required_argument, NULL, 'J' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "packet-loss", required_argument, NULL, 'L' },
 		{ "variance", required_argument, NULL, 'V' },
@@ -134,7 +139,8 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *profile = NULL, *metrics = NULL, *variance_out = NULL;
+	const char *profile = NULL, *metrics = NULL, *variance_out = NULL, *summary_json = NULL;
+	struct gcdl_counters counters = { 0 };
 	double x, loss = 0;
 	uint32_t draws = 0;
 	int at_start = 0;
@@ -176,6 +182,9 @@ main(int argc, char **argv)
 		}
 		case 'o':
 			metrics = optarg;
+			break;
+		case 'J':
+			summary_json = optarg;
 			break;
 		case 'q':
 			quiet = 1;
@@ -243,6 +252,11 @@ main(int argc, char **argv)
 		fprintf(stderr, "gcdl-sim: %s\n", err);
 		return 2;
 	}
+	if (summary_json != NULL && gcdl_outfile_check(summary_json, err, sizeof(err)) != 0) {
+		fprintf(stderr, "gcdl-sim: --summary-json %s: cannot create the summary file: %s\n",
+			summary_json, err);
+		return 2;
+	}
 	if (draws > 0 && prof.method == GCDL_METHOD_SIGNSGD_MV) {
 		fprintf(stderr, "gcdl-sim: --variance: signsgd_mv decodes signs, not a gradient "
 			"estimate\n");
@@ -290,6 +304,7 @@ main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	so.stop = &stop_requested;
+	so.counters = &counters;
 	rc = gcdl_sim_run(&job, &so, &res);
 	if (gcdl_metrics_close(so.metrics) != 0 && rc == 0)
 		rc = -EIO;
@@ -308,7 +323,35 @@ main(int argc, char **argv)
 	       res.rounds, stop_requested ? " (stopped by signal)" : "", res.wall_s,
 	       res.wall_s > 0 ? res.rounds / res.wall_s : 0.0, res.train_loss, res.test_accuracy,
 	       res.uplink_bits, res.payload_bits, res.frames, res.stragglers, res.lost_frames);
-	if (draws > 0 && !stop_requested)
+	if (summary_json != NULL) {
+		struct gcdl_node_summary node = { .role = "sim", .rounds = res.rounds, .in_sync = 1 };
+		struct gcdl_summary s = { .program = "gcdl-sim", .role = "sim", .nnodes = 1,
+					  .nodes = &node };
+
+		s.topology = "star";
+		s.method = gcdl_method_name(prof.method);
+		s.profile = profile;
+		s.workers = prof.workers;
+		s.aggregators = 1;
+		s.rounds = res.rounds;
+		s.rounds_planned = prof.rounds;
+		s.stopped = stop_requested;
+		s.evaluated = node.evaluated = res.rounds > 0;
+		s.train_loss = node.train_loss = res.train_loss;
+		s.test_accuracy = node.test_accuracy = res.test_accuracy;
+		s.model_crc = node.model_crc = gcdl_crc32_floats(gcdl_engine_model(job.engine),
+								 gcdl_engine_dim(job.engine));
+		node.crc_count = gcdl_engine_dim(job.engine);
+		s.have_crc = 1;
+		s.error = "";
+		node.c = counters;
+		gcdl_summary_total(&s);
+		if (gcdl_summary_save_json(&s, summary_json, err, sizeof(err)) != 0) {
+			fprintf(stderr, "gcdl-sim: --summary-json %s\n", err);
+			rc = -EIO;
+		}
+	}
+	if (rc == 0 && draws > 0 && !stop_requested)
 		rc = run_variance(&job, &prof, &so, draws, variance_out);
 	gcdl_job_close(&job);
 	return rc != 0 ? 1 : 0;

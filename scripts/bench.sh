@@ -111,38 +111,31 @@ for r in $(seq 1 "$runs"); do
 	done
 done
 
-# gcdl summary -> one JSON line
-dp_record() { # method mtu run logfile
+# gcdl's JSON summary (--summary-json) -> one JSON line
+dp_record() { # method mtu run summary.json
 	python3 - "$@" <<'EOF'
-import json, re, sys
-method, mtu, run, log = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-t = open(log).read()
-def num(pat, cast=float):
-    m = re.search(pat, t)
-    if not m:
-        sys.exit('bench.sh: no "%s" in the gcdl summary' % pat)
-    return cast(m.group(1))
-rounds = num(r'rounds: (\d+) of', int)
-payload = num(r'payload (\d+) bytes', int)
-wire = num(r'on the wire (\d+) bytes', int)
-accepted = num(r'accepted (\d+),', int)
-m = re.search(r'^time: ([0-9.]+) s', t, re.M)
-wall = float(m.group(1)) if m else None
-enc_ms = num(r'encode ([0-9.]+) ms')
-enc_coords = num(r'encode [0-9.]+ ms for (\d+) coords', int)
-tx_ms = num(r', tx ([0-9.]+) ms')
-ing_ms = num(r'ingest ([0-9.]+) ms')
-ing = re.search(r'ingest [0-9.]+ ms for (\d+) frames \(([0-9.e+]+) frames/s, ([0-9.e+]+) Gbit/s payload, ([0-9.e+]+) coords/s\)', t)
-dec = re.search(r'decode ([0-9.]+) ms for (\d+) coords accumulated \(([0-9.e+]+) coords/s\)', t)
+import json, sys
+method, mtu, run, path = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+d = json.load(open(path))
+c, f = d['counters'], d['figures']
+rounds, wall = d['rounds'], f['wall_s']
+payload, wire, accepted = c['uplink_payload_bytes'], c['uplink_wire_bytes'], c['uplink_accepted']
+enc_s, tx_s = c['cpu_encode_ns'] / 1e9, c['cpu_tx_ns'] / 1e9
+ing_s, dec_s = c['cpu_ingest_ns'] / 1e9, c['cpu_decode_ns'] / 1e9
+def per(x, s):
+    return x / s if s > 0 else None
 rec = {'type': 'dataplane', 'method': method, 'mtu': mtu, 'run': run, 'rounds': rounds,
        'uplink_frames': accepted, 'uplink_payload_bytes': payload, 'uplink_wire_bytes': wire,
+       'downlink_tx_bytes': c['downlink_tx_bytes'],
        'payload_bytes_per_round': payload / rounds, 'wire_bytes_per_round': wire / rounds,
        'wall_s': wall, 'time_per_round_ms': 1e3 * wall / rounds if wall else None,
-       'worker_encode_ms': enc_ms, 'worker_tx_ms': tx_ms, 'worker_coords': enc_coords,
-       'worker_coords_per_s': enc_coords / ((enc_ms + tx_ms) / 1e3),
-       'agg_ingest_ms': ing_ms, 'agg_frames_per_s': float(ing.group(2)),
-       'agg_payload_gbit_per_s': float(ing.group(3)), 'agg_coords_per_s': float(ing.group(4)),
-       'decode_ms': float(dec.group(1)), 'decode_coords_per_s': float(dec.group(3))}
+       'worker_encode_ms': enc_s * 1e3, 'worker_tx_ms': tx_s * 1e3,
+       'worker_coords': c['encode_coords'],
+       'worker_coords_per_s': per(c['encode_coords'], enc_s + tx_s),
+       'agg_ingest_ms': ing_s * 1e3, 'agg_frames_per_s': per(accepted, ing_s),
+       'agg_payload_gbit_per_s': per(payload * 8 / 1e9, ing_s),
+       'agg_coords_per_s': per(c['ingest_coords'], ing_s),
+       'decode_ms': dec_s * 1e3, 'decode_coords_per_s': per(c['decode_coords'], dec_s)}
 print(json.dumps(rec))
 EOF
 }
@@ -154,12 +147,13 @@ for r in $(seq 1 "$runs"); do
 			log=$tmp/dp.log
 			if ! "$bdir/app/gcdl" "${eal[@]}" --file-prefix "gcdl-bench-$$" -- \
 				--profile configs/bench.ini --rounds "$rounds" --quiet \
-				--set job.method=$method --set coding.mtu=$mtu >"$log" 2>&1; then
+				--set job.method=$method --set coding.mtu=$mtu \
+				--summary-json "$tmp/dp.json" >"$log" 2>&1; then
 				cat "$log" >&2
 				echo "bench.sh: gcdl failed ($method, mtu $mtu)" >&2
 				exit 1
 			fi
-			dp_record "$method" "$mtu" "$r" "$log" >>"$tmp/results.jsonl"
+			dp_record "$method" "$mtu" "$r" "$tmp/dp.json" >>"$tmp/results.jsonl"
 		done
 	done
 done

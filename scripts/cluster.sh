@@ -152,12 +152,16 @@ cluster_eal() {
 	esac
 }
 
-# cluster_run NODE OUT gcdl-options...: start gcdl for NODE in the background;
-# its pid is in CLUSTER_PID (and remembered for the cleanup).
+# cluster_run NODE OUT gcdl-options...: start gcdl for NODE in the background,
+# its output in OUT and its JSON summary in OUT without .out, plus .json; its
+# pid is in CLUSTER_PID (and remembered for the cleanup), its EAL file prefix
+# in CLUSTER_PREFIX (telemetry: dpdk-telemetry.py -f PREFIX).
 cluster_run() {
 	local node=$1 out=$2
 	shift 2
+	set -- "$@" --summary-json "${out%.out}.json"
 	cluster_eal "$node"
+	CLUSTER_PREFIX=${CLUSTER_PREFIXES[${#CLUSTER_PREFIXES[@]}-1]}
 	if [ "$CLUSTER_TRANSPORT" = af_packet ]; then
 		OPENBLAS_NUM_THREADS=1 ip netns exec "$CLUSTER_TAG-$node" \
 			timeout "${CLUSTER_TIMEOUT:-240}" "$CLUSTER_GCDL" "${CLUSTER_EAL[@]}" -- "$@" \
@@ -245,10 +249,12 @@ cluster_main() {
 		cluster_wait_pid "${CLUSTER_WORKER_PID[$k]}" || rc=1
 	done
 	for f in "$out"/a*.out "$out"/w*.out; do
+		[ -e "$f" ] || continue
 		echo "=== $(basename "$f" .out)"
 		sed -n '/== gcdl summary ==/,$p' "$f"
 		grep '^gcdl: .*failed' "$f" || true
 	done
+	echo "JSON summaries: $out/*.json"
 	echo "outputs in $out"
 	return $rc
 }

@@ -72,6 +72,10 @@ struct gcdl_node_conf {
 	struct rte_mempool *pool;     /**< mbufs for what the node sends */
 	uint16_t nports;              /**< ports, started by the caller, at least one */
 	const uint16_t *ports;        /**< their ethdev ids */
+	/** the node's address on each port, or NULL for the ports' own MACs (the
+	 *  local cluster gives its net_ring ports, whose MACs are all zero,
+	 *  addresses of their own) */
+	const uint8_t (*macs)[6];
 	unsigned socket;              /**< NUMA node of the lcore that will poll it */
 	const struct gcdl_checkpoint *resume; /**< aggregator or peer 0: continue from it */
 	struct gcdl_round_end_opts out; /**< metrics, progress (evaluate and checkpoint

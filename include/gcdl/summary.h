@@ -22,6 +22,7 @@
  *                    "train_loss": .., "test_accuracy": .., "model_crc": "..",
  *                    "crc_first": 0, "crc_count": dim, "in_sync": true,
  *                    "counters": {...}, "figures": {...},
+ *                    "ports": [ { "id": 0, "name": "net_af_packet0", "mac": ".." } ],
  *                    "workers": [ { "worker": k, "joins": .., ... } ] }, ... ] }
  *
  * A loss or accuracy that was never evaluated is null.
@@ -55,6 +56,15 @@ struct gcdl_worker_row {
 	uint32_t last_round;         /**< latest round it sent for + 1 (0: none) */
 };
 
+#define GCDL_SUMMARY_MAX_PORTS 64
+
+/** One port of a node. */
+struct gcdl_port_summary {
+	uint16_t id;             /**< ethdev port id */
+	char name[64];           /**< its device name */
+	char mac[18];            /**< "aa:bb:cc:dd:ee:ff" */
+};
+
 /** One node of the run. */
 struct gcdl_node_summary {
 	char role[16];           /**< "worker", "aggregator" or "peer" (mesh) */
@@ -69,6 +79,8 @@ struct gcdl_node_summary {
 	struct gcdl_counters c;  /**< a snapshot */
 	uint32_t nworkers;       /**< rows of @ref workers (aggregators) */
 	struct gcdl_worker_row *workers;
+	uint16_t nports;         /**< ports it ran on */
+	struct gcdl_port_summary ports[GCDL_SUMMARY_MAX_PORTS];
 };
 
 /** A whole run. */

@@ -153,6 +153,17 @@ check_opts(const struct gcdl_profile *p, const struct gcdl_dp_opts *o, char *err
 {
 	if (o->role == GCDL_DP_LOCAL)
 		return 0;
+	if (o->role == GCDL_DP_WORKER && o->id >= p->workers) {
+		gcdl_seterr(err, errlen, "--id %u: this job has workers 0..%u (cluster.workers = %u)",
+			    o->id, p->workers - 1, p->workers);
+		return -EINVAL;
+	}
+	if (o->role == GCDL_DP_AGGREGATOR && p->topology != GCDL_TOPO_MESH &&
+	    o->id >= p->aggregators) {
+		gcdl_seterr(err, errlen, "--id %u: this job has aggregators 0..%u "
+			    "(network.aggregators = %u)", o->id, p->aggregators - 1, p->aggregators);
+		return -EINVAL;
+	}
 	if (o->role == GCDL_DP_AGGREGATOR && p->topology == GCDL_TOPO_MESH) {
 		gcdl_seterr(err, errlen, "network.topology mesh has no aggregator: run every node "
 			    "as --role worker --id K");
@@ -225,6 +236,13 @@ gcdl_dp_create(const struct gcdl_profile *p, const struct gcdl_dp_opts *o, char 
 	if (rc != 0)
 		goto fail;
 	dp->job_open = 1;
+	if (p->topology != GCDL_TOPO_MESH && p->aggregators > gcdl_engine_chunks(dp->job.engine)) {
+		gcdl_seterr(err, errlen, "network.aggregators %u: this model has only %u uplink "
+			    "chunks to share among them (lower coding.mtu for more)", p->aggregators,
+			    gcdl_engine_chunks(dp->job.engine));
+		rc = -EINVAL;
+		goto fail;
+	}
 	dp->frame_cap = node_frame_cap(&dp->job);
 	dp->data_room = (uint16_t)RTE_ALIGN_CEIL(RTE_PKTMBUF_HEADROOM + dp->frame_cap, 64);
 	rc = o->role == GCDL_DP_LOCAL ? dp_local_build(dp, err, errlen)

@@ -32,7 +32,11 @@ node_inject(struct gcdl_node *n, uint32_t round, uint16_t pi, const uint8_t dst[
 
 		if (len == 0)
 			continue;
-		if (node_send_raw(n, pi, dst, n->frame, len) == 0)
+		/* garbage keeps the builder's source MAC (02:00:00:00:00:ee), so a
+		 * capture tells it apart; a hostile frame comes from this node, as a
+		 * replay or a spoof on the segment would */
+		if (node_send_raw(n, pi, dst, n->frame, len,
+				  NODE_RAW_SELFTEST | (garbage ? NODE_RAW_KEEP_SRC : 0)) == 0)
 			node_count(n, garbage ? GCDL_CTR_GARBAGE_SENT : GCDL_CTR_HOSTILE_SENT, 1);
 	}
 }

@@ -168,17 +168,26 @@ make_node(struct gcdl_dp *dp, uint32_t i, char *err, size_t errlen)
 	struct dp_group *g = &dp->groups[group_of(dp, i)];
 	struct gcdl_node_conf c;
 	uint16_t ports[NODE_MAX_PORTS];
+	uint8_t macs[NODE_MAX_PORTS][6];
 	uint32_t np = 0, inject_from;
 	char why[512];
 
 	memset(&c, 0, sizeof(c));
 	for (uint32_t j = 0; j < dp->nnodes; j++) {
-		const struct dp_link *l;
+		uint32_t li;
+		int side = i < j ? 0 : 1;
 
 		if (j == i || (!mesh && (i < dp->naggs) == (j < dp->naggs)))
 			continue;
-		l = &dp->links[i < j ? link_of(dp, i, j) : link_of(dp, j, i)];
-		ports[np++] = (uint16_t)l->port[i < j ? 0 : 1];
+		li = i < j ? link_of(dp, i, j) : link_of(dp, j, i);
+		/* locally administered: 02:67:63 ("gc"), the link, the side */
+		macs[np][0] = 0x02;
+		macs[np][1] = 0x67;
+		macs[np][2] = 0x63;
+		macs[np][3] = (uint8_t)(li >> 8);
+		macs[np][4] = (uint8_t)li;
+		macs[np][5] = (uint8_t)side;
+		ports[np++] = (uint16_t)dp->links[li].port[side];
 	}
 	if (mesh) {
 		c.role = GCDL_NODE_PEER;
@@ -192,6 +201,7 @@ make_node(struct gcdl_dp *dp, uint32_t i, char *err, size_t errlen)
 	c.pool = dp->pool[g->socket];
 	c.nports = (uint16_t)np;
 	c.ports = ports;
+	c.macs = (const uint8_t (*)[6])macs;
 	c.socket = g->socket;
 	c.stop = dp->opts.stop;
 	c.local = 1;

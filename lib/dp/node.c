@@ -131,13 +131,12 @@ node_tx_room(const struct gcdl_node *n, uint16_t pi)
 	return NODE_BACKLOG - (p->tail - p->head);
 }
 
-void
-node_tx_queue(struct gcdl_node *n, uint16_t pi, struct rte_mbuf *m)
+static void
+tx_queue_as(struct gcdl_node *n, uint16_t pi, struct rte_mbuf *m, int class)
 {
 	struct node_port *p = &n->port[pi];
 
-	m->hash.usr = (uint32_t)class_of_frame(rte_pktmbuf_mtod(m, const uint8_t *),
-					       m->data_len);
+	m->hash.usr = (uint32_t)class;
 	if (p->tail - p->head == NODE_BACKLOG) {
 		node_tx_flush(n);
 		if (p->tail - p->head == NODE_BACKLOG) {
@@ -147,6 +146,12 @@ node_tx_queue(struct gcdl_node *n, uint16_t pi, struct rte_mbuf *m)
 		}
 	}
 	p->backlog[p->tail++ & (NODE_BACKLOG - 1)] = m;
+}
+
+void
+node_tx_queue(struct gcdl_node *n, uint16_t pi, struct rte_mbuf *m)
+{
+	tx_queue_as(n, pi, m, class_of_frame(rte_pktmbuf_mtod(m, const uint8_t *), m->data_len));
 }
 
 static void
@@ -261,7 +266,7 @@ node_send(struct gcdl_node *n, uint16_t pi, const uint8_t dst[6], const struct g
 
 int
 node_send_raw(struct gcdl_node *n, uint16_t pi, const uint8_t dst[6], const uint8_t *frame,
-	      size_t len)
+	      size_t len, unsigned flags)
 {
 	struct rte_mbuf *m = node_alloc(n);
 	uint8_t *f;
@@ -274,13 +279,16 @@ node_send_raw(struct gcdl_node *n, uint16_t pi, const uint8_t dst[6], const uint
 	f = rte_pktmbuf_mtod(m, uint8_t *);
 	memcpy(f, frame, len);
 	/* the MACs are covered by neither the CRC nor the tag */
-	if (len >= 12) {
+	if (len >= 6)
 		memcpy(f, dst, 6);
+	if (len >= 12 && !(flags & NODE_RAW_KEEP_SRC))
 		memcpy(f + 6, n->port[pi].mac, 6);
-	}
 	m->data_len = (uint16_t)len;
 	m->pkt_len = (uint32_t)len;
-	node_tx_queue(n, pi, m);
+	if (flags & NODE_RAW_SELFTEST)
+		tx_queue_as(n, pi, m, CLASS_OTHER);
+	else
+		node_tx_queue(n, pi, m);
 	return 0;
 }
 
@@ -600,6 +608,10 @@ gcdl_node_create(const struct gcdl_node_conf *c, char *err, size_t errlen)
 		struct rte_ether_addr a;
 
 		n->port[i].id = c->ports[i];
+		if (c->macs != NULL) {
+			memcpy(n->port[i].mac, c->macs[i], 6);
+			continue;
+		}
 		if (rte_eth_macaddr_get(c->ports[i], &a) != 0) {
 			gcdl_seterr(err, errlen, "port %u: no MAC address", c->ports[i]);
 			rc = -ENODEV;
@@ -825,6 +837,12 @@ gcdl_node_summary(const struct gcdl_node *n, struct gcdl_node_summary *s)
 	s->crc_first = first;
 	s->crc_count = count;
 	s->in_sync = n->conf.role != GCDL_NODE_PEER || node_mesh_in_sync(n);
+	for (uint16_t pi = 0; pi < n->nports && pi < GCDL_SUMMARY_MAX_PORTS; pi++) {
+		s->ports[pi].id = n->port[pi].id;
+		rte_eth_dev_get_name_by_port(n->port[pi].id, s->ports[pi].name);
+		gcdl_mac_format(n->port[pi].mac, s->ports[pi].mac, sizeof(s->ports[pi].mac));
+		s->nports = pi + 1;
+	}
 	gcdl_counters_snapshot(&s->c, &n->c);
 	if (n->conf.role == GCDL_NODE_PEER)
 		node_mesh_counters(n, &s->c);

@@ -391,8 +391,13 @@ on_hello(struct gcdl_node *n, uint16_t pi, const struct gcdl_frame_hdr *hdr, con
 		row_set32(&a->row[hdr->sender].joins, w->joins);
 		__atomic_store_n(&a->row[hdr->sender].accepted_since_join, 0, __ATOMIC_RELAXED);
 		row_set32(&a->row[hdr->sender].joined_round, a->t);
-		NODE_LOG(control, NOTICE, "worker %u (%s) %sjoined at round %u", h.worker, mac,
-			 was_joined && prev_inc != h.incarnation ? "re" : "", a->t);
+		/* a local cluster's joins are routine: only at debug level */
+		if (n->conf.local)
+			NODE_LOG(control, DEBUG, "worker %u (%s) %sjoined at round %u", h.worker, mac,
+				 was_joined && prev_inc != h.incarnation ? "re" : "", a->t);
+		else
+			NODE_LOG(control, NOTICE, "worker %u (%s) %sjoined at round %u", h.worker, mac,
+				 was_joined && prev_inc != h.incarnation ? "re" : "", a->t);
 		break;
 	case GCDL_JOIN_ACT_RESEND:
 		node_count(n, GCDL_CTR_RESYNCS, hdr->type == GCDL_MSG_RESYNC);
@@ -517,8 +522,13 @@ on_gradient(struct gcdl_node *n, const struct gcdl_loop *lp, const struct gcdl_f
 		a->first_seen = 1;
 		a->deadline_tsc = now + node_us_tsc(n, gcdl_deadline_current(&a->dl));
 	}
-	if (++a->arr[hdr->sender] == a->chunk_count && a->started)
-		gcdl_deadline_observe(&a->dl, node_tsc_us(n, now - a->start_tsc));
+	if (++a->arr[hdr->sender] == a->chunk_count && a->started) {
+		double us = node_tsc_us(n, now - a->start_tsc);
+
+		gcdl_deadline_observe(&a->dl, us);
+		NODE_LOG(control, DEBUG, "aggregator %u: worker %u: round %u complete after %.1f us",
+			 n->conf.id, hdr->sender, a->t, us);
+	}
 	if (a->open && a->expected > 0 && a->got >= a->expected)
 		close_round(n, lp, rte_rdtsc(), HOW_COMPLETE);
 }

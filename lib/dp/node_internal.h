@@ -198,10 +198,15 @@ uint32_t node_tx_flush(struct gcdl_node *n);
  * queue it. @return 0, -ENOBUFS, or the encoder's error. */
 int node_send(struct gcdl_node *n, uint16_t pi, const uint8_t dst[6],
 	      const struct gcdl_frame_hdr *h, const void *payload);
-/* Queue a copy of a whole frame (its MACs patched: dst, and the port's as
- * source) on port index pi. @return 0 or -ENOBUFS. */
+/* node_send_raw() flags */
+#define NODE_RAW_KEEP_SRC 0x1  /* keep the frame's source MAC (garbage marks its own) */
+#define NODE_RAW_SELFTEST 0x2  /* a self-test frame: counted as neither uplink nor downlink */
+
+/* Queue a copy of a whole frame on port index pi, its destination MAC
+ * patched to dst and its source to the port's (see the flags).
+ * @return 0 or -ENOBUFS. */
 int node_send_raw(struct gcdl_node *n, uint16_t pi, const uint8_t dst[6], const uint8_t *frame,
-		  size_t len);
+		  size_t len, unsigned flags);
 /* This node's header fields for a frame of the given type and round. */
 void node_hdr(const struct gcdl_node *n, struct gcdl_frame_hdr *h, int type, uint32_t round);
 /* Queue model or update frames (values of vec, round) that intersect the

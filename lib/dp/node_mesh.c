@@ -289,7 +289,13 @@ start_round(struct gcdl_node *n, uint32_t t, uint64_t now)
 	node_hdr(n, &h, gcdl_engine_msg_type(n->e), t);
 	h.scale_block = h.type == GCDL_MSG_ONEBIT ? (uint16_t)p->scale_block : 0;
 	memcpy(h.dst, MESH_GROUP, 6);
+	memset(&x->fc, 0, sizeof(x->fc));
 	ncopies = gcdl_faults_plan(&n->faults, t, n->conf.id, n->chunks, x->plan, &x->fc);
+	if (ncopies < 0)
+		return node_fail(n, ncopies, "[faults] plan of round %u: %s", t, strerror(-ncopies));
+	node_count(n, GCDL_CTR_FAULT_DROPPED, x->fc.dropped);
+	node_count(n, GCDL_CTR_FAULT_DUPLICATED, x->fc.duplicated);
+	node_count(n, GCDL_CTR_FAULT_REORDERED, x->fc.reordered);
 	/* every chunk is stored here; what goes out is [faults]' plan of them */
 	for (uint32_t c = 0; c < n->chunks; c++) {
 		uint32_t count = 0;
@@ -324,10 +330,10 @@ start_round(struct gcdl_node *n, uint32_t t, uint64_t now)
 			fl = gcdl_auth_seal(n->conf.auth, n->frame, n->frame_cap);
 		if (fl < 0)
 			return node_fail(n, (int)fl, "framing round %u: %s", t, strerror((int)-fl));
-		if (s->corrupt)
-			gcdl_faults_flip(n->frame, (size_t)fl, s->flip);
+		if (s->corrupt && gcdl_faults_flip(n->frame, (size_t)fl, s->flip) >= 0)
+			node_count(n, GCDL_CTR_FAULT_CORRUPTED, 1);
 		for (uint16_t pi = 0; pi < n->nports; pi++)
-			node_send_raw(n, pi, MESH_GROUP, n->frame, (size_t)fl);
+			node_send_raw(n, pi, MESH_GROUP, n->frame, (size_t)fl, 0);
 		node_count(n, GCDL_CTR_MESH_GRADIENT_SENT, 1);
 	}
 	node_count(n, GCDL_CTR_CPU_ENCODE_NS, node_thread_ns() - t0);

@@ -3,7 +3,7 @@
 # Frame authentication (job.key_file): with a key, 10,000 spoofed (valid
 # format, wrong key), 10,000 replayed (authentic tag, closed round) and
 # 10,000 corrupted (altered after tagging, CRC recomputed) frames (at
-# least; 101 rounds of 300) are all
+# least; 101 rounds of 300, sent by worker 0 to the aggregator) are all
 # dropped and counted, and the final model is bit-identical to a run
 # without that traffic. Without stragglers and with a 1 s deadline every
 # round closes when its last genuine frame is in, so no genuine frame is
@@ -27,23 +27,24 @@ run_gcdl "$TMP/hostile" "${JOB[@]}" --set job.key_file="$TMP/job.key" --inject-h
 
 cmp -s "$TMP/plain.npy" "$TMP/keyed.npy" || fail "the key changed the model"
 cmp -s "$TMP/keyed.npy" "$TMP/hostile.npy" || fail "hostile traffic changed the model"
-injected=$(summary_num "$TMP/hostile" "hostile injected")
+S=$TMP/hostile.json
+A=nodes.$(jnode "$S" aggregator 0).counters
+injected=$(jget "$S" counters.hostile_sent)
 [ "$injected" = $((R * H)) ] || fail "injected $injected, want $((R * H))"
-drops=$(summary_num "$TMP/hostile" drops)
-late=$(summary_num "$TMP/hostile" "late frames")
-auth=$(sed -n 's/^drop auth: //p' "$TMP/hostile")
+drops=$(jget "$S" $A.drops)
+late=$(jget "$S" $A.late)
+auth=$(jget "$S" $A.drop_auth)
 [ $((drops + late)) = "$injected" ] ||
-	fail "drops $drops + late $late != injected $injected: $(grep '^drop' "$TMP/hostile")"
-# spoofed and corrupted frames fail the tag (a few that race ahead of their
-# round's opening are dropped as "round" first); replays of closed rounds are late
-[ "${auth:-0}" -ge $((R * H * 2 / 3 - R * H / 100)) ] || fail "auth drops ${auth:-0}"
+	fail "drops $drops + late $late != injected $injected: $(jget "$S" $A)"
+# spoofed and corrupted frames fail the tag; replays of closed rounds are late
+[ "$auth" -ge $((R * H * 2 / 3 - R * H / 100)) ] || fail "auth drops $auth"
 [ "$late" -ge $(((R - 1) * H / 3)) ] || fail "late $late, want >= $(((R - 1) * H / 3)) replays"
-accepted=$(summary "$TMP/hostile" "uplink received" | sed -n 's/.*(accepted \([0-9]*\),.*/\1/p')
-[ "$accepted" = "$(summary "$TMP/keyed" "uplink received" | sed -n 's/.*(accepted \([0-9]*\),.*/\1/p')" ] ||
-	fail "accepted $accepted differs from the run without hostile traffic"
-[ "$(summary "$TMP/hostile" replicas)" = "4 of 4 bit-identical to the aggregator's model" ] ||
-	fail "replicas: $(summary "$TMP/hostile" replicas)"
-[ "$(summary_num "$TMP/hostile" "downlink drops")" = 0 ] || fail "workers dropped update frames"
+assert_eq "$(jget "$S" counters.uplink_accepted)" "$(jget "$TMP/keyed.json" counters.uplink_accepted)" \
+	"accepted frames with and without hostile traffic"
+assert_eq "$(jget "$S" replicas_checked) $(jget "$S" replicas_identical)" "4 4" \
+	"replicas checked and bit-identical to the aggregator's model"
+assert_eq "$(jpy "$S" 'sum(x["counters"]["drops"] for x in n if x["role"] == "worker")')" 0 \
+	"update frames dropped by the workers"
 
 # start-up refusals: exit 2, one line naming the key and the file
 expect_exit2() {

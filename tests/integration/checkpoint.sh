@@ -19,8 +19,8 @@ JOB=(--profile "$CI_PROFILE" --quiet --rounds $R --set stragglers.p=0
 run_gcdl "$TMP/ref" "${JOB[@]}" --set checkpoint.path="$TMP/ref.bin" --save-model "$TMP/ref.npy" \
 	--metrics "$TMP/ref.csv" ||
 	fail "reference run exited with $?: $(tail -n 20 "$TMP/ref")"
-[ "$(summary "$TMP/ref" checkpoints)" = "$((R / K - 1)) written, resumed at round 0" ] ||
-	fail "checkpoints: $(summary "$TMP/ref" checkpoints)"
+assert_eq "$(jget "$TMP/ref.json" counters.checkpoints)" $((R / K - 1)) "checkpoints written"
+assert_eq "$(jget "$TMP/ref.json" first_round)" 0 "first round of an uninterrupted run"
 
 # (a) kill mid-run
 # gcdl itself in the background (not under timeout: SIGKILL must reach it)
@@ -43,22 +43,28 @@ rm -rf "/var/run/dpdk/$PREFIX"
 
 run_gcdl "$TMP/k2" "${JOB[@]}" --resume "$TMP/ck.bin" --metrics "$TMP/k2.csv" \
 	--save-model "$TMP/k2.npy" || fail "resumed run exited with $?: $(tail -n 20 "$TMP/k2")"
-resumed=$(summary "$TMP/k2" checkpoints | sed -n 's/.*resumed at round \([0-9]*\)/\1/p')
-[ -n "$resumed" ] && [ "$resumed" -gt 0 ] || fail "not resumed: $(summary "$TMP/k2" checkpoints)"
+S=$TMP/k2.json
+resumed=$(jget "$S" first_round)
+[ "$resumed" -gt 0 ] || fail "not resumed: first round $resumed"
 [ $((resumed % K)) = 0 ] || fail "resumed at round $resumed, not a multiple of $K"
 lost=$((done_rounds - resumed))
 [ "$lost" -ge 0 ] && [ "$lost" -le $K ] ||
 	fail "killed after $done_rounds rounds, resumed at $resumed: lost $lost > $K"
 [ "$(sed -n 2p "$TMP/k2.csv" | cut -d, -f1)" = $((resumed + 1)) ] || fail "first resumed row"
-[ "$(summary "$TMP/k2" rounds)" = "$R of $R" ] || fail "rounds: $(summary "$TMP/k2" rounds)"
-acc=$(summary "$TMP/k2" test_accuracy)
+assert_eq "$(jget "$S" rounds)" $R "rounds"
+acc=$(jget "$S" test_accuracy)
 assert_float_ge "$acc" 0.95 "resumed run below the accuracy band"
-[ "$(summary "$TMP/k2" replicas)" = "4 of 4 bit-identical to the aggregator's model" ] ||
-	fail "replicas: $(summary "$TMP/k2" replicas)"
+assert_eq "$(jget "$S" replicas_checked) $(jget "$S" replicas_identical)" "4 4" \
+	"replicas checked and bit-identical to the aggregator's model"
 cmp -s "$TMP/ref.npy" "$TMP/k2.npy" || fail "the resumed model differs from the uninterrupted run's"
-# cumulative uplink bits continue where the checkpoint left them
+# cumulative uplink bits continue where the checkpoint left them, in the
+# metrics and in every total a checkpoint carries
 [ "$(tail -n 1 "$TMP/k2.csv" | cut -d, -f5)" = "$(tail -n 1 "$TMP/ref.csv" | cut -d, -f5)" ] ||
 	fail "uplink_bits do not continue across the resume"
+for c in uplink_wire_bytes uplink_payload_bytes uplink_accepted stragglers closed_complete; do
+	assert_eq "$(jget "$S" counters.$c)" "$(jget "$TMP/ref.json" counters.$c)" \
+		"$c of the resumed run against the uninterrupted one"
+done
 
 # (b) refusals: exit 2, one line, no output written
 expect_refused() {

@@ -41,12 +41,12 @@ for seed in 7 1 2 3; do
 		nlate=$((nlate + ${c%% *}))
 		worst=$(echo "$c" | awk -v w="$worst" '{ v = $(NF - 1) + 0; print (v > w ? v : w) }')
 	done
-	band=$(awk -v a="$(summary "$TMP/clean-$seed" test_accuracy)" 'BEGIN { printf "%.4f", a - 0.005 }')
+	band=$(awk -v a="$(jget "$TMP/clean-$seed.json" test_accuracy)" 'BEGIN { printf "%.4f", a - 0.005 }')
 	r0=$(reach "$TMP/clean-$seed.csv" "$band")
 	r1=$(reach "$TMP/faulty-$seed.csv" "$band")
 	[ "$r0" -gt 0 ] || fail "seed $seed: the fault-free run never stays in its own band $band"
 	[ "$r1" -gt 0 ] || fail "seed $seed: the faulty run never stays in the band $band" \
-		"(final $(summary "$TMP/faulty-$seed" test_accuracy))"
+		"(final $(jget "$TMP/faulty-$seed.json" test_accuracy))"
 	sum0=$((sum0 + r0)) sum1=$((sum1 + r1)) per="$per seed $seed: $r1 vs $r0 (band $band);"
 done
 limit=$(((sum0 * 11 + 9) / 10))
@@ -54,21 +54,27 @@ limit=$(((sum0 * 11 + 9) / 10))
 	fail "faulty runs reached their bands in $sum1 rounds in all, fault-free in $sum0 (limit $limit):$per"
 
 # the fault counters of one run (seed 7)
-read -r dropped duplicated reordered corrupted delayed < <(summary "$TMP/faulty-7" "faults injected" |
-	sed -n 's/\([0-9]*\) dropped, \([0-9]*\) duplicated, \([0-9]*\) reordered, \([0-9]*\) corrupted, \([0-9]*\) delayed/\1 \2 \3 \4 \5/p')
-[ -n "$delayed" ] || fail "no fault counters: $(summary "$TMP/faulty-7" "faults injected")"
+F=$TMP/faulty-7.json
+dropped=$(jget "$F" counters.fault_dropped)
+duplicated=$(jget "$F" counters.fault_duplicated)
+reordered=$(jget "$F" counters.fault_reordered)
+corrupted=$(jget "$F" counters.fault_corrupted)
+delayed=$(jget "$F" counters.fault_delayed)
 [ "$dropped" -gt 0 ] && [ "$duplicated" -gt 0 ] || fail "no drops or duplicates injected: $dropped $duplicated"
-[ "$corrupted" = 0 ] || fail "corrupted $corrupted without corrupt_p"
-skips=$(summary "$TMP/faulty-7" stragglers | sed -n 's/.*(\([0-9]*\) injected.*/\1/p')
+assert_eq "$corrupted" 0 "corrupted without corrupt_p"
+skips=$(jget "$F" counters.skipped)
 # ci.ini: one chunk per worker; every non-straggler worker-round of worker 3 is held back
 encoded=$((rounds * workers - skips))
-sent=$(summary_num "$TMP/faulty-7" "uplink sent")
+sent=$(jget "$F" counters.uplink_tx_frames)
 [ "$sent" = $((encoded - dropped + duplicated)) ] ||
 	fail "uplink sent $sent != encoded $encoded - dropped $dropped + duplicated $duplicated"
 [ "$delayed" -gt 0 ] && [ "$delayed" -lt "$encoded" ] || fail "delayed $delayed of $encoded"
-[ "$(summary_num "$TMP/faulty-7" drops)" = 0 ] || fail "drops without corruption"
-[ "$(summary "$TMP/faulty-7" replicas)" = "$workers of $workers bit-identical to the aggregator's model" ] ||
-	fail "replicas: $(summary "$TMP/faulty-7" replicas)"
+# every fault was injected by the worker that sends: worker 3 alone is slow
+w3=nodes.$(jnode "$F" worker 3)
+assert_eq "$(jget "$F" $w3.counters.fault_delayed)" "$delayed" "frames delayed by worker 3"
+assert_eq "$(jget "$F" counters.drops)" 0 "drops without corruption"
+assert_eq "$(jget "$F" replicas_checked) $(jget "$F" replicas_identical)" "$workers $workers" \
+	"replicas checked and bit-identical"
 
 # (b) duplicates and reordering only, 3 chunks per worker: the same model, bit for bit
 # no stragglers and a 1 s deadline: every round closes when its last frame is in,
@@ -80,18 +86,17 @@ run_gcdl "$TMP/b0" --profile "$CI_PROFILE" --quiet "${SMALL[@]}" --save-model "$
 run_gcdl "$TMP/b1" --profile "$CI_PROFILE" --quiet "${SMALL[@]}" --save-model "$TMP/b1.npy" \
 	--set faults.dup_p=0.3 --set faults.reorder_window=8 --set faults.seed=11 ||
 	fail "gcdl exited with $?: $(tail -n 20 "$TMP/b1")"
-read -r _ bdup breord _ < <(summary "$TMP/b1" "faults injected" |
-	sed -n 's/\([0-9]*\) dropped, \([0-9]*\) duplicated, \([0-9]*\) reordered.*/\1 \2 \3 x/p')
+bdup=$(jget "$TMP/b1.json" counters.fault_duplicated)
+breord=$(jget "$TMP/b1.json" counters.fault_reordered)
 [ "$bdup" -gt 0 ] && [ "$breord" -gt 0 ] || fail "(b): duplicated $bdup, reordered $breord"
 cmp -s "$TMP/b0.npy" "$TMP/b1.npy" || fail "(b): duplicates and reordering changed the model"
 
 # (c) corruption: every corrupted copy is dropped and counted
 run_gcdl "$TMP/c" --profile "$CI_PROFILE" --quiet --rounds 60 --set faults.corrupt_p=0.2 ||
 	fail "gcdl exited with $?: $(tail -n 20 "$TMP/c")"
-ccorr=$(summary "$TMP/c" "faults injected" | sed -n 's/.* \([0-9]*\) corrupted.*/\1/p')
+ccorr=$(jget "$TMP/c.json" counters.fault_corrupted)
 [ "$ccorr" -gt 0 ] || fail "(c): nothing corrupted"
-[ "$(summary_num "$TMP/c" drops)" = "$ccorr" ] ||
-	fail "(c): drops $(summary_num "$TMP/c" drops) != corrupted $ccorr"
+assert_eq "$(jget "$TMP/c.json" counters.drops)" "$ccorr" "(c): drops against corrupted copies"
 echo "ok: bands reached in $sum1 rounds with faults, $sum0 without (limit $limit;$per)" \
 	"seed 7: $dropped dropped, $duplicated duplicated, $reordered reordered, $delayed delayed;" \
 	"8 runs: $nlate rounds closed past deadline + 1 ms, all while the aggregator lcore was not" \

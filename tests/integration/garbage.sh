@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-3-Clause
-# (c) --inject-garbage: malformed frames are dropped and counted by reason,
-# and change nothing: the metrics equal those of the run without garbage.
+# (c) --inject-garbage: malformed frames (sent by worker 0 to the aggregator in
+# local mode) are dropped and counted by reason, and change nothing: the
+# metrics equal those of the run without garbage.
 # 10 frames per round cycle through the 10 kinds, so each kind comes once per
 # round; the random-bytes kind lands on truncated or ethertype.
 . "$(dirname "$0")/common.sh"
@@ -13,20 +14,25 @@ run_gcdl "$TMP/clean" --profile "$CI_PROFILE" --rounds $R --quiet --metrics "$TM
 run_gcdl "$TMP/dirty" --profile "$CI_PROFILE" --rounds $R --quiet --metrics "$TMP/dirty.csv" \
 	--inject-garbage $G || fail "gcdl --inject-garbage exited with $?: $(tail -n 20 "$TMP/dirty")"
 
-[ "$(summary_num "$TMP/dirty" "garbage injected")" = $((R * G)) ] ||
-	fail "garbage injected: $(summary "$TMP/dirty" "garbage injected")"
-[ "$(summary_num "$TMP/dirty" drops)" = $((R * G)) ] || fail "drops: $(summary "$TMP/dirty" drops)"
+D=$TMP/dirty.json
+assert_eq "$(jget "$D" counters.garbage_sent)" $((R * G)) "garbage sent"
+assert_eq "$(jget "$D" "nodes.$(jnode "$D" worker 0).counters.garbage_sent")" $((R * G)) \
+	"garbage sent by worker 0"
+A=nodes.$(jnode "$D" aggregator 0).counters
+assert_eq "$(jget "$D" $A.drops)" $((R * G)) "aggregator's drops"
+assert_eq "$(jget "$D" counters.drops)" $((R * G)) "drops of all nodes"
 for reason in magic crc job sender offset count length; do
-	[ "$(summary_num "$TMP/dirty" "drop $reason")" = $R ] ||
-		fail "drop $reason: $(summary "$TMP/dirty" "drop $reason"), want $R"
+	assert_eq "$(jget "$D" $A.drop_$reason)" $R "drop_$reason"
 done
-trunc=$(summary_num "$TMP/dirty" "drop truncated")
-ether=$(summary_num "$TMP/dirty" "drop ethertype")
+trunc=$(jget "$D" $A.drop_truncated)
+ether=$(jget "$D" $A.drop_ethertype)
 [ $((trunc + ether)) = $((3 * R)) ] || fail "truncated $trunc + ethertype $ether != $((3 * R))"
 [ "$trunc" -ge $R ] && [ "$ether" -ge $R ] || fail "truncated $trunc, ethertype $ether < $R"
-[ "$(summary_num "$TMP/dirty" duplicates)" = 0 ] || fail "duplicates counted"
-[ "$(summary "$TMP/dirty" "uplink sent")" = "$(summary "$TMP/clean" "uplink sent")" ] ||
-	fail "workers sent differently"
+assert_eq "$(jget "$D" counters.duplicates)" 0 "duplicates"
+for c in uplink_tx_frames uplink_tx_bytes uplink_accepted; do
+	assert_eq "$(jget "$D" counters.$c)" "$(jget "$TMP/clean.json" counters.$c)" \
+		"$c with and without garbage"
+done
 if ! diff <(cut -d, -f1-6 "$TMP/clean.csv") <(cut -d, -f1-6 "$TMP/dirty.csv") >"$TMP/diff"; then
 	fail "garbage changed the metrics: $(head -n 20 "$TMP/diff")"
 fi

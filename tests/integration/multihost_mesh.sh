@@ -12,6 +12,7 @@
 #      in the accuracy band, and the counters show frames were lost; every
 #      frame carries the job key's tag, none is dropped as forged;
 #  (c) start-up errors of the mesh: timing stragglers, exit status 2.
+# Every check reads the nodes' JSON summaries (--summary-json).
 . "$(dirname "$0")/common.sh"
 
 if [ "$(id -u)" != 0 ] || ! ip netns list >/dev/null 2>&1; then
@@ -43,15 +44,15 @@ run_mesh() {
 # check_replicas DIR LABEL: every node ran every round, is in sync and has node 0's CRC
 check_replicas() {
 	local dir=$1 label=$2 k crc
-	crc=$(summary "$dir/w0.out" model_crc)
+	crc=$(jget "$dir/w0.json" model_crc)
 	for k in 0 1 2 3; do
-		W=$dir/w$k.out
-		[ "$(summary "$W" rounds)" = "$rounds of $rounds" ] || fail "$label: node $k rounds: $(summary "$W" rounds)"
-		[ "$(summary "$W" "mesh replica")" = "in sync" ] || fail "$label: node $k: $(summary "$W" "mesh replica")"
-		[ "$(summary "$W" model_crc)" = "$crc" ] ||
-			fail "$label: node $k model CRC $(summary "$W" model_crc) != node 0's $crc"
-		[ "$(summary "$W" test_accuracy)" = "$(summary "$dir/w0.out" test_accuracy)" ] ||
-			fail "$label: node $k accuracy differs from node 0's with the same CRC"
+		W=$dir/w$k.json
+		assert_eq "$(jget "$W" rounds)" "$rounds" "$label: node $k rounds"
+		assert_eq "$(jget "$W" nodes.0.role) $(jget "$W" nodes.0.in_sync)" "peer true" \
+			"$label: node $k in the replica set"
+		assert_eq "$(jget "$W" model_crc)" "$crc" "$label: node $k model CRC against node 0's"
+		assert_eq "$(jget "$W" test_accuracy)" "$(jget "$dir/w0.json" test_accuracy)" \
+			"$label: node $k accuracy against node 0's with the same CRC"
 	done
 	# every node wrote node 0's metrics rows (method, loss, accuracy,
 	# stragglers) for the rounds it applied (a node that resynced skips some;
@@ -64,8 +65,9 @@ check_replicas() {
 			END { if (n < 1) bad = 1; exit bad }' "$dir/m0.csv" "$dir/m$k.csv" ||
 			fail "$label: node $k metrics differ from node 0's"
 	done
-	acc=$(summary "$dir/w0.out" test_accuracy)
-	[ "$(tail -n 1 "$dir/m0.csv" | cut -d, -f4)" = "$acc" ] || fail "$label: last metrics row accuracy != summary $acc"
+	acc=$(jget "$dir/w0.json" test_accuracy)
+	[ "$(tail -n 1 "$dir/m0.csv" | cut -d, -f4)" = "$(printf '%.4f' "$acc")" ] ||
+		fail "$label: last metrics row accuracy != summary $acc"
 	assert_float_ge "$acc" 0.95 "$label: final test accuracy too low"
 	assert_float_ge 1.0 "$acc" "$label: final test accuracy above 1"
 	echo "$label: accuracy $acc, 4 replicas with CRC $crc"
@@ -77,20 +79,19 @@ run_mesh "$TMP/a"
 check_replicas "$TMP/a" "(a) af_packet"
 skips=0
 for k in 0 1 2 3; do
-	W=$TMP/a/w$k.out
-	[ "$(summary_num "$W" "contributed rounds")" -gt 0 ] || fail "(a) node $k contributed nothing"
-	skips=$((skips + $(summary "$W" "contributed rounds" | sed -n 's/.*(\([0-9]*\) injected.*/\1/p')))
+	W=$TMP/a/w$k.json
+	[ "$(jget "$W" counters.contributed)" -gt 0 ] || fail "(a) node $k contributed nothing"
+	skips=$((skips + $(jget "$W" counters.skipped)))
 done
-commits=$(summary "$TMP/a/w0.out" "mesh commits" | awk '{print $1}')
-[ "$commits" = "$rounds" ] || fail "(a) node 0 committed $commits rounds, not $rounds"
-stragglers=$(summary_num "$TMP/a/w0.out" "mesh stragglers")
+assert_eq "$(jget "$TMP/a/w0.json" counters.mesh_commits_taken)" "$rounds" "(a) rounds node 0 committed"
+stragglers=$(jget "$TMP/a/w0.json" counters.stragglers)
 [ "$stragglers" -ge "$skips" ] || fail "(a) stragglers $stragglers below the injected skips $skips"
 if [ "$stragglers" = "$skips" ]; then
 	"$GCDL_SIM" --profile "$CI_PROFILE" --quiet --metrics "$TMP/sim.csv" >/dev/null 2>&1 ||
 		fail "gcdl-sim failed"
 	sim_loss=$(tail -n 1 "$TMP/sim.csv" | cut -d, -f3)
-	[ "$(summary "$TMP/a/w0.out" train_loss)" = "$sim_loss" ] ||
-		fail "(a) train loss $(summary "$TMP/a/w0.out" train_loss) != gcdl-sim's $sim_loss with every frame committed"
+	[ "$(printf '%.6f' "$(jget "$TMP/a/w0.json" train_loss)")" = "$sim_loss" ] ||
+		fail "(a) train loss $(jget "$TMP/a/w0.json" train_loss) != gcdl-sim's $sim_loss with every frame committed"
 	echo "(a) every frame committed: train loss $sim_loss equals gcdl-sim's"
 fi
 
@@ -102,13 +103,11 @@ run_mesh "$TMP/b" --set faults.drop_p=0.01 --set job.key_file="$TMP/job.key"
 check_replicas "$TMP/b" "(b) af_packet, 1% loss, job key"
 lost=0
 for k in 0 1 2 3; do
-	f=$(summary "$TMP/b/w$k.out" "mesh faults")
-	lost=$((lost + $(awk '{print $1}' <<<"$f") + $(sed -n 's/.*; \([0-9]*\) of .*/\1/p' <<<"$f")))
+	W=$TMP/b/w$k.json
+	lost=$((lost + $(jget "$W" counters.fault_dropped) + $(jget "$W" counters.mesh_control_dropped)))
+	assert_eq "$(jget "$W" counters.drop_auth)" 0 "(b) node $k: frames dropped as forged"
 done
 [ "$lost" -gt 0 ] || fail "(b) no frame was dropped at 1%: faults.drop_p is not applied"
-for k in 0 1 2 3; do
-	! grep -q "^drop auth:" "$TMP/b/w$k.out" || fail "(b) node $k: $(grep '^drop auth:' "$TMP/b/w$k.out")"
-done
 echo "(b) $lost frames dropped at transmit, replicas identical"
 
 # (c) -----------------------------------------------------------------------

@@ -11,8 +11,10 @@
 # Then (as root, over af_packet in namespaces) sharded with every MAC given by
 # the profile and aggregator 1 started after aggregator 0 ran 20 rounds alone: workers cannot compute
 # while their two ranges are at different rounds, so they ask aggregator 1 to
-# catch up (its rounds closed "to catch up" > 0) and training still ends in
-# the band with identical replicas, every node on the profile's MAC.
+# catch up (its closed_catchup > 0) and training still ends in the band with
+# identical replicas, every node on the profile's MAC (network.absent_rounds
+# is raised there: aggregator 0's rounds have no contributor until then).
+# Every check reads the nodes' JSON summaries (--summary-json).
 . "$(dirname "$0")/common.sh"
 
 . "$ROOT/scripts/cluster.sh"
@@ -38,20 +40,19 @@ run_job() {
 	for ((a = 0; a < k; a++)); do
 		cluster_wait_pid "${CLUSTER_AGG_PID[$a]}" ||
 			fail "K=$k: aggregator $a exited with $?: $(tail -n 5 "$dir/a$a.out")"
-		[ "$(summary "$dir/a$a.out" rounds)" = "$rounds of $rounds" ] ||
-			fail "K=$k: aggregator $a rounds: $(summary "$dir/a$a.out" rounds)"
-		[ "$(summary_num "$dir/a$a.out" drops)" = 0 ] ||
-			fail "K=$k: aggregator $a dropped frames (a chunk it does not own?): $(grep '^drop' "$dir/a$a.out")"
-		[ "$(summary_num "$dir/a$a.out" accepted)" -gt 0 ] || fail "K=$k: aggregator $a accepted nothing"
+		assert_eq "$(jget "$dir/a$a.json" rounds)" "$rounds" "K=$k: aggregator $a rounds"
+		assert_eq "$(jget "$dir/a$a.json" counters.drops)" 0 \
+			"K=$k: aggregator $a dropped frames (a chunk it does not own?)"
+		[ "$(jget "$dir/a$a.json" counters.uplink_accepted)" -gt 0 ] ||
+			fail "K=$k: aggregator $a accepted nothing"
 	done
 	for w in 0 1 2 3; do
-		[ "$(summary "$dir/w$w.out" rounds)" = "$rounds of $rounds" ] ||
-			fail "K=$k: worker $w rounds: $(summary "$dir/w$w.out" rounds)"
-		acc=$(summary "$dir/w$w.out" test_accuracy)
+		assert_eq "$(jget "$dir/w$w.json" rounds)" "$rounds" "K=$k: worker $w rounds"
+		acc=$(jget "$dir/w$w.json" test_accuracy)
 		assert_float_ge "$acc" 0.95 "K=$k: worker $w's final test accuracy too low"
 		assert_float_ge 1.0 "$acc" "K=$k: accuracy above 1"
-		[ -z "$crc" ] && crc=$(summary "$dir/w$w.out" model_crc)
-		[ "$(summary "$dir/w$w.out" model_crc)" = "$crc" ] || fail "K=$k: worker $w's replica differs"
+		[ -z "$crc" ] && crc=$(jget "$dir/w$w.json" model_crc)
+		assert_eq "$(jget "$dir/w$w.json" model_crc)" "$crc" "K=$k: worker $w's replica CRC"
 	done
 	RUN_CRC=$crc
 	RUN_ACC=$acc
@@ -61,11 +62,11 @@ run_job() {
 all_in_time() {
 	local dir=$1 k=$2 a w skips=0
 	for w in 0 1 2 3; do
-		skips=$((skips + $(summary "$dir/w$w.out" "contributed rounds" | sed -n 's/.*(\([0-9]*\) injected.*/\1/p')))
+		skips=$((skips + $(jget "$dir/w$w.json" counters.skipped)))
 	done
 	for ((a = 0; a < k; a++)); do
-		[ "$(summary_num "$dir/a$a.out" "late frames")" = 0 ] || return 1
-		[ "$(summary_num "$dir/a$a.out" stragglers)" = "$skips" ] || return 1
+		[ "$(jget "$dir/a$a.json" counters.late)" = 0 ] || return 1
+		[ "$(jget "$dir/a$a.json" counters.stragglers)" = "$skips" ] || return 1
 	done
 }
 
@@ -75,8 +76,8 @@ run_job 2 "$TMP/sharded"
 sh_crc=$RUN_CRC sh_acc=$RUN_ACC
 
 # aggregator 1 owns two of the three chunks: it takes about twice as many frames
-a0=$(summary_num "$TMP/sharded/a0.out" accepted)
-a1=$(summary_num "$TMP/sharded/a1.out" accepted)
+a0=$(jget "$TMP/sharded/a0.json" counters.uplink_accepted)
+a1=$(jget "$TMP/sharded/a1.json" counters.uplink_accepted)
 [ "$a1" -gt "$a0" ] || fail "aggregator 1 (2 chunks) accepted $a1 frames, aggregator 0 (1 chunk) $a0"
 if all_in_time "$TMP/star" 1 && all_in_time "$TMP/sharded" 2; then
 	[ "$sh_crc" = "$star_crc" ] || fail "every frame in time, yet sharded CRC $sh_crc != star's $star_crc"
@@ -85,7 +86,8 @@ fi
 echo "ok: memif star accuracy $star_acc, sharded K=2 accuracy $sh_acc; frames $a0 + $a1"
 
 # job keys: frames of a node with another key are dropped as "auth" (the
-# aggregator never even reads the hello), and that worker gives up
+# aggregator never even reads the hello), and that worker gives up; the
+# aggregator, which no worker joined, says so and exits with status 3
 head -c 32 /dev/urandom >"$TMP/a.key"
 head -c 32 /dev/urandom >"$TMP/b.key"
 chmod 600 "$TMP/a.key" "$TMP/b.key"
@@ -102,10 +104,15 @@ cluster_wait_pid "${CLUSTER_WORKER_PID[0]}" || rc=$?
 [ $rc = 1 ] || fail "key: the worker with another key exited with $rc, want 1"
 grep -q "no frame from aggregator 0 for network.idle_timeout_ms = 1000 ms" "$TMP/key/w0.out" ||
 	fail "key: no timeout message: $(tail -n 2 "$TMP/key/w0.out")"
-cluster_wait_pid "${CLUSTER_AGG_PID[0]}" || fail "key: aggregator exited with $?"
-[ "$(summary_num "$TMP/key/a0.out" "drop auth")" -gt 0 ] || fail "key: no auth drops at the aggregator"
-grep -q "^worker 0: joins 0 " "$TMP/key/a0.out" || fail "key: the worker with another key joined"
-echo "ok (keys): $(summary_num "$TMP/key/a0.out" "drop auth") hellos with another key dropped as auth"
+rc=0
+cluster_wait_pid "${CLUSTER_AGG_PID[0]}" || rc=$?
+[ $rc = 3 ] || fail "key: the aggregator no worker joined exited with $rc, want 3"
+grep -q "no worker joined within network.join_wait_ms = 1500 ms" "$TMP/key/a0.out" ||
+	fail "key: no message from the aggregator: $(tail -n 2 "$TMP/key/a0.out")"
+assert_eq "$(jget "$TMP/key/a0.json" status)" 3 "key: the aggregator's summary status"
+[ "$(jget "$TMP/key/a0.json" counters.drop_auth)" -gt 0 ] || fail "key: no auth drops at the aggregator"
+assert_eq "$(jget "$TMP/key/a0.json" nodes.0.workers.0.joins)" 0 "key: joins of the worker with another key"
+echo "ok (keys): $(jget "$TMP/key/a0.json" counters.drop_auth) hellos with another key dropped as auth"
 
 if [ "$(id -u)" != 0 ] || ! ip netns list >/dev/null 2>&1; then
 	echo "skip (late aggregator): network namespaces need root and iproute2"
@@ -116,7 +123,7 @@ CLUSTER_PIDS=()
 AM=02:00:00:00:aa:00,02:00:00:00:aa:01
 WM=02:00:00:00:00:00,02:00:00:00:00:01,02:00:00:00:00:02,02:00:00:00:00:03
 opts=(--profile "$CI_PROFILE" --set coding.mtu=64 --set coding.scale_block=8 --set network.topology=sharded --set network.aggregators=2
-      --set network.aggregator_macs=$AM --set network.worker_macs=$WM)
+      --set network.aggregator_macs=$AM --set network.worker_macs=$WM --set network.absent_rounds=200)
 D=$TMP/late
 CLUSTER_TAG=g$$-late
 cluster_init af_packet 4 2 "$D"
@@ -133,19 +140,19 @@ cluster_start_aggregator 1 "${opts[@]}"
 crc=""
 for w in 0 1 2 3; do
 	cluster_wait_pid "${CLUSTER_WORKER_PID[$w]}" || fail "late: worker $w exited with $?"
-	grep -q "^gcdl: port 0 net_af_packet0 MAC 02:00:00:00:00:0$w\$" "$D/w$w.out" ||
-		fail "late: worker $w is not on the profile's MAC: $(grep 'port 0' "$D/w$w.out")"
-	[ "$(summary "$D/w$w.out" rounds)" = "$rounds of $rounds" ] || fail "late: worker $w rounds"
-	assert_float_ge "$(summary "$D/w$w.out" test_accuracy)" 0.95 "late: worker $w accuracy"
-	[ "$(summary_num "$D/w$w.out" "contributed rounds")" -gt 0 ] || fail "late: worker $w never contributed"
-	[ -z "$crc" ] && crc=$(summary "$D/w$w.out" model_crc)
-	[ "$(summary "$D/w$w.out" model_crc)" = "$crc" ] || fail "late: worker $w's replica differs"
+	assert_eq "$(jget "$D/w$w.json" nodes.0.ports.0.name) $(jget "$D/w$w.json" nodes.0.ports.0.mac)" \
+		"net_af_packet0 02:00:00:00:00:0$w" "late: worker $w's port and MAC"
+	assert_eq "$(jget "$D/w$w.json" rounds)" "$rounds" "late: worker $w rounds"
+	assert_float_ge "$(jget "$D/w$w.json" test_accuracy)" 0.95 "late: worker $w accuracy"
+	[ "$(jget "$D/w$w.json" counters.contributed)" -gt 0 ] || fail "late: worker $w never contributed"
+	[ -z "$crc" ] && crc=$(jget "$D/w$w.json" model_crc)
+	assert_eq "$(jget "$D/w$w.json" model_crc)" "$crc" "late: worker $w's replica CRC"
 done
 for a in 0 1; do
 	cluster_wait_pid "${CLUSTER_AGG_PID[$a]}" || fail "late: aggregator $a exited with $?"
-	[ "$(summary "$D/a$a.out" rounds)" = "$rounds of $rounds" ] || fail "late: aggregator $a rounds"
+	assert_eq "$(jget "$D/a$a.json" rounds)" "$rounds" "late: aggregator $a rounds"
 done
-grep -q "^gcdl: port 0 net_af_packet0 MAC 02:00:00:00:aa:00\$" "$D/a0.out" || fail "late: aggregator 0's MAC"
-caught=$(summary "$D/a1.out" "rounds closed" | sed -n 's/.* \([0-9]*\) to catch up/\1/p')
-[ "${caught:-0}" -gt 0 ] || fail "late: aggregator 1 never caught up: $(summary "$D/a1.out" "rounds closed")"
+assert_eq "$(jget "$D/a0.json" nodes.0.ports.0.mac)" 02:00:00:00:aa:00 "late: aggregator 0's MAC"
+caught=$(jget "$D/a1.json" counters.closed_catchup)
+[ "$caught" -gt 0 ] || fail "late: aggregator 1 never caught up"
 echo "ok (late aggregator): aggregator 1 closed $caught rounds to catch up; replicas $crc"

@@ -9,7 +9,12 @@
 #  (b) worker 3 is SIGKILLed mid-run: rounds keep closing without it; a worker 3
 #      started with another profile is refused (message checked on both sides,
 #      exit status 2); the right worker 3 rejoins, resynchronises (its final
-#      replica has the aggregator's CRC) and contributes again (counters).
+#      replica has the aggregator's CRC) and contributes again (counters);
+#  (c) faults.drop_p = 0.05 on every node: each worker's JSON summary counts
+#      the uplink frames it did not send, the aggregator's accepted frames are
+#      exactly what the workers sent, replicas agree; while it runs,
+#      dpdk-telemetry.py answers /gcdl/round and /gcdl/node on every node.
+# Every check reads the nodes' JSON summaries (--summary-json).
 . "$(dirname "$0")/common.sh"
 
 if [ "$(id -u)" != 0 ] || ! ip netns list >/dev/null 2>&1; then
@@ -22,9 +27,6 @@ CLUSTER_TIMEOUT=120
 CLUSTER_EXTRA_CLEANUP=${KEEP:-'rm -rf "$TMP"'}
 cluster_init af_packet 4 1 "$TMP/a"
 
-# summary_of FILE KEY: the value of "KEY: value"
-summary_of() { summary "$1" "$2"; }
-
 # (a) -----------------------------------------------------------------------
 cluster_start_aggregator 0 --profile "$CI_PROFILE" --quiet --metrics "$TMP/m.csv"
 for k in 0 1 2 3; do cluster_start_worker "$k" --profile "$CI_PROFILE" --quiet; done
@@ -33,35 +35,32 @@ for k in 0 1 2 3; do
 done
 cluster_wait_pid "${CLUSTER_AGG_PID[0]}" || fail "aggregator exited with $?: $(tail -n 5 "$TMP/a/a0.out")"
 
-A=$TMP/a/a0.out
+A=$TMP/a/a0.json
 rounds=$(sed -n 's/^rounds = //p' "$CI_PROFILE")
-[ "$(summary_of "$A" rounds)" = "$rounds of $rounds" ] || fail "aggregator rounds: $(summary_of "$A" rounds)"
-acc=$(summary_of "$A" test_accuracy)
+assert_eq "$(jget "$A" rounds)" "$rounds" "aggregator rounds"
+acc=$(jget "$A" test_accuracy)
 assert_float_ge "$acc" 0.95 "star over af_packet: final test accuracy too low"
 assert_float_ge 1.0 "$acc" "final test accuracy above 1"
 [ "$(($(wc -l <"$TMP/m.csv") - 1))" = "$rounds" ] || fail "metrics rows: $(wc -l <"$TMP/m.csv")"
-crc=$(summary_of "$A" model_crc)
+crc=$(jget "$A" model_crc)
 skips=0
 for k in 0 1 2 3; do
-	W=$TMP/a/w$k.out
-	[ "$(summary_of "$W" rounds)" = "$rounds of $rounds" ] || fail "worker $k rounds: $(summary_of "$W" rounds)"
-	[ "$(summary_of "$W" model_crc)" = "$crc" ] || fail "worker $k replica CRC $(summary_of "$W" model_crc) != aggregator's $crc"
-	line=$(grep "^worker $k: " "$A") || fail "no worker $k line in the aggregator's summary"
-	joins=$(sed -n 's/.* joins \([0-9]*\) .*/\1/p' <<<"$line")
-	accepted=$(sed -n 's/.* accepted \([0-9]*\) .*/\1/p' <<<"$line")
-	[ "$joins" = 1 ] || fail "worker $k joined $joins times: $line"
-	[ "$accepted" -gt 0 ] || fail "worker $k contributed nothing: $line"
-	skips=$((skips + $(summary_of "$W" "contributed rounds" | sed -n 's/.*(\([0-9]*\) injected.*/\1/p')))
+	W=$TMP/a/w$k.json
+	assert_eq "$(jget "$W" rounds)" "$rounds" "worker $k rounds"
+	assert_eq "$(jget "$W" model_crc)" "$crc" "worker $k replica CRC against the aggregator's"
+	assert_eq "$(jget "$A" nodes.0.workers.$k.joins)" 1 "worker $k's joins"
+	[ "$(jget "$A" nodes.0.workers.$k.accepted)" -gt 0 ] || fail "worker $k contributed nothing"
+	skips=$((skips + $(jget "$W" counters.skipped)))
 done
-stragglers=$(summary_num "$A" stragglers)
+stragglers=$(jget "$A" counters.stragglers)
 [ "$stragglers" -ge "$skips" ] || fail "stragglers $stragglers below the injected skips $skips"
 if [ "$stragglers" = "$skips" ]; then
 	# every frame of every non-straggler was in time: gcdl-sim's model
 	"$GCDL_SIM" --profile "$CI_PROFILE" --quiet --metrics "$TMP/sim.csv" >/dev/null 2>&1 ||
 		fail "gcdl-sim failed"
 	sim_loss=$(tail -n 1 "$TMP/sim.csv" | cut -d, -f3)
-	[ "$(summary_of "$A" train_loss)" = "$sim_loss" ] ||
-		fail "train loss $(summary_of "$A" train_loss) != gcdl-sim's $sim_loss with every frame in time"
+	[ "$(printf '%.6f' "$(jget "$A" train_loss)")" = "$sim_loss" ] ||
+		fail "train loss $(jget "$A" train_loss) != gcdl-sim's $sim_loss with every frame in time"
 	echo "every frame in time: train loss $sim_loss equals gcdl-sim's"
 fi
 echo "ok (a): accuracy $acc, 4 replicas with CRC $crc, $stragglers straggler-rounds ($skips injected)"
@@ -116,24 +115,77 @@ done
 cluster_wait_pid "$W3" || fail "restarted worker 3 exited with $?: $(tail -n 5 "$TMP/a/w3-again.out")"
 cluster_wait_pid "$APID" || fail "aggregator exited with $?: $(tail -n 5 "$A")"
 
-[ "$(summary_of "$A" rounds)" = "$R of $R" ] || fail "aggregator rounds: $(summary_of "$A" rounds)"
-crc=$(summary_of "$A" model_crc)
-line=$(grep "^worker 3: " "$A")
-joins=$(sed -n 's/.* joins \([0-9]*\) .*/\1/p' <<<"$line")
-refused=$(sed -n 's/.* refused \([0-9]*\) .*/\1/p' <<<"$line")
-since=$(sed -n 's/.* accepted_since_join \([0-9]*\) .*/\1/p' <<<"$line")
-joined_round=$(sed -n 's/.* joined_round \([0-9]*\) .*/\1/p' <<<"$line")
-[ "$joins" = 2 ] || fail "worker 3 joined $joins times, want 2 (start, rejoin): $line"
-[ "$refused" -ge 1 ] || fail "the other profile's hello was not counted as refused: $line"
-[ "$since" -gt 0 ] || fail "worker 3 contributed nothing after rejoining: $line"
+AJ=$TMP/a/a0.json
+assert_eq "$(jget "$AJ" rounds)" "$R" "aggregator rounds"
+crc=$(jget "$AJ" model_crc)
+W3=nodes.0.workers.3
+joins=$(jget "$AJ" $W3.joins)
+refused=$(jget "$AJ" $W3.refused)
+since=$(jget "$AJ" $W3.accepted_since_join)
+joined_round=$(jget "$AJ" $W3.joined_round)
+[ "$joins" = 2 ] || fail "worker 3 joined $joins times, want 2 (start, rejoin): $(jget "$AJ" $W3)"
+[ "$refused" -ge 1 ] || fail "the other profile's hello was not counted as refused: $(jget "$AJ" $W3)"
+[ "$since" -gt 0 ] || fail "worker 3 contributed nothing after rejoining: $(jget "$AJ" $W3)"
 [ "$joined_round" -ge "$killed_at" ] || fail "worker 3 rejoined at round $joined_round, before it was killed ($killed_at)"
-W=$TMP/a/w3-again.out
-[ "$(summary_of "$W" rounds)" = "$R of $R" ] || fail "restarted worker 3 rounds: $(summary_of "$W" rounds)"
-[ "$(summary_of "$W" model_crc)" = "$crc" ] || fail "restarted worker 3's replica CRC differs from the aggregator's"
-contributed=$(summary_num "$W" "contributed rounds")
+W=$TMP/a/w3-again.json
+assert_eq "$(jget "$W" rounds)" "$R" "restarted worker 3 rounds"
+assert_eq "$(jget "$W" model_crc)" "$crc" "restarted worker 3's replica CRC against the aggregator's"
+contributed=$(jget "$W" counters.contributed)
 [ "$contributed" -gt 0 ] || fail "restarted worker 3 sent no round"
 for k in 0 1 2; do
-	[ "$(summary_of "$TMP/a/w$k.out" model_crc)" = "$crc" ] || fail "worker $k's replica CRC differs"
+	assert_eq "$(jget "$TMP/a/w$k.json" model_crc)" "$crc" "worker $k's replica CRC"
 done
 # while it was away it was a straggler: more straggler-rounds than its 3 peers' skips explain
 echo "ok (b): killed near round $killed_at, rounds went on, other profile refused, rejoined at round $joined_round and contributed $since frames ($contributed rounds)"
+
+# (c) -----------------------------------------------------------------------
+TEL=$(command -v dpdk-telemetry.py) || fail "(c) dpdk-telemetry.py not found (Debian package dpdk-dev)"
+R=600
+JOB=(--profile "$CI_PROFILE" --rounds $R --quiet --set faults.drop_p=0.05)
+cluster_start_aggregator 0 "${JOB[@]}"
+PFX=("$CLUSTER_PREFIX")
+for k in 0 1 2 3; do
+	CLUSTER_OUT=$TMP/a/c-w$k.out cluster_start_worker "$k" "${JOB[@]}"
+	PFX+=("$CLUSTER_PREFIX")
+done
+told=0
+# every node's telemetry socket answers while the job runs
+for p in "${PFX[@]}"; do
+	ok=0
+	for _ in $(seq 1 200); do
+		if printf '/gcdl/round\n/gcdl/node\n' | python3 "$TEL" -f "$p" 2>/dev/null |
+			python3 -c '
+import json, sys
+r = [json.loads(l) for l in sys.stdin if l.startswith("{")]
+rnd = [x["/gcdl/round"] for x in r if "/gcdl/round" in x]
+node = [x["/gcdl/node"] for x in r if "/gcdl/node" in x]
+ok = rnd and isinstance(rnd[0], dict) and rnd[0]["rounds_total"] == int(sys.argv[1]) \
+    and rnd[0]["rounds_done"] >= 1 and node and node[0]["role"] in ("aggregator", "worker")
+sys.exit(0 if ok else 1)' "$R"; then
+			ok=1
+			break
+		fi
+		sleep 0.05
+	done
+	[ $ok = 1 ] || fail "(c) no /gcdl/round and /gcdl/node answer from the node with prefix $p"
+	told=$((told + 1))
+done
+for k in 0 1 2 3; do
+	cluster_wait_pid "${CLUSTER_WORKER_PID[$k]}" || fail "(c) worker $k exited with $?"
+done
+cluster_wait_pid "${CLUSTER_AGG_PID[0]}" || fail "(c) aggregator exited with $?"
+A=$TMP/a/a0.json
+sent=0
+for k in 0 1 2 3; do
+	W=$TMP/a/c-w$k.json
+	d=$(jget "$W" counters.fault_dropped)
+	[ "$d" -gt 0 ] || fail "(c) worker $k's summary shows no [faults] drop at drop_p = 0.05"
+	assert_eq "$(jget "$W" model_crc)" "$(jget "$A" model_crc)" "(c) worker $k's replica CRC"
+	sent=$((sent + $(jget "$W" counters.uplink_tx_frames)))
+done
+assert_eq "$(jget "$A" rounds)" $R "(c) aggregator rounds"
+received=$(($(jget "$A" counters.uplink_accepted) + $(jget "$A" counters.late)))
+assert_eq "$received" "$sent" "(c) gradient frames the aggregator accepted or found late, against those sent"
+assert_float_ge "$(jget "$A" test_accuracy)" 0.95 "(c) accuracy with 5% of the uplink dropped"
+echo "ok (c): drops counted by every worker, $sent frames sent and accounted for;" \
+	"telemetry answered on $told of 5 nodes"

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-3-Clause
-# --pcap: every frame the aggregator receives (garbage included) and sends
-# (update frames) lands in a classic pcap file, and scripts/wireshark/gcdl.lua
-# decodes it. The file is checked twice: its headers and record lengths by a
-# small Python reader, against the summary's frame and byte counters; its
-# gcdl fields through tshark and the dissector, against the summary's drops,
-# accepted frames and the shape of configs/ci.ini (N = 4 workers, one chunk,
-# dim = 4 classes * (20 features + 1) = 84, scale_block 64: 2 scales a frame).
+# --pcap: every frame aggregator 0 receives (worker 0's garbage and the
+# workers' hellos included) and sends (configs, model and update frames) lands
+# in a classic pcap file, and scripts/wireshark/gcdl.lua decodes it. The file
+# is checked twice: its headers and record lengths by a small Python reader,
+# against the aggregator's frame and byte counters (JSON summary); its gcdl
+# fields through tshark and the dissector, against its drops, accepted frames
+# and the shape of configs/ci.ini (N = 4 workers, one chunk, dim = 4 classes *
+# (20 features + 1) = 84, scale_block 64: 2 scales a frame).
 #
 # tshark as root: Debian's /usr/share/wireshark/init.lua sets
 # run_user_scripts_when_superuser = true and does not set disable_lua, so
@@ -39,26 +40,25 @@ run_gcdl "$TMP/out" --profile "$CI_PROFILE" --rounds $R --quiet --metrics "$TMP/
 	fail "gcdl --pcap exited with $?: $(tail -n 20 "$TMP/out")"
 t1=$(date +%s)
 
-up_rx=$(summary_num "$TMP/out" "uplink received")
-up_rx_bytes=$(summary "$TMP/out" "uplink received" | awk '{print $3}')
-up_tx=$(summary_num "$TMP/out" "uplink sent")
-down_tx=$(summary_num "$TMP/out" "downlink sent")
-down_tx_bytes=$(summary "$TMP/out" "downlink sent" | awk '{print $3}')
-accepted=$(summary "$TMP/out" "uplink received" | sed -n 's/.*(accepted \([0-9]*\),.*/\1/p')
-late=$(summary_num "$TMP/out" "late frames")
-dups=$(summary_num "$TMP/out" duplicates)
-skips=$(summary "$TMP/out" stragglers | sed -n 's/.*(\([0-9]*\) injected.*/\1/p')
-garbage=$(summary_num "$TMP/out" "garbage injected")
-[ "$garbage" = $((R * G)) ] || fail "garbage injected $garbage, want $((R * G))"
-[ -n "$accepted" ] && [ -n "$skips" ] || fail "cannot read accepted/skips from the summary"
-drop() { # the drop counter of a reason, 0 when the summary has no such line
-	local v
-	v=$(sed -n "s/^drop $1: //p" "$TMP/out" | head -n 1)
-	echo "${v:-0}"
+S=$TMP/out.json
+A=nodes.$(jnode "$S" aggregator 0).counters
+rx=$(jget "$S" $A.rx_frames)
+rx_bytes=$(jget "$S" $A.rx_bytes)
+tx=$(jget "$S" $A.tx_frames)
+tx_bytes=$(jget "$S" $A.tx_bytes)
+up_tx=$(jget "$S" counters.uplink_tx_frames)
+accepted=$(jget "$S" $A.uplink_accepted)
+late=$(jget "$S" $A.late)
+dups=$(jget "$S" $A.duplicates)
+skips=$(jget "$S" counters.skipped)
+garbage=$(jget "$S" counters.garbage_sent)
+[ "$garbage" = $((R * G)) ] || fail "garbage sent $garbage, want $((R * G))"
+drop() { # the aggregator's drop counter of a reason
+	jget "$S" $A.drop_$1
 }
 
 # 1. The file itself: global header, one record per frame, lengths = the summary's bytes.
-python3 - "$TMP/run.pcap" "$((up_rx + down_tx))" "$((up_rx_bytes + down_tx_bytes))" \
+python3 - "$TMP/run.pcap" "$((rx + tx))" "$((rx_bytes + tx_bytes))" \
 	"$t0" "$t1" <<'PY' || fail "pcap file check failed"
 import struct, sys
 path, want_n, want_bytes, t0, t1 = sys.argv[1], *map(int, sys.argv[2:])
@@ -78,7 +78,7 @@ while off < len(data):
     n += 1
     total += orig
 assert off == len(data), "trailing bytes"
-assert n == want_n, f"{n} records, want {want_n} (uplink received + downlink sent)"
+assert n == want_n, f"{n} records, want {want_n} (received + sent)"
 assert total == want_bytes, f"{total} bytes, want {want_bytes}"
 PY
 
@@ -89,8 +89,8 @@ tshark -r "$TMP/run.pcap" -X lua_script:"$LUA" -T fields -E separator=/t -E occu
 	-e gcdl.chunk -e gcdl.crc32 -e gcdl.scale -e gcdl.value_count -e gcdl.coord_count \
 	-e gcdl.scale_block -e gcdl.payload_len >"$TMP/fields" 2>"$TMP/tshark.err" ||
 	fail "tshark failed: $(tail -n 5 "$TMP/tshark.err")"
-[ "$(wc -l <"$TMP/fields")" = $((up_rx + down_tx)) ] ||
-	fail "tshark decoded $(wc -l <"$TMP/fields") frames, want $((up_rx + down_tx))"
+[ "$(wc -l <"$TMP/fields")" = $((rx + tx)) ] ||
+	fail "tshark decoded $(wc -l <"$TMP/fields") frames, want $((rx + tx))"
 grep -q "$(printf '\t0x4743\t')" "$TMP/fields" ||
 	fail "no gcdl fields: is Lua disabled in tshark? $(head -n 3 "$TMP/tshark.err")"
 
@@ -98,10 +98,10 @@ grep -q "$(printf '\t0x4743\t')" "$TMP/fields" ||
 #          10 coord_count 11 scale_block 12 payload_len
 GARBAGE_MAC=02:00:00:00:00:ee
 awk -F'\t' -v R=$R -v N=$N -v gmac=$GARBAGE_MAC \
-	-v up_rx="$up_rx" -v up_tx="$up_tx" -v down_tx="$down_tx" -v accepted="$accepted" \
+	-v rx="$rx" -v tx="$tx" -v up_tx="$up_tx" -v accepted="$accepted" \
 	-v late="$late" -v dups="$dups" -v skips="$skips" \
 	-v d_hdr="$(($(drop truncated) + $(drop ethertype) + $(drop magic)))" \
-	-v d_sender="$(drop sender)" -v d_magic="$(drop magic)" -v drops="$(summary_num "$TMP/out" drops)" \
+	-v d_sender="$(drop sender)" -v d_magic="$(drop magic)" -v drops="$(jget "$S" $A.drops)" \
 	-v trunc_kind=$((R * G / 10)) '
 function bad(msg) { print "FAIL (pcap): " msg > "/dev/stderr"; err = 1; exit 1 }
 $2 != "" && $7 == "" { short++ }
@@ -122,18 +122,21 @@ $2 == "0x4743" && $3 == 1 && $7 != "" {
 	if (r > rmax) rmax = r
 	next
 }
-$3 == 4 {
+$2 == "0x4743" && $3 == 4 {
 	updates++
 	if ($5 != N || $6 != "0" || $9 != "84") bad("update frame " NR ": sender " $5 " chunk " $6 " values " $9)
 	up_round[$4 + 0]++
 	next
 }
+$2 == "0x4743" && $3 == 5 { models++; if ($5 != N || $9 != "84") bad("model frame " NR); next }
+$2 == "0x4743" && $3 == 6 { hellos++; next }
+$2 == "0x4743" && $3 == 7 { configs++; next }
 END {
 	if (err) exit 1
-	uplink = NR - updates
-	if (uplink != up_rx) bad("uplink frames " uplink ", summary received " up_rx)
-	if (updates != down_tx) bad("update frames " updates ", summary downlink sent " down_tx)
-	if (onebit != up_rx - d_hdr) bad("onebit frames " onebit " != received " up_rx " - header drops " d_hdr)
+	if (hellos != N || configs != N || models != N)
+		bad(hellos " hellos, " configs " configs, " models " model frames, want " N " each")
+	if (updates + models + configs != tx) bad("frames sent " updates + models + configs ", summary " tx)
+	if (onebit != rx - hellos - d_hdr) bad("onebit frames " onebit " != received " rx " - hellos - header drops " d_hdr)
 	if (onebit - (drops - d_hdr) != accepted + late + dups)
 		bad("onebit " onebit " - later drops " drops - d_hdr " != accepted " accepted " + late " late " + dups " dups)
 	# garbage kinds the dissector must show as such: a 49-byte frame with half a

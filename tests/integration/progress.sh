@@ -28,14 +28,15 @@ case $last in
 "round 300/300 "*) ;;
 *) fail "last progress line is not round 300/300: '$last'" ;;
 esac
-[ "$(summary "$TMP/out" rounds)" = "300 of 300" ] || fail "rounds: $(summary "$TMP/out" rounds)"
+assert_eq "$(jget "$TMP/out.json" rounds)" 300 "rounds"
 # the last line shows the final evaluation of the summary (4 decimals there)
 loss=$(sed -n 's/.* loss \([0-9.]*\) acc .*/\1/p' <<<"$last")
 acc=$(sed -n 's/.* acc \([0-9.]*\) .*/\1/p' <<<"$last")
-awk -v a="$loss" -v b="$(summary "$TMP/out" train_loss)" 'BEGIN { d = a - b; exit !(d < 6e-5 && d > -6e-5) }' ||
-	fail "last progress loss '$loss' is not the summary's $(summary "$TMP/out" train_loss)"
-[ "$acc" = "$(summary "$TMP/out" test_accuracy)" ] ||
-	fail "last progress accuracy '$acc' is not the summary's $(summary "$TMP/out" test_accuracy)"
+sloss=$(jget "$TMP/out.json" train_loss)
+awk -v a="$loss" -v b="$sloss" 'BEGIN { d = a - b; exit !(d < 6e-5 && d > -6e-5) }' ||
+	fail "last progress loss '$loss' is not the summary's $sloss"
+[ "$acc" = "$(printf '%.4f' "$(jget "$TMP/out.json" test_accuracy)")" ] ||
+	fail "last progress accuracy '$acc' is not the summary's $(jget "$TMP/out.json" test_accuracy)"
 # the run is over: ETA 0 on the last line
 case $last in
 *" ETA 0 s") ;;
@@ -48,7 +49,7 @@ run_gcdl "$TMP/quiet" --profile "$CI_PROFILE" --rounds 60 --quiet ||
 if grep -q 'round [0-9]*/' "$TMP/quiet"; then
 	fail "progress with --quiet: $(grep -m1 'round [0-9]*/' "$TMP/quiet")"
 fi
-grep -q '^rounds: 60 of 60$' "$TMP/quiet" || fail "--quiet run did not complete: $(tail -n 5 "$TMP/quiet")"
+assert_eq "$(jget "$TMP/quiet.json" rounds)" 60 "--quiet run's rounds"
 
 # 3. a terminal: script(1) gives gcdl a pseudo-terminal as stdout and stderr
 if ! command -v script >/dev/null 2>&1; then

@@ -3,7 +3,7 @@
 # Resource exhaustion is counted and handled, never a crash or a hang:
 # (a) TX rings of 64 descriptors against 201 uplink and 1144 downlink frames
 #     per worker and round: bursts that a full ring takes only partly are
-#     counted ("TX ring full") and retried, and the model is bit-identical to
+#     counted (tx_full) and retried, none dropped, and the model is bit-identical to
 #     the same job on rings of 1024 (no stragglers, 1 s deadline: every round
 #     closes when its last frame is in);
 # (b) a job that needs more mbufs in flight than the pool has is refused at
@@ -20,10 +20,11 @@ run_gcdl "$TMP/small" "${JOB[@]}" --set dataplane.ring_size=64 --save-model "$TM
 	fail "ring_size 64 exited with $?: $(tail -n 20 "$TMP/small")"
 run_gcdl "$TMP/big" "${JOB[@]}" --set dataplane.ring_size=1024 --save-model "$TMP/big.npy" ||
 	fail "ring_size 1024 exited with $?: $(tail -n 20 "$TMP/big")"
-full=$(summary "$TMP/small" resources | sed -n 's/.*, \([0-9]*\) TX ring full.*/\1/p')
-[ "${full:-0}" -gt 0 ] || fail "no full TX ring counted: $(summary "$TMP/small" resources)"
-[ "$(summary "$TMP/small" replicas)" = "4 of 4 bit-identical to the aggregator's model" ] ||
-	fail "replicas: $(summary "$TMP/small" replicas)"
+full=$(jget "$TMP/small.json" counters.tx_full)
+[ "$full" -gt 0 ] || fail "no full TX ring counted"
+assert_eq "$(jget "$TMP/small.json" counters.tx_failed)" 0 "frames a full ring dropped"
+assert_eq "$(jget "$TMP/small.json" replicas_checked) $(jget "$TMP/small.json" replicas_identical)" \
+	"4 4" "replicas checked and bit-identical to the aggregator's model"
 cmp -s "$TMP/small.npy" "$TMP/big.npy" || fail "full TX rings changed the model"
 
 rc=0

@@ -13,7 +13,7 @@
 run_gcdl "$TMP/out" --profile "$CI_PROFILE" --role local --quiet --metrics "$TMP/dp.csv" \
 	--set deadline.fixed_us=50000 ||
 	fail "gcdl exited with $?: $(tail -n 20 "$TMP/out")"
-[ "$(summary_num "$TMP/out" "late frames")" = 0 ] ||
+[ "$(jget "$TMP/out.json" counters.late)" = 0 ] ||
 	fail "frames arrived late on this machine: the comparison needs a longer deadline"
 if ! diff <(cut -d, -f1-6 "$TMP/sim.csv") <(cut -d, -f1-6 "$TMP/dp.csv") >"$TMP/diff"; then
 	fail "metrics differ from gcdl-sim: $(head -n 20 "$TMP/diff")"

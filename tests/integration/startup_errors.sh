@@ -28,7 +28,14 @@ expect_exit2 role_aggregator_no_port "no ethdev port" "${EAL[@]}" -- --profile "
 expect_exit2 role_local_id "--id is for --role worker or aggregator" "${EAL[@]}" -- --profile "$CI_PROFILE" --id 1
 expect_exit2 role_worker_metrics "--metrics is written by the aggregator" "${EAL[@]}" -- --profile "$CI_PROFILE" --role worker --id 0 --metrics "$TMP/wm.csv"
 expect_exit2 topology_mesh_aggregator "network.topology mesh has no aggregator" "${EAL[@]}" -- --profile "$CI_PROFILE" --role aggregator --set network.topology=mesh
-expect_exit2 topology_local_sharded "--role local runs star only" "${EAL[@]}" -- --profile "$CI_PROFILE" --set network.topology=sharded --set network.aggregators=2
+expect_exit2 local_sharded_checkpoint "key checkpoint.every: checkpoints of a sharded job are written by each aggregator process" \
+	"${EAL[@]}" -- --profile "$CI_PROFILE" --set network.topology=sharded --set network.aggregators=2 \
+	--set coding.mtu=64 --set coding.scale_block=8 --set checkpoint.every=5 --set checkpoint.path="$TMP/ck.bin"
+expect_exit2 local_vdev "--vdev net_null0: --role local makes its own net_ring ports" \
+	"${EAL[@]}" --vdev net_null0 -- --profile "$CI_PROFILE"
+expect_exit2 local_ports "the local mode needs 40 net_ring ports (one pair per link), DPDK has room for 32" \
+	"${EAL[@]}" -- --profile "$CI_PROFILE" --set cluster.workers=20 --set cluster.partitions=20 \
+	--set dataplane.mbufs=100000
 expect_exit2 topology_star_two "network.aggregators 2: topology star has one aggregator" "${EAL[@]}" -- --profile "$CI_PROFILE" --role aggregator --set network.aggregators=2
 expect_exit2 sharded_too_few_chunks "only 1 uplink chunks" "${EAL[@]}" -- --profile "$CI_PROFILE" --role aggregator --set network.topology=sharded --set network.aggregators=2
 expect_exit2 worker_macs_bad "network.worker_macs" "${EAL[@]}" -- --profile "$CI_PROFILE" --role aggregator --set network.worker_macs=02:00:00:00:00:01
@@ -42,7 +49,7 @@ expect_exit2 synthetic_bad "dataplane.synthetic_gradient" "${EAL[@]}" -- --profi
 expect_exit2 no_separator "go after '--'" "${EAL[@]}"
 # rte_eal_init() succeeds when a vdev fails to probe: gcdl must not
 expect_exit2 vdev "--vdev net_af_packet0,iface=gcdl-no-such-if: the device failed to probe" \
-	"${EAL[@]}" --vdev net_af_packet0,iface=gcdl-no-such-if -- --profile "$CI_PROFILE"
+	"${EAL[@]}" --vdev net_af_packet0,iface=gcdl-no-such-if -- --profile "$CI_PROFILE" --role aggregator
 # too few lcores for 1 aggregator + 2 worker lcores
 ONE=(--no-huge --no-pci --no-shconf --file-prefix "$PREFIX" -m 256 --lcores 0 --log-level '*:warning')
 expect_exit2 lcores "dataplane.worker_lcores = 2 needs 3 EAL lcores" "${ONE[@]}" -- \
@@ -91,7 +98,8 @@ for f in "$TMP"/*.out; do
 done
 # --help lists every option and every profile key, exit 0
 "$GCDL" -- --help >"$TMP/help.txt" || fail "--help exited with $?"
-for opt in --profile --role --id --rounds --seed --metrics --save-model --inject-garbage --quiet --help; do
+for opt in --profile --role --id --rounds --seed --metrics --summary-json --save-model --pcap \
+	--inject-garbage --inject-hostile --resume --quiet --help; do
 	grep -q -- "$opt" "$TMP/help.txt" || fail "--help does not list $opt"
 done
 for key in burst ring_size mbufs worker_lcores time_scale synthetic_gradient fixed_us scale_block; do

@@ -3,8 +3,8 @@
 # DPDK telemetry: run gcdl in the background on configs/ci.ini (Bernoulli
 # stragglers and a fixed 20 ms deadline make most rounds wait, so the run
 # lasts several seconds), with 2 malformed frames injected per round, and
-# query /gcdl/round, /gcdl/stats, /gcdl/layout and /gcdl/workers through
-# dpdk-telemetry.py while it runs. Checks the values against the profile, the
+# query /gcdl/round, /gcdl/stats, /gcdl/layout, /gcdl/workers and /gcdl/node
+# through dpdk-telemetry.py while it runs. Checks the values against the profile, the
 # layout's definition and gcdl's final summary; a command given parameters
 # must be refused (null reply). gcdl must still exit 0.
 . "$(dirname "$0")/common.sh"
@@ -26,7 +26,7 @@ stop_gcdl() {
 trap stop_gcdl EXIT
 
 timeout 240 "$GCDL" "${EAL[@]}" -- --profile "$CI_PROFILE" --rounds $R --quiet \
-	--inject-garbage 2 >"$TMP/out" 2>&1 &
+	--inject-garbage 2 --summary-json "$TMP/out.json" >"$TMP/out" 2>&1 &
 GPID=$!
 
 # tel COMMAND...: one telemetry session, one JSON reply per line
@@ -57,14 +57,15 @@ done
 [ $ready = 1 ] || fail "/gcdl/round never answered: $(tel /gcdl/round) $(tail -n 20 "$TMP/out")"
 
 tel /gcdl/round /gcdl/stats /gcdl/layout /gcdl/workers /gcdl/stats,1 /gcdl/workers,x \
-	>"$TMP/tel.json"
+	/gcdl/node >"$TMP/tel.json"
 rc=0
 wait "$GPID" || rc=$?
 GPID=
 [ $rc = 0 ] || fail "gcdl exited with $rc: $(tail -n 20 "$TMP/out")"
 
-accepted=$(summary "$TMP/out" "uplink received" | sed -n 's/.*(accepted \([0-9]*\),.*/\1/p')
-[ -n "$accepted" ] || fail "no accepted count in the summary"
+accepted=$(jget "$TMP/out.json" counters.uplink_accepted)
+assert_eq "$(jpy "$TMP/out.json" 'sum(x["counters"]["drops"] for x in n if x["role"] == "worker")')" 0 \
+	"drops at the workers (the garbage goes to the aggregator)"
 
 check_rc=0
 python3 - "$TMP/tel.json" "$R" "$accepted" <<'EOF' || check_rc=$?
@@ -72,9 +73,10 @@ import json, sys
 
 path, total, final_accepted = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 lines = [json.loads(l) for l in open(path) if l.startswith("{")]
-assert len(lines) == 6, f"{len(lines)} replies, want 6"
-rnd, st, lay, wk = (lines[0]["/gcdl/round"], lines[1]["/gcdl/stats"],
-                    lines[2]["/gcdl/layout"], lines[3]["/gcdl/workers"])
+assert len(lines) == 7, f"{len(lines)} replies, want 7"
+rnd, st, lay, wk, node = (lines[0]["/gcdl/round"], lines[1]["/gcdl/stats"],
+                          lines[2]["/gcdl/layout"], lines[3]["/gcdl/workers"],
+                          lines[6]["/gcdl/node"])
 
 def check(cond, msg):
     if not cond:
@@ -123,10 +125,16 @@ drop_keys = sorted(k for k in st if k.startswith("drop_"))
 check(drop_keys == sorted("drop_" + n for n in names), f"drop keys {drop_keys}")
 check(st["drops"] == sum(st["drop_" + n] for n in names), "drops != sum of drop_<name>")
 check(st["uplink_rx_frames"] > 0, "no uplink frames received")
-check(st["garbage_injected"] >= 6, f"garbage_injected {st['garbage_injected']} after 3 rounds")
+check(st["garbage_sent"] >= 6, f"garbage_sent {st['garbage_sent']} after 3 rounds")
 check(st["drops"] > 0 and st["drop_truncated"] > 0, "the injected garbage was not dropped")
 check(st["uplink_accepted"] <= final_accepted, "accepted above the final summary's")
-check(st["downlink_drops"] == 0, "downlink drops without a cause")
+check(st["downlink_tx_frames"] > 0 and st["downlink_rx_frames"] > 0, "no downlink counted")
+
+# /gcdl/node: this process runs the whole cluster
+check(node["role"] == "local" and node["topology"] == "star", f"node {node}")
+check(node["nodes"] == 5, f"{node['nodes']} nodes, want 5")
+check(node["node_list"] == "aggregator 0,worker 0,worker 1,worker 2,worker 3",
+      f"node_list {node['node_list']}")
 
 # /gcdl/workers
 check(sorted(wk) == ["w0", "w1", "w2", "w3"], f"worker keys {sorted(wk)}")

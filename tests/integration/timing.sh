@@ -15,17 +15,16 @@ run_gcdl "$TMP/out" --profile "$CI_PROFILE" --rounds $R --quiet \
 	--set deadline.mode=fixed --set deadline.fixed_us=2000 --metrics "$TMP/m.csv" ||
 	fail "gcdl exited with $?: $(tail -n 20 "$TMP/out")"
 
-stragglers=$(summary_num "$TMP/out" stragglers)
-late=$(summary_num "$TMP/out" "late frames")
+S=$TMP/out.json
+stragglers=$(jget "$S" counters.stragglers)
+late=$(jget "$S" counters.late)
 [ "$stragglers" -ge $R ] || fail "stragglers $stragglers < $R (worker 0 misses every round)"
 # worker 0 sends its one chunk late every round except (at most) the last,
 # whose late frame may still be queued when the run ends
 [ "$late" -ge $((R - 1)) ] || fail "late frames $late < $((R - 1))"
-by_deadline=$(summary "$TMP/out" "rounds closed" | sed -n 's/.*, \([0-9]*\) by deadline/\1/p')
-[ "$by_deadline" = $R ] || fail "rounds closed by deadline: $by_deadline, want $R"
-over=$(summary "$TMP/out" deadline | sed -n 's/.*max overshoot \([0-9.]*\) us/\1/p')
-[ -n "$over" ] || fail "no overshoot in: $(summary "$TMP/out" deadline)"
+assert_eq "$(jget "$S" counters.closed_deadline)" $R "rounds closed by deadline"
+over=$(jget "$S" figures.max_overshoot_us)
 closes=$(check_close_times "$TMP/out" "$TMP/m.csv" 2000) || exit 1
-[ "$(summary "$TMP/out" replicas)" = "4 of 4 bit-identical to the aggregator's model" ] ||
-	fail "replicas: $(summary "$TMP/out" replicas)"
+assert_eq "$(jget "$S" replicas_checked) $(jget "$S" replicas_identical)" "4 4" \
+	"replicas checked and bit-identical to the aggregator's model"
 echo "ok: $stragglers stragglers, $late late frames, max overshoot $over us; $closes"

@@ -223,7 +223,15 @@ json_node(FILE *out, const struct gcdl_node_summary *n)
 		"\"in_sync\":%s,", n->model_crc, n->crc_first, n->crc_count,
 		n->in_sync ? "true" : "false");
 	json_counters(out, &n->c);
-	fputs(",\"workers\":[", out);
+	fputs(",\"ports\":[", out);
+	for (uint16_t i = 0; i < n->nports && i < GCDL_SUMMARY_MAX_PORTS; i++) {
+		fprintf(out, "%s{\"id\":%u,\"name\":", i ? "," : "", n->ports[i].id);
+		json_str(out, n->ports[i].name);
+		fputs(",\"mac\":", out);
+		json_str(out, n->ports[i].mac);
+		fputc('}', out);
+	}
+	fputs("],\"workers\":[", out);
 	for (uint32_t k = 0; k < n->nworkers; k++) {
 		const struct gcdl_worker_row *w = &n->workers[k];
 
