@@ -79,7 +79,7 @@ extern "C" {
 	  "of those, rounds within 1 ms once the time the lcore was not running is taken away") \
 	_(CONTRIBUTED, contributed, 0, "rounds this worker sent its gradient for")          \
 	_(SKIPPED, skipped, 0, "rounds this worker was an injected Bernoulli straggler")    \
-	_(APPLIED, applied, 0, "rounds whose update this replica applied")                  \
+	_(APPLIED, applied, 0, "updates this replica applied (a worker: one per aggregator and round)") \
 	_(JOINS, joins, 0, "joins (aggregator: new incarnations accepted; worker: configs taken)") \
 	_(RESYNCS, resyncs, 0, "models resent to a worker that asked again")                \
 	_(RESYNC_REQUESTS, resync_requests, 0, "resync requests sent")                      \

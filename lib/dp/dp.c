@@ -23,6 +23,8 @@
 #define DP_WORKER_GRACE_S 2 /* local: workers still running this long after the
 			     * aggregators finished are stopped (replicas then differ) */
 
+static uint32_t dp_count; /* data planes this process made */
+
 const char *
 gcdl_dp_role_name(enum gcdl_dp_role role)
 {
@@ -42,6 +44,22 @@ static const char *
 topology_name(enum gcdl_topology t)
 {
 	return t == GCDL_TOPO_SHARDED ? "sharded" : t == GCDL_TOPO_MESH ? "mesh" : "star";
+}
+
+void
+dp_node_conf(const struct gcdl_dp *dp, struct gcdl_node_conf *c, int reports)
+{
+	c->job = (struct gcdl_job *)&dp->job;
+	c->auth = dp->auth;
+	c->stop = dp->opts.stop;
+	if (!reports)
+		return;
+	c->resume = dp->opts.resume;
+	c->out.metrics = dp->opts.metrics;
+	c->out.progress = dp->opts.progress;
+	c->out.progress_tty = dp->opts.progress != NULL && isatty(fileno(dp->opts.progress));
+	c->out.progress_s = dp->opts.progress_s;
+	c->pcap = dp->opts.pcap;
 }
 
 /* One node of a multi-host job on every port the EAL probed. */
@@ -80,7 +98,7 @@ build_single(struct gcdl_dp *dp, char *err, size_t errlen)
 		}
 	}
 	/* af_packet wants room for its 2048-byte frames */
-	snprintf(name, sizeof(name), "gcdl_pool_s%u", socket);
+	snprintf(name, sizeof(name), "gcdl%u_pool_s%u", dp->seq, socket);
 	dp->pool[socket] = dp_pool_create(name, socket, p->mbufs,
 					  (uint16_t)RTE_MAX((size_t)dp->data_room,
 							    (size_t)RTE_MBUF_DEFAULT_BUF_SIZE));
@@ -107,22 +125,14 @@ build_single(struct gcdl_dp *dp, char *err, size_t errlen)
 		rc = -ENODEV;
 		goto out;
 	}
+	dp_node_conf(dp, &c, 1);
 	c.id = dp->opts.id;
-	c.job = &dp->job;
-	c.auth = dp->auth;
 	c.pool = dp->pool[socket];
 	c.nports = dp->nports;
 	c.ports = dp->ports;
 	c.socket = socket;
-	c.resume = dp->opts.resume;
-	c.out.metrics = dp->opts.metrics;
-	c.out.progress = dp->opts.progress;
-	c.out.progress_tty = dp->opts.progress != NULL && isatty(fileno(dp->opts.progress));
-	c.out.progress_s = dp->opts.progress_s;
-	c.pcap = dp->opts.pcap;
 	c.inject_garbage = dp->opts.inject_garbage;
 	c.inject_hostile = dp->opts.inject_hostile;
-	c.stop = dp->opts.stop;
 	dp->nodes = calloc(1, sizeof(*dp->nodes));
 	if (dp->nodes == NULL) {
 		rc = -ENOMEM;
@@ -208,6 +218,7 @@ gcdl_dp_create(const struct gcdl_profile *p, const struct gcdl_dp_opts *o, char 
 		rte_errno = ENOMEM;
 		return NULL;
 	}
+	dp->seq = __atomic_fetch_add(&dp_count, 1, __ATOMIC_RELAXED);
 	dp->prof = *p;
 	dp->opts = *o;
 	if (dp->opts.progress_s <= 0)

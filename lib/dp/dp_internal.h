@@ -27,6 +27,7 @@ struct dp_link {
 	struct rte_ring *ring[2];  /* ring[i]: what side i receives */
 	int port[2];               /* -1 until created */
 	int started[2];
+	char name[2][24];          /* their names (the vdev is "net_ring_" + name) */
 };
 
 /* The nodes one lcore polls. */
@@ -40,6 +41,8 @@ struct dp_group {
 };
 
 struct gcdl_dp {
+	uint32_t seq;                   /* this process's n-th data plane: in the names of
+					 * its pools, rings and ports */
 	struct gcdl_profile prof;
 	struct gcdl_dp_opts opts;
 	struct gcdl_job job;
@@ -73,10 +76,15 @@ struct gcdl_dp {
 	float *model;                   /* the assembled model of a local sharded job */
 };
 
+/* dp.c: what every node of the process is given (job, key, stop request);
+ * with reports, also what the node that owns the run writes (resume,
+ * metrics, progress, capture). */
+void dp_node_conf(const struct gcdl_dp *dp, struct gcdl_node_conf *c, int reports);
+
 /* port.c */
 struct rte_mempool *dp_pool_create(const char *name, unsigned socket, uint32_t mbufs,
 				   uint16_t data_room);
-int dp_link_create(struct dp_link *l, uint32_t index, const unsigned socket[2],
+int dp_link_create(struct dp_link *l, uint32_t seq, uint32_t index, const unsigned socket[2],
 		   uint32_t ring_size, struct rte_mempool *const pool[2], char *err,
 		   size_t errlen);
 void dp_link_destroy(struct dp_link *l);

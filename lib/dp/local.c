@@ -69,7 +69,7 @@ pool_for(struct gcdl_dp *dp, unsigned socket, uint32_t mbufs, char *err, size_t 
 
 	if (dp->pool[socket] != NULL)
 		return 0;
-	snprintf(name, sizeof(name), "gcdl_pool_s%u", socket);
+	snprintf(name, sizeof(name), "gcdl%u_pool_s%u", dp->seq, socket);
 	dp->pool[socket] = dp_pool_create(name, socket, mbufs, dp->data_room);
 	if (dp->pool[socket] == NULL) {
 		gcdl_seterr(err, errlen, "mempool %s: cannot create %u mbufs of %u bytes on socket %u: "
@@ -138,7 +138,8 @@ make_links(struct gcdl_dp *dp, char *err, size_t errlen)
 			sock[1] = dp->groups[group_of(dp, j)].socket;
 			pool[0] = dp->pool[sock[0]];
 			pool[1] = dp->pool[sock[1]];
-			rc = dp_link_create(&dp->links[l], l, sock, p->ring_size, pool, err, errlen);
+			rc = dp_link_create(&dp->links[l], dp->seq, l, sock, p->ring_size, pool, err,
+					    errlen);
 			if (rc != 0)
 				return rc;
 			l++;
@@ -196,24 +197,14 @@ make_node(struct gcdl_dp *dp, uint32_t i, char *err, size_t errlen)
 		c.role = i < dp->naggs ? GCDL_NODE_AGGREGATOR : GCDL_NODE_WORKER;
 		c.id = i < dp->naggs ? i : i - dp->naggs;
 	}
-	c.job = &dp->job;
-	c.auth = dp->auth;
+	/* the node that owns the run reports it: aggregator 0, peer 0 */
+	dp_node_conf(dp, &c, i == 0);
 	c.pool = dp->pool[g->socket];
 	c.nports = (uint16_t)np;
 	c.ports = ports;
 	c.macs = (const uint8_t (*)[6])macs;
 	c.socket = g->socket;
-	c.stop = dp->opts.stop;
 	c.local = 1;
-	/* the node that owns the run reports it: aggregator 0, peer 0 */
-	if (i == 0) {
-		c.resume = dp->opts.resume;
-		c.out.metrics = dp->opts.metrics;
-		c.out.progress = dp->opts.progress;
-		c.out.progress_tty = dp->opts.progress != NULL && isatty(fileno(dp->opts.progress));
-		c.out.progress_s = dp->opts.progress_s;
-		c.pcap = dp->opts.pcap;
-	}
 	/* the self-tests come from worker 0 (peer 1; peer 0 when it is alone) */
 	inject_from = mesh ? (dp->nnodes > 1 ? 1 : 0) : dp->naggs;
 	if (i == inject_from) {

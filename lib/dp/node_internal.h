@@ -17,7 +17,6 @@
 #define GCDL_NODE_INTERNAL_H
 
 #include <stdint.h>
-#include <time.h>
 
 #include <rte_common.h>
 #include <rte_cycles.h>
@@ -34,6 +33,8 @@
 #include "gcdl/node.h"
 #include "gcdl/round_end.h"
 #include "gcdl/straggler.h"
+
+#include "clock.h"
 
 extern int gcdl_logtype_control;
 extern int gcdl_logtype_dataplane;
@@ -134,10 +135,7 @@ struct gcdl_node {
 static inline uint64_t
 node_thread_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return gcdl_clock_thread_ns();
 }
 
 static inline void

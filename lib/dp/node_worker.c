@@ -343,6 +343,7 @@ on_values(struct gcdl_node *n, const struct gcdl_frame_hdr *hdr, const uint8_t *
 		gcdl_engine_apply_update(replica + l->coord_first, w->u + l->coord_first,
 					 l->coord_count);
 		l->round++;
+		node_count(n, GCDL_CTR_APPLIED, 1);
 	}
 }
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <rte_bus_vdev.h>
 #include <rte_errno.h>
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
@@ -52,7 +53,8 @@ queues_start(uint16_t port, uint32_t ring_size, struct rte_mempool *pool)
 }
 
 int
-dp_link_create(struct dp_link *l, uint32_t index, const unsigned socket[2], uint32_t ring_size,
+dp_link_create(struct dp_link *l, uint32_t seq, uint32_t index, const unsigned socket[2],
+	       uint32_t ring_size,
 	       struct rte_mempool *const pool[2], char *err, size_t errlen)
 {
 	char name[RTE_RING_NAMESIZE];
@@ -61,7 +63,7 @@ dp_link_create(struct dp_link *l, uint32_t index, const unsigned socket[2], uint
 	l->port[0] = l->port[1] = -1;
 	/* each ring lives with its consumer; one producer, one consumer */
 	for (int i = 0; i < 2; i++) {
-		snprintf(name, sizeof(name), "gcdl_l%u_%d", index, i);
+		snprintf(name, sizeof(name), "gcdl%u_l%u_%d", seq, index, i);
 		l->ring[i] = rte_ring_create(name, ring_size, (int)socket[i],
 					     RING_F_SP_ENQ | RING_F_SC_DEQ);
 		if (l->ring[i] == NULL) {
@@ -71,8 +73,9 @@ dp_link_create(struct dp_link *l, uint32_t index, const unsigned socket[2], uint
 		}
 	}
 	for (int i = 0; i < 2; i++) {
-		snprintf(name, sizeof(name), "gcdl_l%u_%c", index, i ? 'b' : 'a');
-		l->port[i] = rte_eth_from_rings(name, &l->ring[i], 1, &l->ring[!i], 1, socket[i]);
+		snprintf(l->name[i], sizeof(l->name[i]), "gcdl%u_l%u_%c", seq, index, i ? 'b' : 'a');
+		l->port[i] = rte_eth_from_rings(l->name[i], &l->ring[i], 1, &l->ring[!i], 1,
+						socket[i]);
 		if (l->port[i] < 0 || !rte_eth_dev_is_valid_port((uint16_t)l->port[i])) {
 			gcdl_seterr(err, errlen, "link %u: net_ring port did not probe: %s (DPDK "
 				    "has room for %u ports)", index, rte_strerror(rte_errno),
@@ -112,11 +115,16 @@ dp_link_destroy(struct dp_link *l)
 	if (l == NULL)
 		return;
 	for (int i = 0; i < 2; i++) {
+		char vdev[48];
+
 		if (l->port[i] < 0)
 			continue;
 		if (l->started[i])
 			rte_eth_dev_stop((uint16_t)l->port[i]);
 		rte_eth_dev_close((uint16_t)l->port[i]);
+		/* the device stays on the vdev bus under its name until removed */
+		snprintf(vdev, sizeof(vdev), "net_ring_%s", l->name[i]);
+		rte_vdev_uninit(vdev);
 	}
 	/* ports made from existing rings leave them to us */
 	for (int i = 0; i < 2; i++) {

@@ -72,6 +72,24 @@ add_double(struct rte_tel_data *d, const char *name, double v)
 	return add_str(d, name, buf);
 }
 
+/* The attached data plane for a command that takes no parameters (tel_put()
+ * when done), or NULL with *rc -EINVAL (parameters) or -ENODEV (none). */
+static struct gcdl_dp *
+tel_begin(const char *params, int *rc)
+{
+	struct gcdl_dp *dp;
+
+	*rc = 0;
+	if (params != NULL && params[0] != '\0') {
+		*rc = -EINVAL;
+		return NULL;
+	}
+	dp = tel_get();
+	if (dp == NULL)
+		*rc = -ENODEV;
+	return dp;
+}
+
 static int
 tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 {
@@ -80,11 +98,9 @@ tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	int rc = 0;
 
 	RTE_SET_USED(cmd);
-	if (params != NULL && params[0] != '\0')
-		return -EINVAL; /* none taken */
-	dp = tel_get();
+	dp = tel_begin(params, &rc);
 	if (dp == NULL)
-		return -ENODEV;
+		return rc;
 	memset(&total, 0, sizeof(total));
 	for (uint32_t i = 0; i < dp->nnodes; i++) {
 		gcdl_counters_snapshot(&one, gcdl_node_counters(dp->nodes[i]));
@@ -106,11 +122,9 @@ tel_round(const char *cmd, const char *params, struct rte_tel_data *d)
 	int rc = 0;
 
 	RTE_SET_USED(cmd);
-	if (params != NULL && params[0] != '\0')
-		return -EINVAL; /* none taken */
-	dp = tel_get();
+	dp = tel_begin(params, &rc);
 	if (dp == NULL)
-		return -ENODEV;
+		return rc;
 	/* the node that owns the run: aggregator 0, peer 0, or this process's node */
 	gcdl_node_round(dp->nodes[0], &r);
 	rte_tel_data_start_dict(d);
@@ -140,11 +154,9 @@ tel_node(const char *cmd, const char *params, struct rte_tel_data *d)
 	int rc = 0;
 
 	RTE_SET_USED(cmd);
-	if (params != NULL && params[0] != '\0')
-		return -EINVAL; /* none taken */
-	dp = tel_get();
+	dp = tel_begin(params, &rc);
 	if (dp == NULL)
-		return -ENODEV;
+		return rc;
 	list[0] = '\0';
 	for (uint32_t i = 0; i < dp->nnodes; i++) {
 		const struct gcdl_node *n = dp->nodes[i];
@@ -220,11 +232,9 @@ tel_layout(const char *cmd, const char *params, struct rte_tel_data *d)
 	int rc = 0;
 
 	RTE_SET_USED(cmd);
-	if (params != NULL && params[0] != '\0')
-		return -EINVAL; /* none taken */
-	dp = tel_get();
+	dp = tel_begin(params, &rc);
 	if (dp == NULL)
-		return -ENODEV;
+		return rc;
 	l = gcdl_engine_layout(dp->job.engine);
 	if (gcdl_layout_props(l, &pr) != 0) {
 		tel_put();
@@ -268,11 +278,9 @@ tel_workers(const char *cmd, const char *params, struct rte_tel_data *d)
 	int rc = 0;
 
 	RTE_SET_USED(cmd);
-	if (params != NULL && params[0] != '\0')
-		return -EINVAL; /* none taken */
-	dp = tel_get();
+	dp = tel_begin(params, &rc);
 	if (dp == NULL)
-		return -ENODEV;
+		return rc;
 	rte_tel_data_start_dict(d);
 	n = dp->naggs > 0 && dp->nodes[0]->conf.role == GCDL_NODE_AGGREGATOR ? dp->prof.workers : 0;
 	shown = workers_shown(n, 0);

@@ -8,7 +8,7 @@
  * unpacked, floats loaded, sign bits expanded.
  *
  *   clang -fsanitize=fuzzer,address,undefined -I include tests/fuzz/fuzz_frame.c \
- *         lib/core/frame.c lib/core/quant.c lib/core/rng.c -lz -lm
+ *         lib/core/wire/frame.c lib/core/coding/quant.c lib/core/coding/rng.c -lz -lm
  */
 #include <stdint.h>
 #include <stdlib.h>

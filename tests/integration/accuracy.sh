@@ -5,6 +5,9 @@
 # broken coder, decoder or downlink leaves it near chance, 0.25), every
 # replica ends bit-identical to the aggregator's model, the metrics file has
 # one row per round, and --save-model writes a .npy of the model's size.
+# The same job in the other topologies, every node in this process: sharded
+# (K = 2 aggregators; 3 chunks per worker at coding.mtu = 64) and mesh (4
+# peers) end in the same band with identical replicas.
 . "$(dirname "$0")/common.sh"
 
 run_gcdl "$TMP/out" --profile "$CI_PROFILE" --quiet --metrics "$TMP/m.csv" \
@@ -32,4 +35,21 @@ last_acc=$(tail -n 1 "$TMP/m.csv" | cut -d, -f4)
 grep -a -q "'descr': '<f4', 'fortran_order': False, 'shape': (84,)" "$TMP/model.npy" ||
 	fail "npy header"
 [ "$(stat -c %s "$TMP/model.npy")" = $((128 + 84 * 4)) ] || fail "npy size $(stat -c %s "$TMP/model.npy")"
-echo "ok: accuracy $acc, replicas identical, metrics and model written"
+
+for topo in sharded mesh; do
+	set -- --set network.topology=$topo
+	[ $topo = sharded ] && set -- "$@" --set network.aggregators=2 --set coding.mtu=64 \
+		--set coding.scale_block=8
+	run_gcdl "$TMP/$topo" --profile "$CI_PROFILE" --quiet "$@" --save-model "$TMP/$topo.npy" ||
+		fail "local $topo exited with $?: $(tail -n 20 "$TMP/$topo")"
+	S=$TMP/$topo.json
+	assert_eq "$(jget "$S" topology) $(jget "$S" rounds)" "$topo $rounds" "local $topo rounds"
+	a=$(jget "$S" test_accuracy)
+	assert_float_ge "$a" 0.95 "local $topo: final test accuracy too low"
+	n=$([ $topo = mesh ] && echo 3 || echo 4)
+	assert_eq "$(jget "$S" replicas_checked) $(jget "$S" replicas_identical)" "$n $n" \
+		"local $topo: replicas checked and bit-identical"
+	[ "$(stat -c %s "$TMP/$topo.npy")" = $((128 + 84 * 4)) ] || fail "local $topo: npy size"
+	acc="$acc, $topo $a"
+done
+echo "ok: accuracy $acc; replicas identical, metrics and model written"

@@ -56,7 +56,7 @@ expect_exit2 lcores "dataplane.worker_lcores = 2 needs 3 EAL lcores" "${ONE[@]}"
 	--profile "$CI_PROFILE" --set dataplane.worker_lcores=2
 # a mempool that does not fit in the memory given to the EAL
 SMALL=(--no-huge --no-pci --no-shconf --file-prefix "$PREFIX" -m 16 --lcores "(0-2)@(0-$((NCPU - 1)))" --log-level '*:warning')
-expect_exit2 mempool "mempool gcdl_pool_s0" "${SMALL[@]}" -- --profile "$CI_PROFILE" \
+expect_exit2 mempool "mempool gcdl0_pool_s0" "${SMALL[@]}" -- --profile "$CI_PROFILE" \
 	--set dataplane.mbufs=100000
 # every value range and relation names file:line:key (tests/test_profile.c
 # covers each key and relation; here one of each kind through the program)

@@ -5,29 +5,11 @@
 #include <inttypes.h>
 #include <math.h>
 #include <string.h>
-#include <time.h>
 
 #include "gcdl/metrics.h"
 #include "gcdl/round_end.h"
+#include "clock.h"
 #include "seterr.h"
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static uint64_t
-thread_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 int
 gcdl_round_end_init(struct gcdl_round_end *re, struct gcdl_job *job, struct gcdl_engine *e,
@@ -61,7 +43,7 @@ gcdl_round_end_init(struct gcdl_round_end *re, struct gcdl_job *job, struct gcdl
 void
 gcdl_round_end_start(struct gcdl_round_end *re)
 {
-	re->t0_s = now_s();
+	re->t0_s = gcdl_clock_now_s();
 	re->report_s = re->t0_s;
 	re->report_round = re->rounds_done;
 	re->report_frames = gcdl_counter_get(re->c, GCDL_CTR_UPLINK_ACCEPTED);
@@ -71,7 +53,7 @@ gcdl_round_end_start(struct gcdl_round_end *re)
 int
 gcdl_round_end_eval(struct gcdl_round_end *re, const float *w)
 {
-	uint64_t t0 = thread_ns();
+	uint64_t t0 = gcdl_clock_thread_ns();
 	struct gcdl_engine *e = re->e;
 	int rc;
 
@@ -80,7 +62,7 @@ gcdl_round_end_eval(struct gcdl_round_end *re, const float *w)
 	rc = gcdl_engine_eval(e, w, &re->job->train, &re->loss, NULL);
 	if (rc == 0)
 		rc = gcdl_engine_eval(e, w, &re->job->test, NULL, &re->acc);
-	gcdl_counter_add(re->c, GCDL_CTR_CPU_EVAL_NS, thread_ns() - t0);
+	gcdl_counter_add(re->c, GCDL_CTR_CPU_EVAL_NS, gcdl_clock_thread_ns() - t0);
 	re->evaluated = rc == 0;
 	return rc;
 }
@@ -89,7 +71,7 @@ static void
 progress(struct gcdl_round_end *re, uint32_t stragglers, int last)
 {
 	const struct gcdl_round_end_opts *o = &re->o;
-	double now = now_s(), dt = now - re->report_s, run = now - re->t0_s;
+	double now = gcdl_clock_now_s(), dt = now - re->report_s, run = now - re->t0_s;
 	uint32_t total = re->job->prof.rounds, done = re->rounds_done;
 	uint64_t frames = gcdl_counter_get(re->c, GCDL_CTR_UPLINK_ACCEPTED);
 	uint64_t wire = gcdl_counter_get(re->c, GCDL_CTR_UPLINK_WIRE_BYTES);

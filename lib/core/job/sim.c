@@ -13,14 +13,7 @@
 #include "gcdl/sim.h"
 #include "gcdl/straggler.h"
 
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
+#include "clock.h"
 
 /* Worker k sends its chunks as frames; each is lost with probability loss,
  * the aggregator validates and ingests the others. */
@@ -122,10 +115,10 @@ gcdl_sim_run(struct gcdl_job *job, const struct gcdl_sim_opts *o, struct gcdl_si
 	reo.progress_s = o->progress_s;
 	reo.evaluate = 1;
 	gcdl_round_end_init(&re, job, e, c, &reo, NULL);
-	t_start = now_s();
+	t_start = gcdl_clock_now_s();
 
 	for (uint32_t t = 0; t < p->rounds; t++) {
-		double t0 = now_s(), deadline = gcdl_deadline_current(&dl);
+		double t0 = gcdl_clock_now_s(), deadline = gcdl_deadline_current(&dl);
 		struct gcdl_round_info info;
 		int stop = o->stop != NULL && *o->stop;
 
@@ -155,7 +148,7 @@ gcdl_sim_run(struct gcdl_job *job, const struct gcdl_sim_opts *o, struct gcdl_si
 		r.uplink_bits += info.wire_bytes * 8;
 		r.stragglers += info.stragglers;
 		r.rounds = t + 1;
-		rc = gcdl_round_end_close(&re, t, &info, (now_s() - t0) * 1e3,
+		rc = gcdl_round_end_close(&re, t, &info, (gcdl_clock_now_s() - t0) * 1e3,
 					  t + 1 == p->rounds || stop, err, sizeof(err));
 		if (rc != 0)
 			goto out;
@@ -164,7 +157,7 @@ gcdl_sim_run(struct gcdl_job *job, const struct gcdl_sim_opts *o, struct gcdl_si
 	}
 	r.train_loss = re.loss;
 	r.test_accuracy = re.acc;
-	r.wall_s = now_s() - t_start;
+	r.wall_s = gcdl_clock_now_s() - t_start;
 	gcdl_counter_add(c, GCDL_CTR_FAULT_DROPPED, r.lost_frames);
 	gcdl_figure_set(c, GCDL_FIG_WALL_S, r.wall_s);
 out:

@@ -1,0 +1,571 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Check tests of the node (include/gcdl/node.h), in the style of DPDK's
+ * app/test/test_pmd_ring.c: nodes on net_ring port pairs made with
+ * rte_eth_from_rings() under --no-huge --no-pci, polled by this thread with
+ * gcdl_node_run() (all of a cluster's nodes on one lcore), a few rounds each.
+ * The models are compared with gcdl-sim's (gcdl_sim_run() on the same
+ * profile), the counters with what the profile makes happen.
+ */
+#include <check.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_eth_ring.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include "gcdl/join.h"
+#include "gcdl/node.h"
+#include "gcdl/sim.h"
+
+#include "dp_test.h"
+
+#define MAX_NODES 8
+#define MAX_LINKS 16
+
+/* A little cluster: its job, pool, links (port pairs) and nodes. */
+struct cluster {
+	struct gcdl_profile p;
+	struct gcdl_job job;
+	struct rte_mempool *pool;
+	uint32_t nlinks;
+	struct rte_ring *ring[MAX_LINKS][2];
+	int port[MAX_LINKS][2];
+	uint32_t nnodes;
+	struct gcdl_node *node[MAX_NODES];
+};
+
+static uint32_t cluster_seq;
+
+static void
+link_up(struct cluster *c, uint32_t l)
+{
+	char name[32];
+
+	for (int i = 0; i < 2; i++) {
+		snprintf(name, sizeof(name), "tn%u_%u_%d", cluster_seq, l, i);
+		c->ring[l][i] = rte_ring_create(name, 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+		ck_assert_ptr_nonnull(c->ring[l][i]);
+	}
+	for (int i = 0; i < 2; i++) {
+		struct rte_eth_conf conf;
+
+		memset(&conf, 0, sizeof(conf));
+		snprintf(name, sizeof(name), "tn%u_%u_%c", cluster_seq, l, i ? 'b' : 'a');
+		c->port[l][i] = rte_eth_from_rings(name, &c->ring[l][i], 1, &c->ring[l][!i], 1, 0);
+		ck_assert_int_ge(c->port[l][i], 0);
+		ck_assert_int_eq(rte_eth_dev_configure((uint16_t)c->port[l][i], 1, 1, &conf), 0);
+		ck_assert_int_eq(rte_eth_rx_queue_setup((uint16_t)c->port[l][i], 0, 1024, 0, NULL,
+							c->pool), 0);
+		ck_assert_int_eq(rte_eth_tx_queue_setup((uint16_t)c->port[l][i], 0, 1024, 0, NULL), 0);
+		ck_assert_int_eq(rte_eth_dev_start((uint16_t)c->port[l][i]), 0);
+	}
+}
+
+static void
+cluster_open(struct cluster *c, const struct gcdl_profile *p, uint32_t nlinks)
+{
+	char err[512], name[32];
+
+	memset(c, 0, sizeof(*c));
+	c->p = *p;
+	cluster_seq++;
+	ck_assert_msg(gcdl_job_open(&c->job, p, 1, err, sizeof(err)) == 0, "%s", err);
+	snprintf(name, sizeof(name), "tn_pool%u", cluster_seq);
+	c->pool = rte_pktmbuf_pool_create(name, 8191, 256, 0, 2304, 0);
+	ck_assert_ptr_nonnull(c->pool);
+	c->nlinks = nlinks;
+	for (uint32_t l = 0; l < nlinks; l++)
+		link_up(c, l);
+}
+
+/* A node on the given sides of links: (link, side) pairs. */
+static struct gcdl_node *
+node_on(struct cluster *c, enum gcdl_node_role role, uint32_t id, const uint32_t *links,
+	const int *sides, uint16_t n, const struct gcdl_node_conf *extra)
+{
+	struct gcdl_node_conf conf;
+	uint16_t ports[MAX_LINKS];
+	uint8_t macs[MAX_LINKS][6];
+	struct gcdl_node *node;
+	char err[512];
+
+	if (extra != NULL)
+		conf = *extra;
+	else
+		memset(&conf, 0, sizeof(conf));
+	for (uint16_t i = 0; i < n; i++) {
+		ports[i] = (uint16_t)c->port[links[i]][sides[i]];
+		memcpy(macs[i], (uint8_t[6]){ 0x02, 0x74, 0x6e, (uint8_t)links[i],
+					      (uint8_t)sides[i], (uint8_t)cluster_seq }, 6);
+	}
+	conf.role = role;
+	conf.id = id;
+	conf.job = &c->job;
+	conf.pool = c->pool;
+	conf.nports = n;
+	conf.ports = ports;
+	conf.macs = (const uint8_t (*)[6])macs;
+	conf.local = 1;
+	node = gcdl_node_create(&conf, err, sizeof(err));
+	ck_assert_msg(node != NULL, "%s %u: %s", gcdl_node_role_name(role), id, err);
+	c->node[c->nnodes++] = node;
+	return node;
+}
+
+/* A star: aggregator 0 on side 0 of link k, worker k on side 1. */
+static void
+star(struct cluster *c, const struct gcdl_profile *p, const struct gcdl_node_conf *agg_extra,
+     const struct gcdl_node_conf *w0_extra)
+{
+	uint32_t links[MAX_LINKS];
+	int sides[MAX_LINKS];
+
+	cluster_open(c, p, p->workers);
+	for (uint32_t k = 0; k < p->workers; k++) {
+		links[k] = k;
+		sides[k] = 0;
+	}
+	node_on(c, GCDL_NODE_AGGREGATOR, 0, links, sides, (uint16_t)p->workers, agg_extra);
+	for (uint32_t k = 0; k < p->workers; k++) {
+		int side = 1;
+
+		node_on(c, GCDL_NODE_WORKER, k, &k, &side, 1, k == 0 ? w0_extra : NULL);
+	}
+}
+
+static void
+cluster_close(struct cluster *c)
+{
+	for (uint32_t i = 0; i < c->nnodes; i++)
+		gcdl_node_free(c->node[i]);
+	for (uint32_t l = 0; l < c->nlinks; l++) {
+		for (int i = 0; i < 2; i++) {
+			rte_eth_dev_stop((uint16_t)c->port[l][i]);
+			rte_eth_dev_close((uint16_t)c->port[l][i]);
+		}
+		for (int i = 0; i < 2; i++) {
+			void *m;
+
+			while (rte_ring_dequeue(c->ring[l][i], &m) == 0)
+				rte_pktmbuf_free(m);
+			rte_ring_free(c->ring[l][i]);
+		}
+	}
+	rte_mempool_free(c->pool);
+	gcdl_job_close(&c->job);
+}
+
+static int
+run(struct cluster *c)
+{
+	return gcdl_node_run(c->node, c->nnodes, NULL);
+}
+
+static uint64_t
+ctr(const struct gcdl_node *n, enum gcdl_counter k)
+{
+	return gcdl_counter_get(gcdl_node_counters(n), k);
+}
+
+static void
+assert_model(const struct gcdl_node *n, const float *ref, uint32_t dim, const char *what)
+{
+	uint32_t d, first, count;
+	const float *w = gcdl_node_model(n, &d, &first, &count);
+
+	ck_assert_uint_eq(d, dim);
+	ck_assert_msg(memcmp(w + first, ref + first, sizeof(float) * count) == 0,
+		      "%s: coordinates %u..%u differ", what, first, first + count - 1);
+}
+
+/* ---- rejections first -------------------------------------------------- */
+
+START_TEST(bad_configurations_refused)
+{
+	struct gcdl_profile p;
+	struct cluster c;
+	struct gcdl_node_conf conf;
+	uint16_t port;
+	char err[512];
+
+	dp_test_profile(&p, 5);
+	cluster_open(&c, &p, 1);
+	port = (uint16_t)c.port[0][0];
+	memset(&conf, 0, sizeof(conf));
+	conf.job = &c.job;
+	conf.pool = c.pool;
+	conf.nports = 1;
+	conf.ports = &port;
+	/* worker id beyond N */
+	conf.role = GCDL_NODE_WORKER;
+	conf.id = 4;
+	ck_assert_ptr_null(gcdl_node_create(&conf, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "--id 4: this job has workers 0..3") != NULL, "%s", err);
+	/* aggregator id beyond K */
+	conf.role = GCDL_NODE_AGGREGATOR;
+	conf.id = 1;
+	ck_assert_ptr_null(gcdl_node_create(&conf, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "aggregators 0..0") != NULL, "%s", err);
+	/* a peer outside a mesh */
+	conf.role = GCDL_NODE_PEER;
+	conf.id = 0;
+	ck_assert_ptr_null(gcdl_node_create(&conf, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "needs network.topology mesh") != NULL, "%s", err);
+	/* hostile frames without a key */
+	conf.role = GCDL_NODE_WORKER;
+	conf.inject_hostile = 3;
+	ck_assert_ptr_null(gcdl_node_create(&conf, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "needs a job key") != NULL, "%s", err);
+	conf.inject_hostile = 0;
+	/* no port */
+	conf.nports = 0;
+	ck_assert_ptr_null(gcdl_node_create(&conf, err, sizeof(err)));
+	ck_assert_ptr_null(gcdl_node_create(NULL, err, sizeof(err)));
+	ck_assert_int_eq(gcdl_node_run(NULL, 0, NULL), -EINVAL);
+	gcdl_node_free(NULL);
+	cluster_close(&c);
+}
+END_TEST
+
+/* An aggregator that no worker joins fails with -ENOTCONN, saying so. */
+START_TEST(no_worker_joins)
+{
+	struct gcdl_profile p;
+	struct cluster c;
+	uint32_t link = 0;
+	int side = 0;
+
+	dp_test_profile(&p, 5);
+	p.join_wait_ms = 30;
+	cluster_open(&c, &p, 1);
+	node_on(&c, GCDL_NODE_AGGREGATOR, 0, &link, &side, 1, NULL);
+	ck_assert_int_eq(run(&c), -ENOTCONN);
+	ck_assert_msg(strstr(gcdl_node_error(c.node[0]), "no worker joined within "
+			     "network.join_wait_ms = 30 ms") != NULL, "%s", gcdl_node_error(c.node[0]));
+	ck_assert_uint_eq(ctr(c.node[0], GCDL_CTR_CLOSED_COMPLETE) +
+			  ctr(c.node[0], GCDL_CTR_CLOSED_DEADLINE), 0);
+	cluster_close(&c);
+}
+END_TEST
+
+/* Workers that join and then never send: after network.absent_rounds rounds
+ * without a contributor the aggregator fails with -ENOTCONN. */
+START_TEST(no_worker_contributes)
+{
+	struct gcdl_profile p;
+	struct cluster c;
+
+	dp_test_profile(&p, 100);
+	p.straggler_model = GCDL_STRAGGLER_BERNOULLI;
+	p.straggler_p = 0.99;
+	p.absent_rounds = 3;
+	p.deadline_us = 2000;
+	star(&c, &p, NULL, NULL);
+	ck_assert_int_eq(run(&c), -ENOTCONN);
+	ck_assert_msg(strstr(gcdl_node_error(c.node[0]), "no worker contributed to the last 3 "
+			     "rounds") != NULL, "%s", gcdl_node_error(c.node[0]));
+	ck_assert_uint_lt(ctr(c.node[0], GCDL_CTR_CLOSED_DEADLINE), 100);
+	cluster_close(&c);
+}
+END_TEST
+
+/* ---- a star ------------------------------------------------------------ */
+
+/* No stragglers, every frame in time: the aggregator's model is gcdl-sim's
+ * bit for bit, every worker's replica equals it, and every counter is what
+ * the job makes: one frame per worker and round, one update each way. */
+START_TEST(star_equals_sim)
+{
+	const uint32_t R = 30;
+	struct gcdl_profile p;
+	struct cluster c;
+	uint64_t sent = 0, taken = 0;
+	uint32_t dim;
+	float *ref;
+
+	dp_test_profile(&p, R);
+	star(&c, &p, NULL, NULL);
+	ck_assert_int_eq(run(&c), 0);
+	ref = dp_test_sim_model(&p, &dim);
+	assert_model(c.node[0], ref, dim, "aggregator");
+	for (uint32_t k = 1; k <= 4; k++) {
+		assert_model(c.node[k], ref, dim, "worker replica");
+		ck_assert_uint_eq(ctr(c.node[k], GCDL_CTR_CONTRIBUTED), R);
+		ck_assert_uint_eq(ctr(c.node[k], GCDL_CTR_APPLIED), R);
+		sent += ctr(c.node[k], GCDL_CTR_UPLINK_TX_FRAMES);
+		taken += ctr(c.node[k], GCDL_CTR_DOWNLINK_ACCEPTED);
+		ck_assert_uint_eq(ctr(c.node[k], GCDL_CTR_DROPS), 0);
+	}
+	ck_assert_uint_eq(sent, 4 * R);
+	ck_assert_uint_eq(ctr(c.node[0], GCDL_CTR_UPLINK_ACCEPTED), 4 * R);
+	ck_assert_uint_eq(ctr(c.node[0], GCDL_CTR_CLOSED_COMPLETE), R);
+	ck_assert_uint_eq(ctr(c.node[0], GCDL_CTR_STRAGGLERS), 0);
+	ck_assert_uint_eq(ctr(c.node[0], GCDL_CTR_JOINS), 4);
+	/* one model frame at the join, one update frame per round (dim 84) */
+	ck_assert_uint_eq(taken, 4 * (R + 1));
+	ck_assert_uint_eq(ctr(c.node[0], GCDL_CTR_DOWNLINK_TX_FRAMES), 4 * (R + 1));
+	/* one chunk of 84 coordinates: 2 scales and 11 bytes of bits, padded
+	 * to the 60-byte minimum, plus the FCS */
+	ck_assert_uint_eq(gcdl_frame_payload_len(GCDL_MSG_ONEBIT, dim, 64), 19);
+	ck_assert_uint_eq(ctr(c.node[0], GCDL_CTR_UPLINK_WIRE_BYTES),
+			  4 * R * gcdl_frame_wire_bytes(19));
+	ck_assert_uint_eq(ctr(c.node[0], GCDL_CTR_UPLINK_PAYLOAD_BYTES), 4 * R * 19);
+	free(ref);
+	cluster_close(&c);
+}
+END_TEST
+
+/* Bernoulli stragglers: the skipped worker-rounds are the aggregator's
+ * stragglers, and (every frame of the others in time) the model is still
+ * gcdl-sim's. */
+START_TEST(star_bernoulli_equals_sim)
+{
+	const uint32_t R = 20;
+	struct gcdl_profile p;
+	struct cluster c;
+	uint64_t skipped = 0;
+	uint32_t dim;
+	float *ref;
+
+	dp_test_profile(&p, R);
+	p.straggler_model = GCDL_STRAGGLER_BERNOULLI;
+	p.deadline_us = 100000; /* rounds with a straggler wait for it */
+	star(&c, &p, NULL, NULL);
+	ck_assert_int_eq(run(&c), 0);
+	for (uint32_t k = 1; k <= 4; k++)
+		skipped += ctr(c.node[k], GCDL_CTR_SKIPPED);
+	ck_assert_uint_gt(skipped, 0);
+	ck_assert_msg(ctr(c.node[0], GCDL_CTR_LATE) == 0,
+		      "frames came late on this machine: the comparison needs a longer deadline");
+	ck_assert_uint_eq(ctr(c.node[0], GCDL_CTR_STRAGGLERS), skipped);
+	ref = dp_test_sim_model(&p, &dim);
+	assert_model(c.node[0], ref, dim, "aggregator");
+	for (uint32_t k = 1; k <= 4; k++)
+		assert_model(c.node[k], ref, dim, "worker replica");
+	free(ref);
+	cluster_close(&c);
+}
+END_TEST
+
+/* [faults] drop_p at the workers' transmit: what a worker did not send is
+ * counted by it and missing at the aggregator (one chunk per worker: a
+ * dropped frame makes a straggler); the replicas still agree. */
+START_TEST(star_faults_drop)
+{
+	const uint32_t R = 20;
+	struct gcdl_profile p;
+	struct cluster c;
+	uint64_t dropped = 0, sent = 0;
+	uint32_t dim;
+
+	dp_test_profile(&p, R);
+	p.fault_drop_p = 0.3;
+	p.deadline_us = 20000;
+	star(&c, &p, NULL, NULL);
+	ck_assert_int_eq(run(&c), 0);
+	dim = gcdl_engine_dim(c.job.engine);
+	for (uint32_t k = 1; k <= 4; k++) {
+		dropped += ctr(c.node[k], GCDL_CTR_FAULT_DROPPED);
+		sent += ctr(c.node[k], GCDL_CTR_UPLINK_TX_FRAMES);
+		assert_model(c.node[k], gcdl_node_model(c.node[0], NULL, NULL, NULL), dim,
+			     "worker replica");
+	}
+	ck_assert_uint_gt(dropped, 0);
+	ck_assert_uint_eq(sent + dropped, 4 * R);
+	ck_assert_uint_eq(ctr(c.node[0], GCDL_CTR_UPLINK_ACCEPTED), sent);
+	ck_assert_uint_eq(ctr(c.node[0], GCDL_CTR_STRAGGLERS), dropped);
+	ck_assert_uint_eq(ctr(c.node[0], GCDL_CTR_FAULT_DROPPED), 0); /* the aggregator sends none */
+	cluster_close(&c);
+}
+END_TEST
+
+/* A frame that comes after its round's deadline is late: worker 0 sends
+ * 20 ms after each round it computes begins, against a 4 ms deadline: every
+ * round closes by the deadline without it, each frame it sends is late (but
+ * maybe the last, still on its way when the run ends), the others' never. */
+START_TEST(star_late_frames)
+{
+	const uint32_t R = 30;
+	struct gcdl_profile p;
+	struct cluster c;
+	uint64_t sent0, late;
+
+	dp_test_profile(&p, R);
+	p.deadline_us = 4000;
+	snprintf(p.fault_slow_workers, sizeof(p.fault_slow_workers), "0:+20000us");
+	star(&c, &p, NULL, NULL);
+	ck_assert_int_eq(run(&c), 0);
+	sent0 = ctr(c.node[1], GCDL_CTR_UPLINK_TX_FRAMES);
+	late = ctr(c.node[0], GCDL_CTR_LATE);
+	ck_assert_uint_ge(sent0, 2);
+	ck_assert_uint_eq(ctr(c.node[1], GCDL_CTR_FAULT_DELAYED), sent0);
+	ck_assert_uint_eq(ctr(c.node[0], GCDL_CTR_CLOSED_DEADLINE), R);
+	ck_assert_uint_ge(ctr(c.node[0], GCDL_CTR_STRAGGLERS), R);
+	ck_assert_uint_eq(ctr(c.node[0], GCDL_CTR_UPLINK_ACCEPTED), 3 * R);
+	ck_assert_msg(late == sent0 || late + 1 == sent0, "late %lu, worker 0 sent %lu",
+		      (unsigned long)late, (unsigned long)sent0);
+	ck_assert_uint_eq(ctr(c.node[0], GCDL_CTR_DROP(GCDL_DROP_ROUND)), 0);
+	cluster_close(&c);
+}
+END_TEST
+
+/* --inject-garbage from worker 0: every malformed frame is dropped by the
+ * aggregator under its reason, and the model is the clean run's. */
+START_TEST(star_garbage)
+{
+	const uint32_t R = 8, G = 10;
+	struct gcdl_profile p;
+	struct cluster c, clean;
+	struct gcdl_node_conf w0 = { 0 };
+	static const enum gcdl_frame_drop once[] = {
+		GCDL_DROP_MAGIC, GCDL_DROP_CRC, GCDL_DROP_JOB, GCDL_DROP_SENDER,
+		GCDL_DROP_OFFSET, GCDL_DROP_COUNT, GCDL_DROP_LENGTH,
+	};
+	uint32_t dim = 84;
+
+	dp_test_profile(&p, R);
+	star(&clean, &p, NULL, NULL);
+	ck_assert_int_eq(run(&clean), 0);
+	w0.inject_garbage = G;
+	star(&c, &p, NULL, &w0);
+	ck_assert_int_eq(run(&c), 0);
+	ck_assert_uint_eq(ctr(c.node[1], GCDL_CTR_GARBAGE_SENT), R * G);
+	ck_assert_uint_eq(ctr(c.node[1], GCDL_CTR_UPLINK_TX_FRAMES), R);
+	for (size_t i = 0; i < sizeof(once) / sizeof(once[0]); i++)
+		ck_assert_uint_eq(ctr(c.node[0], GCDL_CTR_DROP(once[i])), R);
+	ck_assert_uint_eq(ctr(c.node[0], GCDL_CTR_DROP(GCDL_DROP_TRUNCATED)) +
+			  ctr(c.node[0], GCDL_CTR_DROP(GCDL_DROP_ETHERTYPE)), 3 * R);
+	ck_assert_uint_eq(ctr(c.node[0], GCDL_CTR_UPLINK_ACCEPTED), 4 * R);
+	assert_model(c.node[0], gcdl_node_model(clean.node[0], NULL, NULL, NULL), dim, "aggregator");
+	cluster_close(&clean);
+	cluster_close(&c);
+}
+END_TEST
+
+/* ---- sharded and mesh -------------------------------------------------- */
+
+/* K = 2 aggregators, 3 chunks per worker: each aggregator accepts only the
+ * chunks it owns, and the two ranges put together are gcdl-sim's model. */
+START_TEST(sharded_equals_sim)
+{
+	const uint32_t R = 20, N = 4, K = 2;
+	struct gcdl_profile p;
+	struct cluster c;
+	uint32_t links[8], dim, cf, cc;
+	int sides[8];
+	float *ref;
+
+	dp_test_profile(&p, R);
+	p.mtu = 64;
+	p.scale_block = 8;
+	p.topology = GCDL_TOPO_SHARDED;
+	p.aggregators = K;
+	cluster_open(&c, &p, N * K);
+	for (uint32_t a = 0; a < K; a++) {
+		for (uint32_t k = 0; k < N; k++) {
+			links[k] = a * N + k;
+			sides[k] = 0;
+		}
+		node_on(&c, GCDL_NODE_AGGREGATOR, a, links, sides, (uint16_t)N, NULL);
+	}
+	for (uint32_t k = 0; k < N; k++) {
+		for (uint32_t a = 0; a < K; a++) {
+			links[a] = a * N + k;
+			sides[a] = 1;
+		}
+		node_on(&c, GCDL_NODE_WORKER, k, links, sides, (uint16_t)K, NULL);
+	}
+	ck_assert_int_eq(run(&c), 0);
+	ref = dp_test_sim_model(&p, &dim);
+	for (uint32_t a = 0; a < K; a++) {
+		gcdl_shard_chunks(gcdl_engine_chunks(c.job.engine), K, a, &cf, &cc);
+		assert_model(c.node[a], ref, dim, "aggregator range");
+		ck_assert_uint_eq(ctr(c.node[a], GCDL_CTR_UPLINK_ACCEPTED), (uint64_t)N * R * cc);
+		ck_assert_uint_eq(ctr(c.node[a], GCDL_CTR_DROPS), 0);
+	}
+	for (uint32_t k = 0; k < N; k++) {
+		uint32_t d;
+
+		ck_assert_uint_eq(ctr(c.node[K + k], GCDL_CTR_APPLIED), (uint64_t)K * R);
+		ck_assert(memcmp(gcdl_node_model(c.node[K + k], &d, NULL, NULL), ref,
+				 sizeof(float) * dim) == 0);
+	}
+	free(ref);
+	cluster_close(&c);
+}
+END_TEST
+
+/* Three mesh peers, a link between each pair: every peer applies what peer 0
+ * commits, and (every frame in time) that is gcdl-sim's model. */
+START_TEST(mesh_equals_sim)
+{
+	const uint32_t R = 20, N = 3;
+	struct gcdl_profile p;
+	struct cluster c;
+	uint32_t dim;
+	float *ref;
+
+	dp_test_profile(&p, R);
+	p.workers = N;
+	p.partitions = N;
+	p.topology = GCDL_TOPO_MESH;
+	cluster_open(&c, &p, 3);
+	/* links: 0 = (0,1), 1 = (0,2), 2 = (1,2) */
+	node_on(&c, GCDL_NODE_PEER, 0, (uint32_t[]){ 0, 1 }, (int[]){ 0, 0 }, 2, NULL);
+	node_on(&c, GCDL_NODE_PEER, 1, (uint32_t[]){ 0, 2 }, (int[]){ 1, 0 }, 2, NULL);
+	node_on(&c, GCDL_NODE_PEER, 2, (uint32_t[]){ 1, 2 }, (int[]){ 1, 1 }, 2, NULL);
+	ck_assert_int_eq(run(&c), 0);
+	ref = dp_test_sim_model(&p, &dim);
+	for (uint32_t i = 0; i < N; i++) {
+		assert_model(c.node[i], ref, dim, "peer");
+		ck_assert_uint_eq(ctr(c.node[i], GCDL_CTR_APPLIED), R);
+		ck_assert_uint_eq(ctr(c.node[i], GCDL_CTR_CONTRIBUTED), R);
+	}
+	ck_assert_uint_eq(ctr(c.node[0], GCDL_CTR_MESH_COMMITS_SENT), R);
+	free(ref);
+	cluster_close(&c);
+}
+END_TEST
+
+static Suite *
+node_suite(void)
+{
+	Suite *s = suite_create("node");
+	TCase *t = tcase_create("node");
+
+	tcase_set_timeout(t, 120);
+	tcase_add_test(t, bad_configurations_refused);
+	tcase_add_test(t, no_worker_joins);
+	tcase_add_test(t, no_worker_contributes);
+	tcase_add_test(t, star_equals_sim);
+	tcase_add_test(t, star_bernoulli_equals_sim);
+	tcase_add_test(t, star_faults_drop);
+	tcase_add_test(t, star_late_frames);
+	tcase_add_test(t, star_garbage);
+	tcase_add_test(t, sharded_equals_sim);
+	tcase_add_test(t, mesh_equals_sim);
+	suite_add_tcase(s, t);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr;
+	int failed;
+
+	if (dp_test_eal("test_node") != 0)
+		return 77; /* skipped: no EAL here */
+	sr = srunner_create(node_suite());
+	/* the EAL lives in this process */
+	srunner_set_fork_status(sr, CK_NOFORK);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	rte_eal_cleanup();
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
