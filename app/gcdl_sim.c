@@ -252,10 +252,22 @@ main(int argc, char **argv)
 		fprintf(stderr, "gcdl-sim: %s\n", err);
 		return 2;
 	}
-	if (summary_json != NULL && gcdl_outfile_check(summary_json, err, sizeof(err)) != 0) {
-		fprintf(stderr, "gcdl-sim: --summary-json %s: cannot create the summary file: %s\n",
-			summary_json, err);
-		return 2;
+	{
+		/* every output is checked before any work: a new or regular file in a
+		 * writable directory */
+		const char *outs[][2] = { { metrics, "--metrics" }, { summary_json, "--summary-json" },
+					  { variance_out, "--variance-out" } };
+
+		for (size_t i = 0; i < sizeof(outs) / sizeof(outs[0]); i++) {
+			if (outs[i][0] == NULL)
+				continue;
+			if (gcdl_outfile_check(outs[i][0], err, sizeof(err)) != 0) {
+				fprintf(stderr, "gcdl-sim: %s %s: cannot create it: %s\n", outs[i][1],
+					outs[i][0], err);
+				return 2;
+			}
+			gcdl_outfile_clean_stale(outs[i][0]);
+		}
 	}
 	if (draws > 0 && prof.method == GCDL_METHOD_SIGNSGD_MV) {
 		fprintf(stderr, "gcdl-sim: --variance: signsgd_mv decodes signs, not a gradient "

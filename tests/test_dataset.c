@@ -177,15 +177,15 @@ START_TEST(test_idx_null_args)
 	write_tiny(img, sizeof(img), "null_i.gz", lab, sizeof(lab), "null_l.gz");
 	poison(&ds);
 	err[0] = 0;
-	ck_assert_int_eq(gcdl_dataset_load_idx(NULL, lab, &ds, err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(gcdl_dataset_load_idx(NULL, lab, 10, &ds, err, sizeof(err)), -EINVAL);
 	ck_assert(is_zeroed(&ds));
 	ck_assert_uint_gt(strlen(err), 0);
 	poison(&ds);
-	ck_assert_int_eq(gcdl_dataset_load_idx(img, NULL, &ds, err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(gcdl_dataset_load_idx(img, NULL, 10, &ds, err, sizeof(err)), -EINVAL);
 	ck_assert(is_zeroed(&ds));
-	ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, NULL, err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, 10, NULL, err, sizeof(err)), -EINVAL);
 	/* err is optional */
-	ck_assert_int_eq(gcdl_dataset_load_idx(NULL, lab, &ds, NULL, 0), -EINVAL);
+	ck_assert_int_eq(gcdl_dataset_load_idx(NULL, lab, 10, &ds, NULL, 0), -EINVAL);
 }
 END_TEST
 
@@ -197,11 +197,11 @@ START_TEST(test_idx_missing_file)
 	write_tiny(img, sizeof(img), "miss_i.gz", lab, sizeof(lab), "miss_l.gz");
 	tpath(nope, sizeof(nope), "does-not-exist.gz");
 	poison(&ds);
-	ck_assert_int_eq(gcdl_dataset_load_idx(nope, lab, &ds, err, sizeof(err)), -ENOENT);
+	ck_assert_int_eq(gcdl_dataset_load_idx(nope, lab, 10, &ds, err, sizeof(err)), -ENOENT);
 	ck_assert(is_zeroed(&ds));
 	ck_assert_ptr_nonnull(strstr(err, nope));
 	memset(&ds, 0, sizeof(ds));
-	ck_assert_int_eq(gcdl_dataset_load_idx(img, nope, &ds, err, sizeof(err)), -ENOENT);
+	ck_assert_int_eq(gcdl_dataset_load_idx(img, nope, 10, &ds, err, sizeof(err)), -ENOENT);
 	ck_assert(is_zeroed(&ds));
 	ck_assert_ptr_nonnull(strstr(err, nope));
 }
@@ -219,7 +219,7 @@ START_TEST(test_idx_no_access)
 		return;
 	}
 	ck_assert_int_eq(chmod(img, 0), 0);
-	ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, &ds, err, sizeof(err)), -EACCES);
+	ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, 10, &ds, err, sizeof(err)), -EACCES);
 	ck_assert(is_zeroed(&ds));
 }
 END_TEST
@@ -232,7 +232,7 @@ START_TEST(test_idx_read_error)
 	/* a directory opens but cannot be read */
 	write_tiny(img, sizeof(img), "rd_i.gz", lab, sizeof(lab), "rd_l.gz");
 	poison(&ds);
-	ck_assert_int_eq(gcdl_dataset_load_idx(tmpdir, lab, &ds, err, sizeof(err)), -EIO);
+	ck_assert_int_eq(gcdl_dataset_load_idx(tmpdir, lab, 10, &ds, err, sizeof(err)), -EIO);
 	ck_assert(is_zeroed(&ds));
 	ck_assert_ptr_nonnull(strstr(err, "read error"));
 }
@@ -263,7 +263,7 @@ START_TEST(test_idx_bad_magic)
 		write_gz(img, b, len);
 		free(b);
 		poison(&ds);
-		ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, &ds, err, sizeof(err)),
+		ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, 10, &ds, err, sizeof(err)),
 				 -EBADMSG);
 		ck_assert(is_zeroed(&ds));
 		ck_assert_ptr_nonnull(strstr(err, img));
@@ -285,13 +285,13 @@ START_TEST(test_idx_labels_wrong_magic)
 	write_gz(lab, b, len);
 	free(b);
 	poison(&ds);
-	ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, &ds, err, sizeof(err)), -EBADMSG);
+	ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, 10, &ds, err, sizeof(err)), -EBADMSG);
 	ck_assert(is_zeroed(&ds));
 	ck_assert_ptr_nonnull(strstr(err, lab));
 	ck_assert_ptr_nonnull(strstr(err, "dimensions"));
 	/* the images given as labels */
 	memset(&ds, 0, sizeof(ds));
-	ck_assert_int_eq(gcdl_dataset_load_idx(img, img, &ds, err, sizeof(err)), -EBADMSG);
+	ck_assert_int_eq(gcdl_dataset_load_idx(img, img, 10, &ds, err, sizeof(err)), -EBADMSG);
 	ck_assert(is_zeroed(&ds));
 }
 END_TEST
@@ -315,7 +315,7 @@ START_TEST(test_idx_bad_dims)
 		write_gz(img, b, len);
 		free(b);
 		poison(&ds);
-		ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, &ds, err, sizeof(err)),
+		ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, 10, &ds, err, sizeof(err)),
 				 -EBADMSG);
 		ck_assert(is_zeroed(&ds));
 		ck_assert_msg(strstr(err, "is zero") != NULL, "%s", err);
@@ -327,7 +327,7 @@ START_TEST(test_idx_bad_dims)
 	b = make_idx3(0x803, TN, TR, TC, pix, TPIX, &len);
 	write_gz(img, b, len);
 	free(b);
-	ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, &ds, err, sizeof(err)), -EBADMSG);
+	ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, 10, &ds, err, sizeof(err)), -EBADMSG);
 	ck_assert_ptr_nonnull(strstr(err, lab));
 }
 END_TEST
@@ -352,7 +352,7 @@ START_TEST(test_idx_absurd_dims)
 		write_gz(img, b, len);
 		free(b);
 		poison(&ds);
-		ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, &ds, err, sizeof(err)),
+		ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, 10, &ds, err, sizeof(err)),
 				 -EBADMSG);
 		ck_assert(is_zeroed(&ds));
 		ck_assert_msg(strstr(err, "exceed") != NULL, "case %zu: %s", k, err);
@@ -362,7 +362,7 @@ START_TEST(test_idx_absurd_dims)
 	b = make_idx3(0x803, 1u << 21, 32, 32, NULL, 0, &len);
 	write_gz(img, b, len);
 	free(b);
-	ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, &ds, err, sizeof(err)), -EBADMSG);
+	ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, 10, &ds, err, sizeof(err)), -EBADMSG);
 	ck_assert_msg(strstr(err, "5 labels for 2097152 images") != NULL, "%s", err);
 }
 END_TEST
@@ -387,7 +387,7 @@ START_TEST(test_idx_truncated_images)
 			else
 				write_plain(img, b, cuts[k]);
 			poison(&ds);
-			ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, &ds, err, sizeof(err)),
+			ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, 10, &ds, err, sizeof(err)),
 					 -EBADMSG);
 			ck_assert(is_zeroed(&ds));
 			ck_assert_ptr_nonnull(strstr(err, img));
@@ -418,13 +418,13 @@ START_TEST(test_idx_truncated_labels)
 	b = make_idx1(0x801, TN, tiny_labels, TN, &len);
 	write_gz(lab, b, 10);
 	poison(&ds);
-	ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, &ds, err, sizeof(err)), -EBADMSG);
+	ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, 10, &ds, err, sizeof(err)), -EBADMSG);
 	ck_assert(is_zeroed(&ds));
 	ck_assert_msg(strstr(err, "truncated at byte 10 of 13 (expected 5 bytes of label data)") !=
 		      NULL, "%s", err);
 	ck_assert_ptr_nonnull(strstr(err, lab));
 	write_gz(lab, b, 5);
-	ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, &ds, err, sizeof(err)), -EBADMSG);
+	ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, 10, &ds, err, sizeof(err)), -EBADMSG);
 	ck_assert_ptr_nonnull(strstr(err, "truncated at byte 5 (expected an IDX1 header of 8 bytes)"));
 	free(b);
 }
@@ -443,12 +443,12 @@ START_TEST(test_idx_trailing_garbage)
 	b[len] = 0x42;
 	write_gz(img, b, len + 1);
 	poison(&ds);
-	ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, &ds, err, sizeof(err)), -EBADMSG);
+	ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, 10, &ds, err, sizeof(err)), -EBADMSG);
 	ck_assert(is_zeroed(&ds));
 	ck_assert_msg(strstr(err, "trailing data at byte 46") != NULL, "%s", err);
 	/* the same uncompressed */
 	write_plain(img, b, len + 1);
-	ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, &ds, err, sizeof(err)), -EBADMSG);
+	ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, 10, &ds, err, sizeof(err)), -EBADMSG);
 	ck_assert_ptr_nonnull(strstr(err, "trailing data at byte 46"));
 	free(b);
 
@@ -461,7 +461,7 @@ START_TEST(test_idx_trailing_garbage)
 		write_gz(lab, b, len);
 		free(b);
 	}
-	ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, &ds, err, sizeof(err)), -EBADMSG);
+	ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, 10, &ds, err, sizeof(err)), -EBADMSG);
 	ck_assert_ptr_nonnull(strstr(err, "trailing data at byte 13"));
 	ck_assert_ptr_nonnull(strstr(err, lab));
 
@@ -474,7 +474,7 @@ START_TEST(test_idx_trailing_garbage)
 		fputs("garbage", f);
 		fclose(f);
 	}
-	ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, &ds, err, sizeof(err)), -EBADMSG);
+	ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, 10, &ds, err, sizeof(err)), -EBADMSG);
 	ck_assert_msg(strstr(err, "garbage after the gzip data") != NULL, "%s", err);
 }
 END_TEST
@@ -491,7 +491,7 @@ START_TEST(test_idx_count_mismatch)
 	write_gz(lab, b, len);
 	free(b);
 	poison(&ds);
-	ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, &ds, err, sizeof(err)), -EBADMSG);
+	ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, 10, &ds, err, sizeof(err)), -EBADMSG);
 	ck_assert(is_zeroed(&ds));
 	ck_assert_msg(strstr(err, "4 labels for 5 images") != NULL, "%s", err);
 }
@@ -548,7 +548,7 @@ START_TEST(test_idx_corrupt_gzip)
 	write_big(img, sizeof(img), "cor_i.gz", lab, sizeof(lab), "cor_l.gz");
 	/* the intact file loads */
 	memset(&ds, 0, sizeof(ds));
-	ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, &ds, err, sizeof(err)), 0);
+	ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, 10, &ds, err, sizeof(err)), 0);
 	ck_assert_uint_eq(ds.rows, BIGN);
 	gcdl_dataset_free(&ds);
 
@@ -566,7 +566,7 @@ START_TEST(test_idx_corrupt_gzip)
 		bad[pos + 1] ^= 0x5A;
 		write_plain(img, bad, len);
 		poison(&ds);
-		ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, &ds, err, sizeof(err)),
+		ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, 10, &ds, err, sizeof(err)),
 				 -EBADMSG);
 		ck_assert(is_zeroed(&ds));
 		ck_assert_msg(strstr(err, img) != NULL, "%s", err);
@@ -579,7 +579,7 @@ START_TEST(test_idx_corrupt_gzip)
 	memcpy(bad, gz, len);
 	bad[len - 8] ^= 0x01;
 	write_plain(img, bad, len);
-	ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, &ds, err, sizeof(err)), -EBADMSG);
+	ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, 10, &ds, err, sizeof(err)), -EBADMSG);
 	snprintf(want, sizeof(want), "corrupt gzip stream at uncompressed byte %d ", BIGLEN);
 	ck_assert_msg(strstr(err, want) != NULL, "%s", err);
 	ck_assert_ptr_nonnull(strstr(err, "incorrect data check"));
@@ -587,7 +587,7 @@ START_TEST(test_idx_corrupt_gzip)
 	memcpy(bad, gz, len);
 	bad[len - 1] ^= 0x01;
 	write_plain(img, bad, len);
-	ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, &ds, err, sizeof(err)), -EBADMSG);
+	ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, 10, &ds, err, sizeof(err)), -EBADMSG);
 	ck_assert_msg(strstr(err, want) != NULL, "%s", err);
 	ck_assert_ptr_nonnull(strstr(err, "incorrect length check"));
 	free(bad);
@@ -608,7 +608,7 @@ START_TEST(test_idx_truncated_gzip)
 	/* cut in the middle of the deflate data */
 	write_plain(img, gz, len / 2);
 	poison(&ds);
-	ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, &ds, err, sizeof(err)), -EBADMSG);
+	ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, 10, &ds, err, sizeof(err)), -EBADMSG);
 	ck_assert(is_zeroed(&ds));
 	ck_assert_msg(strstr(err, "gzip stream truncated at uncompressed byte") != NULL, "%s",
 		      err);
@@ -617,12 +617,12 @@ START_TEST(test_idx_truncated_gzip)
 	ck_assert_uint_lt(off, BIGLEN);
 	/* cut inside the trailer: all pixels arrive, the check cannot be made */
 	write_plain(img, gz, len - 4);
-	ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, &ds, err, sizeof(err)), -EBADMSG);
+	ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, 10, &ds, err, sizeof(err)), -EBADMSG);
 	snprintf(want, sizeof(want), "gzip stream truncated at uncompressed byte %d ", BIGLEN);
 	ck_assert_msg(strstr(err, want) != NULL, "%s", err);
 	/* cut inside the gzip header */
 	write_plain(img, gz, 5);
-	ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, &ds, err, sizeof(err)), -EBADMSG);
+	ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, 10, &ds, err, sizeof(err)), -EBADMSG);
 	ck_assert_msg(strstr(err, "gzip stream truncated at uncompressed byte 0 ") != NULL, "%s",
 		      err);
 	free(gz);
@@ -657,7 +657,7 @@ START_TEST(test_idx_tiny_exact)
 
 	write_tiny(img, sizeof(img), "ok_i.gz", lab, sizeof(lab), "ok_l.gz");
 	poison(&ds);
-	ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, &ds, err, sizeof(err)), 0);
+	ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, 10, &ds, err, sizeof(err)), 0);
 	check_tiny(&ds, 10);
 	ck_assert_float_eq(ds.x[0], 0.0f);
 	ck_assert_float_eq(ds.x[TPIX - 1], 255.0f);
@@ -674,7 +674,7 @@ START_TEST(test_idx_tiny_exact)
 	b = make_idx1(0x801, TN, tiny_labels, TN, &len);
 	write_plain(lab, b, len);
 	free(b);
-	ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, &ds, NULL, 0), 0);
+	ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, 10, &ds, NULL, 0), 0);
 	check_tiny(&ds, 10);
 	gcdl_dataset_free(&ds);
 }
@@ -700,7 +700,7 @@ START_TEST(test_idx_multimember_and_classes)
 	b = make_idx1(0x801, TN, tiny_labels, TN, &len);
 	write_gz(lab, b, len);
 	free(b);
-	ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, &ds, err, sizeof(err)), 0);
+	ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, 10, &ds, err, sizeof(err)), 0);
 	check_tiny(&ds, 10);
 	gcdl_dataset_free(&ds);
 
@@ -712,19 +712,30 @@ START_TEST(test_idx_multimember_and_classes)
 		write_gz(lab, b, len);
 		free(b);
 	}
-	ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, &ds, err, sizeof(err)), 0);
+	ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, 10, &ds, err, sizeof(err)), 0);
 	ck_assert_uint_eq(ds.classes, 10);
 	ck_assert_float_eq(ds.y[2], 2.0f);
 	gcdl_dataset_free(&ds);
 
-	/* a label above 9 raises the class count */
+	/* a label outside the declared classes is an error naming file and record
+	 * (it used to grow the model to 13 classes) */
 	b = make_idx1(0x801, TN, l12, TN, &len);
 	write_gz(lab, b, len);
 	free(b);
-	ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, &ds, err, sizeof(err)), 0);
+	poison(&ds);
+	ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, 10, &ds, err, sizeof(err)), -EBADMSG);
+	ck_assert_msg(strstr(err, lab) != NULL && strstr(err, "record 2 (byte 10): label 12 is "
+		      "outside the 10 declared classes") != NULL, "%s", err);
+	ck_assert(is_zeroed(&ds));
+	/* the same file with 13 declared classes loads */
+	ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, 13, &ds, err, sizeof(err)), 0);
 	ck_assert_uint_eq(ds.classes, 13);
 	ck_assert_float_eq(ds.y[2], 12.0f);
 	gcdl_dataset_free(&ds);
+	/* the class count itself is checked: a byte label allows 2..256 */
+	ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, 1, &ds, err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(gcdl_dataset_load_idx(img, lab, 257, &ds, err, sizeof(err)), -EINVAL);
+	ck_assert(strstr(err, "2..256") != NULL);
 }
 END_TEST
 
@@ -785,12 +796,12 @@ START_TEST(test_idx_fashion_mnist)
 		return;
 	}
 	ck_assert_msg(gcdl_dataset_load_idx(FMNIST_DIR "/train-images-idx3-ubyte.gz",
-					    FMNIST_DIR "/train-labels-idx1-ubyte.gz", &tr, err,
+					    FMNIST_DIR "/train-labels-idx1-ubyte.gz", 10, &tr, err,
 					    sizeof(err)) == 0, "%s", err);
 	check_fmnist(&tr, 60000, 6000, train_first, UINT64_C(3431114169));
 	gcdl_dataset_free(&tr);
 	ck_assert_msg(gcdl_dataset_load_idx(FMNIST_DIR "/t10k-images-idx3-ubyte.gz",
-					    FMNIST_DIR "/t10k-labels-idx1-ubyte.gz", &te, err,
+					    FMNIST_DIR "/t10k-labels-idx1-ubyte.gz", 10, &te, err,
 					    sizeof(err)) == 0, "%s", err);
 	check_fmnist(&te, 10000, 1000, test_first, UINT64_C(573469082));
 	gcdl_dataset_free(&te);
@@ -815,12 +826,12 @@ START_TEST(test_svm_null_missing)
 
 	write_text(p, sizeof(p), "nm.svm", "1 1:1\n");
 	poison(&ds);
-	ck_assert_int_eq(gcdl_dataset_load_libsvm(NULL, 0, 0, &ds, err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(gcdl_dataset_load_libsvm(NULL, 0, 0, 0, &ds, err, sizeof(err)), -EINVAL);
 	ck_assert(is_zeroed(&ds));
-	ck_assert_int_eq(gcdl_dataset_load_libsvm(p, 0, 0, NULL, err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(gcdl_dataset_load_libsvm(p, 0, 0, 0, NULL, err, sizeof(err)), -EINVAL);
 	tpath(p, sizeof(p), "nope.svm");
 	poison(&ds);
-	ck_assert_int_eq(gcdl_dataset_load_libsvm(p, 0, 0, &ds, err, sizeof(err)), -ENOENT);
+	ck_assert_int_eq(gcdl_dataset_load_libsvm(p, 0, 0, 0, &ds, err, sizeof(err)), -ENOENT);
 	ck_assert(is_zeroed(&ds));
 	ck_assert_ptr_nonnull(strstr(err, p));
 }
@@ -868,7 +879,7 @@ START_TEST(test_svm_malformed)
 		snprintf(text + off, sizeof(text) - off, "%s\n1 1:1\n", cases[k].line);
 		write_text(p, sizeof(p), "bad.svm", text);
 		poison(&ds);
-		ck_assert_msg(gcdl_dataset_load_libsvm(p, cases[k].features, cases[k].regression,
+		ck_assert_msg(gcdl_dataset_load_libsvm(p, cases[k].features, 0, cases[k].regression,
 						       &ds, err, sizeof(err)) == -EBADMSG,
 			      "case %zu", k);
 		ck_assert(is_zeroed(&ds));
@@ -888,26 +899,26 @@ START_TEST(test_svm_bad_labels_and_empty)
 	/* -1 mixed with 0: neither class indices nor the -1/+1 convention */
 	write_text(p, sizeof(p), "mix.svm", "0 1:1\n1 1:2\n-1 1:3\n");
 	poison(&ds);
-	ck_assert_int_eq(gcdl_dataset_load_libsvm(p, 0, 0, &ds, err, sizeof(err)), -EBADMSG);
+	ck_assert_int_eq(gcdl_dataset_load_libsvm(p, 0, 0, 0, &ds, err, sizeof(err)), -EBADMSG);
 	ck_assert(is_zeroed(&ds));
 	snprintf(want, sizeof(want), "%s:3: label -1 ", p);
 	ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "%s", err);
 
 	write_text(p, sizeof(p), "empty.svm", "");
 	poison(&ds);
-	ck_assert_int_eq(gcdl_dataset_load_libsvm(p, 0, 0, &ds, err, sizeof(err)), -EBADMSG);
+	ck_assert_int_eq(gcdl_dataset_load_libsvm(p, 0, 0, 0, &ds, err, sizeof(err)), -EBADMSG);
 	ck_assert(is_zeroed(&ds));
 	ck_assert_ptr_nonnull(strstr(err, "no data rows"));
 	write_text(p, sizeof(p), "comments.svm", "# only\n\n   # comments\n");
-	ck_assert_int_eq(gcdl_dataset_load_libsvm(p, 0, 0, &ds, err, sizeof(err)), -EBADMSG);
+	ck_assert_int_eq(gcdl_dataset_load_libsvm(p, 0, 0, 0, &ds, err, sizeof(err)), -EBADMSG);
 	ck_assert_ptr_nonnull(strstr(err, "no data rows"));
 	/* rows without any index and no feature count given */
 	write_text(p, sizeof(p), "nofeat.svm", "1\n0\n");
-	ck_assert_int_eq(gcdl_dataset_load_libsvm(p, 0, 0, &ds, err, sizeof(err)), -EBADMSG);
+	ck_assert_int_eq(gcdl_dataset_load_libsvm(p, 0, 0, 0, &ds, err, sizeof(err)), -EBADMSG);
 	ck_assert_ptr_nonnull(strstr(err, "no feature index"));
 	ck_assert(is_zeroed(&ds));
 	/* ... which is fine once the count is given: two all-zero rows */
-	ck_assert_int_eq(gcdl_dataset_load_libsvm(p, 3, 0, &ds, err, sizeof(err)), 0);
+	ck_assert_int_eq(gcdl_dataset_load_libsvm(p, 3, 0, 0, &ds, err, sizeof(err)), 0);
 	ck_assert_uint_eq(ds.rows, 2);
 	ck_assert_uint_eq(ds.features, 3);
 	for (int k = 0; k < 6; k++)
@@ -917,7 +928,7 @@ START_TEST(test_svm_bad_labels_and_empty)
 	/* an embedded NUL byte */
 	tpath(p, sizeof(p), "nul.svm");
 	write_plain(p, nul_line, sizeof(nul_line) - 1);
-	ck_assert_int_eq(gcdl_dataset_load_libsvm(p, 0, 0, &ds, err, sizeof(err)), -EBADMSG);
+	ck_assert_int_eq(gcdl_dataset_load_libsvm(p, 0, 0, 0, &ds, err, sizeof(err)), -EBADMSG);
 	snprintf(want, sizeof(want), "%s:2: NUL", p);
 	ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "%s", err);
 }
@@ -944,7 +955,7 @@ START_TEST(test_svm_exact)
 
 	write_text(p, sizeof(p), "ok.svm", text);
 	poison(&ds);
-	ck_assert_msg(gcdl_dataset_load_libsvm(p, 0, 0, &ds, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(gcdl_dataset_load_libsvm(p, 0, 0, 0, &ds, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_uint_eq(ds.rows, 4);
 	ck_assert_uint_eq(ds.features, 4);
 	ck_assert_uint_eq(ds.classes, 3);
@@ -956,7 +967,7 @@ START_TEST(test_svm_exact)
 	gcdl_dataset_free(&ds);
 
 	/* a wider declared feature count pads with zeros */
-	ck_assert_int_eq(gcdl_dataset_load_libsvm(p, 6, 0, &ds, NULL, 0), 0);
+	ck_assert_int_eq(gcdl_dataset_load_libsvm(p, 6, 0, 0, &ds, NULL, 0), 0);
 	ck_assert_uint_eq(ds.features, 6);
 	for (int i = 0; i < 4; i++)
 		for (int j = 0; j < 6; j++)
@@ -964,7 +975,7 @@ START_TEST(test_svm_exact)
 	gcdl_dataset_free(&ds);
 
 	/* regression keeps the labels as they are and sets classes = 0 */
-	ck_assert_int_eq(gcdl_dataset_load_libsvm(p, 0, 1, &ds, err, sizeof(err)), 0);
+	ck_assert_int_eq(gcdl_dataset_load_libsvm(p, 0, 0, 1, &ds, err, sizeof(err)), 0);
 	ck_assert_uint_eq(ds.classes, 0);
 	for (int i = 0; i < 4; i++)
 		ck_assert_float_eq(ds.y[i], y[i]);
@@ -979,7 +990,7 @@ START_TEST(test_svm_labels)
 
 	/* binary -1/+1: mapped to 0/1 */
 	write_text(p, sizeof(p), "pm.svm", "+1 1:1\n-1 2:1\n1 1:2\n");
-	ck_assert_int_eq(gcdl_dataset_load_libsvm(p, 0, 0, &ds, err, sizeof(err)), 0);
+	ck_assert_int_eq(gcdl_dataset_load_libsvm(p, 0, 0, 0, &ds, err, sizeof(err)), 0);
 	ck_assert_uint_eq(ds.classes, 2);
 	ck_assert_float_eq(ds.y[0], 1.0f);
 	ck_assert_float_eq(ds.y[1], 0.0f);
@@ -988,14 +999,14 @@ START_TEST(test_svm_labels)
 	gcdl_dataset_free(&ds);
 	/* all -1 is still binary */
 	write_text(p, sizeof(p), "m1.svm", "-1 1:1\n-1 1:2\n");
-	ck_assert_int_eq(gcdl_dataset_load_libsvm(p, 0, 0, &ds, err, sizeof(err)), 0);
+	ck_assert_int_eq(gcdl_dataset_load_libsvm(p, 0, 0, 0, &ds, err, sizeof(err)), 0);
 	ck_assert_uint_eq(ds.classes, 2);
 	ck_assert_float_eq(ds.y[0], 0.0f);
 	ck_assert_float_eq(ds.y[1], 0.0f);
 	gcdl_dataset_free(&ds);
 	/* real targets in regression mode */
 	write_text(p, sizeof(p), "reg.svm", "2.5 1:1\n-1 1:2\n-3.75 2:1\n");
-	ck_assert_int_eq(gcdl_dataset_load_libsvm(p, 0, 1, &ds, err, sizeof(err)), 0);
+	ck_assert_int_eq(gcdl_dataset_load_libsvm(p, 0, 0, 1, &ds, err, sizeof(err)), 0);
 	ck_assert_uint_eq(ds.classes, 0);
 	ck_assert_float_eq(ds.y[0], 2.5f);
 	ck_assert_float_eq(ds.y[1], -1.0f);
@@ -1003,10 +1014,34 @@ START_TEST(test_svm_labels)
 	gcdl_dataset_free(&ds);
 	/* multiclass with a gap: classes = max + 1 */
 	write_text(p, sizeof(p), "mc.svm", "0 1:1\n5 1:1\n2 1:1\n");
-	ck_assert_int_eq(gcdl_dataset_load_libsvm(p, 0, 0, &ds, err, sizeof(err)), 0);
+	ck_assert_int_eq(gcdl_dataset_load_libsvm(p, 0, 0, 0, &ds, err, sizeof(err)), 0);
 	ck_assert_uint_eq(ds.classes, 6);
 	ck_assert_float_eq(ds.y[1], 5.0f);
 	gcdl_dataset_free(&ds);
+	/* declared classes (a test set loads with the training set's count):
+	 * a class index beyond them is an error naming the line */
+	ck_assert_int_eq(gcdl_dataset_load_libsvm(p, 0, 6, 0, &ds, err, sizeof(err)), 0);
+	ck_assert_uint_eq(ds.classes, 6);
+	gcdl_dataset_free(&ds);
+	ck_assert_int_eq(gcdl_dataset_load_libsvm(p, 0, 8, 0, &ds, err, sizeof(err)), 0);
+	ck_assert_uint_eq(ds.classes, 8);
+	gcdl_dataset_free(&ds);
+	poison(&ds);
+	ck_assert_int_eq(gcdl_dataset_load_libsvm(p, 0, 5, 0, &ds, err, sizeof(err)), -EBADMSG);
+	ck_assert_msg(strstr(err, ":2: label 5 is outside the 5 declared classes (0..4)") != NULL &&
+		      strstr(err, p) != NULL, "%s", err);
+	ck_assert(is_zeroed(&ds));
+	/* binary -1/+1 fits two declared classes; regression ignores the count */
+	write_text(p, sizeof(p), "pm2.svm", "+1 1:1\n-1 2:1\n");
+	ck_assert_int_eq(gcdl_dataset_load_libsvm(p, 0, 2, 0, &ds, err, sizeof(err)), 0);
+	ck_assert_uint_eq(ds.classes, 2);
+	gcdl_dataset_free(&ds);
+	ck_assert_int_eq(gcdl_dataset_load_libsvm(p, 0, 2, 1, &ds, err, sizeof(err)), 0);
+	ck_assert_uint_eq(ds.classes, 0);
+	gcdl_dataset_free(&ds);
+	ck_assert_int_eq(gcdl_dataset_load_libsvm(p, 0, 1, 0, &ds, err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(gcdl_dataset_load_libsvm(p, 0, 65537, 0, &ds, err, sizeof(err)),
+			 -EINVAL);
 }
 END_TEST
 

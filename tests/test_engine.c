@@ -261,6 +261,79 @@ START_TEST(non_finite_values_are_refused)
 END_TEST
 
 /* sum_k v_k over all workers is exactly the full gradient (1/M) sum_i grad f_i */
+/* coding.value_bound: a frame whose largest scale exceeds value_bound times
+ * the largest accepted in the last round with any is refused (-ERANGE) and
+ * stored nowhere. 1e30 passed the old sanity check (GCDL_ENGINE_MAX_VALUE),
+ * and one such frame from a spoofing host sent every replica's loss to 2e62. */
+START_TEST(scales_beyond_the_bound_are_refused)
+{
+	static const double bounds[] = { 1000, 0 };
+
+	for (size_t bi = 0; bi < 2; bi++) {
+		struct gcdl_profile p;
+		struct gcdl_job job;
+		struct gcdl_engine *e;
+		struct gcdl_round_info info;
+		struct gcdl_frame_hdr h = { 0 };
+		uint8_t payload[9000];
+		float *v, *u, big = 1e30f, ref = 0, s;
+		uint32_t dim, count, nb;
+		int len;
+
+		small_profile(&p, GCDL_METHOD_ONEBIT_GC);
+		p.value_bound = bounds[bi];
+		open_job(&job, &p);
+		e = job.engine;
+		dim = gcdl_engine_dim(e);
+		v = malloc(sizeof(float) * dim);
+		u = malloc(sizeof(float) * dim);
+		/* round 0: nothing to compare with yet, every sane frame is taken */
+		gcdl_engine_begin_round(e, 0);
+		for (uint32_t k = 0; k < N; k++) {
+			ck_assert_int_eq(gcdl_engine_worker_gradient(e, 0, k, 0,
+								     gcdl_engine_model(e), v), 0);
+			deliver(e, k, 0, v, 0);
+		}
+		gcdl_engine_close_round(e, u, &info);
+		ck_assert_uint_eq(info.frames, N);
+		/* round 1: worker 2's frame with its last scale replaced */
+		gcdl_engine_begin_round(e, 1);
+		ck_assert_int_eq(gcdl_engine_worker_gradient(e, 0, 2, 1, gcdl_engine_model(e), v),
+				 0);
+		len = gcdl_engine_encode_chunk(e, 2, 1, 0, v, payload, sizeof(payload), &count);
+		ck_assert_int_gt(len, 0);
+		nb = gcdl_quant_blocks(count, 8);
+		for (uint32_t b = 0; b < nb; b++) {
+			gcdl_frame_get_floats(&s, payload + 4 * b, 1);
+			ref = s > ref ? s : ref;
+		}
+		ck_assert(ref > 0 && ref < 1e3f);
+		h.type = GCDL_MSG_ONEBIT;
+		h.round = 1;
+		h.sender = 2;
+		h.coord_count = count;
+		h.scale_block = 8;
+		h.payload_len = (uint16_t)len;
+		gcdl_frame_put_floats(payload + 4 * (nb - 1), &big, 1);
+		if (bounds[bi] > 0) {
+			ck_assert_int_eq(gcdl_engine_ingest(e, &h, payload), -ERANGE);
+			/* not stored: worker 2's genuine frame is taken after it */
+			deliver(e, 2, 1, v, 0);
+		} else {
+			/* value_bound = 0: only GCDL_ENGINE_MAX_VALUE applies */
+			ck_assert_int_eq(gcdl_engine_ingest(e, &h, payload), 0);
+		}
+		gcdl_engine_close_round(e, u, &info);
+		ck_assert_uint_eq(info.frames, 1);
+		for (uint32_t j = 0; j < dim && bounds[bi] > 0; j++)
+			ck_assert(fabsf(u[j]) < 1e6f);
+		free(v);
+		free(u);
+		gcdl_job_close(&job);
+	}
+}
+END_TEST
+
 START_TEST(worker_weights_sum_to_full_gradient)
 {
 	struct gcdl_profile p;
@@ -680,6 +753,7 @@ main(void)
 	tcase_add_test(neg, calls_reject_bad_arguments);
 	tcase_add_test(neg, duplicates_are_ignored_and_counted);
 	tcase_add_test(neg, non_finite_values_are_refused);
+	tcase_add_test(neg, scales_beyond_the_bound_are_refused);
 	tcase_add_test(pos, worker_weights_sum_to_full_gradient);
 	tcase_add_test(pos, float_decoders_exactly_unbiased);
 	tcase_add_test(pos, onebit_statistically_unbiased);

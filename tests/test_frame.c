@@ -1070,6 +1070,35 @@ START_TEST(test_float_byte_order)
 }
 END_TEST
 
+/* Update and model frames carry float32 values a replica adds to its
+ * model: one NaN or infinity would end every replica (broadcast NaN update
+ * frames made every worker exit 1). */
+START_TEST(test_floats_finite)
+{
+	static const uint8_t bad[][4] = { { 0x7f, 0xc0, 0, 0 }, { 0xff, 0xc0, 0, 1 },
+					  { 0x7f, 0x80, 0, 0 }, { 0xff, 0x80, 0, 0 },
+					  { 0x7f, 0xff, 0xff, 0xff } };
+	const float good[5] = { 0.0f, -0.0f, 3.4e38f, -3.4e38f, 1e-45f };
+	uint8_t b[4 * 6];
+
+	gcdl_frame_put_floats(b, good, 5);
+	ck_assert(gcdl_frame_floats_finite(b, 5));
+	ck_assert(gcdl_frame_floats_finite(NULL, 0));
+	ck_assert(!gcdl_frame_floats_finite(NULL, 1));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		/* at the end, and in the middle */
+		memcpy(b + 4 * 5, bad[i], 4);
+		ck_assert_msg(!gcdl_frame_floats_finite(b, 6), "case %zu", i);
+		ck_assert(gcdl_frame_floats_finite(b, 5));
+		gcdl_frame_put_floats(b, good, 5);
+		memcpy(b + 4 * 2, bad[i], 4);
+		ck_assert(!gcdl_frame_floats_finite(b, 5));
+		ck_assert(gcdl_frame_floats_finite(b, 2));
+		gcdl_frame_put_floats(b, good, 5);
+	}
+}
+END_TEST
+
 static Suite *
 frame_suite(void)
 {
@@ -1098,6 +1127,7 @@ frame_suite(void)
 	tcase_add_test(tc, test_drop_count);
 	tcase_add_test(tc, test_drop_scale_block);
 	tcase_add_test(tc, test_drop_payload);
+	tcase_add_test(tc, test_floats_finite);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("corrupt");

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "gcdl/job.h"
 
@@ -48,6 +49,54 @@ START_TEST(open_rejects)
 	ck_assert_int_lt(gcdl_job_open(&job, &p, 1, err, sizeof(err)), 0);
 	ck_assert(strstr(err, "/nonexistent/train.svm") != NULL);
 	gcdl_job_close(NULL);
+}
+END_TEST
+
+/* Write text to a fresh temporary file; returns its path in buf. */
+static void
+temp_text(char *buf, size_t len, const char *text)
+{
+	int fd;
+	FILE *f;
+
+	snprintf(buf, len, "/tmp/gcdl_test_job_XXXXXX");
+	fd = mkstemp(buf);
+	ck_assert_int_ge(fd, 0);
+	f = fdopen(fd, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* The training set declares the classes: a test label beyond them fails at
+ * load, naming the test file and line, instead of growing the model. */
+START_TEST(test_labels_outside_training_classes)
+{
+	struct gcdl_profile p;
+	struct gcdl_job job;
+	char train[64], test[64], err[512];
+
+	temp_text(train, sizeof(train), "0 1:1\n1 2:1\n2 1:0.5\n0 2:2\n1 1:1\n2 2:1\n");
+	temp_text(test, sizeof(test), "1 1:1\n# comment\n3 2:1\n");
+	gcdl_profile_defaults(&p);
+	p.dataset = GCDL_DATA_LIBSVM;
+	p.workers = 2;
+	p.redundancy = 1;
+	snprintf(p.path, sizeof(p.path), "%s", train);
+	snprintf(p.test_path, sizeof(p.test_path), "%s", test);
+	ck_assert_int_eq(gcdl_job_open(&job, &p, 1, err, sizeof(err)), -EBADMSG);
+	ck_assert_msg(strstr(err, test) != NULL &&
+		      strstr(err, ":3: label 3 is outside the 3 declared classes") != NULL,
+		      "%s", err);
+	/* within the classes it opens, with the training set's class count */
+	temp_text(test, sizeof(test), "1 1:1\n2 2:1\n");
+	snprintf(p.test_path, sizeof(p.test_path), "%s", test);
+	ck_assert_msg(gcdl_job_open(&job, &p, 1, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(job.train.classes, 3);
+	ck_assert_uint_eq(job.test.classes, 3);
+	gcdl_job_close(&job);
+	unlink(train);
+	unlink(test);
 }
 END_TEST
 
@@ -136,6 +185,7 @@ main(void)
 	int failed;
 
 	tcase_add_test(neg, open_rejects);
+	tcase_add_test(neg, test_labels_outside_training_classes);
 	tcase_add_test(pos, synthetic_job_is_partitioned_and_normalised);
 	tcase_add_test(pos, linear_split_keeps_rows_apart);
 	tcase_add_test(pos, eval_schedule);

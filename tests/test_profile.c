@@ -95,9 +95,9 @@ END_TEST
 START_TEST(rejects_bad_values_with_key)
 {
 	expect_load_error("[job]\nrounds = 0\n", ":2:", "job.rounds: 0 is out of range");
-	expect_load_error("[job]\nrounds = -3\n", "job.rounds", "not a non-negative integer");
-	expect_load_error("[job]\nrounds = 12abc\n", "job.rounds", "not a non-negative integer");
-	expect_load_error("[job]\nrounds =\n", "job.rounds", "not a non-negative integer");
+	expect_load_error("[job]\nrounds = -3\n", "job.rounds", "not a non-negative decimal integer");
+	expect_load_error("[job]\nrounds = 12abc\n", "job.rounds", "not a non-negative decimal integer");
+	expect_load_error("[job]\nrounds =\n", "job.rounds", "not a non-negative decimal integer");
 	expect_load_error("[job]\njob_id = 4294967296\n", "job.job_id", "out of range");
 	expect_load_error("[job]\nmethod = turbo\n", "job.method", "'turbo' is not one of");
 	expect_load_error("[stragglers]\np = 1.5\n", "stragglers.p", "out of range");
@@ -131,9 +131,9 @@ START_TEST(every_key_rejects_bad_values)
 		switch (k.kind) {
 		case 0: /* unsigned integer */
 			snprintf(text + h, sizeof(text) - h, "-1\n");
-			expect_load_error(text, where, "not a non-negative integer");
+			expect_load_error(text, where, "not a non-negative decimal integer");
 			snprintf(text + h, sizeof(text) - h, "7q\n");
-			expect_load_error(text, where, "not a non-negative integer");
+			expect_load_error(text, where, "not a non-negative decimal integer");
 			snprintf(text + h, sizeof(text) - h, "%.0f\n", k.max + 1);
 			expect_load_error(text, where, "out of range");
 			if (k.min >= 1) {
@@ -256,6 +256,51 @@ START_TEST(rejects_long_values_and_lines)
 	memset(text + n, 'b', 1500);
 	strcpy(text + n + 1500, "\n");
 	expect_load_error(text, ":2:", "line longer than");
+}
+END_TEST
+
+/* Write raw bytes (NULs included) to the profile file. */
+static void
+write_bytes(const char *bytes, size_t n)
+{
+	FILE *f = fopen(path, "wb");
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(bytes, 1, n, f), n);
+	fclose(f);
+}
+
+START_TEST(rejects_empty_nul_octal_and_escapes)
+{
+	static const char nul[] = "[job]\nrounds = 5\0\nseed = 3\n";
+	static const char bin[] = "[job]\n\x1b[2J\x07\xff = 1\n";
+	struct gcdl_profile p, def;
+	char err[512] = "";
+
+	/* an empty profile, or one with only comments and sections, runs nothing */
+	expect_load_error("", "no key is set", NULL);
+	expect_load_error("; nothing\n[job]\n\n", "no key is set", NULL);
+	/* "010" is not octal 8 and "0x10" not hex 16: decimal only */
+	expect_load_error("[job]\nrounds = 010\n", "job.rounds", "decimal, without a leading zero");
+	expect_load_error("[job]\nseed = 0x10\n", "job.seed", "decimal, without a leading zero");
+	expect_load_error("[job]\nrounds = 1e3\n", "job.rounds", "decimal integer");
+	/* a plain 0 is still fine where the range allows it */
+	write_file("[job]\neval_every = 0\n");
+	ck_assert_int_eq(gcdl_profile_load(&p, path, err, sizeof(err)), 0);
+	ck_assert_uint_eq(p.eval_every, 0);
+	/* a NUL byte would hide "seed = 3": an error naming its line */
+	write_bytes(nul, sizeof(nul) - 1);
+	ck_assert_int_eq(gcdl_profile_load(&p, path, err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, ":2: a NUL byte") != NULL, "'%s'", err);
+	gcdl_profile_defaults(&def);
+	ck_assert_uint_eq(gcdl_profile_hash(&p), gcdl_profile_hash(&def));
+	/* binary bytes are escaped, never echoed raw to the terminal */
+	write_bytes(bin, sizeof(bin) - 1);
+	ck_assert_int_eq(gcdl_profile_load(&p, path, err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, "\\x1b[2J\\x07\\xff") != NULL, "'%s'", err);
+	for (const char *c = err; *c != '\0'; c++)
+		ck_assert_msg((unsigned char)*c >= 0x20 && (unsigned char)*c < 0x7f,
+			      "raw byte 0x%02x in '%s'", (unsigned char)*c, err);
 }
 END_TEST
 
@@ -424,7 +469,7 @@ START_TEST(loads_values)
 	struct gcdl_profile p;
 	char err[256] = "";
 
-	write_file("; comment\n# another\n\n[job]\n  rounds = 12  \nseed=0x10\nmethod = sgc\n"
+	write_file("; comment\n# another\n\n[job]\n  rounds = 12  \nseed=16\nmethod = sgc\n"
 		   "[cluster]\nworkers = 7\nredundancy = 3\nlayout = cyclic\n"
 		   "[stragglers]\nmodel = timing\nslowdown = 1:2.5, 3:4\n"
 		   "[optim]\nlr = 2.5e-2\nschedule = step\n");
@@ -506,6 +551,7 @@ main(void)
 	tcase_add_test(neg, rejects_syntax_errors_with_line);
 	tcase_add_test(neg, rejects_bad_values_with_key);
 	tcase_add_test(neg, rejects_long_values_and_lines);
+	tcase_add_test(neg, rejects_empty_nul_octal_and_escapes);
 	tcase_add_test(neg, every_key_rejects_bad_values);
 	tcase_add_test(neg, relations_name_file_line_key);
 	tcase_add_test(neg, rejects_bad_relations);

@@ -55,7 +55,10 @@ int gcdl_partitioning_parse(const char *name, enum gcdl_partitioning *out);
  *
  * @param images_path  IDX3 (ubyte, n x rows x cols) file, gzip.
  * @param labels_path  IDX1 (ubyte, n) file, gzip.
- * @param out          receives the dataset (classes = max label + 1, at least 10).
+ * @param classes      the classes the set declares (Fashion-MNIST: 10), 2..256;
+ *                     a label outside 0..classes-1 is -EBADMSG naming the
+ *                     labels file and the record.
+ * @param out          receives the dataset (classes = @p classes).
  * @param err          receives a message naming file and byte offset on failure
  *                     (the uncompressed offset); may be NULL.
  * @param errlen       size of @p err.
@@ -64,7 +67,7 @@ int gcdl_partitioning_parse(const char *name, enum gcdl_partitioning *out);
  *         read error, -EBADMSG for a corrupt, truncated or mismatched
  *         file, -ENOMEM. On failure @p out is left zeroed, nothing allocated.
  */
-int gcdl_dataset_load_idx(const char *images_path, const char *labels_path,
+int gcdl_dataset_load_idx(const char *images_path, const char *labels_path, uint32_t classes,
 			  struct gcdl_dataset *out, char *err, size_t errlen);
 
 /**
@@ -82,6 +85,10 @@ int gcdl_dataset_load_idx(const char *images_path, const char *labels_path,
  *
  * @param path        the file.
  * @param features    number of features, or 0 to use the largest index seen.
+ * @param classes     the declared class count, or 0 to take max label + 1
+ *                    (a test set is loaded with the training set's count: a
+ *                    class index >= @p classes is -EBADMSG naming its line);
+ *                    ignored with @p regression. 1 or above 65536 is -EINVAL.
  * @param regression  non-zero to keep labels as real targets (classes = 0).
  * @param out         receives the dataset.
  * @param err         receives a message naming file and line ("FILE:LINE: ...")
@@ -93,8 +100,8 @@ int gcdl_dataset_load_idx(const char *images_path, const char *labels_path,
  *         class in classification mode, or a file without data rows or
  *         feature indices, -ENOMEM. On failure @p out is left zeroed.
  */
-int gcdl_dataset_load_libsvm(const char *path, uint32_t features, int regression,
-			     struct gcdl_dataset *out, char *err, size_t errlen);
+int gcdl_dataset_load_libsvm(const char *path, uint32_t features, uint32_t classes,
+			     int regression, struct gcdl_dataset *out, char *err, size_t errlen);
 
 /**
  * Seeded synthetic linear regression: x ~ N(0, 1), y = x . w* + b* + noise * N(0,1),

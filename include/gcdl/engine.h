@@ -187,7 +187,9 @@ int gcdl_engine_begin_round(struct gcdl_engine *e, uint32_t round);
  *         a frame of another round, -EPROTO for a frame of another type than
  *         the method's uplink, -EINVAL for NULL or a sender/chunk out of range,
  *         -EDOM for a value that is not finite or above GCDL_ENGINE_MAX_VALUE
- *         in magnitude, or a negative scale (not stored).
+ *         in magnitude, or a negative scale, -ERANGE for a frame whose largest
+ *         scale or value exceeds coding.value_bound times the largest one
+ *         accepted in the last round that had any (neither is stored).
  */
 int gcdl_engine_ingest(struct gcdl_engine *e, const struct gcdl_frame_hdr *hdr,
 		       const uint8_t *payload);

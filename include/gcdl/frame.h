@@ -36,6 +36,7 @@
 #ifndef GCDL_FRAME_H
 #define GCDL_FRAME_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -242,6 +243,17 @@ void gcdl_frame_put_floats(uint8_t *dst, const float *src, size_t n);
  * NULL pointers are ignored.
  */
 void gcdl_frame_get_floats(float *dst, const uint8_t *src, size_t n);
+
+/**
+ * Whether every one of n big-endian float32 values is finite (neither NaN
+ * nor infinite): the exponent bits of a non-finite float are all ones.
+ *
+ * @param src  4*n bytes.
+ * @param n    number of values.
+ * @return true when all are finite (also for n = 0); false for NULL @p src
+ *         with n > 0.
+ */
+bool gcdl_frame_floats_finite(const uint8_t *src, size_t n);
 
 #ifdef __cplusplus
 }

@@ -32,8 +32,9 @@ struct gcdl_metrics_row {
 };
 
 /**
- * Open a metrics file and write the header. The stream is line-buffered: each
- * row is in the file once written, so a killed run leaves every completed row.
+ * Open a metrics file and write the header. gcdl_metrics_write() flushes each
+ * row, so a killed run leaves every completed row, and takes back a row a
+ * failed write cut short: the file never holds a torn row.
  *
  * @param path    the file (created or truncated).
  * @param err     receives "PATH: reason" on failure.
@@ -47,7 +48,8 @@ FILE *gcdl_metrics_open(const char *path, char *err, size_t errlen);
  *
  * @param f    the stream.
  * @param row  the row.
- * @return 0, or -EIO when the write fails, -EINVAL for NULL.
+ * @return 0, or -EIO when the write fails (the file is cut back to its last
+ *         whole row), -EINVAL for NULL.
  */
 int gcdl_metrics_write(FILE *f, const struct gcdl_metrics_row *row);
 

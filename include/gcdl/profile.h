@@ -94,6 +94,7 @@ struct gcdl_profile {
 	enum gcdl_method method;         /**< job.method */
 	uint32_t eval_every;             /**< job.eval_every (0: last round only) */
 	char key_file[GCDL_PROFILE_STR]; /**< job.key_file ("": frames carry no tag) */
+	uint32_t insecure;               /**< job.insecure: multi-host without a key allowed */
 	/* [cluster] */
 	uint32_t workers;                /**< cluster.workers (N) */
 	uint32_t partitions;             /**< cluster.partitions (M; 0: = N) */
@@ -139,6 +140,7 @@ struct gcdl_profile {
 	uint32_t scale_block;            /**< coding.scale_block */
 	enum gcdl_decoder decoder;       /**< coding.decoder */
 	uint32_t mtu;                    /**< coding.mtu */
+	double value_bound;              /**< coding.value_bound (0: none) */
 	/* [network] */
 	enum gcdl_topology topology;     /**< network.topology */
 	uint32_t aggregators;            /**< network.aggregators (K) */
@@ -248,6 +250,16 @@ int gcdl_profile_open(struct gcdl_profile *p, const char *path,
  * @param d           receives the replication.
  * @return 0, or -EINVAL for NULL arguments.
  */
+/**
+ * The MTU a frame's header and payload may fill: coding.mtu, less the
+ * 16-byte tag when frames carry one (job.key_file set). Every frame of the
+ * job, tag included, then fits coding.mtu.
+ *
+ * @param p  the profile.
+ * @return the bytes for gcdl_frame_chunk_coords(), 0 for NULL.
+ */
+uint32_t gcdl_profile_frame_mtu(const struct gcdl_profile *p);
+
 int gcdl_profile_layout(const struct gcdl_profile *p, enum gcdl_layout_kind *kind,
 			uint32_t *partitions, uint32_t *d);
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <zlib.h>
@@ -13,6 +14,7 @@
 #include "gcdl/checkpoint.h"
 #include "gcdl/engine.h"
 #include "gcdl/layout.h"
+#include "gcdl/outfile.h"
 #include "gcdl/profile.h"
 #include "seterr.h"
 
@@ -150,7 +152,8 @@ int
 gcdl_checkpoint_save(const char *path, const struct gcdl_checkpoint *ck, char *err,
 		     size_t errlen)
 {
-	char tmp[4096], dir[4096];
+	char tmp[4096], dir[4096], why[256];
+	struct gcdl_outfile of;
 	const char *slash;
 	uint8_t *buf;
 	size_t len, off = 0, t = 0;
@@ -192,7 +195,14 @@ gcdl_checkpoint_save(const char *path, const struct gcdl_checkpoint *ck, char *e
 	put_floats(buf + CK_HDR + 8 * (size_t)ntotals + 4 * (size_t)ck->dim, ck->momentum, ck->dim);
 	put32(buf + len - 4, (uint32_t)crc32(0L, buf, (uInt)(len - 4)));
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp-%ld", path, (long)getpid());
+	/* only a regular file (or a new path) is ever replaced */
+	rc = gcdl_outfile_check(path, why, sizeof(why));
+	if (rc != 0 || gcdl_outfile_begin(&of, path) != 0) {
+		gcdl_seterr(err, errlen, "%s: %s", path, rc != 0 ? why : "name too long");
+		free(buf);
+		return rc != 0 ? rc : -ENAMETOOLONG;
+	}
+	snprintf(tmp, sizeof(tmp), "%s", of.tmp);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		rc = -errno;
@@ -257,6 +267,23 @@ gcdl_checkpoint_load(const char *path, struct gcdl_checkpoint *ck, char *err, si
 		rc = -errno;
 		gcdl_seterr(err, errlen, "%s: %s", path, strerror(-rc));
 		return rc;
+	}
+	/* its type and size first: /dev/zero would be read for ever */
+	{
+		struct stat st;
+
+		if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+			gcdl_seterr(err, errlen, "%s: not a gcdl checkpoint (not a regular file)",
+				    path);
+			fclose(f);
+			return -EBADMSG;
+		}
+		if ((uint64_t)st.st_size > file_size(GCDL_PROFILE_MAX_DIM, GCDL_CTR__COUNT)) {
+			gcdl_seterr(err, errlen, "%s: not a gcdl checkpoint (%lld bytes, larger than "
+				    "any)", path, (long long)st.st_size);
+			fclose(f);
+			return -EBADMSG;
+		}
 	}
 	for (;;) {
 		size_t n;

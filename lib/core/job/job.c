@@ -11,6 +11,7 @@
 
 #define SYNTH_TRAIN_DEFAULT 2000
 #define SYNTH_TEST_DEFAULT 1000
+#define FMNIST_CLASSES 10 /* Fashion-MNIST declares ten classes */
 
 /* Keep the first rows of a dataset (the arrays keep their size). */
 static void
@@ -56,12 +57,12 @@ load_data(struct gcdl_job *job, char *err, size_t errlen)
 	case GCDL_DATA_FMNIST:
 		snprintf(img, sizeof(img), "%s/train-images-idx3-ubyte.gz", p->path);
 		snprintf(lbl, sizeof(lbl), "%s/train-labels-idx1-ubyte.gz", p->path);
-		rc = gcdl_dataset_load_idx(img, lbl, &job->train, err, errlen);
+		rc = gcdl_dataset_load_idx(img, lbl, FMNIST_CLASSES, &job->train, err, errlen);
 		if (rc != 0)
 			return rc;
 		snprintf(img, sizeof(img), "%s/t10k-images-idx3-ubyte.gz", p->path);
 		snprintf(lbl, sizeof(lbl), "%s/t10k-labels-idx1-ubyte.gz", p->path);
-		rc = gcdl_dataset_load_idx(img, lbl, &job->test, err, errlen);
+		rc = gcdl_dataset_load_idx(img, lbl, FMNIST_CLASSES, &job->test, err, errlen);
 		if (rc != 0)
 			return rc;
 		keep_rows(&job->train, p->train_rows);
@@ -70,17 +71,15 @@ load_data(struct gcdl_job *job, char *err, size_t errlen)
 	case GCDL_DATA_LIBSVM: {
 		int regression = p->model == GCDL_MODEL_LEAST_SQUARES;
 
-		rc = gcdl_dataset_load_libsvm(p->path, 0, regression, &job->train, err, errlen);
+		rc = gcdl_dataset_load_libsvm(p->path, 0, 0, regression, &job->train, err, errlen);
 		if (rc != 0)
 			return rc;
+		/* the training set declares the classes: a test label beyond them is an error */
 		rc = gcdl_dataset_load_libsvm(p->test_path[0] ? p->test_path : p->path,
-					      job->train.features, regression, &job->test, err,
-					      errlen);
+					      job->train.features, job->train.classes, regression,
+					      &job->test, err, errlen);
 		if (rc != 0)
 			return rc;
-		if (!regression && job->test.classes > job->train.classes)
-			job->train.classes = job->test.classes;
-		job->test.classes = job->train.classes;
 		keep_rows(&job->train, p->train_rows);
 		keep_rows(&job->test, p->test_rows);
 		return 0;

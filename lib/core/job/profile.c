@@ -44,6 +44,7 @@ static const char *const model_names[] = { "least_squares", "softmax", "mlp", NU
 static const char *const schedule_names[] = { "constant", "sqrt", "step", NULL };
 static const char *const decoder_names[] = { "normalised", "unbiased", NULL };
 static const char *const topology_names[] = { "star", "sharded", "mesh", NULL };
+static const char *const bool_names[] = { "false", "true", NULL };
 
 #define OFF(f) offsetof(struct gcdl_profile, f)
 
@@ -59,7 +60,11 @@ static const struct key keys[] = {
 	{ "job", "eval_every", K_U32, OFF(eval_every), 0, 10000000, "10", NULL,
 	  "evaluate train loss and test accuracy every N rounds (0: last round only)" },
 	{ "job", "key_file", K_STR, OFF(key_file), 0, 0, "", NULL,
-	  "job key (32 bytes or 64 hex digits, mode 600): every frame carries a keyed tag" },
+	  "job key (32 bytes or 64 hex digits, mode 600; gcdl --gen-key FILE makes one): "
+	  "every frame carries a keyed tag; needed by the multi-host roles" },
+	{ "job", "insecure", K_ENUM, OFF(insecure), 0, 0, "false", bool_names,
+	  "true: run the multi-host roles without a job key (anyone on the segment can then "
+	  "change the model; a warning at start)" },
 
 	{ "cluster", "workers", K_U32, OFF(workers), 1, GCDL_LAYOUT_MAX_NODES, "10", NULL,
 	  "number of workers N" },
@@ -137,7 +142,10 @@ static const struct key keys[] = {
 	{ "coding", "decoder", K_ENUM, OFF(decoder), 0, 0, "normalised", decoder_names,
 	  "normalised (N/|R_c|) or unbiased (1/(1-p))" },
 	{ "coding", "mtu", K_U32, OFF(mtu), 64, GCDL_MTU_MAX, "1500", NULL,
-	  "Ethernet MTU; sets coordinates per frame" },
+	  "Ethernet MTU; sets coordinates per frame (every frame, tag included, fits it)" },
+	{ "coding", "value_bound", K_F64, OFF(value_bound), 0, 1e12, "1000", NULL,
+	  "a gradient frame's largest scale or value may be at most this many times the "
+	  "largest accepted in the last round that had any (0: no bound)" },
 
 	{ "network", "topology", K_ENUM, OFF(topology), 0, 0, "star", topology_names,
 	  "multi-host: star (one aggregator), sharded (K aggregators, each owning a range of "
@@ -265,18 +273,23 @@ set_value(struct gcdl_profile *p, const struct key *k, const char *v, char *why,
 	case K_U64: {
 		unsigned long long x;
 
-		if (*v == '\0' || *v == '-' || isspace((unsigned char)*v)) {
-			snprintf(why, whylen, "'%s' is not a non-negative integer", v);
+		if (*v == '\0' || *v == '-' || *v == '+' || isspace((unsigned char)*v)) {
+			snprintf(why, whylen, "'%s' is not a non-negative decimal integer", v);
+			return -EINVAL;
+		}
+		/* decimal only: "010" is not 8, "0x10" not 16 */
+		if (v[0] == '0' && v[1] != '\0') {
+			snprintf(why, whylen, "'%s': integers are decimal, without a leading zero", v);
 			return -EINVAL;
 		}
 		errno = 0;
-		x = strtoull(v, &end, 0);
+		x = strtoull(v, &end, 10);
 		if (errno == ERANGE && *end == '\0') {
 			snprintf(why, whylen, "%s is out of range %s", v, rng);
 			return -EINVAL;
 		}
 		if (errno != 0 || *end != '\0') {
-			snprintf(why, whylen, "'%s' is not a non-negative integer", v);
+			snprintf(why, whylen, "'%s' is not a non-negative decimal integer", v);
 			return -EINVAL;
 		}
 		if ((double)x < k->min || (double)x > k->max ||
@@ -326,6 +339,22 @@ gcdl_profile_defaults(struct gcdl_profile *p)
 		(void)set_value(p, &keys[i], keys[i].def, why, sizeof(why));
 }
 
+/* text with every byte that is not printable ASCII as \xNN, cut to fit */
+static const char *
+printable(const char *in, char *out, size_t len)
+{
+	size_t o = 0;
+
+	for (const unsigned char *p = (const unsigned char *)in; *p != '\0' && o + 5 < len; p++) {
+		if (*p >= 0x20 && *p < 0x7f)
+			out[o++] = (char)*p;
+		else
+			o += (size_t)snprintf(out + o, len - o, "\\x%02x", *p);
+	}
+	out[o] = '\0';
+	return out;
+}
+
 static char *
 trim(char *s)
 {
@@ -342,10 +371,12 @@ trim(char *s)
 int
 gcdl_profile_load(struct gcdl_profile *p, const char *path, char *err, size_t errlen)
 {
-	char line[1024];
-	char section[64] = "";
+	char section[64] = "", esc[512];
 	unsigned char seen[NKEYS];
-	unsigned lineno = 0;
+	unsigned lineno = 0, nkeys = 0;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t got;
 	FILE *f;
 	int rc = 0;
 
@@ -362,15 +393,22 @@ gcdl_profile_load(struct gcdl_profile *p, const char *path, char *err, size_t er
 	}
 	memset(seen, 0, sizeof(seen));
 	snprintf(p->source, sizeof(p->source), "%s", path);
-	while (fgets(line, sizeof(line), f) != NULL) {
+	while ((got = getline(&line, &cap, f)) >= 0) {
 		char *s, *eq, *name, *val, why[256];
 		const struct key *k;
-		size_t len = strlen(line);
+		size_t len = (size_t)got;
 
 		lineno++;
-		if (len == sizeof(line) - 1 && line[len - 1] != '\n' && !feof(f)) {
-			gcdl_seterr(err, errlen, "%s:%u: line longer than %zu characters", path, lineno,
-				 sizeof(line) - 2);
+		/* a NUL byte would hide the rest of the line from the parser */
+		if (strlen(line) != len) {
+			gcdl_seterr(err, errlen, "%s:%u: a NUL byte in the line (a profile is text)",
+				    path, lineno);
+			rc = -EINVAL;
+			break;
+		}
+		if (len > 1024) {
+			gcdl_seterr(err, errlen, "%s:%u: line longer than 1024 characters", path,
+				    lineno);
 			rc = -EINVAL;
 			break;
 		}
@@ -382,7 +420,7 @@ gcdl_profile_load(struct gcdl_profile *p, const char *path, char *err, size_t er
 
 			if (close == NULL || close[1] != '\0') {
 				gcdl_seterr(err, errlen, "%s:%u: malformed section header '%s'", path,
-					 lineno, s);
+					    lineno, printable(s, esc, sizeof(esc)));
 				rc = -EINVAL;
 				break;
 			}
@@ -390,7 +428,7 @@ gcdl_profile_load(struct gcdl_profile *p, const char *path, char *err, size_t er
 			name = trim(s + 1);
 			if (!section_known(name, strlen(name)) || strlen(name) >= sizeof(section)) {
 				gcdl_seterr(err, errlen, "%s:%u: unknown section [%s]", path, lineno,
-					 name);
+					    printable(name, esc, sizeof(esc)));
 				rc = -EINVAL;
 				break;
 			}
@@ -400,7 +438,7 @@ gcdl_profile_load(struct gcdl_profile *p, const char *path, char *err, size_t er
 		eq = strchr(s, '=');
 		if (eq == NULL) {
 			gcdl_seterr(err, errlen, "%s:%u: expected 'key = value', got '%s'", path, lineno,
-				 s);
+				    printable(s, esc, sizeof(esc)));
 			rc = -EINVAL;
 			break;
 		}
@@ -409,36 +447,44 @@ gcdl_profile_load(struct gcdl_profile *p, const char *path, char *err, size_t er
 		val = trim(eq + 1);
 		if (section[0] == '\0') {
 			gcdl_seterr(err, errlen, "%s:%u: key %s: outside any [section]", path, lineno,
-				 name);
+				    printable(name, esc, sizeof(esc)));
 			rc = -EINVAL;
 			break;
 		}
 		k = find_key(section, strlen(section), name, strlen(name));
 		if (k == NULL) {
 			gcdl_seterr(err, errlen, "%s:%u: key %s.%s: unknown key", path, lineno, section,
-				 name);
+				    printable(name, esc, sizeof(esc)));
 			rc = -EINVAL;
 			break;
 		}
 		if (seen[k - keys]) {
 			gcdl_seterr(err, errlen, "%s:%u: key %s.%s: given twice", path, lineno,
-				 section, name);
+				    section, name);
 			rc = -EINVAL;
 			break;
 		}
 		seen[k - keys] = 1;
 		if (set_value(p, k, val, why, sizeof(why)) != 0) {
 			gcdl_seterr(err, errlen, "%s:%u: key %s.%s: %s", path, lineno, section, name,
-				 why);
+				    printable(why, esc, sizeof(esc)));
 			rc = -EINVAL;
 			break;
 		}
 		p->key_line[k - keys] = lineno;
+		nkeys++;
 	}
 	if (rc == 0 && ferror(f)) {
 		gcdl_seterr(err, errlen, "%s: read error", path);
 		rc = -EIO;
 	}
+	/* an empty file, or a wrong one, must not run every default */
+	if (rc == 0 && nkeys == 0) {
+		gcdl_seterr(err, errlen, "%s: no key is set (an empty profile would run every "
+			    "default): give the keys of the job, 'gcdl -- --help' lists them", path);
+		rc = -EINVAL;
+	}
+	free(line);
 	fclose(f);
 	if (rc != 0)
 		gcdl_profile_defaults(p);
@@ -572,6 +618,14 @@ gcdl_profile_open(struct gcdl_profile *p, const char *path,
 	return gcdl_profile_validate(p, err, errlen);
 }
 
+uint32_t
+gcdl_profile_frame_mtu(const struct gcdl_profile *p)
+{
+	if (p == NULL)
+		return 0;
+	return p->key_file[0] != '\0' ? p->mtu - GCDL_FRAME_TAG_LEN : p->mtu;
+}
+
 int
 gcdl_profile_layout(const struct gcdl_profile *p, enum gcdl_layout_kind *kind,
 		    uint32_t *partitions, uint32_t *d)
@@ -623,14 +677,17 @@ gcdl_profile_validate(const struct gcdl_profile *p, char *err, size_t errlen)
 	}
 	gcdl_layout_free(l);
 	if (p->method == GCDL_METHOD_ONEBIT_GC || p->method == GCDL_METHOD_ONEBIT_UNCODED) {
-		if (gcdl_frame_chunk_coords(GCDL_MSG_ONEBIT, p->mtu, p->scale_block) == 0) {
+		if (gcdl_frame_chunk_coords(GCDL_MSG_ONEBIT, gcdl_profile_frame_mtu(p),
+					    p->scale_block) == 0) {
 			bad(p, err, errlen, "coding.scale_block", "coding.scale_block %u does not fit one frame of "
-				 "coding.mtu %u", p->scale_block, p->mtu);
+				 "coding.mtu %u%s", p->scale_block, p->mtu,
+			    p->key_file[0] ? " (less the 16-byte tag)" : "");
 			return -EINVAL;
 		}
 	}
-	if (gcdl_frame_chunk_coords(GCDL_MSG_FLOAT, p->mtu, 0) == 0) {
-		bad(p, err, errlen, "coding.mtu", "coding.mtu %u is too small for a float32 frame", p->mtu);
+	if (gcdl_frame_chunk_coords(GCDL_MSG_FLOAT, gcdl_profile_frame_mtu(p), 0) == 0) {
+		bad(p, err, errlen, "coding.mtu", "coding.mtu %u is too small for a float32 frame%s",
+		    p->mtu, p->key_file[0] ? " and the 16-byte tag" : "");
 		return -EINVAL;
 	}
 	if (p->straggler_model == GCDL_STRAGGLER_TIMING) {
@@ -832,14 +889,19 @@ gcdl_profile_hash(const struct gcdl_profile *p)
 		int n;
 
 		/* the data plane's local tuning, injected faults and where checkpoints go
-		 * may differ between hosts (and between a run and its resumption) */
+		 * may differ between hosts (and between a run and its resumption), as
+		 * may where a host keeps the job key; whether frames carry a tag is
+		 * the job's (it sets the chunk sizes) */
 		if (strcmp(keys[i].section, "dataplane") == 0 ||
 		    strcmp(keys[i].section, "faults") == 0 ||
-		    strcmp(keys[i].section, "checkpoint") == 0 ||
-		    (strcmp(keys[i].section, "job") == 0 && strcmp(keys[i].name, "key_file") == 0))
+		    strcmp(keys[i].section, "checkpoint") == 0)
 			continue;
 		n = snprintf(val, sizeof(val), "%s.%s=", keys[i].section, keys[i].name);
-		value_text(p, &keys[i], val + n, sizeof(val) - (size_t)n);
+		if (strcmp(keys[i].section, "job") == 0 && strcmp(keys[i].name, "key_file") == 0)
+			snprintf(val + n, sizeof(val) - (size_t)n, "%s",
+				 p->key_file[0] != '\0' ? "tagged" : "");
+		else
+			value_text(p, &keys[i], val + n, sizeof(val) - (size_t)n);
 		for (const char *c = val; *c != '\0'; c++) {
 			h ^= (unsigned char)*c;
 			h *= UINT64_C(0x100000001b3);

@@ -32,7 +32,6 @@
 #define DS_SEL_PARTITION      0x44530005u
 
 #define IDX_MAX_BYTES   (UINT64_C(1) << 31) /* largest pixel payload accepted */
-#define IDX_MIN_CLASSES 10u
 #define ZIN_SIZE        (256u * 1024u)      /* compressed input buffer */
 #define STAGE_SIZE      (256u * 1024u)      /* bytes inflated per conversion step */
 #define SVM_MAX_LABEL   65535.0             /* largest class index in LIBSVM files */
@@ -421,7 +420,7 @@ idx_bytes_to_floats(struct zsrc *s, unsigned char *stage, float *dst, uint64_t c
 }
 
 int
-gcdl_dataset_load_idx(const char *images_path, const char *labels_path,
+gcdl_dataset_load_idx(const char *images_path, const char *labels_path, uint32_t classes,
 		      struct gcdl_dataset *out, char *err, size_t errlen)
 {
 	struct zsrc img = { .fd = -1 }, lab = { .fd = -1 };
@@ -438,6 +437,11 @@ gcdl_dataset_load_idx(const char *images_path, const char *labels_path,
 		err[0] = '\0';
 	if (images_path == NULL || labels_path == NULL || out == NULL) {
 		gcdl_seterr(err, errlen, "load_idx: NULL argument");
+		return -EINVAL;
+	}
+	if (classes < 2 || classes > 256) {
+		gcdl_seterr(err, errlen, "load_idx: %u classes (an IDX label is a byte: 2..256)",
+			    classes);
 		return -EINVAL;
 	}
 
@@ -481,12 +485,22 @@ gcdl_dataset_load_idx(const char *images_path, const char *labels_path,
 				 errlen);
 	if (rc < 0)
 		goto fail;
+	if (maxlabel >= classes) {
+		uint32_t r = 0;
+
+		while (ds.y[r] < (float)classes)
+			r++;
+		gcdl_seterr(err, errlen, "%s: record %u (byte %llu): label %u is outside the %u "
+			    "declared classes (0..%u)", labels_path, r, 8ULL + r, (unsigned)ds.y[r],
+			    classes, classes - 1);
+		rc = -EBADMSG;
+		goto fail;
+	}
 	rc = idx_bytes_to_floats(&img, stage, ds.x, pixels, 16, "pixel data", NULL, err, errlen);
 	if (rc < 0)
 		goto fail;
 
-	ds.classes = (uint32_t)maxlabel + 1 > IDX_MIN_CLASSES ? (uint32_t)maxlabel + 1
-							       : IDX_MIN_CLASSES;
+	ds.classes = classes;
 	free(stage);
 	zsrc_close(&img);
 	zsrc_close(&lab);
@@ -514,6 +528,9 @@ struct svm_acc {
 	unsigned long bad_class_line;  /* first label that is not a class index */
 	unsigned long not_pm1_line;    /* first label other than -1 / +1 */
 	double bad_class_label;
+	uint32_t classes;              /* declared class count (0: from the labels) */
+	unsigned long over_line;       /* first class label >= classes */
+	double over_label;
 };
 
 static int
@@ -661,14 +678,18 @@ svm_line(struct svm_acc *a, char *line, const char *path, unsigned long lineno,
 	}
 	if (a->not_pm1_line == 0 && label != 1.0 && label != -1.0)
 		a->not_pm1_line = lineno;
+	if (a->over_line == 0 && a->classes != 0 && label >= a->classes) {
+		a->over_line = lineno;
+		a->over_label = label;
+	}
 	return 0;
 }
 
 int
-gcdl_dataset_load_libsvm(const char *path, uint32_t features, int regression,
-			 struct gcdl_dataset *out, char *err, size_t errlen)
+gcdl_dataset_load_libsvm(const char *path, uint32_t features, uint32_t classes,
+			 int regression, struct gcdl_dataset *out, char *err, size_t errlen)
 {
-	struct svm_acc a = { 0 };
+	struct svm_acc a = { .classes = regression ? 0 : classes };
 	struct gcdl_dataset ds = { 0 };
 	unsigned long lineno = 0;
 	char *line = NULL;
@@ -683,6 +704,11 @@ gcdl_dataset_load_libsvm(const char *path, uint32_t features, int regression,
 		err[0] = '\0';
 	if (path == NULL || out == NULL) {
 		gcdl_seterr(err, errlen, "load_libsvm: NULL argument");
+		return -EINVAL;
+	}
+	if (classes == 1 || classes > SVM_MAX_LABEL + 1) {
+		gcdl_seterr(err, errlen, "load_libsvm: %u classes (0, or 2..%.0f)", classes,
+			    SVM_MAX_LABEL + 1);
 		return -EINVAL;
 	}
 	f = fopen(path, "re");
@@ -734,6 +760,13 @@ gcdl_dataset_load_libsvm(const char *path, uint32_t features, int regression,
 		rc = -EBADMSG;
 		goto out;
 	}
+	/* class indices beyond the declared classes (binary -1/+1 fits any) */
+	if (!regression && a.bad_class_line == 0 && a.over_line != 0) {
+		gcdl_seterr(err, errlen, "%s:%lu: label %.0f is outside the %u declared classes "
+			    "(0..%u)", path, a.over_line, a.over_label, classes, classes - 1);
+		rc = -EBADMSG;
+		goto out;
+	}
 	if (ds_alloc(&ds, (uint32_t)a.rows, features, 1) < 0) {
 		gcdl_seterr(err, errlen, "%s: out of memory for %zu x %u values", path, a.rows,
 		       features);
@@ -757,12 +790,12 @@ gcdl_dataset_load_libsvm(const char *path, uint32_t features, int regression,
 			ds.y[r] = (float)a.label[r];
 			mx = a.label[r] > mx ? a.label[r] : mx;
 		}
-		ds.classes = (uint32_t)mx + 1;
+		ds.classes = classes != 0 ? classes : (uint32_t)mx + 1;
 	} else {
 		/* all labels are -1 or +1 (and some -1): the binary convention */
 		for (size_t r = 0; r < a.rows; r++)
 			ds.y[r] = a.label[r] > 0 ? 1.0f : 0.0f;
-		ds.classes = 2;
+		ds.classes = classes != 0 ? classes : 2;
 	}
 	*out = ds;
 	rc = 0;

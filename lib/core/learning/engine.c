@@ -51,6 +51,9 @@ struct gcdl_engine {
 
 	uint32_t round;
 	struct gcdl_round_info cur;
+	/* the value bound (coding.value_bound): the largest scale or value
+	 * accepted in the last round that had any, and in this one so far */
+	float ref_max, cur_max;
 };
 
 static enum gcdl_msg_type
@@ -181,7 +184,7 @@ gcdl_engine_create(const struct gcdl_profile *p, const struct gcdl_dataset *trai
 		if (e->ctx[i].grad == NULL)
 			goto nomem;
 	}
-	e->chunk_coords = gcdl_frame_chunk_coords(e->type, p->mtu, p->scale_block);
+	e->chunk_coords = gcdl_frame_chunk_coords(e->type, gcdl_profile_frame_mtu(p), p->scale_block);
 	if (e->chunk_coords == 0) {
 		gcdl_seterr(err, errlen, "coding.mtu %u / coding.scale_block %u: no coordinate fits "
 		       "a frame", p->mtu, p->scale_block);
@@ -384,39 +387,47 @@ gcdl_engine_begin_round(struct gcdl_engine *e, uint32_t round)
 	e->round = round;
 	memset(&e->cur, 0, sizeof(e->cur));
 	e->cur.round = round;
+	if (e->cur_max > 0)
+		e->ref_max = e->cur_max;
+	e->cur_max = 0;
 	memset(e->slot_full, 0, (size_t)e->chunks * e->n);
 	return 0;
 }
 
 /* Scales must be in [0, GCDL_ENGINE_MAX_VALUE], floats within
  * +-GCDL_ENGINE_MAX_VALUE: one NaN, infinity or value near FLT_MAX would
- * otherwise make the decoded update, and every replica with it, non-finite. */
+ * otherwise make the decoded update, and every replica with it, non-finite.
+ * @return 0 with the largest magnitude in *max, or -EDOM. */
 static int
-values_sane(enum gcdl_msg_type type, const struct gcdl_frame_hdr *hdr, const uint8_t *payload)
+values_sane(enum gcdl_msg_type type, const struct gcdl_frame_hdr *hdr, const uint8_t *payload,
+	    float *max)
 {
 	uint32_t n;
 
+	*max = 0;
 	switch (type) {
 	case GCDL_MSG_ONEBIT:
 		n = gcdl_quant_blocks(hdr->coord_count, hdr->scale_block);
 		break;
 	case GCDL_MSG_SIGN:
-		return 1;
+		return 0;
 	default:
 		n = hdr->coord_count;
 		break;
 	}
 	if ((size_t)n * 4 > hdr->payload_len)
-		return 0;
+		return -EDOM;
 	for (uint32_t i = 0; i < n; i++) {
 		float v;
 
 		gcdl_frame_get_floats(&v, payload + 4 * (size_t)i, 1);
 		/* written so that NaN fails too */
 		if (!(fabsf(v) <= GCDL_ENGINE_MAX_VALUE) || (type == GCDL_MSG_ONEBIT && v < 0))
-			return 0;
+			return -EDOM;
+		if (fabsf(v) > *max)
+			*max = fabsf(v);
 	}
-	return 1;
+	return 0;
 }
 
 int
@@ -424,6 +435,7 @@ gcdl_engine_ingest(struct gcdl_engine *e, const struct gcdl_frame_hdr *hdr,
 		   const uint8_t *payload)
 {
 	size_t slot;
+	float max;
 
 	if (e == NULL || hdr == NULL || payload == NULL)
 		return -EINVAL;
@@ -438,8 +450,15 @@ gcdl_engine_ingest(struct gcdl_engine *e, const struct gcdl_frame_hdr *hdr,
 		e->cur.duplicates++;
 		return -EALREADY;
 	}
-	if (!values_sane(e->type, hdr, payload))
+	if (values_sane(e->type, hdr, payload, &max) != 0)
 		return -EDOM;
+	/* far above anything accepted last round: a forged or broken scale, not
+	 * a gradient (a real one does not grow 1000 times in a round) */
+	if (e->prof.value_bound > 0 && e->ref_max > 0 &&
+	    (double)max > e->prof.value_bound * (double)e->ref_max)
+		return -ERANGE;
+	if (max > e->cur_max)
+		e->cur_max = max;
 	memcpy(e->slots + slot * e->max_payload, payload, hdr->payload_len);
 	e->slot_len[slot] = hdr->payload_len;
 	e->slot_full[slot] = 1;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "gcdl/npy.h"
+#include "gcdl/outfile.h"
 #include "seterr.h"
 
 #define HDR_MAX 4096     /* longest dict text we accept when reading */
@@ -111,7 +112,8 @@ int
 gcdl_npy_write_f32(const char *path, const float *v, uint32_t n, char *err, size_t errlen)
 {
 	uint8_t hdr[128], *buf = NULL;
-	char *tmp = NULL;
+	struct gcdl_outfile of;
+	char *tmp = NULL, why[256];
 	const char *what = "create";
 	int fd = -1, rc, hlen;
 
@@ -120,8 +122,12 @@ gcdl_npy_write_f32(const char *path, const float *v, uint32_t n, char *err, size
 		return -EINVAL;
 	}
 	hlen = gcdl_npy_header_f32(n, hdr, sizeof(hdr));
-	if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0) {
-		tmp = NULL;
+	rc = gcdl_outfile_check(path, why, sizeof(why));
+	if (rc != 0) {
+		gcdl_seterr(err, errlen, "%s: %s", path, why);
+		return rc;
+	}
+	if (gcdl_outfile_begin(&of, path) != 0 || (tmp = strdup(of.tmp)) == NULL) {
 		rc = -ENOMEM;
 		goto fail;
 	}
@@ -130,7 +136,7 @@ gcdl_npy_write_f32(const char *path, const float *v, uint32_t n, char *err, size
 		rc = -ENOMEM;
 		goto fail;
 	}
-	fd = mkstemp(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		rc = -errno;
 		goto fail;

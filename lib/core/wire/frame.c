@@ -366,6 +366,21 @@ gcdl_frame_put_floats(uint8_t *dst, const float *src, size_t n)
 	}
 }
 
+bool
+gcdl_frame_floats_finite(const uint8_t *src, size_t n)
+{
+	if (src == NULL)
+		return n == 0;
+	for (size_t i = 0; i < n; i++) {
+		/* big-endian: the exponent is in bits 30..23 of the word */
+		uint32_t hi = (uint32_t)src[4 * i] << 8 | src[4 * i + 1];
+
+		if ((hi & 0x7f80) == 0x7f80)
+			return false;
+	}
+	return true;
+}
+
 void
 gcdl_frame_get_floats(float *dst, const uint8_t *src, size_t n)
 {
