@@ -9,10 +9,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 
+#include "gcdl/auth.h"
 #include "gcdl/dp.h"
 #include "gcdl/metrics.h"
 #include "gcdl/outfile.h"
@@ -92,6 +94,8 @@ usage(FILE *out)
 		"                        well-formed frames per round with a wrong tag, of a closed\n"
 		"                        round, or altered after tagging; all dropped and counted,\n"
 		"                        the model unchanged\n"
+		"  --gen-key FILE        write a new job key (64 hex digits, mode 600) to FILE and\n"
+		"                        exit (no EAL options needed): set job.key_file = FILE\n"
 		"  --pcap FILE           write every frame this node (local: aggregator 0, or peer\n"
 		"                        0) receives and sends to FILE, a classic pcap (Ethernet);\n"
 		"                        decode it with Wireshark and scripts/wireshark/gcdl.lua\n"
@@ -368,9 +372,10 @@ parse_cli(int argc, char **argv, struct cli *c)
 	return 0;
 }
 
-/* Output files are checked before anything starts. @return 0 or 2. */
+/* Output files are checked before anything starts (the checkpoint file's
+ * too, when the profile writes one). @return 0 or 2. */
 static int
-check_outputs(const struct cli *c)
+check_outputs(const struct cli *c, const struct gcdl_profile *p)
 {
 	const struct {
 		const char *path, *opt, *what;
@@ -379,15 +384,21 @@ check_outputs(const struct cli *c)
 		{ c->pcap, "--pcap", "capture file" },
 		{ c->save, "--save-model", "model file" },
 		{ c->summary_json, "--summary-json", "summary file" },
+		{ p->checkpoint_every > 0 ? p->checkpoint_path : NULL, "checkpoint.path",
+		  "checkpoint file" },
 	};
 	char err[512];
 
 	for (size_t i = 0; i < sizeof(out) / sizeof(out[0]); i++) {
-		if (out[i].path != NULL && gcdl_outfile_check(out[i].path, err, sizeof(err)) != 0) {
+		if (out[i].path == NULL)
+			continue;
+		if (gcdl_outfile_check(out[i].path, err, sizeof(err)) != 0) {
 			fprintf(stderr, "gcdl: %s %s: cannot create the %s: %s\n", out[i].opt,
 				out[i].path, out[i].what, err);
 			return 2;
 		}
+		/* what a killed gcdl left half-written beside it */
+		gcdl_outfile_clean_stale(out[i].path);
 	}
 	return 0;
 }
@@ -423,6 +434,22 @@ main(int argc, char **argv)
 	uint32_t dim;
 
 	memset(&c, 0, sizeof(c));
+	/* gcdl --gen-key FILE (also after --): no EAL, no profile */
+	for (int i = 1; i + 1 < argc && i <= 2; i++) {
+		if (strcmp(argv[i], "--gen-key") == 0 && (i == 1 || strcmp(argv[1], "--") == 0)) {
+			if (i + 2 != argc) {
+				fprintf(stderr, "gcdl: --gen-key FILE takes nothing else\n");
+				return 2;
+			}
+			if (gcdl_auth_key_generate(argv[i + 1], err, sizeof(err)) != 0) {
+				fprintf(stderr, "gcdl: --gen-key %s\n", err);
+				return 2;
+			}
+			printf("gcdl: job key written to %s (mode 600): copy it to every node and set "
+			       "job.key_file = %s\n", argv[i + 1], argv[i + 1]);
+			return 0;
+		}
+	}
 	for (eal_argc = 1; eal_argc < argc; eal_argc++)
 		if (strcmp(argv[eal_argc], "--") == 0)
 			break;
@@ -453,8 +480,11 @@ main(int argc, char **argv)
 		}
 		c.o.resume = &ck;
 	}
-	if (check_outputs(&c) != 0)
+	if (check_outputs(&c, &prof) != 0)
 		goto out_ck;
+	if (c.role != GCDL_DP_LOCAL && prof.key_file[0] == '\0' && prof.insecure)
+		fprintf(stderr, "gcdl: warning: job.insecure = true: frames carry no tag, so anyone "
+			"on this segment can send frames that change the model or stop the job\n");
 	if (eal_start(eal_argc, argv, c.role == GCDL_DP_LOCAL, eal, sizeof(eal)) != 0)
 		goto out_ck;
 	c.o.role = c.role;
@@ -553,6 +583,11 @@ out_files:
 		gcdl_outfile_abort(&mout);
 	}
 	gcdl_dp_free(dp);
+	/* DPDK 22.11: closing a memif port unregisters interrupt sources, and the
+	 * EAL's interrupt thread rebuilds its wait list from them while
+	 * rte_eal_cleanup() may already unmap their memory (a core at exit, about
+	 * 1 run in 8 of an aggregator whose memif peer had gone): let it settle */
+	rte_delay_us_sleep(20000);
 out_eal:
 	rte_eal_cleanup();
 out_ck:

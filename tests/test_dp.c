@@ -197,17 +197,21 @@ START_TEST(refused)
 	static const struct {
 		enum gcdl_dp_role role;
 		uint32_t id;
-		int topology, workers, ckpt, metrics, resume;
+		int topology, workers, ckpt, metrics, resume, nokey;
 		const char *why;
 	} cases[] = {
-		{ GCDL_DP_WORKER, 4, GCDL_TOPO_STAR, 4, 0, 0, 0, "--id 4: this job has workers 0..3" },
-		{ GCDL_DP_AGGREGATOR, 1, GCDL_TOPO_STAR, 4, 0, 0, 0, "aggregators 0..0" },
-		{ GCDL_DP_AGGREGATOR, 0, GCDL_TOPO_MESH, 4, 0, 0, 0, "mesh has no aggregator" },
-		{ GCDL_DP_WORKER, 0, GCDL_TOPO_STAR, 4, 0, 1, 0, "--metrics is written by the aggregator" },
-		{ GCDL_DP_WORKER, 0, GCDL_TOPO_STAR, 4, 0, 0, 1, "--resume is for the aggregator" },
-		{ GCDL_DP_LOCAL, 0, GCDL_TOPO_SHARDED, 4, 1, 0, 0, "checkpoints of a sharded job" },
-		{ GCDL_DP_LOCAL, 0, GCDL_TOPO_STAR, 20, 0, 0, 0, "the local mode needs 40 net_ring ports" },
-		{ GCDL_DP_WORKER, 0, GCDL_TOPO_STAR, 4, 0, 0, 0, "no ethdev port" },
+		/* a multi-host role without job.key_file and without job.insecure */
+		{ GCDL_DP_WORKER, 0, GCDL_TOPO_STAR, 4, 0, 0, 0, 1, "gcdl --gen-key FILE" },
+		{ GCDL_DP_AGGREGATOR, 0, GCDL_TOPO_STAR, 4, 0, 0, 0, 1, "job.insecure = true" },
+		{ GCDL_DP_WORKER, 0, GCDL_TOPO_MESH, 4, 0, 0, 0, 1, "need a job key" },
+		{ GCDL_DP_WORKER, 4, GCDL_TOPO_STAR, 4, 0, 0, 0, 0, "--id 4: this job has workers 0..3" },
+		{ GCDL_DP_AGGREGATOR, 1, GCDL_TOPO_STAR, 4, 0, 0, 0, 0, "aggregators 0..0" },
+		{ GCDL_DP_AGGREGATOR, 0, GCDL_TOPO_MESH, 4, 0, 0, 0, 0, "mesh has no aggregator" },
+		{ GCDL_DP_WORKER, 0, GCDL_TOPO_STAR, 4, 0, 1, 0, 0, "--metrics is written by the aggregator" },
+		{ GCDL_DP_WORKER, 0, GCDL_TOPO_STAR, 4, 0, 0, 1, 0, "--resume is for the aggregator" },
+		{ GCDL_DP_LOCAL, 0, GCDL_TOPO_SHARDED, 4, 1, 0, 0, 0, "checkpoints of a sharded job" },
+		{ GCDL_DP_LOCAL, 0, GCDL_TOPO_STAR, 20, 0, 0, 0, 0, "the local mode needs 40 net_ring ports" },
+		{ GCDL_DP_WORKER, 0, GCDL_TOPO_STAR, 4, 0, 0, 0, 0, "no ethdev port" },
 	};
 	struct gcdl_checkpoint ck = { 0 };
 
@@ -217,6 +221,7 @@ START_TEST(refused)
 		char err[512] = "";
 
 		dp_test_profile(&p, 5);
+		p.insecure = !cases[i].nokey;
 		p.topology = (enum gcdl_topology)cases[i].topology;
 		p.workers = p.partitions = (uint32_t)cases[i].workers;
 		if (cases[i].workers > 4)

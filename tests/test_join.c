@@ -15,7 +15,7 @@ static const uint8_t MAC_B[6] = { 0x02, 0, 0, 0, 0, 0x0b };
 START_TEST(hello_round_trip_big_endian)
 {
 	struct gcdl_hello h = { .version = 1, .worker = 0x0102, .profile_hash = 0x1122334455667788ULL,
-				.incarnation = 0xdeadbeef, .round = GCDL_JOIN_NONE }, d;
+				.incarnation = 0xdeadbeef0badf00dull, .round = GCDL_JOIN_NONE }, d;
 	uint8_t buf[GCDL_HELLO_LEN];
 
 	ck_assert_int_eq(gcdl_hello_encode(&h, buf, sizeof(buf)), GCDL_HELLO_LEN);
@@ -29,7 +29,7 @@ START_TEST(hello_round_trip_big_endian)
 	ck_assert_int_eq(gcdl_hello_decode(buf, sizeof(buf), &d), 0);
 	ck_assert_uint_eq(d.worker, 0x0102);
 	ck_assert(d.profile_hash == 0x1122334455667788ULL);
-	ck_assert_uint_eq(d.incarnation, 0xdeadbeef);
+	ck_assert_uint_eq(d.incarnation, 0xdeadbeef0badf00dull);
 	ck_assert_uint_eq(d.round, GCDL_JOIN_NONE);
 }
 END_TEST
@@ -57,7 +57,8 @@ good_config(void)
 	c.status = GCDL_JOIN_ACCEPTED;
 	c.profile_hash = 0xabcdef0123456789ULL;
 	c.worker = 3;
-	c.incarnation = 77;
+	c.incarnation = 0x77000000000000aaULL;
+	c.session = 0x5e5510000000beefULL;
 	c.round = 12;
 	c.rounds = 300;
 	c.dim = 84;
@@ -86,6 +87,11 @@ START_TEST(config_round_trip)
 	/* nparts sits right before the list, the list right after the fixed part */
 	ck_assert_int_eq(buf[GCDL_CONFIG_FIXED_LEN - 1], 2);
 	ck_assert_int_eq(buf[GCDL_CONFIG_FIXED_LEN + 7], 3);
+	/* incarnation and session, 64 bits each, big-endian after the hash */
+	ck_assert_int_eq(buf[16], 0x77);
+	ck_assert_int_eq(buf[23], 0xaa);
+	ck_assert_int_eq(buf[24], 0x5e);
+	ck_assert_int_eq(buf[31], 0xef);
 	ck_assert_int_eq(gcdl_config_decode(buf, (size_t)len, &d), 0);
 	ck_assert_mem_eq(&c, &d, sizeof(c));
 }
@@ -215,7 +221,7 @@ START_TEST(join_table_decisions)
 	memset(&w, 0, sizeof(w));
 	/* another profile: refused, nothing joined */
 	h.profile_hash = 98;
-	ck_assert_int_eq(gcdl_join_on_hello(&w, &h, 99, MAC_A, 0, NULL, 0, 0, &st),
+	ck_assert_int_eq(gcdl_join_on_hello(&w, &h, 99, MAC_A, 0, NULL, 0, 20, 0, 1, &st),
 			 GCDL_JOIN_ACT_REFUSE);
 	ck_assert_uint_eq(st, GCDL_JOIN_REFUSED_PROFILE);
 	ck_assert_int_eq(w.joined, 0);
@@ -223,19 +229,19 @@ START_TEST(join_table_decisions)
 	/* another protocol version */
 	h.profile_hash = 99;
 	h.version = GCDL_JOIN_VERSION + 1;
-	ck_assert_int_eq(gcdl_join_on_hello(&w, &h, 99, MAC_A, 0, NULL, 0, 0, &st),
+	ck_assert_int_eq(gcdl_join_on_hello(&w, &h, 99, MAC_A, 0, NULL, 0, 20, 0, 1, &st),
 			 GCDL_JOIN_ACT_REFUSE);
 	ck_assert_uint_eq(st, GCDL_JOIN_REFUSED_VERSION);
 	h.version = GCDL_JOIN_VERSION;
 	/* an id beyond N */
-	ck_assert_int_eq(gcdl_join_on_hello(NULL, &h, 99, MAC_A, 0, NULL, 0, 0, &st),
+	ck_assert_int_eq(gcdl_join_on_hello(NULL, &h, 99, MAC_A, 0, NULL, 0, 20, 0, 1, &st),
 			 GCDL_JOIN_ACT_REFUSE);
 	ck_assert_uint_eq(st, GCDL_JOIN_REFUSED_ID);
 	/* a MAC the profile does not give this worker */
-	ck_assert_int_eq(gcdl_join_on_hello(&w, &h, 99, MAC_A, 0, MAC_B, 0, 0, &st),
+	ck_assert_int_eq(gcdl_join_on_hello(&w, &h, 99, MAC_A, 0, MAC_B, 0, 20, 0, 1, &st),
 			 GCDL_JOIN_ACT_IGNORE);
 	/* joins at round 7 */
-	ck_assert_int_eq(gcdl_join_on_hello(&w, &h, 99, MAC_A, 2, MAC_A, 7, 0, &st),
+	ck_assert_int_eq(gcdl_join_on_hello(&w, &h, 99, MAC_A, 2, MAC_A, 7, 20, 0, 1, &st),
 			 GCDL_JOIN_ACT_JOIN);
 	ck_assert_uint_eq(st, GCDL_JOIN_ACCEPTED);
 	ck_assert_uint_eq(w.joins, 1);
@@ -243,22 +249,70 @@ START_TEST(join_table_decisions)
 	ck_assert_uint_eq(w.since_round, 7);
 	ck_assert_mem_eq(w.mac, MAC_A, 6);
 	/* a retried hello is answered again but is neither a join nor a resync */
-	ck_assert_int_eq(gcdl_join_on_hello(&w, &h, 99, MAC_A, 2, NULL, 8, 0, &st),
+	ck_assert_int_eq(gcdl_join_on_hello(&w, &h, 99, MAC_A, 2, NULL, 8, 20, 0, 1, &st),
 			 GCDL_JOIN_ACT_RESEND);
 	ck_assert_uint_eq(w.joins, 1);
 	ck_assert_uint_eq(w.resyncs, 0);
-	ck_assert_int_eq(gcdl_join_on_hello(&w, &h, 99, MAC_A, 2, NULL, 9, 1, &st),
+	ck_assert_int_eq(gcdl_join_on_hello(&w, &h, 99, MAC_A, 2, NULL, 9, 20, 1, 1, &st),
 			 GCDL_JOIN_ACT_RESEND);
 	ck_assert_uint_eq(w.resyncs, 1);
 	ck_assert_uint_eq(w.since_round, 7);
-	/* a restart (new incarnation) from another MAC and port is a rejoin */
+	/* while it is present, a hello for it from another MAC is ignored, also
+	 * one with a new incarnation (a spoof, or a replay from an earlier run) */
 	h.incarnation = 6;
-	ck_assert_int_eq(gcdl_join_on_hello(&w, &h, 99, MAC_B, 3, NULL, 40, 0, &st),
+	ck_assert_int_eq(gcdl_join_on_hello(&w, &h, 99, MAC_B, 3, NULL, 26, 20, 0, 1, &st),
+			 GCDL_JOIN_ACT_IGNORE);
+	ck_assert_uint_eq(w.joins, 1);
+	ck_assert_mem_eq(w.mac, MAC_A, 6);
+	ck_assert_uint_eq(w.port, 2);
+	/* once it is absent (silent 20 rounds after its join at 7), a restart
+	 * (new incarnation) from another MAC and port is a rejoin */
+	ck_assert_int_eq(gcdl_join_on_hello(&w, &h, 99, MAC_B, 3, NULL, 40, 20, 0, 1, &st),
 			 GCDL_JOIN_ACT_JOIN);
 	ck_assert_uint_eq(w.joins, 2);
 	ck_assert_uint_eq(w.since_round, 40);
 	ck_assert_uint_eq(w.port, 3);
 	ck_assert_mem_eq(w.mac, MAC_B, 6);
+}
+END_TEST
+
+/* With a job key, a hello under it (anyone may have recorded one) is only
+ * challenged: the session goes back, nothing in the table changes; the join
+ * takes a request proven under the session key. */
+START_TEST(unproven_hello_is_challenged)
+{
+	struct gcdl_join_worker w, before;
+	struct gcdl_hello h = { .version = GCDL_JOIN_VERSION, .worker = 1, .profile_hash = 99,
+				.incarnation = 5, .round = GCDL_JOIN_NONE };
+	uint32_t st;
+
+	memset(&w, 0, sizeof(w));
+	ck_assert_int_eq(gcdl_join_on_hello(&w, &h, 99, MAC_A, 2, NULL, 7, 20, 0, 0, &st),
+			 GCDL_JOIN_ACT_CHALLENGE);
+	ck_assert_uint_eq(st, GCDL_JOIN_CHALLENGE);
+	ck_assert_int_eq(w.joined, 0);
+	ck_assert_uint_eq(w.joins, 0);
+	/* proven: the join */
+	ck_assert_int_eq(gcdl_join_on_hello(&w, &h, 99, MAC_A, 2, NULL, 7, 20, 1, 1, &st),
+			 GCDL_JOIN_ACT_JOIN);
+	/* a replayed hello of an earlier incarnation, from its own MAC: challenged,
+	 * the table untouched (it used to rejoin the worker) */
+	before = w;
+	h.incarnation = 4;
+	ck_assert_int_eq(gcdl_join_on_hello(&w, &h, 99, MAC_A, 1, NULL, 9, 20, 0, 0, &st),
+			 GCDL_JOIN_ACT_CHALLENGE);
+	ck_assert_mem_eq(&w, &before, sizeof(w));
+	/* the same from another MAC while the worker is present: ignored */
+	ck_assert_int_eq(gcdl_join_on_hello(&w, &h, 99, MAC_B, 1, NULL, 9, 20, 0, 0, &st),
+			 GCDL_JOIN_ACT_IGNORE);
+	ck_assert_mem_eq(&w, &before, sizeof(w));
+	/* refusals are answered unproven (nothing to protect), counted */
+	h.profile_hash = 98;
+	ck_assert_int_eq(gcdl_join_on_hello(&w, &h, 99, MAC_A, 1, NULL, 9, 20, 0, 0, &st),
+			 GCDL_JOIN_ACT_REFUSE);
+	ck_assert_uint_eq(w.refused, 1);
+	ck_assert_int_eq(w.joined, 1);
+	ck_assert(w.incarnation == 5);
 }
 END_TEST
 
@@ -363,6 +417,7 @@ join_suite(void)
 	tcase_add_test(t, shard_ranges_cover_every_chunk_once);
 	tcase_add_test(t, mac_lists);
 	tcase_add_test(t, join_table_decisions);
+	tcase_add_test(t, unproven_hello_is_challenged);
 	tcase_add_test(t, expected_until_absent);
 	tcase_add_test(t, link_ranges);
 	tcase_add_test(t, profile_network_keys);

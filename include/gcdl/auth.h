@@ -12,6 +12,14 @@
  * GCDL_DROP_AUTH. Frames of closed rounds stay late and duplicates stay
  * duplicates: a replayed genuine frame never reaches the accumulators.
  *
+ * Run binding: the node that starts a run (the aggregator, mesh peer 0)
+ * draws a random 64-bit session id; the frames of the run are tagged with
+ * the session key gcdl_auth_session() derives from the job key and that id,
+ * except the hello and config that let a node learn the id (tagged with the
+ * job key, made fresh by the worker's random incarnation the config echoes:
+ * gcdl/join.h). A frame captured in an earlier run never verifies in a
+ * later one.
+ *
  * Why keyed BLAKE2b: one pass over the bytes, no nonce (so a round that is
  * computed again after a --resume, or a retransmission, can never reuse a
  * one-time key the way Poly1305 would), and fast on short messages: the
@@ -49,6 +57,30 @@ struct gcdl_auth {
  *         negative errno of opening or reading it.
  */
 int gcdl_auth_key_load(struct gcdl_auth *a, const char *path, char *err, size_t errlen);
+
+/**
+ * Write a new job key file: 64 hexadecimal digits of a random 32-byte key
+ * (libsodium's randombytes) and a newline, mode 600. An existing file is
+ * never overwritten.
+ *
+ * @param path    the file to create.
+ * @param err     receives the reason on failure.
+ * @param errlen  size of @p err.
+ * @return 0; -EINVAL for NULL; -EEXIST when the path exists; the negative
+ *         errno of creating or writing it.
+ */
+int gcdl_auth_key_generate(const char *path, char *err, size_t errlen);
+
+/**
+ * Derive a run's session key: keyed BLAKE2b-256 (the job key as its key) of
+ * "gcdl-session" and the session id (8 bytes, big-endian).
+ *
+ * @param job      the job key.
+ * @param session  the run's session id.
+ * @param out      receives the session key (may be @p job itself).
+ * @return 0, or -EINVAL for NULL.
+ */
+int gcdl_auth_session(const struct gcdl_auth *job, uint64_t session, struct gcdl_auth *out);
 
 /**
  * Compute the tag of a frame: BLAKE2b-128 keyed with the job key over bytes

@@ -43,6 +43,8 @@ extern "C" {
 	_(TX_FULL, tx_full, 0, "transmit bursts a full ring took only partly (retried)")    \
 	_(ALLOC_FAILURES, alloc_failures, 0, "mbuf allocation failures (retried)")          \
 	_(NOT_MINE, not_mine, 0, "frames addressed to another MAC")                         \
+	_(PORT_MISSED, port_missed, 0,                                                      \
+	  "frames the ports dropped before this node polled them (imissed: a full receive ring)") \
 	_(DROPS, drops, 0, "frames dropped by validation (sum of drop_<reason>)")           \
 	_(UPLINK_TX_FRAMES, uplink_tx_frames, 0, "gradient frames sent")                    \
 	_(UPLINK_TX_BYTES, uplink_tx_bytes, 0, "bytes of those")                            \
@@ -84,6 +86,10 @@ extern "C" {
 	_(RESYNCS, resyncs, 0, "models resent to a worker that asked again")                \
 	_(RESYNC_REQUESTS, resync_requests, 0, "resync requests sent")                      \
 	_(REFUSED, refused, 0, "hellos refused (another profile, id or version)")           \
+	_(NO_SESSION, no_session, 0,                                                        \
+	  "frames under a session key that came before this node learned the session (dropped)") \
+	_(CHALLENGES, challenges, 0,                                                        \
+	  "hellos under the job key answered with the session only (a join needs a proof)") \
 	_(CAUGHT_UP, caught_up, 0, "catch-up requests served (sharded)")                    \
 	_(CHECKPOINTS, checkpoints, 0, "checkpoints written")                               \
 	_(FAULT_DROPPED, fault_dropped, 0, "[faults]: frames not sent")                     \

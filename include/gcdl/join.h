@@ -8,16 +8,31 @@
  *
  *     worker k                                   aggregator a
  *     HELLO(job, k, profile hash, incarnation)  ─►  same hash and 0 <= k < N?
- *                                               ◄─  CONFIG(status, round t, dims,
+ *                                               ◄─  CONFIG(CHALLENGE, incarnation
+ *                                                   echoed, session)   [job key only]
+ *     RESYNC(k, incarnation), session key       ─►  proves the key and the run
+ *                                               ◄─  CONFIG(status, incarnation echoed,
+ *                                                   session, round t, dims,
  *                                                   ranges, k's partitions)
  *                                               ◄─  MODEL frames: w_t (a's range)
  *     gradient frames of t, t+1, ...            ─►
  *                                               ◄─  UPDATE frames of every round
- *     RESYNC (missed an update)                 ─►  answered like HELLO
+ *     RESYNC (missed an update)                 ─►  answered like a proven HELLO
  *
  * A worker with another profile hash is answered with a refusing CONFIG
  * that carries the aggregator's hash, so both sides can say what differs.
  * All multi-byte fields are big-endian.
+ *
+ * Run binding (with a job key, gcdl/auth.h): the aggregator draws a random
+ * session id when it starts; HELLO and CONFIG are tagged with the job key,
+ * every other frame with the session's key. A worker takes only the CONFIG
+ * that echoes its own incarnation (a random 64-bit number per process
+ * start), so a config from an earlier run, or meant for another process,
+ * is not taken; frames of an earlier run do not verify under this run's
+ * session key. A HELLO under the job key changes nothing at the aggregator:
+ * it only learns the session (CHALLENGE); the join takes a RESYNC under the
+ * session key, which a HELLO replayed from an earlier run cannot produce.
+ * Without a job key (job.insecure) every hello is taken as proven.
  */
 #ifndef GCDL_JOIN_H
 #define GCDL_JOIN_H
@@ -30,9 +45,9 @@
 extern "C" {
 #endif
 
-#define GCDL_JOIN_VERSION 1        /**< version of the hello/config payloads */
-#define GCDL_HELLO_LEN 24          /**< payload bytes of a hello or resync */
-#define GCDL_CONFIG_FIXED_LEN 76   /**< config payload bytes before the partition list */
+#define GCDL_JOIN_VERSION 2        /**< version of the hello/config payloads */
+#define GCDL_HELLO_LEN 28          /**< payload bytes of a hello or resync */
+#define GCDL_CONFIG_FIXED_LEN 88   /**< config payload bytes before the partition list */
 #define GCDL_JOIN_MAX_PARTS 256    /**< partitions a config can list */
 #define GCDL_JOIN_NONE UINT32_MAX  /**< "no round" in hello.round */
 
@@ -42,6 +57,7 @@ enum gcdl_join_status {
 	GCDL_JOIN_REFUSED_PROFILE, /**< the profile hashes differ */
 	GCDL_JOIN_REFUSED_ID,      /**< the worker id is not below N */
 	GCDL_JOIN_REFUSED_VERSION, /**< another protocol version */
+	GCDL_JOIN_CHALLENGE,       /**< the run's session: send a RESYNC tagged with its key */
 	GCDL_JOIN__COUNT
 };
 
@@ -50,7 +66,8 @@ struct gcdl_hello {
 	uint32_t version;       /**< GCDL_JOIN_VERSION */
 	uint32_t worker;        /**< k (also the frame's sender) */
 	uint64_t profile_hash;  /**< gcdl_profile_hash() of the worker's profile */
-	uint32_t incarnation;   /**< random per process start: tells a restart from a retry */
+	uint64_t incarnation;   /**< random per process start: tells a restart from a retry,
+				 *   and makes the config that echoes it fresh */
 	uint32_t round;         /**< round of the worker's replica, GCDL_JOIN_NONE before a model */
 };
 
@@ -60,7 +77,8 @@ struct gcdl_config {
 	uint32_t status;        /**< enum gcdl_join_status */
 	uint64_t profile_hash;  /**< the aggregator's */
 	uint32_t worker;        /**< k, echoed */
-	uint32_t incarnation;   /**< echoed */
+	uint64_t incarnation;   /**< echoed */
+	uint64_t session;       /**< the aggregator's session id (its frames' key, gcdl/auth.h) */
 	uint32_t round;         /**< the round the model frames that follow are at */
 	uint32_t rounds;        /**< rounds of the job */
 	uint32_t dim;           /**< model coordinates */
@@ -168,7 +186,7 @@ const char *gcdl_mac_format(const uint8_t mac[6], char *buf, size_t len);
 /** What the aggregator knows of one worker. */
 struct gcdl_join_worker {
 	int joined;              /**< accepted at least once */
-	uint32_t incarnation;    /**< of the last accepted hello */
+	uint64_t incarnation;    /**< of the last accepted hello */
 	uint8_t mac[6];          /**< where its frames come from */
 	uint16_t port;           /**< the port they come in on */
 	uint32_t joins;          /**< accepted hellos with a new incarnation */
@@ -183,7 +201,10 @@ enum gcdl_join_action {
 	GCDL_JOIN_ACT_JOIN = 0,  /**< accept a new incarnation: config + model */
 	GCDL_JOIN_ACT_RESEND,    /**< same incarnation again (retry or resync): config + model */
 	GCDL_JOIN_ACT_REFUSE,    /**< answer with a refusing config (status in *status) */
-	GCDL_JOIN_ACT_IGNORE,    /**< a MAC that the profile does not give to worker k */
+	GCDL_JOIN_ACT_IGNORE,    /**< a MAC that the profile does not give to worker k,
+				  *   or another MAC than a present worker's */
+	GCDL_JOIN_ACT_CHALLENGE, /**< acceptable but not proven: answer with the session
+				  *   only (status GCDL_JOIN_CHALLENGE), change nothing */
 };
 
 /**
@@ -196,14 +217,23 @@ enum gcdl_join_action {
  * @param port         the port it came in on.
  * @param want_mac     the MAC the profile gives worker k, or NULL for any.
  * @param round        the aggregator's current round.
+ * @param absent_rounds  network.absent_rounds: a joined worker heard from within
+ *                     them is present, and a hello for it from another MAC than
+ *                     its current one is ignored (a spoofed or replayed hello
+ *                     cannot take a present worker's place).
  * @param resync       non-zero for a resync request (counted in resyncs), 0 for
  *                     a hello (a retry of the same incarnation is not counted).
+ * @param proven       non-zero when the request verified under this run's
+ *                     session key (or the job has no key); 0 for a hello
+ *                     under the job key, which is at most challenged: only a
+ *                     refusal's counter changes in @p w.
  * @param status       receives the status of the config to send.
  * @return an enum gcdl_join_action.
  */
 enum gcdl_join_action gcdl_join_on_hello(struct gcdl_join_worker *w, const struct gcdl_hello *h,
 					 uint64_t own_hash, const uint8_t src[6], uint16_t port,
-					 const uint8_t *want_mac, uint32_t round, int resync,
+					 const uint8_t *want_mac, uint32_t round,
+					 uint32_t absent_rounds, int resync, int proven,
 					 uint32_t *status);
 
 /**
@@ -241,6 +271,7 @@ struct gcdl_link {
 	int have_mac;            /**< its MAC and port are known */
 	uint8_t mac[6];
 	uint16_t port;
+	uint32_t resync_tries;   /**< resyncs in a row without an answer */
 };
 
 /**

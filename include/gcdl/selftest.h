@@ -15,10 +15,11 @@
  * Hostile (needs a job key): well-formed frames of the sender's kind that
  * only the tag can tell from genuine ones, cycling three kinds:
  *   spoofed:   round t, tagged with a wrong key (dropped as auth);
- *   replayed:  tagged with the job key but of round t - 1, as a copy of an
+ *   replayed:  tagged with the key of the sender's genuine frames (the
+ *              run's session key) but of round t - 1, as a copy of an
  *              authentic frame of a closed round would be (late); round 0
  *              has no closed round: spoofed instead;
- *   altered:   round t, tagged with the job key, then one payload byte
+ *   altered:   round t, tagged with that key, then one payload byte
  *              changed and the CRC recomputed (dropped as auth).
  * No DPDK types: the data plane copies the bytes into mbufs.
  */
@@ -80,7 +81,8 @@ size_t gcdl_selftest_garbage(const struct gcdl_engine *e, const struct gcdl_prof
  *
  * @param e      the job's engine (frame shape).
  * @param p      the profile.
- * @param auth   the job key.
+ * @param auth   the key of the sender's genuine frames (with a job key, the
+ *               run's session key: gcdl/auth.h).
  * @param from   the sender.
  * @param round  t.
  * @param seq    the frame's number in the run (kind seq % 3, chunk and worker

@@ -188,6 +188,16 @@ check_opts(const struct gcdl_profile *p, const struct gcdl_dp_opts *o, char *err
 			    "takes the restarted aggregator's round and model");
 		return -EINVAL;
 	}
+	if (p->key_file[0] == '\0' && !p->insecure) {
+		char where[GCDL_PROFILE_STR + 96];
+
+		gcdl_profile_where(p, "job.key_file", where, sizeof(where));
+		gcdl_seterr(err, errlen, "%s: the multi-host roles need a job key, or anyone on the "
+			    "segment can change the model: make one with 'gcdl --gen-key FILE', copy "
+			    "it to every node and set job.key_file = FILE (or set job.insecure = true "
+			    "to run without, on a segment you trust)", where);
+		return -EPERM;
+	}
 	return 0;
 }
 
@@ -255,7 +265,16 @@ gcdl_dp_create(const struct gcdl_profile *p, const struct gcdl_dp_opts *o, char 
 		goto fail;
 	}
 	dp->frame_cap = node_frame_cap(&dp->job);
-	dp->data_room = (uint16_t)RTE_ALIGN_CEIL(RTE_PKTMBUF_HEADROOM + dp->frame_cap, 64);
+	/* a PMD that receives into a ring of its own first needs more: af_packet's
+	 * ring frames (framesz) hold a 66-byte header before the packet, and its
+	 * mbufs must hold framesz - 32; with framesz = the largest frame + 66
+	 * rounded up to 1 KiB (2048 at MTU 1500, its default; 9216 at 9000:
+	 * docs/MULTIHOST.md) */
+	if (o->role == GCDL_DP_LOCAL)
+		dp->data_room = (uint16_t)RTE_ALIGN_CEIL(RTE_PKTMBUF_HEADROOM + dp->frame_cap, 64);
+	else
+		dp->data_room = (uint16_t)(RTE_PKTMBUF_HEADROOM +
+					   RTE_ALIGN_CEIL(dp->frame_cap + DP_AF_PACKET_HDR, 1024));
 	rc = o->role == GCDL_DP_LOCAL ? dp_local_build(dp, err, errlen)
 				      : build_single(dp, err, errlen);
 	if (rc != 0)

@@ -23,6 +23,9 @@
 
 /* Two ethdev ports joined by two rings (rte_eth_from_rings): side 0's TX
  * ring is side 1's RX ring and back. */
+/* bytes before the packet in an af_packet (TPACKET_V2) ring frame */
+#define DP_AF_PACKET_HDR 66
+
 struct dp_link {
 	struct rte_ring *ring[2];  /* ring[i]: what side i receives */
 	int port[2];               /* -1 until created */

@@ -20,6 +20,9 @@ node_inject(struct gcdl_node *n, uint32_t round, uint16_t pi, const uint8_t dst[
 		.senders = n->n + (n->prof.topology == GCDL_TOPO_MESH ? 0 : n->k),
 	};
 	uint32_t total = n->conf.inject_garbage + n->conf.inject_hostile;
+	/* the key this node's genuine frames to dst carry (the run's session):
+	 * a replay of one of them is authentic */
+	const struct gcdl_auth *key = node_key_to(n, dst);
 
 	for (uint32_t i = 0; i < total; i++) {
 		int garbage = i < n->conf.inject_garbage;
@@ -27,7 +30,7 @@ node_inject(struct gcdl_node *n, uint32_t round, uint16_t pi, const uint8_t dst[
 		size_t len = garbage
 				     ? gcdl_selftest_garbage(n->e, &n->prof, &from, round, seq,
 							     n->frame, n->frame_cap)
-				     : gcdl_selftest_hostile(n->e, &n->prof, n->conf.auth, &from,
+				     : gcdl_selftest_hostile(n->e, &n->prof, key, &from,
 							     round, seq, n->frame, n->frame_cap);
 
 		if (len == 0)

@@ -89,7 +89,7 @@ mbufs_needed(const struct gcdl_dp *dp)
 {
 	const struct gcdl_profile *p = &dp->prof;
 	uint64_t chunks = gcdl_engine_chunks(dp->job.engine) * (p->fault_dup_p > 0 ? 2 : 1);
-	uint64_t mc = gcdl_frame_chunk_coords(GCDL_MSG_MODEL, p->mtu, 0);
+	uint64_t mc = gcdl_frame_chunk_coords(GCDL_MSG_MODEL, gcdl_profile_frame_mtu(p), 0);
 	uint64_t mchunks = (gcdl_engine_dim(dp->job.engine) + mc - 1) / mc;
 	uint64_t down = RTE_MIN((uint64_t)p->ring_size + NODE_FEED_MAX, NODE_IMAGES * mchunks);
 	uint64_t per = p->topology == GCDL_TOPO_MESH ? p->workers - 1

@@ -224,6 +224,46 @@ node_tx_flush(struct gcdl_node *n)
 	return total;
 }
 
+/* Hello and config let a node learn the session: they are tagged with the
+ * job key (a hello earns a challenge only, gcdl/join.h). */
+static int
+job_keyed(const struct gcdl_node *n, int type)
+{
+	(void)n;
+	return type == GCDL_MSG_HELLO || type == GCDL_MSG_CONFIG;
+}
+
+const struct gcdl_auth *
+node_tx_key(const struct gcdl_node *n, int type)
+{
+	if (n->conf.auth == NULL)
+		return NULL;
+	if (job_keyed(n, type))
+		return n->conf.auth;
+	return &n->session_key; /* a worker's frames go through node_worker_key() */
+}
+
+void
+node_set_session(struct gcdl_node *n, uint64_t session)
+{
+	n->session = session;
+	n->have_session = 1;
+	if (n->conf.auth != NULL)
+		gcdl_auth_session(n->conf.auth, session, &n->session_key);
+}
+
+/* The key a received frame must verify under, NULL when the node has none
+ * yet (the frame fails as auth). */
+static const struct gcdl_auth *
+rx_key(const struct gcdl_node *n, const struct gcdl_frame_hdr *hdr)
+{
+	if (job_keyed(n, hdr->type))
+		return n->conf.auth;
+	if (n->conf.role == GCDL_NODE_WORKER)
+		return hdr->sender >= n->n ? node_worker_key(n, hdr->sender - n->n) : NULL;
+	return n->have_session ? &n->session_key : NULL;
+}
+
 void
 node_hdr(const struct gcdl_node *n, struct gcdl_frame_hdr *h, int type, uint32_t round)
 {
@@ -236,7 +276,7 @@ node_hdr(const struct gcdl_node *n, struct gcdl_frame_hdr *h, int type, uint32_t
 
 int
 node_send(struct gcdl_node *n, uint16_t pi, const uint8_t dst[6], const struct gcdl_frame_hdr *h,
-	  const void *payload)
+	  const void *payload, const struct gcdl_auth *key)
 {
 	struct gcdl_frame_hdr hh = *h;
 	struct rte_mbuf *m = node_alloc(n);
@@ -250,9 +290,8 @@ node_send(struct gcdl_node *n, uint16_t pi, const uint8_t dst[6], const struct g
 	memcpy(hh.src, n->port[pi].mac, 6);
 	len = gcdl_frame_encode(&hh, payload, rte_pktmbuf_mtod(m, uint8_t *),
 				rte_pktmbuf_tailroom(m));
-	if (len >= 0 && n->conf.auth != NULL)
-		len = gcdl_auth_seal(n->conf.auth, rte_pktmbuf_mtod(m, uint8_t *),
-				     rte_pktmbuf_tailroom(m));
+	if (len >= 0 && key != NULL)
+		len = gcdl_auth_seal(key, rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_tailroom(m));
 	if (len < 0) {
 		rte_pktmbuf_free(m);
 		node_count(n, GCDL_CTR_TX_FAILED, 1);
@@ -294,7 +333,7 @@ node_send_raw(struct gcdl_node *n, uint16_t pi, const uint8_t dst[6], const uint
 
 void
 node_send_range(struct gcdl_node *n, uint16_t pi, const uint8_t dst[6], int type, uint32_t round,
-		const float *vec, uint32_t first, uint32_t count)
+		const float *vec, uint32_t first, uint32_t count, const struct gcdl_auth *key)
 {
 	struct gcdl_frame_hdr h;
 
@@ -310,7 +349,7 @@ node_send_range(struct gcdl_node *n, uint16_t pi, const uint8_t dst[6], int type
 		h.coord_count = cnt;
 		h.payload_len = (uint16_t)(4 * cnt);
 		gcdl_frame_put_floats(n->payload, vec + lo, cnt);
-		node_send(n, pi, dst, &h, n->payload);
+		node_send(n, pi, dst, &h, n->payload, key);
 	}
 }
 
@@ -362,8 +401,8 @@ node_image_encode(struct gcdl_node *n, struct node_image *img, int type, uint32_
 		gcdl_frame_put_floats(n->payload, vec + lo, cnt);
 		/* addresses are patched in per destination */
 		len = gcdl_frame_encode(&h, n->payload, dst, img->stride);
-		if (len >= 0 && n->conf.auth != NULL)
-			len = gcdl_auth_seal(n->conf.auth, dst, img->stride);
+		if (len >= 0 && node_tx_key(n, type) != NULL)
+			len = gcdl_auth_seal(node_tx_key(n, type), dst, img->stride);
 		img->len[f] = (uint16_t)(len > 0 ? len : 0);
 	}
 	img->frames = f;
@@ -457,8 +496,16 @@ node_decode(struct gcdl_node *n, const struct rte_mbuf *m, struct gcdl_frame_hdr
 	int rc = gcdl_frame_decode(data, len, &n->lim, hdr, pl);
 
 	/* with a job key nothing of a frame is used before its tag is checked */
-	if (rc == 0 && n->conf.auth != NULL)
-		rc = gcdl_auth_verify(n->conf.auth, data, len);
+	if (rc == 0 && n->conf.auth != NULL) {
+		const struct gcdl_auth *key = rx_key(n, hdr);
+
+		if (key == NULL) {
+			/* nothing to check it with yet: neither news nor a forgery */
+			node_count(n, GCDL_CTR_NO_SESSION, 1);
+			return GCDL_DROP_AUTH;
+		}
+		rc = gcdl_auth_verify(key, data, len);
+	}
 	if (rc < 0)
 		rc = GCDL_DROP_TRUNCATED;
 	if (rc > 0) {
@@ -487,7 +534,7 @@ size_t
 node_frame_cap(const struct gcdl_job *job)
 {
 	const struct gcdl_profile *p = &job->prof;
-	uint32_t mc = gcdl_frame_chunk_coords(GCDL_MSG_MODEL, p->mtu, 0);
+	uint32_t mc = gcdl_frame_chunk_coords(GCDL_MSG_MODEL, gcdl_profile_frame_mtu(p), 0);
 	size_t payload = RTE_MAX(gcdl_engine_max_payload(job->engine), 4 * (size_t)mc);
 
 	payload = RTE_MAX(payload, (size_t)GCDL_CONFIG_FIXED_LEN + 4 * GCDL_JOIN_MAX_PARTS);
@@ -639,7 +686,7 @@ gcdl_node_create(const struct gcdl_node_conf *c, char *err, size_t errlen)
 	n->dim = gcdl_engine_dim(n->e);
 	n->chunks = gcdl_engine_chunks(n->e);
 	n->chunk_coords = gcdl_engine_chunk_coords(n->e);
-	n->mc = gcdl_frame_chunk_coords(GCDL_MSG_MODEL, p->mtu, 0);
+	n->mc = gcdl_frame_chunk_coords(GCDL_MSG_MODEL, gcdl_profile_frame_mtu(p), 0);
 	n->mchunks = (n->dim + n->mc - 1) / n->mc;
 	if (c->role == GCDL_NODE_AGGREGATOR && n->k > n->chunks) {
 		gcdl_seterr(err, errlen, "network.aggregators %u: this model has only %u uplink "
@@ -844,6 +891,12 @@ gcdl_node_summary(const struct gcdl_node *n, struct gcdl_node_summary *s)
 		s->nports = pi + 1;
 	}
 	gcdl_counters_snapshot(&s->c, &n->c);
+	for (uint16_t pi = 0; pi < n->nports; pi++) {
+		struct rte_eth_stats st;
+
+		if (rte_eth_stats_get(n->port[pi].id, &st) == 0)
+			s->c.v[GCDL_CTR_PORT_MISSED] += st.imissed;
+	}
 	if (n->conf.role == GCDL_NODE_PEER)
 		node_mesh_counters(n, &s->c);
 	gcdl_counters_sum_drops(&s->c);

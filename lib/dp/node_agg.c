@@ -30,13 +30,16 @@
 #include <string.h>
 
 #include <rte_malloc.h>
+#include <sodium.h>
 
 #include "gcdl/layout.h"
 
 #include "node_internal.h"
 #include "seterr.h"
 
-#define AGG_QUEUE 8  /* images queued per worker (updates of rounds, a model) */
+#define AGG_QUEUE 8          /* images queued per worker (updates of rounds, a model) */
+#define AGG_ANSWER_US 100000 /* a worker's hellos and resyncs are answered at most this often */
+#define AGG_LATE_WINDOW 64   /* frames of a round older than this are out of the window */
 
 enum close_how {
 	HOW_COMPLETE = 0,
@@ -74,6 +77,8 @@ struct node_agg {
 	uint64_t pre_tsc, pre_cpu;      /* the last iteration that began near the deadline */
 	uint64_t spin_tsc;
 	uint32_t silent;                /* rounds in a row without a contributor */
+	uint64_t *answered;             /* N: TSC of the last answer to each worker */
+	uint64_t answer_tsc;
 	float *update;
 	struct node_image img[NODE_IMAGES];
 };
@@ -134,10 +139,11 @@ node_agg_init(struct gcdl_node *n, char *err, size_t errlen)
 				    sock);
 	a->q = calloc(n->n, sizeof(*a->q));
 	a->arr = calloc(n->n, sizeof(uint32_t));
+	a->answered = calloc(n->n, sizeof(uint64_t));
 	a->update = rte_zmalloc_socket("gcdl_agg_update", sizeof(float) * n->dim,
 				       RTE_CACHE_LINE_SIZE, sock);
 	if (a->jw == NULL || a->row == NULL || a->q == NULL || a->arr == NULL ||
-	    a->update == NULL)
+	    a->update == NULL || a->answered == NULL)
 		goto nomem;
 	for (int i = 0; i < NODE_IMAGES; i++)
 		if (node_image_init(n, &a->img[i], n->mchunks) != 0)
@@ -159,7 +165,15 @@ node_agg_init(struct gcdl_node *n, char *err, size_t errlen)
 	gcdl_engine_begin_round(n->e, a->t);
 	a->join_until = rte_rdtsc() + node_us_tsc(n, (double)p->join_wait_ms * 1000);
 	a->spin_tsc = node_us_tsc(n, NODE_DEADLINE_SPIN_US);
+	a->answer_tsc = node_us_tsc(n, AGG_ANSWER_US);
 	a->catchup_to = a->t;
+	{
+		/* this run's session (gcdl/auth.h): frames of another run never verify */
+		uint64_t session;
+
+		randombytes_buf(&session, sizeof(session));
+		node_set_session(n, session);
+	}
 	return 0;
 nomem:
 	gcdl_seterr(err, errlen, "aggregator %u: out of memory on socket %d (raise -m)",
@@ -179,6 +193,7 @@ node_agg_fini(struct gcdl_node *n)
 	free(a->jw);
 	free(a->q);
 	free(a->arr);
+	free(a->answered);
 	rte_free(a->row);
 	rte_free(a->update);
 	rte_free(a);
@@ -286,7 +301,7 @@ drop_queue(struct node_agg *a, uint32_t k)
 
 /* Send a config (and for an accepted one a's range of the model at round t). */
 static void
-answer(struct gcdl_node *n, uint16_t pi, const uint8_t dst[6], uint32_t k, uint32_t inc,
+answer(struct gcdl_node *n, uint16_t pi, const uint8_t dst[6], uint32_t k, uint64_t inc,
        uint32_t status, uint32_t t)
 {
 	struct node_agg *a = n->a;
@@ -302,6 +317,7 @@ answer(struct gcdl_node *n, uint16_t pi, const uint8_t dst[6], uint32_t k, uint3
 	c.profile_hash = n->hash;
 	c.worker = k;
 	c.incarnation = inc;
+	c.session = n->session;
 	c.round = t;
 	c.rounds = n->prof.rounds;
 	c.dim = n->dim;
@@ -322,15 +338,15 @@ answer(struct gcdl_node *n, uint16_t pi, const uint8_t dst[6], uint32_t k, uint3
 	len = gcdl_config_encode(&c, n->payload, GCDL_CONFIG_FIXED_LEN + 4 * GCDL_JOIN_MAX_PARTS);
 	if (len < 0)
 		return;
-	node_hdr(n, &h, GCDL_MSG_CONFIG, 0);
+	node_hdr(n, &h, GCDL_MSG_CONFIG, t);
 	h.payload_len = (uint16_t)len;
 	if (status != GCDL_JOIN_ACCEPTED) {
-		node_send(n, pi, dst, &h, n->payload);
+		node_send(n, pi, dst, &h, n->payload, node_tx_key(n, GCDL_MSG_CONFIG));
 		return;
 	}
 	/* the config goes before the model: both through k's queue */
 	drop_queue(a, k);
-	node_send(n, pi, dst, &h, n->payload);
+	node_send(n, pi, dst, &h, n->payload, node_tx_key(n, GCDL_MSG_CONFIG));
 	{
 		struct node_image *img = model_image(n, t);
 
@@ -348,7 +364,8 @@ on_hello(struct gcdl_node *n, uint16_t pi, const struct gcdl_frame_hdr *hdr, con
 	struct gcdl_hello h;
 	struct gcdl_join_worker *w;
 	enum gcdl_join_action act;
-	uint32_t status, prev_inc;
+	uint64_t prev_inc, now = rte_rdtsc();
+	uint32_t status;
 	int was_joined;
 	char mac[18];
 
@@ -357,15 +374,32 @@ on_hello(struct gcdl_node *n, uint16_t pi, const struct gcdl_frame_hdr *hdr, con
 		return;
 	}
 	w = &a->jw[hdr->sender];
+	/* one answer per worker and AGG_ANSWER_US: retries within it, and
+	 * replays, cost nothing (the worker retries every 200 ms) */
+	if (a->answered[hdr->sender] != 0 && now - a->answered[hdr->sender] < a->answer_tsc &&
+	    h.incarnation == w->incarnation) {
+		node_count(n, GCDL_CTR_DUPLICATES, 1);
+		return;
+	}
 	was_joined = w->joined;
 	prev_inc = w->incarnation;
+	/* a resync verified under this run's session key proves the sender
+	 * holds the job key now; a hello under the job key may be a replay */
 	act = gcdl_join_on_hello(w, &h, n->hash, hdr->src, pi,
 				 n->worker_macs ? n->worker_macs[hdr->sender] : NULL, a->t,
-				 hdr->type == GCDL_MSG_RESYNC, &status);
+				 n->prof.absent_rounds, hdr->type == GCDL_MSG_RESYNC,
+				 n->conf.auth == NULL || hdr->type == GCDL_MSG_RESYNC, &status);
+	if (act != GCDL_JOIN_ACT_IGNORE && act != GCDL_JOIN_ACT_CHALLENGE)
+		a->answered[hdr->sender] = now;
 	gcdl_mac_format(hdr->src, mac, sizeof(mac));
 	switch (act) {
 	case GCDL_JOIN_ACT_IGNORE:
 		node_count(n, GCDL_CTR_DROP(GCDL_DROP_SENDER), 1);
+		return;
+	case GCDL_JOIN_ACT_CHALLENGE:
+		/* the session only: nothing changes until a resync under its key */
+		node_count(n, GCDL_CTR_CHALLENGES, 1);
+		answer(n, pi, hdr->src, h.worker, h.incarnation, status, a->t);
 		return;
 	case GCDL_JOIN_ACT_REFUSE:
 		node_count(n, GCDL_CTR_REFUSED, 1);
@@ -403,13 +437,18 @@ on_hello(struct gcdl_node *n, uint16_t pi, const struct gcdl_frame_hdr *hdr, con
 		node_count(n, GCDL_CTR_RESYNCS, hdr->type == GCDL_MSG_RESYNC);
 		row_set32(&a->row[hdr->sender].resyncs, w->resyncs);
 		/* sharded: the worker's other ranges are at a later round; close
-		 * the rounds in between (nobody can send for them) */
-		if (hdr->type == GCDL_MSG_RESYNC && a->started && h.round != GCDL_JOIN_NONE &&
-		    h.round > a->t && h.round <= n->prof.rounds && !n->finished) {
+		 * the rounds in between (nobody can send for them), at most
+		 * network.absent_rounds at a time (a worker asks again) */
+		if (n->k > 1 && hdr->type == GCDL_MSG_RESYNC && a->started &&
+		    h.round != GCDL_JOIN_NONE && h.round > a->t && h.round <= n->prof.rounds &&
+		    !n->finished) {
+			uint32_t to = h.round - a->t > n->prof.absent_rounds
+					      ? a->t + n->prof.absent_rounds : h.round;
+
 			NODE_LOG(control, INFO, "worker %u: catching up from round %u to %u",
-				 h.worker, a->t, h.round);
-			if (h.round > a->catchup_to)
-				a->catchup_to = h.round;
+				 h.worker, a->t, to);
+			if (to > a->catchup_to)
+				a->catchup_to = to;
 			node_count(n, GCDL_CTR_CAUGHT_UP, 1);
 			return; /* answered once caught up (the worker asks again) */
 		}
@@ -487,13 +526,15 @@ on_gradient(struct gcdl_node *n, const struct gcdl_loop *lp, const struct gcdl_f
 		node_count(n, GCDL_CTR_DROP(GCDL_DROP_CHUNK), 1); /* sent to the wrong aggregator */
 		return;
 	}
+	/* a frame of a future round, or one older than the window, is no news
+	 * of its sender (nor the late arrival of a frame it just sent) */
+	if (hdr->round > a->t || hdr->round + AGG_LATE_WINDOW < a->t) {
+		node_count(n, GCDL_CTR_DROP(GCDL_DROP_ROUND), 1);
+		return;
+	}
 	if (hdr->round + 1 > w->last_round) {
 		w->last_round = hdr->round + 1;
 		row_set32(&row->last_round, w->last_round);
-	}
-	if (hdr->round > a->t) {
-		node_count(n, GCDL_CTR_DROP(GCDL_DROP_ROUND), 1);
-		return;
 	}
 	if (hdr->round < a->t || (a->started && !a->open) || a->closing) {
 		node_count(n, GCDL_CTR_LATE, 1);

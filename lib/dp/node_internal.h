@@ -117,6 +117,12 @@ struct gcdl_node {
 	struct gcdl_straggler_model sm;
 	double *slowdown;
 	struct gcdl_faults faults;
+	/* run binding (gcdl/auth.h): the session of the run this node is in and
+	 * its key; an aggregator and mesh peer 0 draw it, a mesh peer learns it
+	 * from peer 0's config (a worker keeps one per aggregator: node_worker.c) */
+	uint64_t session;
+	int have_session;
+	struct gcdl_auth session_key;
 	struct gcdl_pcap *pcap;
 	uint64_t inject_seq[2];      /* self-test frames built so far: garbage, hostile */
 	int finished;                /* rounds over (or stopped) */
@@ -191,11 +197,17 @@ uint32_t node_tx_room(const struct gcdl_node *n, uint16_t pi);
 void node_tx_queue(struct gcdl_node *n, uint16_t pi, struct rte_mbuf *m);
 /* Send what every port takes from its backlog. @return frames sent. */
 uint32_t node_tx_flush(struct gcdl_node *n);
+/* The key that tags frames of this type from this node (NULL: no job key,
+ * no tags): the job key for a hello or a config (and a mesh resync), the
+ * session key for every other frame (a worker: node_worker_key()). */
+const struct gcdl_auth *node_tx_key(const struct gcdl_node *n, int type);
+/* Take a run's session id: derive its key. */
+void node_set_session(struct gcdl_node *n, uint64_t session);
 /* Encode one frame (header fields in h, payload of h->payload_len bytes,
- * sealed with the job key when there is one) for dst on port index pi, and
- * queue it. @return 0, -ENOBUFS, or the encoder's error. */
+ * sealed with key unless it is NULL) for dst on port index pi, and queue
+ * it. @return 0, -ENOBUFS, or the encoder's error. */
 int node_send(struct gcdl_node *n, uint16_t pi, const uint8_t dst[6],
-	      const struct gcdl_frame_hdr *h, const void *payload);
+	      const struct gcdl_frame_hdr *h, const void *payload, const struct gcdl_auth *key);
 /* node_send_raw() flags */
 #define NODE_RAW_KEEP_SRC 0x1  /* keep the frame's source MAC (garbage marks its own) */
 #define NODE_RAW_SELFTEST 0x2  /* a self-test frame: counted as neither uplink nor downlink */
@@ -208,23 +220,27 @@ int node_send_raw(struct gcdl_node *n, uint16_t pi, const uint8_t dst[6], const 
 /* This node's header fields for a frame of the given type and round. */
 void node_hdr(const struct gcdl_node *n, struct gcdl_frame_hdr *h, int type, uint32_t round);
 /* Queue model or update frames (values of vec, round) that intersect the
- * coordinates [first, first+count) to dst on port index pi. */
+ * coordinates [first, first+count) to dst on port index pi, tagged with key. */
 void node_send_range(struct gcdl_node *n, uint16_t pi, const uint8_t dst[6], int type,
-		     uint32_t round, const float *vec, uint32_t first, uint32_t count);
+		     uint32_t round, const float *vec, uint32_t first, uint32_t count,
+		     const struct gcdl_auth *key);
 
 /* node.c: receive */
 /* Receive a burst on port index pi; frames for another unicast MAC are freed
  * and counted; every frame is captured. @return frames kept in pkts. */
 uint16_t node_rx(struct gcdl_node *n, uint16_t pi, struct rte_mbuf **pkts);
-/* Validate a received frame against lim (and its tag with a job key),
- * count it by class. @return 0, or a positive drop reason (counted). */
+/* Validate a received frame against lim and, with a job key, its tag under
+ * the key its type and sender call for (a frame that needs a session key the
+ * node does not have yet fails as auth); count it by class.
+ * @return 0, or a positive drop reason (counted). */
 int node_decode(struct gcdl_node *n, const struct rte_mbuf *m, struct gcdl_frame_hdr *hdr,
 		const uint8_t **pl);
 
 /* images (node.c) */
 int node_image_init(struct gcdl_node *n, struct node_image *img, uint32_t frames);
 void node_image_fini(struct node_image *img);
-/* Encode vec as frames of type (round) into img. */
+/* Encode vec as frames of type (round) into img, tagged with the node's key
+ * for the type. */
 void node_image_encode(struct gcdl_node *n, struct node_image *img, int type, uint32_t round,
 		       const float *vec, uint32_t first, uint32_t count);
 /* Feed a stream into port pi's backlog for dst. @return frames queued; the
@@ -251,6 +267,10 @@ void node_inject(struct gcdl_node *n, uint32_t round, uint16_t pi, const uint8_t
 
 /* the roles */
 int node_worker_init(struct gcdl_node *n, char *err, size_t errlen);
+/* The session key of the link to aggregator a, NULL when it has none yet. */
+const struct gcdl_auth *node_worker_key(const struct gcdl_node *n, uint32_t a);
+/* The key of this node's genuine frames to dst (NULL: none yet, or no key). */
+const struct gcdl_auth *node_key_to(const struct gcdl_node *n, const uint8_t dst[6]);
 int node_worker_poll(struct gcdl_node *n, struct gcdl_loop *lp);
 void node_worker_fini(struct gcdl_node *n);
 int node_agg_init(struct gcdl_node *n, char *err, size_t errlen);

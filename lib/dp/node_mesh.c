@@ -17,9 +17,12 @@
  *                its commit);
  *   out of sync: a peer whose tries ran out, or whose model checksum differs
  *                from the commit's, sends no gradient and asks peer 0 for
- *                its state (RESYNC); peer 0 answers with its model (MODEL
- *                frames) and momentum (UPDATE frames) at the start of its
- *                current round, and the peer rejoins from that round.
+ *                its state (RESYNC, with its incarnation); peer 0 answers
+ *                with a CONFIG that echoes the incarnation and carries the
+ *                run's session (gcdl/auth.h: the key of every other frame),
+ *                then its model (MODEL frames) and momentum (UPDATE frames)
+ *                at the start of its current round, and the peer rejoins
+ *                from that round. Every peer but 0 starts out of sync.
  *
  * Every peer ends each round it applies with gcdl_round_end_close() (metrics
  * row, progress, peer 0's checkpoints).
@@ -31,7 +34,9 @@
 #include <string.h>
 
 #include <rte_malloc.h>
+#include <sodium.h>
 
+#include "gcdl/join.h"
 #include "gcdl/mesh.h"
 
 #include "node_internal.h"
@@ -62,6 +67,8 @@ struct node_mesh {
 	uint64_t idle_tsc;
 	uint64_t t0;
 	int joined;               /* has a replica's state (peer 0: from the start) */
+	uint64_t incarnation;     /* random per process start: peer 0's config echoes it */
+	uint32_t resync_tries;    /* resyncs under the session key without an answer */
 	int waiting;              /* peer 0: round 0's clock waits for the peers */
 	uint64_t join_until;
 	uint32_t peers_seen;
@@ -112,10 +119,10 @@ node_mesh_init(struct gcdl_node *n, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	if (set == 0 || n->n > UINT16_MAX ||
-	    GCDL_FRAME_HDR_LEN + GCDL_MESH_COMMIT_HDR + set > p->mtu) {
+	    GCDL_FRAME_HDR_LEN + GCDL_MESH_COMMIT_HDR + set > gcdl_profile_frame_mtu(p)) {
 		gcdl_seterr(err, errlen, "network.topology mesh: the commit of %u chunks x %u nodes "
-			    "(%zu bytes of set) does not fit one frame of coding.mtu %u", n->chunks,
-			    n->n, set, p->mtu);
+			    "(%zu bytes of set) does not fit one frame of coding.mtu %u%s", n->chunks,
+			    n->n, set, p->mtu, p->key_file[0] ? " (less the 16-byte tag)" : "");
 		return -EINVAL;
 	}
 	x = rte_zmalloc_socket("gcdl_mesh", sizeof(*x), RTE_CACHE_LINE_SIZE, (int)n->conf.socket);
@@ -152,6 +159,8 @@ node_mesh_init(struct gcdl_node *n, char *err, size_t errlen)
 	gcdl_engine_frame_limits(n->e, 0, p->rounds, &n->lim);
 	n->lim.senders = n->n;
 	n->lim.chunk_coords[GCDL_MSG_COMMIT] = 1;
+	n->lim.chunk_coords[GCDL_MSG_CONFIG] = 1;
+	n->lim.chunk_coords[GCDL_MSG_HELLO] = 1;
 	n->lim.chunk_coords[GCDL_MSG_REPAIR] = 1;
 	n->lim.chunk_coords[GCDL_MSG_RESYNC] = 1;
 	n->lim.chunk_coords[GCDL_MSG_MODEL] = n->mc;
@@ -165,6 +174,14 @@ node_mesh_init(struct gcdl_node *n, char *err, size_t errlen)
 	x->join_until = x->t0 + node_us_tsc(n, (double)p->join_wait_ms * 1000);
 	x->t = n->re.first_round;
 	x->rs_round = UINT32_MAX;
+	randombytes_buf(&x->incarnation, sizeof(x->incarnation));
+	if (x->joined) {
+		/* peer 0 starts this run: its session (frames of another run never verify) */
+		uint64_t session;
+
+		randombytes_buf(&session, sizeof(session));
+		node_set_session(n, session);
+	}
 	return 0;
 nomem:
 	gcdl_seterr(err, errlen, "mesh peer %u: out of memory", n->conf.id);
@@ -231,7 +248,7 @@ ctl_send(struct gcdl_node *n, uint16_t pi, const uint8_t *dst, const struct gcdl
 	 const void *payload)
 {
 	if (!ctl_lost(n))
-		node_send(n, pi, dst, h, payload);
+		node_send(n, pi, dst, h, payload, node_tx_key(n, h->type));
 }
 
 static void
@@ -247,6 +264,7 @@ go_out(struct gcdl_node *n, uint64_t now)
 	struct node_mesh *x = n->m;
 
 	x->next_resync = now;
+	x->resync_tries = 0;
 	x->rs_got = 0;
 	x->rs_round = UINT32_MAX;
 	memset(x->rs_have, 0, 2 * (size_t)n->mchunks);
@@ -326,8 +344,8 @@ start_round(struct gcdl_node *n, uint32_t t, uint64_t now)
 		h.coord_count = count;
 		h.payload_len = (uint16_t)len;
 		fl = gcdl_frame_encode(&h, n->payload, n->frame, n->frame_cap);
-		if (fl > 0 && n->conf.auth != NULL)
-			fl = gcdl_auth_seal(n->conf.auth, n->frame, n->frame_cap);
+		if (fl > 0 && node_tx_key(n, h.type) != NULL)
+			fl = gcdl_auth_seal(node_tx_key(n, h.type), n->frame, n->frame_cap);
 		if (fl < 0)
 			return node_fail(n, (int)fl, "framing round %u: %s", t, strerror((int)-fl));
 		if (s->corrupt && gcdl_faults_flip(n->frame, (size_t)fl, s->flip) >= 0)
@@ -405,15 +423,87 @@ send_state(struct gcdl_node *n, uint16_t pi, const uint8_t *dst, int type, const
 	}
 }
 
-/* Peer 0 answers a resync request with its state at the start of round t. */
+/* Peer 0's config to a requester: the run's session, its incarnation echoed. */
 static void
-answer_resync(struct gcdl_node *n, uint16_t pi, const uint8_t *dst)
+send_config(struct gcdl_node *n, uint16_t pi, const struct gcdl_frame_hdr *hdr,
+	    const struct gcdl_hello *req, uint32_t status)
+{
+	struct gcdl_config c;
+	struct gcdl_frame_hdr h;
+	int len;
+
+	memset(&c, 0, sizeof(c));
+	c.version = GCDL_JOIN_VERSION;
+	c.status = status;
+	c.profile_hash = n->hash;
+	c.worker = req->worker;
+	c.incarnation = req->incarnation;
+	c.session = n->session;
+	c.round = n->m->t;
+	c.rounds = n->prof.rounds;
+	c.dim = n->dim;
+	c.chunks = n->chunks;
+	c.chunk_coords = n->chunk_coords;
+	c.model_coords = n->mc;
+	c.aggregators = 1;
+	c.chunk_count = n->chunks;
+	c.coord_count = n->dim;
+	len = gcdl_config_encode(&c, n->payload, GCDL_CONFIG_FIXED_LEN);
+	if (len < 0)
+		return;
+	node_hdr(n, &h, GCDL_MSG_CONFIG, n->m->t);
+	h.payload_len = (uint16_t)len;
+	ctl_send(n, pi, hdr->src, &h, n->payload);
+}
+
+/* Peer 0 answers a hello under the job key with the session only. */
+static void
+answer_challenge(struct gcdl_node *n, uint16_t pi, const struct gcdl_frame_hdr *hdr,
+		 const struct gcdl_hello *req)
+{
+	if (n->conf.id != 0 || !n->have_session)
+		return;
+	send_config(n, pi, hdr, req, GCDL_JOIN_CHALLENGE);
+	node_count(n, GCDL_CTR_CHALLENGES, 1);
+}
+
+/* Peer 0 answers a proven resync request with a config and its state at the
+ * start of round t. */
+static void
+answer_resync(struct gcdl_node *n, uint16_t pi, const struct gcdl_frame_hdr *hdr,
+	      const struct gcdl_hello *req)
 {
 	if (n->conf.id != 0 || !node_mesh_in_sync(n))
 		return;
-	send_state(n, pi, dst, GCDL_MSG_MODEL, gcdl_engine_model(n->e));
-	send_state(n, pi, dst, GCDL_MSG_UPDATE, gcdl_engine_momentum(n->e));
+	send_config(n, pi, hdr, req, GCDL_JOIN_ACCEPTED);
+	send_state(n, pi, hdr->src, GCDL_MSG_MODEL, gcdl_engine_model(n->e));
+	send_state(n, pi, hdr->src, GCDL_MSG_UPDATE, gcdl_engine_momentum(n->e));
 	node_count(n, GCDL_CTR_MESH_RESYNC_ANSWERS, 1);
+}
+
+/* Peer 0's config: the run's session, when it answers this process. */
+static void
+on_config(struct gcdl_node *n, const struct gcdl_frame_hdr *hdr, const uint8_t *pl, uint64_t now)
+{
+	struct node_mesh *x = n->m;
+	struct gcdl_config c;
+
+	if (hdr->sender != 0 || gcdl_config_decode(pl, hdr->payload_len, &c) != 0 ||
+	    (c.status != GCDL_JOIN_ACCEPTED && c.status != GCDL_JOIN_CHALLENGE)) {
+		node_count(n, GCDL_CTR_DROP(GCDL_DROP_PAYLOAD), 1);
+		return;
+	}
+	if (c.worker != n->conf.id || c.incarnation != x->incarnation || node_mesh_in_sync(n)) {
+		node_count(n, GCDL_CTR_LATE, 1); /* another process's, or an earlier answer */
+		return;
+	}
+	if (!n->have_session || n->session != c.session)
+		node_set_session(n, c.session);
+	if (c.status == GCDL_JOIN_CHALLENGE) {
+		/* prove the session at once: a resync under its key */
+		x->resync_tries = 0;
+		x->next_resync = now;
+	}
 }
 
 /* A model (w) or update (momentum) frame of a resync answer. */
@@ -434,6 +524,11 @@ on_state(struct gcdl_node *n, const struct gcdl_frame_hdr *hdr, const uint8_t *p
 	}
 	if (x->rs_have[slot]) {
 		node_count(n, GCDL_CTR_DUPLICATES, 1);
+		return 0;
+	}
+	/* one value that is not finite would spread to every coordinate */
+	if (!gcdl_frame_floats_finite(pl, hdr->coord_count)) {
+		node_count(n, GCDL_CTR_REJECTED, 1);
 		return 0;
 	}
 	x->rs_have[slot] = 1;
@@ -496,15 +591,42 @@ dispatch(struct gcdl_node *n, uint16_t pi, const struct gcdl_frame_hdr *hdr, con
 		r.from = hdr->sender;
 		gcdl_mesh_on_repair(x->m, &r, &emit);
 		return 0;
-	case GCDL_MSG_RESYNC:
+	case GCDL_MSG_HELLO:
+	case GCDL_MSG_RESYNC: {
+		struct gcdl_hello req;
+
+		if (gcdl_hello_decode(pl, hdr->payload_len, &req) != 0 ||
+		    req.worker != hdr->sender || req.version != GCDL_JOIN_VERSION) {
+			node_count(n, GCDL_CTR_DROP(GCDL_DROP_PAYLOAD), 1);
+			return 0;
+		}
+		if (req.profile_hash != n->hash) {
+			node_count(n, GCDL_CTR_REFUSED, 1);
+			return 0;
+		}
+		/* a hello under the job key (perhaps a replay) earns the session
+		 * only; the state goes to a resync under the session's key */
+		if (hdr->type == GCDL_MSG_HELLO && n->conf.auth != NULL) {
+			answer_challenge(n, pi, hdr, &req);
+			return 0;
+		}
 		if (!x->seen[hdr->sender]) {
 			x->seen[hdr->sender] = 1;
 			x->peers_seen++;
 		}
-		answer_resync(n, pi, hdr->src);
+		answer_resync(n, pi, hdr, &req);
+		return 0;
+	}
+	case GCDL_MSG_CONFIG:
+		on_config(n, hdr, pl, now);
 		return 0;
 	case GCDL_MSG_MODEL:
 	case GCDL_MSG_UPDATE:
+		if (hdr->sender != 0) {
+			/* only peer 0 hands out the state */
+			node_count(n, GCDL_CTR_DROP(GCDL_DROP_SENDER), 1);
+			return 0;
+		}
 		return on_state(n, hdr, pl, now);
 	default:
 		rc = gcdl_mesh_store(x->m, hdr, pl);
@@ -573,8 +695,19 @@ advance(struct gcdl_node *n, struct gcdl_loop *lp, uint64_t now, uint32_t *work)
 
 	if (!node_mesh_in_sync(n)) {
 		if (now >= x->next_resync) {
-			node_hdr(n, &h, GCDL_MSG_RESYNC, 0);
-			send_all(n, &h, NULL);
+			struct gcdl_hello req = { .version = GCDL_JOIN_VERSION, .worker = n->conf.id,
+						  .profile_hash = n->hash,
+						  .incarnation = x->incarnation, .round = x->t };
+			int len = gcdl_hello_encode(&req, n->payload, GCDL_HELLO_LEN);
+			/* with a job key: a resync under the session's key once a
+			 * config gave it, a hello under the job key before (or when
+			 * two resyncs went unanswered: peer 0 restarted) */
+			int resync = n->conf.auth == NULL || (n->have_session && x->resync_tries < 2);
+
+			node_hdr(n, &h, resync ? GCDL_MSG_RESYNC : GCDL_MSG_HELLO, 0);
+			h.payload_len = (uint16_t)len;
+			send_all(n, &h, n->payload);
+			x->resync_tries = resync ? x->resync_tries + 1 : 0;
 			node_count(n, GCDL_CTR_RESYNC_REQUESTS, 1);
 			x->next_resync = now + node_us_tsc(n, MESH_RESYNC_US);
 			(*work)++;

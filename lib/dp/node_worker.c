@@ -26,7 +26,7 @@
 #include <string.h>
 
 #include <rte_malloc.h>
-#include <rte_random.h>
+#include <sodium.h>
 
 #include "gcdl/layout.h"
 #include "gcdl/rng.h"
@@ -48,7 +48,9 @@ struct node_worker {
 	uint8_t *lgot;               /* K x mchunks: frames of the update being assembled */
 	float *u;                    /* the update being assembled */
 	float *v;                    /* the gradient v_k */
-	uint32_t incarnation;
+	struct gcdl_auth *lkey;      /* K: each link's session key (its aggregator's run) */
+	uint8_t *lkey_ok;            /* K: the link has one */
+	uint64_t incarnation;
 	uint32_t nparts;
 	uint32_t parts[GCDL_JOIN_MAX_PARTS];
 	uint32_t next;               /* the next round it may compute */
@@ -104,6 +106,8 @@ node_worker_init(struct gcdl_node *n, char *err, size_t errlen)
 	n->w = w;
 	w->links = calloc(n->k, sizeof(*w->links));
 	w->lgot = calloc((size_t)n->k * n->mchunks, 1);
+	w->lkey = calloc(n->k, sizeof(*w->lkey));
+	w->lkey_ok = calloc(n->k, 1);
 	w->u = rte_zmalloc_socket("gcdl_update", sizeof(float) * n->dim, RTE_CACHE_LINE_SIZE, sock);
 	w->v = rte_zmalloc_socket("gcdl_grad", sizeof(float) * n->dim, RTE_CACHE_LINE_SIZE, sock);
 	w->held = rte_zmalloc_socket("gcdl_held", sizeof(*w->held) * 2 * n->chunks, 0, sock);
@@ -114,7 +118,8 @@ node_worker_init(struct gcdl_node *n, char *err, size_t errlen)
 					sock);
 	w->scratch_port = rte_zmalloc_socket("gcdl_scratch_port", sizeof(uint16_t) * 2 * n->chunks,
 					     0, sock);
-	if (w->links == NULL || w->lgot == NULL || w->u == NULL || w->v == NULL ||
+	if (w->links == NULL || w->lgot == NULL || w->lkey == NULL || w->lkey_ok == NULL ||
+	    w->u == NULL || w->v == NULL ||
 	    w->held == NULL || w->held_port == NULL || w->plan == NULL || w->scratch == NULL ||
 	    w->scratch_port == NULL)
 		goto nomem;
@@ -126,8 +131,10 @@ node_worker_init(struct gcdl_node *n, char *err, size_t errlen)
 		for (uint32_t j = 0; j < n->dim; j++)
 			w->v[j] = (float)(1e-3 * gcdl_rng_normal(&r));
 	}
-	/* tells a restarted process from a retried hello */
-	w->incarnation = (uint32_t)rte_rand() | 1;
+	/* tells a restarted process from a retried hello, and makes the config
+	 * that echoes it fresh (an earlier run's cannot) */
+	randombytes_buf(&w->incarnation, sizeof(w->incarnation));
+	w->incarnation |= 1;
 	w->pending = GCDL_JOIN_NONE;
 	n->lim.job_id = p->job_id;
 	n->lim.senders = n->n + n->k;
@@ -200,6 +207,10 @@ node_worker_fini(struct gcdl_node *n)
 		free_held(w);
 	free(w->links);
 	free(w->lgot);
+	if (w->lkey != NULL)
+		sodium_memzero(w->lkey, sizeof(*w->lkey) * n->k);
+	free(w->lkey);
+	free(w->lkey_ok);
 	rte_free(w->u);
 	rte_free(w->v);
 	rte_free(w->held);
@@ -211,7 +222,31 @@ node_worker_fini(struct gcdl_node *n)
 	n->w = NULL;
 }
 
-/* A hello (first join) or resync (after a config) to aggregator a. */
+const struct gcdl_auth *
+node_worker_key(const struct gcdl_node *n, uint32_t a)
+{
+	const struct node_worker *w = n->w;
+
+	if (n->conf.auth == NULL || w == NULL || a >= n->k || !w->lkey_ok[a])
+		return NULL;
+	return &w->lkey[a];
+}
+
+const struct gcdl_auth *
+node_key_to(const struct gcdl_node *n, const uint8_t dst[6])
+{
+	const struct node_worker *w = n->w;
+
+	if (n->conf.role != GCDL_NODE_WORKER)
+		return node_tx_key(n, GCDL_MSG_UPDATE);
+	for (uint32_t a = 0; w != NULL && a < n->k; a++)
+		if (w->links[a].have_mac && memcmp(w->links[a].mac, dst, 6) == 0)
+			return node_worker_key(n, a);
+	return node_worker_key(n, 0);
+}
+
+/* A hello (first join) or resync (after a config) to aggregator a: a hello
+ * is tagged with the job key, a resync with the link's session key. */
 static void
 send_hello(struct gcdl_node *n, uint32_t a, int resync, uint32_t round)
 {
@@ -223,15 +258,25 @@ send_hello(struct gcdl_node *n, uint32_t a, int resync, uint32_t round)
 	struct gcdl_frame_hdr fh;
 	int len = gcdl_hello_encode(&h, n->payload, GCDL_HELLO_LEN);
 
+	const struct gcdl_auth *key = n->conf.auth;
+
+	/* a resync after the aggregator restarted (another session) cannot
+	 * verify: after two tries the link says hello again */
+	if (resync && (l->resync_tries >= 2 || node_worker_key(n, a) == NULL))
+		resync = 0;
+	if (resync)
+		key = node_worker_key(n, a);
 	node_hdr(n, &fh, resync ? GCDL_MSG_RESYNC : GCDL_MSG_HELLO, 0);
 	fh.payload_len = (uint16_t)len;
 	if (resync)
 		node_count(n, GCDL_CTR_RESYNC_REQUESTS, 1);
-	/* before its config, the aggregator may sit behind any port */
+	l->resync_tries = resync ? l->resync_tries + 1 : 0;
+	/* before its config, the aggregator may sit behind any port; a resync
+	 * (under its session's key) goes to it alone */
 	for (uint16_t pi = 0; pi < n->nports; pi++) {
-		if (l->have_mac && l->state != GCDL_LINK_HELLO && pi != l->port)
+		if (l->have_mac && (l->state != GCDL_LINK_HELLO || resync) && pi != l->port)
 			continue;
-		node_send(n, pi, l->have_mac ? l->mac : BROADCAST, &fh, n->payload);
+		node_send(n, pi, l->have_mac ? l->mac : BROADCAST, &fh, n->payload, key);
 	}
 }
 
@@ -254,6 +299,23 @@ on_config(struct gcdl_node *n, uint16_t pi, const struct gcdl_frame_hdr *hdr, co
 		return 0;
 	}
 	gcdl_mac_format(hdr->src, mac, sizeof(mac));
+	if (c.status == GCDL_JOIN_CHALLENGE) {
+		/* the aggregator's session: prove it at once with a resync under its key */
+		if (n->conf.auth == NULL || l->state != GCDL_LINK_HELLO) {
+			node_count(n, GCDL_CTR_LATE, 1);
+			return 0;
+		}
+		gcdl_auth_session(n->conf.auth, c.session, &w->lkey[a]);
+		w->lkey_ok[a] = 1;
+		l->resync_tries = 0;
+		/* authentic (job key, our incarnation): the resync goes to it alone */
+		memcpy(l->mac, hdr->src, 6);
+		l->port = pi;
+		l->have_mac = 1;
+		send_hello(n, a, 1, l->round);
+		l->next_hello = now + w->hello_tsc;
+		return 0;
+	}
 	if (c.status != GCDL_JOIN_ACCEPTED) {
 		l->state = GCDL_LINK_REFUSED;
 		if (c.status == GCDL_JOIN_REFUSED_PROFILE)
@@ -286,6 +348,11 @@ on_config(struct gcdl_node *n, uint16_t pi, const struct gcdl_frame_hdr *hdr, co
 				 c.dim, n->dim, c.chunks, n->chunks, c.aggregators, n->k, c.nparts,
 				 w->nparts);
 	gcdl_link_on_config(l, &c);
+	l->resync_tries = 0;
+	/* the aggregator's run: its frames from now on are tagged with its key */
+	if (n->conf.auth != NULL)
+		gcdl_auth_session(n->conf.auth, c.session, &w->lkey[a]);
+	w->lkey_ok[a] = 1;
 	memcpy(l->mac, hdr->src, 6);
 	l->port = pi;
 	l->have_mac = 1;
@@ -306,6 +373,11 @@ on_values(struct gcdl_node *n, const struct gcdl_frame_hdr *hdr, const uint8_t *
 	int model = hdr->type == GCDL_MSG_MODEL;
 	float *replica = gcdl_engine_model(n->e);
 
+	/* only the aggregator this link joined speaks for its range */
+	if (!l->have_mac || memcmp(hdr->src, l->mac, 6) != 0) {
+		node_count(n, GCDL_CTR_DROP(GCDL_DROP_SENDER), 1);
+		return;
+	}
 	if ((model && l->state != GCDL_LINK_MODEL) || (!model && l->state != GCDL_LINK_READY) ||
 	    hdr->round < l->round) {
 		node_count(n, GCDL_CTR_LATE, 1);
@@ -327,6 +399,11 @@ on_values(struct gcdl_node *n, const struct gcdl_frame_hdr *hdr, const uint8_t *
 	}
 	if (got[hdr->chunk]) {
 		node_count(n, GCDL_CTR_DUPLICATES, 1);
+		return;
+	}
+	/* one value that is not finite would spread to every coordinate */
+	if (!gcdl_frame_floats_finite(pl + 4 * (lo - hdr->first_coord), cnt)) {
+		node_count(n, GCDL_CTR_REJECTED, 1);
 		return;
 	}
 	got[hdr->chunk] = 1;
@@ -467,8 +544,10 @@ build_frames(struct gcdl_node *n, uint32_t round)
 		put_be16(f + OFF_PAYLOAD_LEN, (uint16_t)len);
 		flen = GCDL_FRAME_OVERHEAD + (size_t)len;
 		if (n->conf.auth != NULL) {
-			/* CRC, then the tag after the payload */
-			flen = (size_t)gcdl_auth_seal(n->conf.auth, f, rte_pktmbuf_tailroom(m));
+			/* CRC, then the tag (the owner's session key) after the payload */
+			flen = (size_t)gcdl_auth_seal(node_worker_key(n, gcdl_shard_owner(n->chunks,
+									     n->k, c)),
+						      f, rte_pktmbuf_tailroom(m));
 		} else {
 			if (flen < GCDL_ETH_MIN_FRAME) {
 				memset(f + flen, 0, GCDL_ETH_MIN_FRAME - flen);
@@ -629,7 +708,8 @@ node_worker_poll(struct gcdl_node *n, struct gcdl_loop *lp)
 		}
 		if (l->state == GCDL_LINK_HELLO) {
 			if (now >= l->next_hello) {
-				send_hello(n, a, l->round != GCDL_JOIN_NONE, l->round);
+				send_hello(n, a, l->round != GCDL_JOIN_NONE || w->lkey_ok[a],
+					   l->round);
 				l->next_hello = now + w->hello_tsc;
 				work++;
 			}

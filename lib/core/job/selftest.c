@@ -54,7 +54,7 @@ genuine(const struct gcdl_engine *e, const struct gcdl_profile *p,
 	h->sender = from->sender;
 	if (from->aggregator) {
 		h->type = GCDL_MSG_UPDATE;
-		per = gcdl_frame_chunk_coords(GCDL_MSG_UPDATE, p->mtu, 0);
+		per = gcdl_frame_chunk_coords(GCDL_MSG_UPDATE, gcdl_profile_frame_mtu(p), 0);
 	} else {
 		h->type = (uint8_t)gcdl_engine_msg_type(e);
 		per = gcdl_engine_chunk_coords(e);

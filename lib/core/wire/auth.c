@@ -99,6 +99,83 @@ out:
 }
 
 int
+gcdl_auth_key_generate(const char *path, char *err, size_t errlen)
+{
+	uint8_t key[GCDL_AUTH_KEY_LEN];
+	char text[2 * GCDL_AUTH_KEY_LEN + 2];
+	size_t off = 0, len;
+	int fd, rc = 0;
+
+	if (path == NULL) {
+		gcdl_seterr(err, errlen, "no file given");
+		return -EINVAL;
+	}
+	if (sodium_init() < 0) {
+		gcdl_seterr(err, errlen, "libsodium cannot start");
+		return -EIO;
+	}
+	randombytes_buf(key, sizeof(key));
+	for (size_t i = 0; i < sizeof(key); i++)
+		snprintf(text + 2 * i, 3, "%02x", key[i]);
+	text[2 * GCDL_AUTH_KEY_LEN] = '\n';
+	len = 2 * GCDL_AUTH_KEY_LEN + 1;
+	sodium_memzero(key, sizeof(key));
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		rc = -errno;
+		gcdl_seterr(err, errlen, "%s: %s%s", path, strerror(-rc),
+			    rc == -EEXIST ? " (an existing key is never overwritten)" : "");
+		sodium_memzero(text, sizeof(text));
+		return rc;
+	}
+	/* the umask may have taken bits away, never added: make it 600 exactly */
+	if (fchmod(fd, 0600) != 0)
+		rc = -errno;
+	while (rc == 0 && off < len) {
+		ssize_t w = write(fd, text + off, len - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			rc = w < 0 ? -errno : -EIO;
+		else
+			off += (size_t)w;
+	}
+	if (rc == 0 && fsync(fd) != 0)
+		rc = -errno;
+	if (close(fd) != 0 && rc == 0)
+		rc = -errno;
+	sodium_memzero(text, sizeof(text));
+	if (rc != 0) {
+		unlink(path);
+		gcdl_seterr(err, errlen, "%s: %s", path, strerror(-rc));
+	}
+	return rc;
+}
+
+int
+gcdl_auth_session(const struct gcdl_auth *job, uint64_t session, struct gcdl_auth *out)
+{
+	static const char label[] = "gcdl-session";
+	uint8_t msg[sizeof(label) - 1 + 8];
+
+	if (job == NULL || out == NULL)
+		return -EINVAL;
+	memcpy(msg, label, sizeof(label) - 1);
+	for (int i = 0; i < 8; i++)
+		msg[sizeof(label) - 1 + i] = (uint8_t)(session >> (56 - 8 * i));
+	/* out may be job: hash into a temporary first */
+	{
+		uint8_t k[GCDL_AUTH_KEY_LEN];
+
+		crypto_generichash(k, sizeof(k), msg, sizeof(msg), job->key, sizeof(job->key));
+		memcpy(out->key, k, sizeof(k));
+		sodium_memzero(k, sizeof(k));
+	}
+	return 0;
+}
+
+int
 gcdl_auth_tag(const struct gcdl_auth *a, const uint8_t *frame, size_t len, uint8_t *tag)
 {
 	size_t end;

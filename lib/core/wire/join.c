@@ -46,8 +46,8 @@ gcdl_hello_encode(const struct gcdl_hello *h, uint8_t *buf, size_t cap)
 	put32(buf, h->version);
 	put32(buf + 4, h->worker);
 	put64(buf + 8, h->profile_hash);
-	put32(buf + 16, h->incarnation);
-	put32(buf + 20, h->round);
+	put64(buf + 16, h->incarnation);
+	put32(buf + 24, h->round);
 	return GCDL_HELLO_LEN;
 }
 
@@ -61,32 +61,35 @@ gcdl_hello_decode(const uint8_t *buf, size_t len, struct gcdl_hello *h)
 	h->version = get32(buf);
 	h->worker = get32(buf + 4);
 	h->profile_hash = get64(buf + 8);
-	h->incarnation = get32(buf + 16);
-	h->round = get32(buf + 20);
+	h->incarnation = get64(buf + 16);
+	h->round = get32(buf + 24);
 	return 0;
 }
 
-/* The config's 32-bit fields after version, status and hash, in wire order. */
-#define CONFIG_U32S 14
+/* Config: version, status (u32), profile hash, incarnation, session (u64),
+ * then these 32-bit fields in wire order, nparts, the partitions. */
+#define CONFIG_U32S 13
+#define CONFIG_U32_OFF 32
 
 static void
 config_fields(struct gcdl_config *c, uint32_t **f)
 {
 	f[0] = &c->worker;
-	f[1] = &c->incarnation;
-	f[2] = &c->round;
-	f[3] = &c->rounds;
-	f[4] = &c->dim;
-	f[5] = &c->chunks;
-	f[6] = &c->chunk_coords;
-	f[7] = &c->model_coords;
-	f[8] = &c->aggregator;
-	f[9] = &c->aggregators;
-	f[10] = &c->chunk_first;
-	f[11] = &c->chunk_count;
-	f[12] = &c->coord_first;
-	f[13] = &c->coord_count;
+	f[1] = &c->round;
+	f[2] = &c->rounds;
+	f[3] = &c->dim;
+	f[4] = &c->chunks;
+	f[5] = &c->chunk_coords;
+	f[6] = &c->model_coords;
+	f[7] = &c->aggregator;
+	f[8] = &c->aggregators;
+	f[9] = &c->chunk_first;
+	f[10] = &c->chunk_count;
+	f[11] = &c->coord_first;
+	f[12] = &c->coord_count;
 }
+
+_Static_assert(CONFIG_U32_OFF + 4 * CONFIG_U32S + 4 == GCDL_CONFIG_FIXED_LEN, "config layout");
 
 int
 gcdl_config_encode(const struct gcdl_config *c, uint8_t *buf, size_t cap)
@@ -105,9 +108,11 @@ gcdl_config_encode(const struct gcdl_config *c, uint8_t *buf, size_t cap)
 	put32(buf, c->version);
 	put32(buf + 4, c->status);
 	put64(buf + 8, c->profile_hash);
+	put64(buf + 16, c->incarnation);
+	put64(buf + 24, c->session);
 	for (int i = 0; i < CONFIG_U32S; i++)
-		put32(buf + 16 + 4 * i, *f[i]);
-	put32(buf + 16 + 4 * CONFIG_U32S, c->nparts);
+		put32(buf + CONFIG_U32_OFF + 4 * i, *f[i]);
+	put32(buf + CONFIG_U32_OFF + 4 * CONFIG_U32S, c->nparts);
 	for (uint32_t i = 0; i < c->nparts; i++)
 		put32(buf + GCDL_CONFIG_FIXED_LEN + 4 * i, c->parts[i]);
 	return (int)len;
@@ -127,9 +132,11 @@ gcdl_config_decode(const uint8_t *buf, size_t len, struct gcdl_config *c)
 	c->version = get32(buf);
 	c->status = get32(buf + 4);
 	c->profile_hash = get64(buf + 8);
+	c->incarnation = get64(buf + 16);
+	c->session = get64(buf + 24);
 	for (int i = 0; i < CONFIG_U32S; i++)
-		*f[i] = get32(buf + 16 + 4 * i);
-	c->nparts = get32(buf + 16 + 4 * CONFIG_U32S);
+		*f[i] = get32(buf + CONFIG_U32_OFF + 4 * i);
+	c->nparts = get32(buf + CONFIG_U32_OFF + 4 * CONFIG_U32S);
 	if (c->nparts > GCDL_JOIN_MAX_PARTS ||
 	    len != GCDL_CONFIG_FIXED_LEN + 4 * (size_t)c->nparts)
 		return -EBADMSG;
@@ -243,7 +250,7 @@ gcdl_mac_format(const uint8_t mac[6], char *buf, size_t len)
 enum gcdl_join_action
 gcdl_join_on_hello(struct gcdl_join_worker *w, const struct gcdl_hello *h, uint64_t own_hash,
 		   const uint8_t src[6], uint16_t port, const uint8_t *want_mac, uint32_t round,
-		   int resync, uint32_t *status)
+		   uint32_t absent_rounds, int resync, int proven, uint32_t *status)
 {
 	if (status == NULL)
 		return GCDL_JOIN_ACT_IGNORE;
@@ -259,6 +266,9 @@ gcdl_join_on_hello(struct gcdl_join_worker *w, const struct gcdl_hello *h, uint6
 		return GCDL_JOIN_ACT_REFUSE;
 	} else if (want_mac != NULL && memcmp(want_mac, src, 6) != 0) {
 		return GCDL_JOIN_ACT_IGNORE;
+	} else if (gcdl_join_expected(w, round, absent_rounds) && memcmp(w->mac, src, 6) != 0) {
+		/* a present worker keeps its place: only it, from its MAC, speaks for it */
+		return GCDL_JOIN_ACT_IGNORE;
 	} else if (h->profile_hash != own_hash) {
 		*status = GCDL_JOIN_REFUSED_PROFILE;
 	}
@@ -266,6 +276,11 @@ gcdl_join_on_hello(struct gcdl_join_worker *w, const struct gcdl_hello *h, uint6
 		if (w != NULL)
 			w->refused++;
 		return GCDL_JOIN_ACT_REFUSE;
+	}
+	if (!proven) {
+		/* anyone may have recorded a hello: it earns the session, nothing more */
+		*status = GCDL_JOIN_CHALLENGE;
+		return GCDL_JOIN_ACT_CHALLENGE;
 	}
 	memcpy(w->mac, src, 6);
 	w->port = port;

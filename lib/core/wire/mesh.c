@@ -630,6 +630,10 @@ gcdl_mesh_apply(struct gcdl_mesh *m, struct gcdl_engine *e, float *update,
 		if (!bit_get(b->commit.set, i))
 			continue;
 		rc = gcdl_engine_ingest(e, &b->hdr[i], b->payload + i * m->p.max_payload);
+		/* a value every replica refuses the same way (not finite, or above
+		 * coding.value_bound) counts as a missing contribution */
+		if (rc == -EDOM || rc == -ERANGE)
+			continue;
 		if (rc != 0)
 			return rc;
 	}
