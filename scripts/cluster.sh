@@ -19,6 +19,12 @@
 #   run:              scripts/cluster.sh [--transport af_packet|memif] [--workers N]
 #                     [--aggregators K] [--out DIR] [--gcdl PATH] -- [gcdl options]
 #                     runs a whole job and prints every node's summary.
+# CLUSTER_MTU sets the veths' MTU (af_packet), CLUSTER_AF_PACKET_ARGS adds
+# net_af_packet arguments (framesz=...,blocksz=... for jumbo frames),
+# CLUSTER_MEM is each process's -m (MiB, default 64).
+# Keys: cluster_init makes a job key (gcdl --gen-key DIR/job.key) and every node
+# gets --set job.key_file=DIR/job.key, unless its options name job.key_file or
+# job.insecure themselves, or CLUSTER_KEY= (empty) is set before cluster_init.
 # Needs root (namespaces) for af_packet, iproute2, and a built gcdl.
 
 CLUSTER_TAG=${CLUSTER_TAG:-g$$}
@@ -37,6 +43,12 @@ cluster_init() {
 	mkdir -p "$CLUSTER_DIR"
 	trap cluster_cleanup EXIT
 	CLUSTER_SERVERS_SEEN=
+	# the multi-host roles need a job key: one for the whole cluster
+	if [ -z "${CLUSTER_KEY+set}" ]; then
+		CLUSTER_KEY=$CLUSTER_DIR/job.key
+		rm -f "$CLUSTER_KEY"
+		"$CLUSTER_GCDL" --gen-key "$CLUSTER_KEY" >/dev/null || return 2
+	fi
 	case "$CLUSTER_TRANSPORT" in
 	af_packet)
 		cluster_ns_add "$CLUSTER_TAG-sw"
@@ -46,13 +58,7 @@ cluster_init() {
 		ip -n "$CLUSTER_TAG-sw" link set br0 up
 		local h
 		for h in $(cluster_hosts); do
-			cluster_ns_add "$CLUSTER_TAG-$h"
-			ip link add "$CLUSTER_TAG-$h" type veth peer name eth0 netns "$CLUSTER_TAG-$h"
-			ip link set "$CLUSTER_TAG-$h" netns "$CLUSTER_TAG-sw"
-			ip -n "$CLUSTER_TAG-sw" link set "$CLUSTER_TAG-$h" master br0 up
-			# no IPv6 chatter (router solicitations) on the test links
-			ip netns exec "$CLUSTER_TAG-$h" sysctl -qw net.ipv6.conf.eth0.disable_ipv6=1 || true
-			ip -n "$CLUSTER_TAG-$h" link set eth0 up
+			cluster_add_host "$h"
 		done
 		;;
 	memif) ;;
@@ -61,6 +67,30 @@ cluster_init() {
 		return 2
 		;;
 	esac
+}
+
+# cluster_add_host NAME (af_packet): a namespace $CLUSTER_TAG-NAME whose eth0
+# is a port of the bridge (cluster_init adds a0.., w0..; a test may add more,
+# e.g. a host that is not part of the job)
+cluster_add_host() {
+	local h=$1
+	cluster_ns_add "$CLUSTER_TAG-$h"
+	ip link add "$CLUSTER_TAG-$h" type veth peer name eth0 netns "$CLUSTER_TAG-$h"
+	ip link set "$CLUSTER_TAG-$h" netns "$CLUSTER_TAG-sw"
+	ip -n "$CLUSTER_TAG-sw" link set "$CLUSTER_TAG-$h" master br0 up
+	# no IPv6 chatter (router solicitations) on the test links
+	ip netns exec "$CLUSTER_TAG-$h" sysctl -qw net.ipv6.conf.eth0.disable_ipv6=1 || true
+	if [ -n "${CLUSTER_MTU:-}" ]; then
+		# jumbo frames: both ends of the veth (the bridge follows its ports)
+		ip -n "$CLUSTER_TAG-sw" link set "$CLUSTER_TAG-$h" mtu "$CLUSTER_MTU"
+		ip -n "$CLUSTER_TAG-$h" link set eth0 mtu "$CLUSTER_MTU"
+	fi
+	ip -n "$CLUSTER_TAG-$h" link set eth0 up
+}
+
+# cluster_mac NAME (af_packet): the MAC of that host's eth0
+cluster_mac() {
+	ip netns exec "$CLUSTER_TAG-$1" cat /sys/class/net/eth0/address
 }
 
 cluster_hosts() {
@@ -119,11 +149,13 @@ cluster_sock() {
 cluster_eal() {
 	local node=$1 a k pre="gcdl-$CLUSTER_TAG-$1-$RANDOM"
 	CLUSTER_PREFIXES+=("$pre")
-	CLUSTER_EAL=(--no-huge --no-pci --no-shconf --file-prefix "$pre" -m 64
+	CLUSTER_EAL=(--no-huge --no-pci --no-shconf --file-prefix "$pre" -m "${CLUSTER_MEM:-64}"
 		     --lcores "0@(0-$(($(nproc) - 1)))" --log-level "${CLUSTER_LOG_LEVEL:-*:warning}")
+	# more EAL options for every node, e.g. (--log-level gcdl.control:notice)
+	CLUSTER_EAL+=(${CLUSTER_EAL_EXTRA[@]+"${CLUSTER_EAL_EXTRA[@]}"})
 	case "$CLUSTER_TRANSPORT" in
 	af_packet)
-		CLUSTER_EAL+=(--vdev "net_af_packet0,iface=eth0")
+		CLUSTER_EAL+=(--vdev "net_af_packet0,iface=eth0${CLUSTER_AF_PACKET_ARGS:+,$CLUSTER_AF_PACKET_ARGS}")
 		;;
 	memif)
 		if [ "$CLUSTER_AGGS" = 0 ]; then
@@ -160,6 +192,10 @@ cluster_run() {
 	local node=$1 out=$2
 	shift 2
 	set -- "$@" --summary-json "${out%.out}.json"
+	case " $* " in
+	*job.key_file=* | *job.insecure=*) ;;
+	*) [ -z "${CLUSTER_KEY:-}" ] || set -- "$@" --set job.key_file="$CLUSTER_KEY" ;;
+	esac
 	cluster_eal "$node"
 	CLUSTER_PREFIX=${CLUSTER_PREFIXES[${#CLUSTER_PREFIXES[@]}-1]}
 	if [ "$CLUSTER_TRANSPORT" = af_packet ]; then

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-3-Clause
 # Multi-host over net_memif (no namespaces, scripts/cluster.sh): configs/ci.ini
-# with 3 uplink chunks per worker (coding.mtu = 64, coding.scale_block = 8),
+# with 3 uplink chunks per worker (coding.mtu = 80 with a job key, coding.scale_block = 8),
 # first as a star (1 aggregator + 4 workers), then sharded with K = 2
 # (aggregator 0 owns chunk 0, aggregator 1 chunks 1-2). Both train into the
 # local mode's band ([0.95, 1], tests/integration/accuracy.sh); every worker
@@ -22,7 +22,8 @@ CLUSTER_GCDL=$GCDL
 CLUSTER_TIMEOUT=120
 CLUSTER_EXTRA_CLEANUP=${KEEP:-'rm -rf "$TMP"'}
 rounds=$(sed -n 's/^rounds = //p' "$CI_PROFILE")
-JOB=(--profile "$CI_PROFILE" --quiet --set coding.mtu=64 --set coding.scale_block=8)
+# coding.mtu 80: 64 bytes of frame once the 16-byte tag of the cluster's key is in
+JOB=(--profile "$CI_PROFILE" --quiet --set coding.mtu=80 --set coding.scale_block=8)
 
 # run_job K DIR: K aggregators (sharded when K > 1) and 4 workers; checks
 # rounds, accuracy and identical replicas; sets RUN_CRC (the replicas') and RUN_ACC.
@@ -122,7 +123,7 @@ CLUSTER_EXTRA_CLEANUP= cluster_cleanup
 CLUSTER_PIDS=()
 AM=02:00:00:00:aa:00,02:00:00:00:aa:01
 WM=02:00:00:00:00:00,02:00:00:00:00:01,02:00:00:00:00:02,02:00:00:00:00:03
-opts=(--profile "$CI_PROFILE" --set coding.mtu=64 --set coding.scale_block=8 --set network.topology=sharded --set network.aggregators=2
+opts=(--profile "$CI_PROFILE" --set coding.mtu=80 --set coding.scale_block=8 --set network.topology=sharded --set network.aggregators=2
       --set network.aggregator_macs=$AM --set network.worker_macs=$WM --set network.absent_rounds=200)
 D=$TMP/late
 CLUSTER_TAG=g$$-late

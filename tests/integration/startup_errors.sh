@@ -24,7 +24,7 @@ expect_exit2 role_worker_no_id "--role worker needs --id" "${EAL[@]}" -- --profi
 expect_exit2 role_worker_bad_id "--id 4: this job has workers 0..3" "${EAL[@]}" -- --profile "$CI_PROFILE" --role worker --id 4
 expect_exit2 role_worker_id_text "--id 'x'" "${EAL[@]}" -- --profile "$CI_PROFILE" --role worker --id x
 expect_exit2 role_aggregator_bad_id "--id 1: this job has aggregators 0..0" "${EAL[@]}" -- --profile "$CI_PROFILE" --role aggregator --id 1
-expect_exit2 role_aggregator_no_port "no ethdev port" "${EAL[@]}" -- --profile "$CI_PROFILE" --role aggregator
+expect_exit2 role_aggregator_no_port "no ethdev port" "${EAL[@]}" -- --profile "$CI_PROFILE" --role aggregator --set job.insecure=true
 expect_exit2 role_local_id "--id is for --role worker or aggregator" "${EAL[@]}" -- --profile "$CI_PROFILE" --id 1
 expect_exit2 role_worker_metrics "--metrics is written by the aggregator" "${EAL[@]}" -- --profile "$CI_PROFILE" --role worker --id 0 --metrics "$TMP/wm.csv"
 expect_exit2 topology_mesh_aggregator "network.topology mesh has no aggregator" "${EAL[@]}" -- --profile "$CI_PROFILE" --role aggregator --set network.topology=mesh
@@ -37,8 +37,8 @@ expect_exit2 local_ports "the local mode needs 40 net_ring ports (one pair per l
 	"${EAL[@]}" -- --profile "$CI_PROFILE" --set cluster.workers=20 --set cluster.partitions=20 \
 	--set dataplane.mbufs=100000
 expect_exit2 topology_star_two "network.aggregators 2: topology star has one aggregator" "${EAL[@]}" -- --profile "$CI_PROFILE" --role aggregator --set network.aggregators=2
-expect_exit2 sharded_too_few_chunks "only 1 uplink chunks" "${EAL[@]}" -- --profile "$CI_PROFILE" --role aggregator --set network.topology=sharded --set network.aggregators=2
-expect_exit2 worker_macs_bad "network.worker_macs" "${EAL[@]}" -- --profile "$CI_PROFILE" --role aggregator --set network.worker_macs=02:00:00:00:00:01
+expect_exit2 sharded_too_few_chunks "only 1 uplink chunks" "${EAL[@]}" -- --profile "$CI_PROFILE" --role aggregator --set network.topology=sharded --set network.aggregators=2 --set job.insecure=true
+expect_exit2 worker_macs_bad "network.worker_macs" "${EAL[@]}" -- --profile "$CI_PROFILE" --role aggregator --set network.worker_macs=02:00:00:00:00:01 --set job.insecure=true
 [ ! -e "$TMP/wm.csv" ] || fail "a refused start wrote --metrics"
 expect_exit2 role_bad "unknown --role" "${EAL[@]}" -- --profile "$CI_PROFILE" --role boss
 expect_exit2 rounds_bad "--rounds '12x'" "${EAL[@]}" -- --profile "$CI_PROFILE" --rounds 12x
@@ -49,7 +49,8 @@ expect_exit2 synthetic_bad "dataplane.synthetic_gradient" "${EAL[@]}" -- --profi
 expect_exit2 no_separator "go after '--'" "${EAL[@]}"
 # rte_eal_init() succeeds when a vdev fails to probe: gcdl must not
 expect_exit2 vdev "--vdev net_af_packet0,iface=gcdl-no-such-if: the device failed to probe" \
-	"${EAL[@]}" --vdev net_af_packet0,iface=gcdl-no-such-if -- --profile "$CI_PROFILE" --role aggregator
+	"${EAL[@]}" --vdev net_af_packet0,iface=gcdl-no-such-if -- --profile "$CI_PROFILE" --role aggregator \
+	--set job.insecure=true
 # too few lcores for 1 aggregator + 2 worker lcores
 ONE=(--no-huge --no-pci --no-shconf --file-prefix "$PREFIX" -m 256 --lcores 0 --log-level '*:warning')
 expect_exit2 lcores "dataplane.worker_lcores = 2 needs 3 EAL lcores" "${ONE[@]}" -- \
@@ -91,9 +92,62 @@ expect_exit2 no_outputs "dataplane.mbufs 1023 is below" "${EAL[@]}" -- --profile
 	--metrics "$TMP/outs/old.csv" --pcap "$TMP/outs/new.pcap" --save-model "$TMP/outs/new.npy"
 [ "$(cat "$TMP/outs/old.csv")" = "keep me" ] || fail "a failed start changed an existing metrics file"
 [ "$(ls -A "$TMP/outs")" = "old.csv" ] || fail "a failed start left files: $(ls -A "$TMP/outs")"
+# the multi-host roles need a key (or job.insecure = true, with a warning)
+expect_exit2 no_key "key job.key_file (default): the multi-host roles need a job key.*gcdl --gen-key FILE" \
+	"${EAL[@]}" --vdev net_null0 -- --profile "$CI_PROFILE" --role worker --id 0
+expect_exit2 no_key_mesh "need a job key" "${EAL[@]}" --vdev net_null0 -- --profile "$CI_PROFILE" \
+	--role worker --id 1 --set network.topology=mesh
+"$GCDL" --gen-key "$TMP/job.key" >"$TMP/genkey.txt" || fail "--gen-key exited with $?"
+[ "$(stat -c %a "$TMP/job.key")" = 600 ] || fail "--gen-key: mode $(stat -c %a "$TMP/job.key")"
+grep -Eqx '[0-9a-f]{64}' "$TMP/job.key" || fail "--gen-key wrote: $(cat "$TMP/job.key")"
+cp "$TMP/job.key" "$TMP/job.key.first"
+expect_exit2 gen_key_exists "never overwritten" --gen-key "$TMP/job.key"
+cmp -s "$TMP/job.key" "$TMP/job.key.first" || fail "--gen-key changed an existing key"
+"$GCDL" -- --gen-key "$TMP/other.key" >/dev/null || fail "--gen-key after -- exited with $?"
+cmp -s "$TMP/job.key" "$TMP/other.key" && fail "two --gen-key runs wrote the same key"
+expect_exit2 insecure_warns "no ethdev port" "${EAL[@]}" -- --profile "$CI_PROFILE" --role aggregator \
+	--set job.insecure=true
+grep -q "warning: job.insecure = true: frames carry no tag" "$TMP/insecure_warns.out" ||
+	fail "no warning for job.insecure: $(cat "$TMP/insecure_warns.out")"
+# outputs are written only to regular files or new paths: a rename over
+# /dev/null, run as root, used to replace the device with a regular file
+for o in --metrics --pcap --save-model --summary-json; do
+	expect_exit2 "devnull$o" "$o /dev/null: cannot create the .*: it exists and is not a regular file" \
+		"${EAL[@]}" -- --profile "$CI_PROFILE" $o /dev/null
+	[ -c /dev/null ] || fail "$o /dev/null replaced /dev/null"
+done
+mkfifo "$TMP/fifo"
+expect_exit2 fifo_metrics "not a regular file" "${EAL[@]}" -- --profile "$CI_PROFILE" --metrics "$TMP/fifo"
+expect_exit2 ckpt_devnull "checkpoint.path /dev/null: cannot create the checkpoint file" \
+	"${EAL[@]}" -- --profile "$CI_PROFILE" --set checkpoint.every=5 --set checkpoint.path=/dev/null
+# a checkpoint directory that does not exist fails at start, not at the first checkpoint
+expect_exit2 ckpt_nodir "checkpoint.path $TMP/nodir/ck.bin: cannot create the checkpoint file: directory" \
+	"${EAL[@]}" -- --profile "$CI_PROFILE" --set checkpoint.every=5 --set checkpoint.path="$TMP/nodir/ck.bin"
+# --resume checks type and size before reading: /dev/zero used to be read for ~2 GiB
+start=$(date +%s%N)
+expect_exit2 resume_devzero "--resume /dev/zero: .*not a regular file" "${EAL[@]}" -- \
+	--profile "$CI_PROFILE" --resume /dev/zero
+echo "--resume /dev/zero refused in $((($(date +%s%N) - start) / 1000000)) ms"
+truncate -s 3G "$TMP/huge.bin"
+expect_exit2 resume_huge "--resume $TMP/huge.bin: .*bytes" "${EAL[@]}" -- \
+	--profile "$CI_PROFILE" --resume "$TMP/huge.bin"
+rm -f "$TMP/huge.bin"
+# temporary files a killed gcdl left (DIR/.NAME.tmp-PID of a dead PID) go at
+# the next start; a live process's stay
+mkdir "$TMP/stale"
+sleep 1000 &
+live=$!
+dead=$(sh -c 'echo $$')
+touch "$TMP/stale/.m.csv.tmp-$dead" "$TMP/stale/.m.csv.tmp-$live" "$TMP/stale/ck.bin.tmp-$dead" \
+	"$TMP/stale/.other.tmp-$dead"
+expect_exit2 stale "dataplane.mbufs 1023 is below" "${EAL[@]}" -- --profile "$TMP/mbufs.ini" \
+	--metrics "$TMP/stale/m.csv" --set checkpoint.every=5 --set checkpoint.path="$TMP/stale/ck.bin"
+kill $live
+[ "$(ls -A "$TMP/stale" | sort | tr '\n' ' ')" = ".m.csv.tmp-$live .other.tmp-$dead " ] ||
+	fail "stale temporary files: left $(ls -A "$TMP/stale" | tr '\n' ' ')"
 # one line each
 for f in "$TMP"/*.out; do
-	n=$(grep -c '^gcdl: ' "$f" || true)
+	n=$(grep '^gcdl: ' "$f" | grep -vc '^gcdl: warning: job.insecure' || true)
 	[ "$n" = 1 ] || fail "$(basename "$f"): $n 'gcdl:' lines, want 1: $(cat "$f")"
 done
 # --help lists every option and every profile key, exit 0
