@@ -154,21 +154,43 @@ node_tx_queue(struct gcdl_node *n, uint16_t pi, struct rte_mbuf *m)
 	tx_queue_as(n, pi, m, class_of_frame(rte_pktmbuf_mtod(m, const uint8_t *), m->data_len));
 }
 
+/* What a transmit burst will count, read before the burst: once a port has
+ * taken an mbuf it is not ours to read (net_ring hands it to a receiver on
+ * another lcore, which may free and reuse it; af_packet frees it at once). */
+struct tx_snap {
+	uint32_t len;
+	uint8_t class;
+};
+
+#define TX_CAPTURED 0x4 /* hash.usr: already written to the capture */
+
 static void
-count_sent(struct gcdl_node *n, struct rte_mbuf **m, uint16_t cnt)
+snap_burst(struct gcdl_node *n, struct rte_mbuf **m, uint16_t cnt, struct tx_snap *sn)
 {
-	uint64_t bytes = 0, cb[4] = { 0 }, cf[4] = { 0 };
 	uint64_t now = n->pcap != NULL ? rte_rdtsc() : 0;
 
 	for (uint16_t i = 0; i < cnt; i++) {
-		uint32_t c = m[i]->hash.usr & 3;
-
-		bytes += m[i]->pkt_len;
-		cb[c] += m[i]->pkt_len;
-		cf[c]++;
-		if (unlikely(n->pcap != NULL))
+		sn[i].len = m[i]->pkt_len;
+		sn[i].class = (uint8_t)(m[i]->hash.usr & 3);
+		/* captured when first offered to the port (a frame the port takes
+		 * only on a later burst is not written twice) */
+		if (unlikely(n->pcap != NULL) && !(m[i]->hash.usr & TX_CAPTURED)) {
 			gcdl_pcap_write(n->pcap, now, rte_pktmbuf_mtod(m[i], const uint8_t *),
 					m[i]->data_len);
+			m[i]->hash.usr |= TX_CAPTURED;
+		}
+	}
+}
+
+static void
+count_sent(struct gcdl_node *n, const struct tx_snap *sn, uint16_t cnt)
+{
+	uint64_t bytes = 0, cb[4] = { 0 }, cf[4] = { 0 };
+
+	for (uint16_t i = 0; i < cnt; i++) {
+		bytes += sn[i].len;
+		cb[sn[i].class] += sn[i].len;
+		cf[sn[i].class]++;
 	}
 	node_count(n, GCDL_CTR_TX_FRAMES, cnt);
 	node_count(n, GCDL_CTR_TX_BYTES, bytes);
@@ -198,10 +220,13 @@ node_tx_flush(struct gcdl_node *n)
 			uint16_t want = (uint16_t)RTE_MIN(cnt, n->burst), sent;
 			struct rte_eth_link lk;
 
+			struct tx_snap sn[NODE_MAX_BURST];
+
 			/* a burst is too short to be descheduled in: no clock read */
+			snap_burst(n, &p->backlog[h], want, sn);
 			sent = rte_eth_tx_burst(p->id, 0, &p->backlog[h], want);
 			if (sent > 0) {
-				count_sent(n, &p->backlog[h], sent);
+				count_sent(n, sn, sent);
 				p->head += sent;
 				total += sent;
 			}
