@@ -330,11 +330,12 @@ main(int argc, char **argv)
 	}
 	printf("gcdl-sim: %u rounds%s in %.2f s (%.1f rounds/s): train_loss %.6f "
 	       "test_accuracy %.4f uplink %" PRIu64 " bits on the wire (%" PRIu64
-	       " payload), %" PRIu64 " frames, %" PRIu64 " straggler-rounds, %" PRIu64
-	       " frames lost\n",
+	       " payload), downlink %" PRIu64 " bits (%s), %" PRIu64 " frames, %" PRIu64
+	       " straggler-rounds, %" PRIu64 " frames lost\n",
 	       res.rounds, stop_requested ? " (stopped by signal)" : "", res.wall_s,
 	       res.wall_s > 0 ? res.rounds / res.wall_s : 0.0, res.train_loss, res.test_accuracy,
-	       res.uplink_bits, res.payload_bits, res.frames, res.stragglers, res.lost_frames);
+	       res.uplink_bits, res.payload_bits, res.downlink_bits,
+	       gcdl_downlink_name(prof.downlink), res.frames, res.stragglers, res.lost_frames);
 	if (summary_json != NULL) {
 		struct gcdl_node_summary node = { .role = "sim", .rounds = res.rounds, .in_sync = 1 };
 		struct gcdl_summary s = { .program = "gcdl-sim", .role = "sim", .nnodes = 1,

@@ -5,8 +5,9 @@
 #   scripts/plot.sh METRICS.csv [MORE.csv ...] -o OUT.png
 #
 # Writes one PNG (GCDL_PLOT_WIDTH x GCDL_PLOT_HEIGHT, default 1280x960) with
-# four panels: test accuracy and training loss against the round, and the
-# same two against the cumulative uplink bits on the wire. Each input file is
+# four panels: test accuracy and training loss against the round, and test
+# accuracy against the cumulative uplink bits and against the total bits
+# (uplink + downlink) on the wire. Each input file is
 # one line, labelled with its parent directory (for a file named metrics.csv)
 # or its base name, and the method column. Only rows with an evaluation
 # (non-empty train_loss and test_accuracy) are drawn.
@@ -15,7 +16,7 @@
 # or input (missing -o, unreadable file, wrong header, no evaluated row).
 set -euo pipefail
 
-HEADER='round,method,train_loss,test_accuracy,uplink_bits,stragglers,wall_ms'
+HEADER='round,method,train_loss,test_accuracy,uplink_bits,downlink_bits,stragglers,wall_ms'
 WIDTH=${GCDL_PLOT_WIDTH:-1280}
 HEIGHT=${GCDL_PLOT_HEIGHT:-960}
 
@@ -24,8 +25,9 @@ usage() {
 usage: $0 METRICS.csv [MORE.csv ...] -o OUT.png
 
 Draws a 2x2 grid of training curves into OUT.png (${WIDTH}x${HEIGHT} pixels):
-test accuracy and training loss against the round and against the uplink
-bits, one line per input file. Inputs are metrics CSV files written by
+test accuracy and training loss against the round, test accuracy against the
+uplink bits and against the total bits (uplink + downlink), one line per
+input file. Inputs are metrics CSV files written by
 gcdl or gcdl-sim --metrics, with the header
   $HEADER
 Only evaluated rows (non-empty train_loss and test_accuracy) are plotted.
@@ -98,7 +100,7 @@ gp_quote() {
 plots_round_acc=()
 plots_round_loss=()
 plots_bits_acc=()
-plots_bits_loss=()
+plots_total_acc=()
 i=0
 for f in "${inputs[@]}"; do
 	{ [ -f "$f" ] && [ -r "$f" ]; } || die "cannot read '$f'"
@@ -106,16 +108,16 @@ for f in "${inputs[@]}"; do
 	[ "$first" = "$HEADER" ] ||
 		die "'$f' is not a metrics CSV: its header is '$first', expected '$HEADER'"
 	data="$tmp/$i.dat"
-	# evaluated rows as "round accuracy loss bits"; the methods seen on stdout
+	# evaluated rows as "round accuracy loss uplink total"; the methods seen on stdout
 	rc=0
 	methods=$(awk -F, -v data="$data" -v file="$f" '
 		NR == 1 { next }
-		NF != 7 {
-			printf "plot.sh: %s line %d: %d fields, expected 7\n", file, NR, NF > "/dev/stderr"
+		NF != 8 {
+			printf "plot.sh: %s line %d: %d fields, expected 8\n", file, NR, NF > "/dev/stderr"
 			bad = 1; exit 2
 		}
 		$3 != "" && $4 != "" {
-			print $1, $4, $3, $5 > data
+			print $1, $4, $3, $5, $5 + $6 > data
 			n++
 			if (!($2 in seen)) { seen[$2] = 1; m = m (m == "" ? "" : "+") $2 }
 		}
@@ -136,7 +138,7 @@ for f in "${inputs[@]}"; do
 	plots_round_acc+=("$q using 1:2 with linespoints ls $((i % 8 + 1)) title $title")
 	plots_round_loss+=("$q using 1:3 with linespoints ls $((i % 8 + 1)) title $title")
 	plots_bits_acc+=("$q using 4:2 with linespoints ls $((i % 8 + 1)) title $title")
-	plots_bits_loss+=("$q using 4:3 with linespoints ls $((i % 8 + 1)) title $title")
+	plots_total_acc+=("$q using 5:2 with linespoints ls $((i % 8 + 1)) title $title")
 	i=$((i + 1))
 done
 
@@ -184,11 +186,11 @@ set format x '%.1s%c'
 set key bottom right
 plot $(join "${plots_bits_acc[@]}")
 
-set title 'Training loss vs uplink bits'
-set xlabel 'uplink bits on the wire (cumulative)'
-set ylabel 'training loss'
-set key top right
-plot $(join "${plots_bits_loss[@]}")
+set title 'Test accuracy vs total bits (uplink + downlink)'
+set xlabel 'uplink + downlink bits on the wire (cumulative)'
+set ylabel 'test accuracy'
+set key bottom right
+plot $(join "${plots_total_acc[@]}")
 
 unset multiplot
 set output

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gcdl/downlink.h"
 #include "gcdl/engine.h"
 #include "gcdl/job.h"
 #include "gcdl/quant.h"
@@ -31,6 +32,9 @@ small_profile(struct gcdl_profile *p, enum gcdl_method m)
 	p->momentum = 0.0;
 	p->scale_block = 8;
 	p->seed = 11;
+	/* the update as computed (float32): these tests check the optimizer's
+	 * arithmetic; the 1-bit downlink has tests of its own */
+	p->downlink = GCDL_DOWNLINK_FLOAT32;
 }
 
 static void
@@ -599,19 +603,163 @@ START_TEST(signsgd_majority_and_update)
 
 		for (uint32_t k = 0; k < 3; k++)
 			votes += ((j >> k) & 1) ? 1 : -1;
-		ck_assert_float_eq(u[j], votes > 0 ? 0.01f : -0.01f);
+		/* the vote downlink: the update written is the vote itself */
+		ck_assert_float_eq(u[j], votes > 0 ? 1.0f : -1.0f);
 	}
-	decode_with(e, vs, 0x3, 0, u, w0); /* two voters: ties give 0 */
-	for (uint32_t j = 0; j < dim; j++) {
-		int votes = (j & 1 ? 1 : -1) + ((j >> 1) & 1 ? 1 : -1);
+	decode_with(e, vs, 0x3, 0, u, w0); /* two voters: a tie is broken by the seeded bit */
+	{
+		uint32_t plus = 0, ties = 0;
 
-		ck_assert_float_eq(u[j], votes > 0 ? 0.01f : votes < 0 ? -0.01f : 0.0f);
+		for (uint32_t j = 0; j < dim; j++) {
+			int votes = (j & 1 ? 1 : -1) + ((j >> 1) & 1 ? 1 : -1);
+
+			if (votes != 0) {
+				ck_assert_float_eq(u[j], votes > 0 ? 1.0f : -1.0f);
+				continue;
+			}
+			/* 1 bit per coordinate: +-1, never 0 */
+			ck_assert(u[j] == 1.0f || u[j] == -1.0f);
+			ties++;
+			plus += u[j] > 0;
+		}
+		ck_assert_uint_gt(ties, 4);
+		ck_assert_uint_gt(plus, 0);
+		ck_assert_uint_lt(plus, ties);
+		/* a replica that steps from the vote lands where the aggregator did */
+		{
+			struct gcdl_job job2;
+			float *w2;
+
+			open_job(&job2, &prof);
+			memcpy(gcdl_engine_model(job2.engine), w0, sizeof(float) * dim);
+			ck_assert_int_eq(gcdl_engine_step(job2.engine, u, 0), 0);
+			w2 = gcdl_engine_model(job2.engine);
+			for (uint32_t j = 0; j < dim; j++)
+				ck_assert_float_eq(w2[j], w0[j] - 0.01f * u[j]);
+			gcdl_job_close(&job2);
+		}
+		/* the same round breaks the same ties: every replica agrees */
+		{
+			float *u2 = malloc(sizeof(float) * dim);
+
+			decode_with(e, vs, 0x3, 0, u2, w0);
+			ck_assert_mem_eq(u, u2, sizeof(float) * dim);
+			free(u2);
+		}
 	}
 	for (uint32_t k = 0; k < N; k++)
 		free(vs[k]);
 	free(u);
 	free(w0);
 	gcdl_job_close(&job);
+}
+END_TEST
+
+/* downlink.mode onebit: the engine applies q = C(u + e) with error feedback
+ * (gcdl/downlink.h), not u; q is +-(block mean) per block of the update
+ * frames, the residual carries u + e - q to the next round, and a frame
+ * encoded from q decodes to q bit for bit (what a worker applies). */
+START_TEST(onebit_downlink_error_feedback)
+{
+	struct gcdl_profile prof;
+	struct gcdl_job job, ref;
+	struct gcdl_engine *e, *f;
+	float *vs[N], *q, *u, *w0, *e0, *back;
+	uint8_t payload[9000];
+	uint32_t dim, l, s;
+
+	small_profile(&prof, GCDL_METHOD_ONEBIT_GC);
+	prof.downlink = GCDL_DOWNLINK_ONEBIT;
+	open_job(&job, &prof);
+	prof.downlink = GCDL_DOWNLINK_FLOAT32;
+	open_job(&ref, &prof);
+	e = job.engine;
+	f = ref.engine;
+	dim = gcdl_engine_dim(e);
+	l = gcdl_engine_downlink_chunk_coords(e);
+	s = prof.scale_block;
+	ck_assert_int_eq(gcdl_engine_downlink_type(e), GCDL_MSG_UPDATE1);
+	ck_assert_int_eq(gcdl_engine_downlink_type(f), GCDL_MSG_UPDATE);
+	ck_assert_ptr_nonnull(gcdl_engine_residual(e));
+	ck_assert_ptr_null(gcdl_engine_residual(f));
+	q = malloc(sizeof(float) * dim);
+	u = malloc(sizeof(float) * dim);
+	w0 = malloc(sizeof(float) * dim);
+	e0 = calloc(dim, sizeof(float));
+	back = malloc(sizeof(float) * dim);
+	for (uint32_t k = 0; k < N; k++) {
+		vs[k] = malloc(sizeof(float) * dim);
+		ck_assert_int_eq(gcdl_engine_worker_gradient(e, 0, k, 0, gcdl_engine_model(e),
+							     vs[k]), 0);
+	}
+	memcpy(w0, gcdl_engine_model(e), sizeof(float) * dim);
+	for (int round = 0; round < 3; round++) {
+		gcdl_engine_begin_round(e, (uint32_t)round);
+		for (uint32_t k = 0; k < N; k++)
+			for (uint32_t c = 0; c < gcdl_engine_chunks(e); c++)
+				deliver(e, k, (uint32_t)round, vs[k], c);
+		gcdl_engine_close_round(e, q, NULL);
+		/* the replica took q */
+		for (uint32_t j = 0; j < dim; j++)
+			ck_assert_float_eq(gcdl_engine_model(e)[j], w0[j] - q[j]);
+		memcpy(gcdl_engine_model(e), w0, sizeof(float) * dim);
+		decode_with(f, vs, 0xf, (uint32_t)round, u, w0);
+		/* q: +-mean|u + e| per block; e' = u + e - q */
+		for (uint32_t c0 = 0; c0 < dim; c0 += l) {
+			uint32_t clen = dim - c0 < l ? dim - c0 : l;
+
+			for (uint32_t b0 = 0; b0 < clen; b0 += s) {
+				uint32_t n = clen - b0 < s ? clen - b0 : s;
+				double sum = 0;
+
+				for (uint32_t j = c0 + b0; j < c0 + b0 + n; j++)
+					sum += fabsf(u[j] + e0[j]);
+				for (uint32_t j = c0 + b0; j < c0 + b0 + n; j++) {
+					float x = u[j] + e0[j];
+
+					ck_assert_float_eq(fabsf(q[j]), (float)(sum / n));
+					ck_assert((x >= 0) == (q[j] >= 0));
+					e0[j] = x - q[j];
+				}
+			}
+		}
+		ck_assert_mem_eq(gcdl_engine_residual(e), e0, sizeof(float) * dim);
+		/* frames of q decode to q, bit for bit */
+		for (uint32_t c0 = 0; c0 < dim; c0 += l) {
+			uint32_t clen = dim - c0 < l ? dim - c0 : l;
+			size_t len = gcdl_downlink_encode(q + c0, clen, s, payload);
+
+			ck_assert_uint_eq(len, gcdl_frame_payload_len(GCDL_MSG_UPDATE1, clen, s));
+			ck_assert_int_eq(gcdl_downlink_decode(payload, clen, s, back + c0), 0);
+		}
+		ck_assert_mem_eq(back, q, sizeof(float) * dim);
+	}
+	/* a bad scale is refused */
+	{
+		float nanv = NAN;
+
+		gcdl_downlink_encode(q, l < dim ? l : dim, s, payload);
+		gcdl_frame_put_floats(payload, &nanv, 1);
+		ck_assert_int_eq(gcdl_downlink_decode(payload, l < dim ? l : dim, s, back), -EDOM);
+	}
+	/* the round's downlink on the wire: the 1-bit frames of the model, once */
+	{
+		uint64_t want = 0;
+
+		for (uint32_t c0 = 0; c0 < dim; c0 += l)
+			want += gcdl_frame_wire_bytes(gcdl_frame_payload_len(
+					GCDL_MSG_UPDATE1, dim - c0 < l ? dim - c0 : l, s));
+		ck_assert_uint_eq(gcdl_engine_downlink_bytes(e, 0, dim, NULL), want);
+	}
+	for (uint32_t k = 0; k < N; k++)
+		free(vs[k]);
+	free(q);
+	free(u);
+	free(w0);
+	free(e0);
+	free(back);
+	gcdl_job_close(&job);
+	gcdl_job_close(&ref);
 }
 END_TEST
 
@@ -759,6 +907,7 @@ main(void)
 	tcase_add_test(pos, onebit_statistically_unbiased);
 	tcase_add_test(pos, arrival_order_does_not_matter);
 	tcase_add_test(pos, signsgd_majority_and_update);
+	tcase_add_test(pos, onebit_downlink_error_feedback);
 	tcase_add_test(pos, optimizer_momentum_and_schedules);
 	tcase_add_test(pos, float_payload_round_trips);
 	tcase_add_test(pos, decode_round_is_close_round_without_step);

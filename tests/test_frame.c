@@ -59,6 +59,7 @@ chunk_len_of(int type)
 {
 	switch (type) {
 	case GCDL_MSG_ONEBIT:
+	case GCDL_MSG_UPDATE1:
 		return L_ONEBIT;
 	case GCDL_MSG_FLOAT:
 	case GCDL_MSG_UPDATE:
@@ -74,7 +75,7 @@ chunk_len_of(int type)
 static bool
 has_coords(int type)
 {
-	return type >= GCDL_MSG_ONEBIT && type <= GCDL_MSG_MODEL;
+	return (type >= GCDL_MSG_ONEBIT && type <= GCDL_MSG_MODEL) || type == GCDL_MSG_UPDATE1;
 }
 
 static void
@@ -122,7 +123,7 @@ fx_init(struct fx *f, int type, uint32_t chunk, uint16_t ctl_len)
 		h->chunk = chunk;
 		h->first_coord = first;
 		h->coord_count = DIM - first < l ? DIM - first : l;
-		h->scale_block = type == GCDL_MSG_ONEBIT ? SB : 0;
+		h->scale_block = type == GCDL_MSG_ONEBIT || type == GCDL_MSG_UPDATE1 ? SB : 0;
 		h->payload_len = (uint16_t)gcdl_frame_payload_len(type, h->coord_count,
 								  h->scale_block);
 	} else {
@@ -845,7 +846,7 @@ START_TEST(test_names)
 	};
 	static const char *const types[GCDL_MSG__COUNT] = {
 		NULL,	   "onebit", "float",  "sign",   "update", "model",
-		"hello", "config", "resync", "commit", "repair",
+		"hello", "config", "resync", "commit", "repair", "update1",
 	};
 
 	for (int i = 0; i < GCDL_DROP__COUNT; i++)
@@ -860,7 +861,8 @@ END_TEST
 START_TEST(test_payload_len)
 {
 	for (int t = GCDL_MSG_HELLO; t <= GCDL_MSG__COUNT; t++)
-		ck_assert_uint_eq(gcdl_frame_payload_len(t, 100, 0), 0);
+		ck_assert_uint_eq(gcdl_frame_payload_len(t, 100, 0),
+				  t == GCDL_MSG_UPDATE1 ? 4 + 13 : 0);
 	ck_assert_uint_eq(gcdl_frame_payload_len(0, 100, 0), 0);
 	ck_assert_uint_eq(gcdl_frame_payload_len(-3, 100, 0), 0);
 	for (int t = GCDL_MSG_ONEBIT; t <= GCDL_MSG_MODEL; t++)
@@ -882,6 +884,8 @@ START_TEST(test_payload_len)
 			  4 * (size_t)UINT32_MAX);
 	ck_assert_uint_eq(gcdl_frame_payload_len(GCDL_MSG_SIGN, 9, 256), 2);
 	ck_assert_uint_eq(gcdl_frame_payload_len(GCDL_MSG_SIGN, 8, 0), 1);
+	/* the 1-bit update is laid out as a 1-bit gradient */
+	ck_assert_uint_eq(gcdl_frame_payload_len(GCDL_MSG_UPDATE1, 4520, 256), 18 * 4 + 565);
 }
 END_TEST
 
@@ -894,7 +898,9 @@ START_TEST(test_chunk_coords_range)
 	ck_assert_uint_eq(gcdl_frame_chunk_coords(GCDL_MSG_SIGN, UINT32_MAX, 0), 0);
 	/* types without coordinates */
 	for (int t = GCDL_MSG_HELLO; t <= GCDL_MSG__COUNT; t++)
-		ck_assert_uint_eq(gcdl_frame_chunk_coords(t, 1500, 0), 0);
+		ck_assert_uint_eq(gcdl_frame_chunk_coords(t, 1500, 0),
+				  t == GCDL_MSG_UPDATE1 ? gcdl_frame_chunk_coords(GCDL_MSG_ONEBIT, 1500, 0)
+							: 0);
 	ck_assert_uint_eq(gcdl_frame_chunk_coords(0, 1500, 0), 0);
 	/* not even one block: mtu 44 leaves 8 bytes, a block of 256 needs 36 */
 	ck_assert_uint_eq(gcdl_frame_chunk_coords(GCDL_MSG_ONEBIT, 44, 256), 0);

@@ -310,14 +310,16 @@ struct updates {
 
 /* After worker k sent its gradient of round `at`, before the aggregator's
  * update: an update of that round from another MAC (taken before), and one
- * from the aggregator's MAC with a NaN (a worker exited 1 on it before). */
+ * from the aggregator's MAC with a NaN (a worker exited 1 on it before), as
+ * 1-bit update frames (downlink.mode onebit, the default): block scales then
+ * sign bits. */
 static void
 update_hook(struct cluster *c, uint32_t i, void *arg)
 {
 	struct updates *u = arg;
 	uint32_t k = i - 1;
-	uint8_t wk[6], agg[6], pl[84 * 4];
-	float v[84];
+	uint8_t wk[6], agg[6], pl[64];
+	float s[2] = { 0.5f, 0.5f };
 	struct gcdl_frame_hdr fh;
 
 	if (i == 0 || u->done[k] || rounds_done(c->node[0]) != u->at ||
@@ -326,15 +328,15 @@ update_hook(struct cluster *c, uint32_t i, void *arg)
 	u->done[k] = 1;
 	mac_of(wk, k, 1);
 	mac_of(agg, k, 0);
-	for (int j = 0; j < 84; j++)
-		v[j] = 0.5f;
-	gcdl_frame_put_floats(pl, v, 84);
-	hdr_of(&fh, c, GCDL_MSG_UPDATE, 4, u->at, EVIL, wk);
+	memset(pl, 0x5a, sizeof(pl));
+	gcdl_frame_put_floats(pl, s, 2);
+	hdr_of(&fh, c, GCDL_MSG_UPDATE1, 4, u->at, EVIL, wk);
 	fh.coord_count = 84;
-	fh.payload_len = sizeof(pl);
+	fh.scale_block = 64;
+	fh.payload_len = (uint16_t)gcdl_frame_payload_len(GCDL_MSG_UPDATE1, 84, 64);
 	inject(c, k, 1, &fh, pl, NULL);
-	v[40] = __builtin_nanf("");
-	gcdl_frame_put_floats(pl, v, 84);
+	s[1] = __builtin_nanf("");
+	gcdl_frame_put_floats(pl, s, 2);
 	memcpy(fh.src, agg, 6);
 	inject(c, k, 1, &fh, pl, NULL);
 }

@@ -215,8 +215,11 @@ START_TEST(repair_rejects)
 	buf[11] = 1; /* reserved field */
 	ck_assert_int_eq(gcdl_mesh_repair_decode(buf, len, C, N, &r), GCDL_MESH_DROP_RESERVED);
 	memcpy(buf, good, len);
-	buf[9] = N; /* server N: not a node, not ANY */
+	buf[9] = N + 1; /* server N + 1: not a node, not the aggregator (N), not ANY */
 	ck_assert_int_eq(gcdl_mesh_repair_decode(buf, len, C, N, &r), GCDL_MESH_DROP_SERVER);
+	buf[9] = N; /* the aggregator of a star's relay */
+	ck_assert_int_eq(gcdl_mesh_repair_decode(buf, len, C, N, &r), 0);
+	ck_assert_uint_eq(r.server, N);
 	memcpy(buf, good, len);
 	buf[15] = 0;
 	ck_assert_int_eq(gcdl_mesh_repair_decode(buf, len, C, N, &r), GCDL_MESH_DROP_COUNT);
@@ -260,8 +263,9 @@ START_TEST(create_rejects)
 	} while (0)
 	BAD(nodes, 0);
 	BAD(nodes, 4097);
-	BAD(self, N);
-	BAD(committer, N);
+	/* N is the aggregator of a star's relay (outside the set); beyond it, nothing */
+	BAD(self, N + 1);
+	BAD(committer, N + 1);
 	BAD(repair_tries, 0);
 	BAD(max_payload, 0);
 	BAD(max_payload, GCDL_MTU_MAX + 1);
@@ -541,6 +545,7 @@ mesh_profile(struct gcdl_profile *p)
 	p->scale_block = 8;
 	p->mtu = 64;       /* 40 coordinates per frame: several chunks */
 	p->seed = 5;
+	p->topology = GCDL_TOPO_MESH; /* no downlink: every peer applies its own update */
 }
 
 struct cluster {

@@ -154,6 +154,92 @@ START_TEST(star_equals_sim)
 }
 END_TEST
 
+/* Every downlink mode (METHOD.md "Downlink") computes gcdl-sim's model for
+ * its profile, and counts the downlink as gcdl-sim does (each frame once);
+ * relay and float32 give the same model (the update is exact either way),
+ * onebit another (its update is compressed, with error feedback). */
+START_TEST(star_downlink_modes_equal_sim)
+{
+	static const enum gcdl_downlink modes[] = { GCDL_DOWNLINK_RELAY, GCDL_DOWNLINK_ONEBIT,
+						    GCDL_DOWNLINK_FLOAT32 };
+	const uint32_t R = 20;
+	float *models[3];
+	uint32_t dim = 0;
+
+	for (int i = 0; i < 3; i++) {
+		struct gcdl_profile p;
+		struct cluster c;
+		struct gcdl_job job;
+		char err[256];
+		uint64_t sim_dl;
+
+		dp_test_profile(&p, R);
+		p.downlink = modes[i];
+		star(&c, &p, NULL, NULL);
+		ck_assert_int_eq(run(&c), 0);
+		models[i] = dp_test_sim_model(&p, &dim);
+		for (uint32_t k = 0; k <= 4; k++)
+			assert_model(c.node[k], models[i], dim, k ? "worker" : "aggregator");
+		/* the downlink's bytes: the sim's, from the same frames */
+		ck_assert_msg(gcdl_job_open(&job, &p, 1, err, sizeof(err)) == 0, "%s", err);
+		{
+			struct gcdl_sim_result r;
+
+			ck_assert_int_eq(gcdl_sim_run(&job, NULL, &r), 0);
+			sim_dl = r.downlink_bits / 8;
+		}
+		gcdl_job_close(&job);
+		ck_assert_uint_eq(ctr(c.node[0], GCDL_CTR_DOWNLINK_WIRE_BYTES), sim_dl);
+		ck_assert_uint_gt(sim_dl, 0);
+		ck_assert_uint_eq(ctr(c.node[0], GCDL_CTR_DOWNLINK_REPAIRS), 0);
+		for (uint32_t k = 1; k <= 4; k++)
+			ck_assert_uint_eq(ctr(c.node[k], GCDL_CTR_APPLIED), R);
+		cluster_close(&c);
+	}
+	ck_assert_mem_eq(models[0], models[2], sizeof(float) * dim);
+	ck_assert_int_ne(memcmp(models[1], models[2], sizeof(float) * dim), 0);
+	for (int i = 0; i < 3; i++)
+		free(models[i]);
+}
+END_TEST
+
+/* 5% of the downlink's frames (each port's copy) not sent: in every mode the
+ * workers ask for what they miss and the replicas end equal to the
+ * aggregator's model, without a resync. */
+START_TEST(star_downlink_loss_repaired)
+{
+	static const enum gcdl_downlink modes[] = { GCDL_DOWNLINK_RELAY, GCDL_DOWNLINK_ONEBIT,
+						    GCDL_DOWNLINK_FLOAT32 };
+	const uint32_t R = 60;
+
+	for (int i = 0; i < 3; i++) {
+		struct gcdl_profile p;
+		struct cluster c;
+		uint64_t asked = 0;
+
+		dp_test_profile(&p, R);
+		p.downlink = modes[i];
+		p.deadline_us = 20000;
+		p.fault_downlink_drop_p = 0.05;
+		star(&c, &p, NULL, NULL);
+		ck_assert_int_eq(run(&c), 0);
+		ck_assert_uint_gt(ctr(c.node[0], GCDL_CTR_FAULT_DROPPED), 0);
+		ck_assert_uint_gt(ctr(c.node[0], GCDL_CTR_DOWNLINK_REPAIRS), 0);
+		ck_assert_uint_gt(ctr(c.node[0], GCDL_CTR_DOWNLINK_REPAIR_BYTES), 0);
+		ck_assert_uint_eq(ctr(c.node[0], GCDL_CTR_JOINS), 4);
+		for (uint32_t k = 1; k <= 4; k++) {
+			asked += ctr(c.node[k], GCDL_CTR_DOWNLINK_REPAIRS);
+			ck_assert_msg(ctr(c.node[k], GCDL_CTR_JOINS) == 1, "mode %d worker %u: %lu joins, %lu resync requests", i, k - 1, (unsigned long)ctr(c.node[k], GCDL_CTR_JOINS), (unsigned long)ctr(c.node[k], GCDL_CTR_RESYNC_REQUESTS));
+			ck_assert_uint_eq(ctr(c.node[k], GCDL_CTR_APPLIED), R);
+			assert_model(c.node[k], gcdl_node_model(c.node[0], NULL, NULL, NULL),
+				     gcdl_engine_dim(c.job.engine), "replica");
+		}
+		ck_assert_uint_gt(asked, 0);
+		cluster_close(&c);
+	}
+}
+END_TEST
+
 /* Bernoulli stragglers: the skipped worker-rounds are the aggregator's
  * stragglers, and (every frame of the others in time) the model is still
  * gcdl-sim's. */
@@ -377,6 +463,8 @@ node_suite(void)
 	tcase_add_test(t, no_worker_joins);
 	tcase_add_test(t, no_worker_contributes);
 	tcase_add_test(t, star_equals_sim);
+	tcase_add_test(t, star_downlink_modes_equal_sim);
+	tcase_add_test(t, star_downlink_loss_repaired);
 	tcase_add_test(t, star_bernoulli_equals_sim);
 	tcase_add_test(t, star_faults_drop);
 	tcase_add_test(t, star_late_frames);

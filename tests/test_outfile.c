@@ -168,7 +168,7 @@ START_TEST(checkpoint_load_checks_type_and_size)
 	snprintf(path, sizeof(path), "%s/huge.bin", dir);
 	f = fopen(path, "w");
 	ck_assert_ptr_nonnull(f);
-	ck_assert_int_eq(ftruncate(fileno(f), (off_t)3 << 30), 0);
+	ck_assert_int_eq(ftruncate(fileno(f), (off_t)16 << 30), 0);
 	fclose(f);
 	ck_assert_int_eq(gcdl_checkpoint_load(path, &ck, err, sizeof(err)), -EBADMSG);
 	ck_assert_msg(strstr(err, "larger than any") != NULL, "%s", err);

@@ -322,6 +322,7 @@ START_TEST(packet_loss_drops_frames)
 	ls_profile(&p, GCDL_METHOD_SGC);
 	p.rounds = 40;
 	p.mtu = 64; /* a few float32 coordinates per frame: several chunks per worker */
+	p.downlink = GCDL_DOWNLINK_FLOAT32; /* a 1-bit update frame of 256 would not fit */
 	ck_assert_msg(gcdl_job_open(&job, &p, 1, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_uint_gt(gcdl_engine_chunks(job.engine), 1);
 	o.packet_loss = 1.0;

@@ -15,12 +15,13 @@
  * stragglers, rounds closed, ...), so the metrics and summaries continue
  * where they stopped.
  *
- * File layout (little-endian): "GCDLCKPT", version (u32, 2), header length
+ * File layout (little-endian): "GCDLCKPT", version (u32, 3), header length
  * (u32, 96), round, dim, workers, partitions, redundancy, layout kind,
  * method, number of totals T (u32 each), profile hash, layout hash, seed,
- * hash of the totals' names (u64 each), 16 bytes of zeros; then T u64
- * totals in the order of the counter list, dim float32 of model and dim of
- * momentum, then the CRC-32 (zlib) of everything before.
+ * hash of the totals' names (u64 each), whether the downlink's residual
+ * follows (u32, 0 or 1), 12 bytes of zeros; then T u64 totals in the order
+ * of the counter list, dim float32 of model, dim of momentum and, if so,
+ * dim of residual, then the CRC-32 (zlib) of everything before.
  */
 #ifndef GCDL_CHECKPOINT_H
 #define GCDL_CHECKPOINT_H
@@ -37,7 +38,7 @@ extern "C" {
 struct gcdl_engine;
 struct gcdl_profile;
 
-#define GCDL_CHECKPOINT_VERSION 2
+#define GCDL_CHECKPOINT_VERSION 3
 
 /** A checkpoint in memory. */
 struct gcdl_checkpoint {
@@ -54,6 +55,8 @@ struct gcdl_checkpoint {
 	uint64_t totals[GCDL_CTR__COUNT];
 	float *model;            /**< dim values */
 	float *momentum;         /**< dim values */
+	float *residual;         /**< dim values: the downlink's error feedback (downlink.mode
+				  *   onebit), or NULL */
 	int owned;               /**< model and momentum are the checkpoint's (load) */
 };
 

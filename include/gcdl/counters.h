@@ -56,6 +56,16 @@ extern "C" {
 	  "payload bytes of the accepted gradient frames")                                  \
 	_(UPLINK_WIRE_BYTES, uplink_wire_bytes, GCDL_CTR_F_RESUME,                          \
 	  "on-the-wire bytes of the accepted gradient frames (the metrics' uplink_bits / 8)") \
+	_(DOWNLINK_WIRE_BYTES, downlink_wire_bytes, GCDL_CTR_F_RESUME,                      \
+	  "on-the-wire bytes of the rounds' downlink, each frame once (a multicast frame once)") \
+	_(DOWNLINK_REPAIR_BYTES, downlink_repair_bytes, GCDL_CTR_F_RESUME,                  \
+	  "on-the-wire bytes of downlink frames sent again on request (the metrics' "        \
+	  "downlink_bits / 8 is this plus downlink_wire_bytes)")                            \
+	_(DOWNLINK_REPAIRS, downlink_repairs, 0,                                            \
+	  "downlink frames sent again on request (aggregator) or asked for (worker)")       \
+	_(REPAIRS_UNHELD, repairs_unheld, 0,                                                \
+	  "repair requests for an update the aggregator does not hold (its round not closed yet, " \
+	  "or no longer kept: the worker resyncs)")                                         \
 	_(DOWNLINK_TX_FRAMES, downlink_tx_frames, 0, "update and model frames sent")        \
 	_(DOWNLINK_TX_BYTES, downlink_tx_bytes, 0, "bytes of those")                        \
 	_(DOWNLINK_RX_FRAMES, downlink_rx_frames, 0, "valid update and model frames received") \

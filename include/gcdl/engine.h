@@ -47,7 +47,9 @@ struct gcdl_round_info {
 	uint64_t frames;          /**< gradient frames accepted this round */
 	uint64_t duplicates;      /**< duplicate frames ignored this round */
 	uint64_t payload_bytes;   /**< payload bytes of accepted frames */
-	uint64_t wire_bytes;      /**< on-the-wire bytes of accepted frames (gcdl_frame_wire_bytes) */
+	uint64_t wire_bytes;      /**< on-the-wire bytes of accepted frames (gcdl_profile_wire_bytes) */
+	uint64_t downlink_bytes;  /**< on-the-wire bytes of the round's downlink, each frame
+				   *   once (gcdl_engine_downlink_bytes() of the whole model) */
 	double lr;                /**< step size used */
 };
 
@@ -196,7 +198,12 @@ int gcdl_engine_ingest(struct gcdl_engine *e, const struct gcdl_frame_hdr *hdr,
 
 /**
  * Close the round: decode the gradient estimate, take the optimizer step on
- * the engine's replica, and write the update u (w_{t+1} = w_t - u).
+ * the engine's replica, and write the update u (w_{t+1} = w_t - u). When the
+ * downlink is compressed (gcdl_profile_downlink_compressed()) the update
+ * written and applied is q = C(u + e) with error feedback (gcdl/downlink.h);
+ * with signsgd_mv's vote downlink (gcdl_profile_downlink_vote()) @p update
+ * receives the vote (+-1, 0 where no worker voted), from which every replica
+ * steps (gcdl_engine_step()).
  *
  * @param e       the engine.
  * @param update  receives dim values, or NULL.
@@ -204,6 +211,20 @@ int gcdl_engine_ingest(struct gcdl_engine *e, const struct gcdl_frame_hdr *hdr,
  * @return 0, or -EINVAL for NULL @p e.
  */
 int gcdl_engine_close_round(struct gcdl_engine *e, float *update, struct gcdl_round_info *info);
+
+/**
+ * Take the optimizer step of round @p round on the engine's replica (its
+ * model and momentum) from a gradient estimate: what a replica that did not
+ * decode the round itself does with signsgd_mv's vote downlink
+ * (gcdl_profile_downlink_vote()). The same arithmetic as
+ * gcdl_engine_close_round() after its decode.
+ *
+ * @param e      the engine.
+ * @param g      dim values.
+ * @param round  the round (its step size).
+ * @return 0, or -EINVAL for NULL.
+ */
+int gcdl_engine_step(struct gcdl_engine *e, const float *g, uint32_t round);
 
 /**
  * Decode the gradient estimate of the frames accepted so far in this round,
@@ -219,6 +240,53 @@ int gcdl_engine_close_round(struct gcdl_engine *e, float *update, struct gcdl_ro
  * @return 0, or -EINVAL for NULL @p e or @p g.
  */
 int gcdl_engine_decode_round(struct gcdl_engine *e, float *g, struct gcdl_round_info *info);
+
+/**
+ * The downlink's error-feedback residual (downlink.mode onebit), for
+ * checkpoints.
+ *
+ * @param e  the engine.
+ * @return dim floats, or NULL when the update is not compressed.
+ */
+float *gcdl_engine_residual(struct gcdl_engine *e);
+
+/**
+ * The type of the round's update frames: GCDL_MSG_UPDATE1 when the update is
+ * compressed to 1 bit (gcdl_profile_downlink_compressed()) or is signsgd_mv's
+ * vote (gcdl_profile_downlink_vote()), else
+ * GCDL_MSG_UPDATE (float32). (downlink.mode relay sends no update: the
+ * accepted uplink frames and a commit.)
+ *
+ * @param e  the engine.
+ * @return the type.
+ */
+enum gcdl_msg_type gcdl_engine_downlink_type(const struct gcdl_engine *e);
+
+/**
+ * Coordinates per update frame: those of a 1-bit gradient frame for
+ * GCDL_MSG_UPDATE1 (the uplink's chunks, for a 1-bit method), of a float32
+ * frame for GCDL_MSG_UPDATE.
+ *
+ * @param e  the engine.
+ * @return L, or 0 for NULL.
+ */
+uint32_t gcdl_engine_downlink_chunk_coords(const struct gcdl_engine *e);
+
+/**
+ * Wire bytes of the round's downlink for the coordinates [first,
+ * first+count) (a sharded aggregator's range), each frame once as a
+ * multicast sends it: the update frames that hold a coordinate of the range;
+ * for downlink.mode relay the round's accepted frames (@p info->wire_bytes)
+ * and the commit; 0 in a mesh.
+ *
+ * @param e      the engine.
+ * @param first  first coordinate.
+ * @param count  coordinates.
+ * @param info   the closed round's counts (relay), or NULL.
+ * @return the bytes.
+ */
+uint64_t gcdl_engine_downlink_bytes(const struct gcdl_engine *e, uint32_t first, uint32_t count,
+				    const struct gcdl_round_info *info);
 
 /**
  * Apply an update to a replica: w <- w - u.

@@ -23,8 +23,8 @@
  *       .  16  tag          only with GCDL_FRAME_FLAG_AUTH: keyed BLAKE2b-128 of
  *                           the EtherType to the payload's end (gcdl/auth.h)
  *
- * Payloads: 1-bit gradient = block scales (float32, big-endian) then packed
- * bits; float32 gradient, update and model = coord_count big-endian float32;
+ * Payloads: 1-bit gradient and 1-bit update = block scales (float32,
+ * big-endian) then packed bits; float32 gradient, update and model = coord_count big-endian float32;
  * sign = packed bits only; hello/config/resync carry opaque bytes whose
  * meaning belongs to the control protocol (coord_count = 0); commit and
  * repair carry the mesh's contribution sets (gcdl/mesh.h, coord_count = 0).
@@ -69,7 +69,10 @@ enum gcdl_msg_type {
 	GCDL_MSG_CONFIG,     /**< configuration / shard assignment */
 	GCDL_MSG_RESYNC,     /**< resync request */
 	GCDL_MSG_COMMIT,     /**< mesh: the round's committed contribution set (gcdl/mesh.h) */
-	GCDL_MSG_REPAIR,     /**< mesh: request for missing contributions or a commit */
+	GCDL_MSG_REPAIR,     /**< mesh: request for missing contributions or a commit;
+			      *   star: a worker's request for missing downlink frames */
+	GCDL_MSG_UPDATE1,    /**< the round's update at 1 bit per coordinate: block scales
+			      *   and sign bits, as a 1-bit gradient (downlink.mode onebit) */
 	GCDL_MSG__COUNT
 };
 

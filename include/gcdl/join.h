@@ -272,6 +272,13 @@ struct gcdl_link {
 	uint8_t mac[6];
 	uint16_t port;
 	uint32_t resync_tries;   /**< resyncs in a row without an answer */
+	/* the downlink (set and used by the transport) */
+	uint32_t update_frames;  /**< frames of a round's update that hold a coordinate of
+				  *   the range (float32 or 1-bit frames) */
+	uint32_t seen_round;     /**< the latest round of an update frame seen from it */
+	uint64_t repair_at;      /**< when to ask again for the missing frames of the
+				  *   update of `round` (0: not armed) */
+	uint32_t repair_tries;   /**< requests for the update of `round` so far */
 };
 
 /**

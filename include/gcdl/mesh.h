@@ -81,7 +81,7 @@ extern "C" {
 	_(RESERVED, reserved, "a reserved field or unknown flag is not 0")                  \
 	_(PADDING, padding, "a set bit beyond chunks*nodes")                                \
 	_(COUNT, count, "count is not the number of set bits")                              \
-	_(SERVER, server, "repair server is neither a node nor any")                        \
+	_(SERVER, server, "repair server is neither a node, the aggregator, nor any")        \
 	_(EMPTY, empty, "repair asks for nothing")                                          \
 	_(COMMITTER, committer, "commit from a node that is not the committer")             \
 	_(ROUND, round, "commit or repair for a round this node does not hold")
@@ -117,8 +117,11 @@ struct gcdl_mesh_repair {
 struct gcdl_mesh_params {
 	uint32_t nodes;         /**< N: nodes = workers, 1..4096 */
 	uint32_t chunks;        /**< C: uplink chunks per worker and round */
-	uint32_t self;          /**< this node's id, < nodes */
-	uint32_t committer;     /**< the node that commits (0), < nodes */
+	uint32_t self;          /**< this node's id, < nodes; or nodes: the aggregator of a
+				 *   star (downlink.mode relay), which holds and commits but
+				 *   does not contribute */
+	uint32_t committer;     /**< the node that commits: 0 in a mesh, nodes (the
+				 *   aggregator) in a star's relay */
 	uint32_t repair_tries;  /**< repair requests per round before leaving the replica set, >= 1 */
 	size_t max_payload;     /**< largest gradient payload (gcdl_engine_max_payload()) */
 };

@@ -2,9 +2,12 @@
 /**
  * @file
  * The per-round metrics CSV shared by gcdl-sim and gcdl:
- * `round,method,train_loss,test_accuracy,uplink_bits,stragglers,wall_ms`.
+ * `round,method,train_loss,test_accuracy,uplink_bits,downlink_bits,stragglers,wall_ms`.
  * train_loss and test_accuracy are empty on rounds without evaluation;
- * uplink_bits is cumulative, on the wire, headers included.
+ * uplink_bits is cumulative, on the wire, headers included; so is
+ * downlink_bits, counting each frame the aggregator sends down once (a
+ * multicast frame once, whatever N is), repairs included, the model sent at a
+ * join or resync not.
  */
 #ifndef GCDL_METRICS_H
 #define GCDL_METRICS_H
@@ -17,7 +20,8 @@ extern "C" {
 #endif
 
 /** The CSV header line, without the newline. */
-#define GCDL_METRICS_HEADER "round,method,train_loss,test_accuracy,uplink_bits,stragglers,wall_ms"
+#define GCDL_METRICS_HEADER \
+	"round,method,train_loss,test_accuracy,uplink_bits,downlink_bits,stragglers,wall_ms"
 
 /** One row. */
 struct gcdl_metrics_row {
@@ -27,6 +31,7 @@ struct gcdl_metrics_row {
 	double train_loss;
 	double test_accuracy;
 	uint64_t uplink_bits;  /**< cumulative */
+	uint64_t downlink_bits; /**< cumulative, sent: each downlink frame once (a multicast frame once) */
 	uint32_t stragglers;   /**< this round */
 	double wall_ms;        /**< this round, from its start until it actually closed */
 };

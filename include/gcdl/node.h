@@ -84,9 +84,14 @@ struct gcdl_node_conf {
 	uint32_t inject_garbage;      /**< self-test frames per round (gcdl/selftest.h) */
 	uint32_t inject_hostile;      /**< the same, needs @ref auth */
 	const int *stop;              /**< stop request (atomic load), or NULL */
-	int local;                    /**< part of a local cluster: no lingering after the
-				       *   last round, no final evaluation of a worker's
-				       *   replica (the cluster compares replicas) */
+	int local;                    /**< part of a local cluster: no final evaluation of
+				       *   a worker's replica (the cluster compares replicas) */
+	/** a local cluster's count of its workers that are done: a worker adds
+	 *  itself, an aggregator lingers after its last round (to repair the
+	 *  downlink, answer resyncs) until it reaches local_workers; NULL: a
+	 *  multi-host node, whose aggregator lingers NODE_LINGER_US */
+	uint32_t *local_finished;
+	uint32_t local_workers;       /**< the workers of the local cluster */
 };
 
 struct gcdl_node;

@@ -84,6 +84,15 @@ enum gcdl_topology {
 	GCDL_TOPO__COUNT
 };
 
+/** What the aggregator sends down each round (downlink.mode, METHOD.md "Downlink"). */
+enum gcdl_downlink {
+	GCDL_DOWNLINK_RELAY = 0,  /**< the accepted 1-bit uplink frames and a commit; every
+				   *   replica decodes and steps itself */
+	GCDL_DOWNLINK_ONEBIT,     /**< the update, scaled sign per block, error feedback */
+	GCDL_DOWNLINK_FLOAT32,    /**< the update as float32 */
+	GCDL_DOWNLINK__COUNT
+};
+
 /** A job's profile. Field comments give the INI section.key. */
 struct gcdl_profile {
 	/* [job] */
@@ -149,6 +158,11 @@ struct gcdl_profile {
 	uint32_t join_wait_ms;           /**< network.join_wait_ms */
 	uint32_t absent_rounds;          /**< network.absent_rounds */
 	uint32_t idle_timeout_ms;        /**< network.idle_timeout_ms */
+	/* [downlink] */
+	enum gcdl_downlink downlink;     /**< downlink.mode */
+	char downlink_group[GCDL_PROFILE_STR]; /**< downlink.group ("": from job.job_id) */
+	uint32_t repair_us;              /**< downlink.repair_us */
+	uint32_t repair_tries;           /**< downlink.repair_tries */
 	/* [dataplane] */
 	uint32_t burst;                  /**< dataplane.burst */
 	uint32_t ring_size;              /**< dataplane.ring_size */
@@ -158,6 +172,7 @@ struct gcdl_profile {
 	uint32_t synthetic_gradient;     /**< dataplane.synthetic_gradient */
 	/* [faults] (gcdl/faults.h) */
 	double fault_drop_p;             /**< faults.drop_p */
+	double fault_downlink_drop_p;    /**< faults.downlink_drop_p */
 	double fault_dup_p;              /**< faults.dup_p */
 	uint32_t fault_reorder_window;   /**< faults.reorder_window */
 	double fault_corrupt_p;          /**< faults.corrupt_p */
@@ -250,6 +265,48 @@ int gcdl_profile_open(struct gcdl_profile *p, const char *path,
  * @param d           receives the replication.
  * @return 0, or -EINVAL for NULL arguments.
  */
+/**
+ * Whether the aggregator compresses its update to 1 bit per coordinate with
+ * error feedback (gcdl/downlink.h): downlink.mode onebit, for every method
+ * but signsgd_mv; never in a mesh (no downlink).
+ *
+ * @param p  the profile.
+ * @return non-zero when compressed.
+ */
+int gcdl_profile_downlink_compressed(const struct gcdl_profile *p);
+
+/**
+ * Whether the downlink is signsgd_mv's majority vote, 1 bit per coordinate
+ * (downlink.mode onebit or float32; relay sends the signs themselves): every
+ * replica takes the optimizer step from the vote itself (with its own
+ * momentum), so the vote is exact in every mode.
+ *
+ * @param p  the profile.
+ * @return non-zero for a vote downlink.
+ */
+int gcdl_profile_downlink_vote(const struct gcdl_profile *p);
+
+/**
+ * Bytes a frame with this payload takes on the wire: Ethernet header, gcdl
+ * header, payload, the 16-byte tag when frames carry one, padding to the
+ * 60-byte minimum, FCS.
+ *
+ * @param p            the profile (job.key_file).
+ * @param payload_len  the payload's bytes.
+ * @return the bytes.
+ */
+size_t gcdl_profile_wire_bytes(const struct gcdl_profile *p, size_t payload_len);
+
+/**
+ * The multicast MAC of the downlink: downlink.group, or when empty
+ * 03:67:63:64:JJ:JJ with the low 16 bits of job.job_id.
+ *
+ * @param p    the profile.
+ * @param mac  receives the address.
+ * @return 0, or -EINVAL for NULL or a group that is not one multicast MAC.
+ */
+int gcdl_profile_downlink_group(const struct gcdl_profile *p, uint8_t mac[6]);
+
 /**
  * The MTU a frame's header and payload may fill: coding.mtu, less the
  * 16-byte tag when frames carry one (job.key_file set). Every frame of the
@@ -349,6 +406,14 @@ int gcdl_method_parse(const char *name, enum gcdl_method *method);
  * @return a static string, "unknown" outside the enum.
  */
 const char *gcdl_method_name(enum gcdl_method method);
+
+/**
+ * The name of a downlink mode (downlink.mode).
+ *
+ * @param mode  the mode.
+ * @return a static string, "unknown" outside the enum.
+ */
+const char *gcdl_downlink_name(enum gcdl_downlink mode);
 
 #ifdef __cplusplus
 }

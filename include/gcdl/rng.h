@@ -48,6 +48,10 @@ void gcdl_rng_philox(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[
 int gcdl_rng_stream(uint64_t seed, uint32_t round, uint32_t worker, uint32_t chunk,
 		    uint64_t first, uint32_t *out, size_t n);
 
+/** The worker id of the stream that breaks tied signsgd_mv votes, keyed by
+ *  (seed, round, this, chunk): no worker has it. */
+#define GCDL_RNG_VOTE_WORKER 0xFFFFFFFFu
+
 /** Domains of the sequential generator; each gives independent streams. */
 enum gcdl_rng_domain {
 	GCDL_RNG_LAYOUT = 1,

@@ -40,6 +40,7 @@ struct gcdl_sim_result {
 	uint64_t frames;          /**< uplink frames accepted */
 	uint64_t payload_bits;    /**< uplink payload bits (cumulative) */
 	uint64_t uplink_bits;     /**< uplink on-the-wire bits (cumulative) */
+	uint64_t downlink_bits;   /**< downlink on-the-wire bits sent, each frame once */
 	uint64_t stragglers;      /**< worker-rounds missed */
 	uint64_t lost_frames;     /**< uplink frames dropped by the simulated packet loss */
 	double wall_s;            /**< run time */

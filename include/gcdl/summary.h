@@ -56,6 +56,7 @@ struct gcdl_worker_row {
 	uint32_t last_round;         /**< latest round it sent for + 1 (0: none) */
 };
 
+#define GCDL_SUMMARY_MAX_THREADS 64 /**< threads listed (the rest are summed in cpu_s) */
 #define GCDL_SUMMARY_MAX_PORTS 64
 
 /** One port of a node. */
@@ -63,6 +64,13 @@ struct gcdl_port_summary {
 	uint16_t id;             /**< ethdev port id */
 	char name[64];           /**< its device name */
 	char mac[18];            /**< "aa:bb:cc:dd:ee:ff" */
+};
+
+/** One thread of the process and the CPU time it used so far (user + system). */
+struct gcdl_thread_summary {
+	int tid;                 /**< the kernel's thread id */
+	char name[16];           /**< its name (lcore-worker-N, eal-intr-thread, gcdl, ...) */
+	double cpu_s;            /**< CPU seconds, from /proc/self/task/TID/stat */
 };
 
 /** One node of the run. */
@@ -109,6 +117,9 @@ struct gcdl_summary {
 	struct gcdl_counters total; /**< counters summed, figures the largest, over the nodes */
 	uint32_t nnodes;
 	struct gcdl_node_summary *nodes;
+	uint32_t nthreads;       /**< the process's threads at the end of the run */
+	struct gcdl_thread_summary threads[GCDL_SUMMARY_MAX_THREADS];
+	double cpu_s;            /**< the whole process's CPU seconds (getrusage) */
 };
 
 /**

@@ -4,10 +4,12 @@
  * probed for a multi-host node), the nodes on their lcores, the run, the
  * replica check and the summary.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cblas.h>
@@ -469,6 +471,58 @@ assemble(struct gcdl_dp *dp, struct gcdl_summary *s)
 	s->have_crc = 1;
 }
 
+/* The process's threads and their CPU time (user + system) from
+ * /proc/self/task/TID/stat, and the whole process's from getrusage(): what a
+ * run costs, every thread of it (lcores, the main thread, the EAL's). */
+static void
+threads_cpu(struct gcdl_summary *s)
+{
+	double tick = (double)sysconf(_SC_CLK_TCK);
+	struct rusage ru;
+	struct dirent *de;
+	DIR *d;
+
+	if (getrusage(RUSAGE_SELF, &ru) == 0)
+		s->cpu_s = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+			   (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+	d = opendir("/proc/self/task");
+	if (d == NULL || tick <= 0) {
+		if (d != NULL)
+			closedir(d);
+		return;
+	}
+	while ((de = readdir(d)) != NULL && s->nthreads < GCDL_SUMMARY_MAX_THREADS) {
+		struct gcdl_thread_summary *t = &s->threads[s->nthreads];
+		char path[300], buf[512], *open, *close;
+		unsigned long long ut = 0, st = 0;
+		FILE *f;
+
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/stat", de->d_name);
+		f = fopen(path, "r");
+		if (f == NULL)
+			continue;
+		if (fgets(buf, sizeof(buf), f) == NULL) {
+			fclose(f);
+			continue;
+		}
+		fclose(f);
+		/* tid (comm) state ppid ... utime(14) stime(15): comm may hold spaces */
+		open = strchr(buf, '(');
+		close = strrchr(buf, ')');
+		if (open == NULL || close == NULL || close < open ||
+		    sscanf(close + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+			   &ut, &st) != 2)
+			continue;
+		t->tid = atoi(de->d_name);
+		snprintf(t->name, sizeof(t->name), "%.*s", (int)(close - open - 1), open + 1);
+		t->cpu_s = (double)(ut + st) / tick;
+		s->nthreads++;
+	}
+	closedir(d);
+}
+
 void
 gcdl_dp_summary(struct gcdl_dp *dp, struct gcdl_summary *s)
 {
@@ -497,6 +551,7 @@ gcdl_dp_summary(struct gcdl_dp *dp, struct gcdl_summary *s)
 	s->nnodes = dp->nnodes;
 	s->nodes = dp->ns;
 	gcdl_summary_total(s);
+	threads_cpu(s);
 	if (dp->nnodes == 0)
 		return;
 	/* the node that owns the run: aggregator 0, peer 0, or this node */

@@ -68,6 +68,7 @@ struct gcdl_dp {
 	struct gcdl_node **nodes;
 	uint32_t nnodes;
 	uint32_t naggs;                 /* how many of nodes are aggregators */
+	uint32_t workers_done;          /* local: workers done (gcdl_node_conf.local_finished) */
 	struct dp_group groups[DP_MAX_GROUPS];
 	uint32_t ngroups;
 	unsigned main_lcore;

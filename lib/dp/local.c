@@ -181,13 +181,21 @@ make_node(struct gcdl_dp *dp, uint32_t i, char *err, size_t errlen)
 		if (j == i || (!mesh && (i < dp->naggs) == (j < dp->naggs)))
 			continue;
 		li = i < j ? link_of(dp, i, j) : link_of(dp, j, i);
-		/* locally administered: 02:67:63 ("gc"), the link, the side */
+		/* locally administered: 02:67:63 ("gc"), the link, the side; an
+		 * aggregator has one MAC on all its ports (02:67:63:ff:a:ff), as a
+		 * host with one NIC would: its downlink frame is built once and
+		 * every port sends the same mbuf */
 		macs[np][0] = 0x02;
 		macs[np][1] = 0x67;
 		macs[np][2] = 0x63;
 		macs[np][3] = (uint8_t)(li >> 8);
 		macs[np][4] = (uint8_t)li;
 		macs[np][5] = (uint8_t)side;
+		if (!mesh && i < dp->naggs) {
+			macs[np][3] = 0xff;
+			macs[np][4] = (uint8_t)i;
+			macs[np][5] = 0xff;
+		}
 		ports[np++] = (uint16_t)dp->links[li].port[side];
 	}
 	if (mesh) {
@@ -205,6 +213,10 @@ make_node(struct gcdl_dp *dp, uint32_t i, char *err, size_t errlen)
 	c.macs = (const uint8_t (*)[6])macs;
 	c.socket = g->socket;
 	c.local = 1;
+	if (!mesh) {
+		c.local_finished = &dp->workers_done;
+		c.local_workers = p->workers;
+	}
 	/* the self-tests come from worker 0 (peer 1; peer 0 when it is alone) */
 	inject_from = mesh ? (dp->nnodes > 1 ? 1 : 0) : dp->naggs;
 	if (i == inject_from) {

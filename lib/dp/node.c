@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +90,7 @@ frame_class(int type)
 	case GCDL_MSG_SIGN:
 		return CLASS_UPLINK;
 	case GCDL_MSG_UPDATE:
+	case GCDL_MSG_UPDATE1:
 	case GCDL_MSG_MODEL:
 		return CLASS_DOWNLINK;
 	case GCDL_MSG_HELLO:
@@ -162,22 +164,23 @@ struct tx_snap {
 	uint8_t class;
 };
 
-#define TX_CAPTURED 0x4 /* hash.usr: already written to the capture */
-
+/* Snapshot the burst backlog[head .. head + cnt) of port p; with --pcap,
+ * write the entries not written yet (a frame the port takes only on a later
+ * burst is not written twice; a frame sent on several ports is written once
+ * per port, as a capture of each port would show it). */
 static void
-snap_burst(struct gcdl_node *n, struct rte_mbuf **m, uint16_t cnt, struct tx_snap *sn)
+snap_burst(struct gcdl_node *n, struct node_port *p, struct rte_mbuf **m, uint16_t cnt,
+	   struct tx_snap *sn)
 {
 	uint64_t now = n->pcap != NULL ? rte_rdtsc() : 0;
 
 	for (uint16_t i = 0; i < cnt; i++) {
 		sn[i].len = m[i]->pkt_len;
 		sn[i].class = (uint8_t)(m[i]->hash.usr & 3);
-		/* captured when first offered to the port (a frame the port takes
-		 * only on a later burst is not written twice) */
-		if (unlikely(n->pcap != NULL) && !(m[i]->hash.usr & TX_CAPTURED)) {
+		if (unlikely(n->pcap != NULL) && (int32_t)(p->head + i - p->captured) >= 0) {
 			gcdl_pcap_write(n->pcap, now, rte_pktmbuf_mtod(m[i], const uint8_t *),
 					m[i]->data_len);
-			m[i]->hash.usr |= TX_CAPTURED;
+			p->captured = p->head + i + 1;
 		}
 	}
 }
@@ -223,7 +226,7 @@ node_tx_flush(struct gcdl_node *n)
 			struct tx_snap sn[NODE_MAX_BURST];
 
 			/* a burst is too short to be descheduled in: no clock read */
-			snap_burst(n, &p->backlog[h], want, sn);
+			snap_burst(n, p, &p->backlog[h], want, sn);
 			sent = rte_eth_tx_burst(p->id, 0, &p->backlog[h], want);
 			if (sent > 0) {
 				count_sent(n, sn, sent);
@@ -351,6 +354,8 @@ node_send_raw(struct gcdl_node *n, uint16_t pi, const uint8_t dst[6], const uint
 	m->pkt_len = (uint32_t)len;
 	if (flags & NODE_RAW_SELFTEST)
 		tx_queue_as(n, pi, m, CLASS_OTHER);
+	else if (flags & NODE_RAW_DOWNLINK)
+		tx_queue_as(n, pi, m, CLASS_DOWNLINK);
 	else
 		node_tx_queue(n, pi, m);
 	return 0;
@@ -400,30 +405,46 @@ node_image_fini(struct node_image *img)
 	memset(img, 0, sizeof(*img));
 }
 
+/* Coordinates per frame of an image of this type. */
+static uint32_t
+image_chunk_coords(const struct gcdl_node *n, int type)
+{
+	return type == GCDL_MSG_UPDATE1 ? n->dl_coords : n->mc;
+}
+
 void
 node_image_encode(struct gcdl_node *n, struct node_image *img, int type, uint32_t round,
 		  const float *vec, uint32_t first, uint32_t count)
 {
+	uint32_t l = image_chunk_coords(n, type);
 	struct gcdl_frame_hdr h;
 	uint32_t f = 0;
 
 	img->type = type;
 	img->round = round;
 	img->frames = 0;
+	img->first_chunk = first / l;
 	if (count == 0)
 		return;
 	node_hdr(n, &h, type, round);
-	for (uint32_t c = first / n->mc; c <= (first + count - 1) / n->mc; c++, f++) {
-		uint32_t lo = c * n->mc;
-		uint32_t cnt = RTE_MIN(n->mc, n->dim - lo);
+	for (uint32_t c = first / l; c <= (first + count - 1) / l; c++, f++) {
+		uint32_t lo = c * l;
+		uint32_t cnt = RTE_MIN(l, n->dim - lo);
 		uint8_t *dst = img->data + (size_t)f * img->stride;
 		ssize_t len;
 
 		h.chunk = c;
 		h.first_coord = lo;
 		h.coord_count = cnt;
-		h.payload_len = (uint16_t)(4 * cnt);
-		gcdl_frame_put_floats(n->payload, vec + lo, cnt);
+		if (type == GCDL_MSG_UPDATE1) {
+			h.scale_block = (uint16_t)n->prof.scale_block;
+			h.payload_len = (uint16_t)gcdl_downlink_encode(vec + lo, cnt,
+								      n->prof.scale_block, n->payload);
+		} else {
+			h.scale_block = 0;
+			h.payload_len = (uint16_t)(4 * cnt);
+			gcdl_frame_put_floats(n->payload, vec + lo, cnt);
+		}
 		/* addresses are patched in per destination */
 		len = gcdl_frame_encode(&h, n->payload, dst, img->stride);
 		if (len >= 0 && node_tx_key(n, type) != NULL)
@@ -431,6 +452,157 @@ node_image_encode(struct gcdl_node *n, struct node_image *img, int type, uint32_
 		img->len[f] = (uint16_t)(len > 0 ? len : 0);
 	}
 	img->frames = f;
+}
+
+/* One frame of an image, addressed, in a fresh mbuf (NULL: no mbuf). */
+static struct rte_mbuf *
+image_frame(struct gcdl_node *n, const struct node_image *img, uint32_t fi, uint16_t pi,
+	    const uint8_t dst[6])
+{
+	struct rte_mbuf *m = node_alloc(n);
+	uint16_t len = img->len[fi];
+	uint8_t *f;
+
+	if (m == NULL)
+		return NULL;
+	f = rte_pktmbuf_mtod(m, uint8_t *);
+	rte_memcpy(f, img->data + (size_t)fi * img->stride, len);
+	memcpy(f, dst, 6);
+	memcpy(f + 6, n->port[pi].mac, 6);
+	m->data_len = len;
+	m->pkt_len = len;
+	return m;
+}
+
+int
+node_image_resend(struct gcdl_node *n, const struct node_image *img, uint32_t chunk, uint16_t pi,
+		  const uint8_t dst[6])
+{
+	struct rte_mbuf *m;
+	uint32_t fi;
+
+	if (chunk < img->first_chunk || chunk - img->first_chunk >= img->frames)
+		return -ENOENT;
+	fi = chunk - img->first_chunk;
+	if (img->len[fi] == 0)
+		return -ENOENT;
+	m = image_frame(n, img, fi, pi, dst);
+	if (m == NULL)
+		return -ENOBUFS;
+	node_tx_queue(n, pi, m);
+	return img->len[fi];
+}
+
+/* faults.downlink_drop_p: keep, for each port, whether this frame's copy is
+ * sent; the ports that keep it are left in out. @return how many. */
+static uint16_t
+fault_ports(struct gcdl_node *n, const uint16_t *ports, uint16_t nports, uint16_t *out)
+{
+	uint16_t k = 0;
+
+	for (uint16_t i = 0; i < nports; i++) {
+		if (n->dl_drop != 0 && gcdl_rng_u32(&n->dl_fault) < n->dl_drop) {
+			node_count(n, GCDL_CTR_FAULT_DROPPED, 1);
+			continue;
+		}
+		out[k++] = ports[i];
+	}
+	return k;
+}
+
+int
+node_group_send(struct gcdl_node *n, const uint8_t *frame, size_t len, const uint16_t *all,
+		uint16_t nall)
+{
+	uint16_t ports[NODE_MAX_PORTS], nports = fault_ports(n, all, nall, ports);
+	uint16_t p = 0;
+
+	while (p < nports) {
+		uint16_t q = p + 1, refs;
+		struct rte_mbuf *m = node_alloc(n);
+		uint8_t *f;
+
+		while (q < nports && memcmp(n->port[ports[q]].mac, n->port[ports[p]].mac, 6) == 0)
+			q++;
+		if (m == NULL || rte_pktmbuf_tailroom(m) < len) {
+			rte_pktmbuf_free(m);
+			node_count(n, GCDL_CTR_TX_FAILED, q - p);
+			return -ENOBUFS;
+		}
+		f = rte_pktmbuf_mtod(m, uint8_t *);
+		memcpy(f, frame, len);
+		memcpy(f, n->group, 6);
+		memcpy(f + 6, n->port[ports[p]].mac, 6);
+		m->data_len = (uint16_t)len;
+		m->pkt_len = (uint32_t)len;
+		refs = q - p;
+		if (refs > 1)
+			rte_mbuf_refcnt_update(m, (int16_t)(refs - 1));
+		for (uint16_t r = p; r < q; r++)
+			tx_queue_as(n, ports[r], m, CLASS_DOWNLINK);
+		p = q;
+	}
+	return 0;
+}
+
+uint32_t
+node_group_feed(struct gcdl_node *n, struct node_stream *s, const uint16_t *ports,
+		uint16_t nports)
+{
+	uint32_t queued = 0;
+
+	while (s->img != NULL) {
+		struct node_image *img = s->img;
+		uint32_t room = UINT32_MAX, cnt;
+
+		if (s->next == img->frames || nports == 0) {
+			img->users--;
+			s->img = NULL;
+			break;
+		}
+		for (uint16_t i = 0; i < nports; i++) {
+			uint32_t backlog = NODE_BACKLOG - node_tx_room(n, ports[i]);
+
+			room = RTE_MIN(room, backlog < NODE_FEED_MAX ? NODE_FEED_MAX - backlog : 0);
+		}
+		cnt = RTE_MIN(img->frames - s->next, room);
+		if (cnt == 0)
+			break;
+		for (uint32_t i = 0; i < cnt; i++) {
+			struct rte_mbuf *m = NULL;
+			uint16_t p = 0, kept[NODE_MAX_PORTS];
+			uint16_t nk = fault_ports(n, ports, nports, kept);
+
+			/* one mbuf for the ports that share a MAC (the frame's source):
+			 * built once, each port holding a reference (net_ring passes the
+			 * pointer on; memif and af_packet copy it out), never N copies */
+			while (p < nk) {
+				uint16_t q = p + 1, refs;
+
+				while (q < nk && memcmp(n->port[kept[q]].mac,
+							n->port[kept[p]].mac, 6) == 0)
+					q++;
+				m = image_frame(n, img, s->next + i, kept[p], n->group);
+				if (m == NULL)
+					break;
+				refs = q - p;
+				if (refs > 1)
+					rte_mbuf_refcnt_update(m, (int16_t)(refs - 1));
+				for (uint16_t r = p; r < q; r++)
+					node_tx_queue(n, kept[r], m);
+				p = q;
+			}
+			if (nk > 0 && m == NULL) {
+				cnt = i;
+				break;
+			}
+		}
+		s->next += cnt;
+		queued += cnt;
+		if (cnt == 0)
+			break;
+	}
+	return queued;
 }
 
 uint32_t
@@ -537,7 +709,9 @@ node_decode(struct gcdl_node *n, const struct rte_mbuf *m, struct gcdl_frame_hdr
 		node_count(n, GCDL_CTR_DROP(rc), 1);
 		return rc;
 	}
-	switch (frame_class(hdr->type)) {
+	/* a worker gets gradient frames only as the relay's downlink */
+	switch (frame_class(hdr->type) == CLASS_UPLINK && n->conf.role == GCDL_NODE_WORKER
+			? CLASS_DOWNLINK : frame_class(hdr->type)) {
 	case CLASS_UPLINK:
 		node_count(n, GCDL_CTR_UPLINK_RX_FRAMES, 1);
 		node_count(n, GCDL_CTR_UPLINK_RX_BYTES, len);
@@ -713,6 +887,16 @@ gcdl_node_create(const struct gcdl_node_conf *c, char *err, size_t errlen)
 	n->chunk_coords = gcdl_engine_chunk_coords(n->e);
 	n->mc = gcdl_frame_chunk_coords(GCDL_MSG_MODEL, gcdl_profile_frame_mtu(p), 0);
 	n->mchunks = (n->dim + n->mc - 1) / n->mc;
+	/* the round's downlink: its frames' type and size, and where they go */
+	n->dl_type = gcdl_engine_downlink_type(n->e);
+	n->dl_coords = gcdl_engine_downlink_chunk_coords(n->e);
+	n->dl_chunks = (n->dim + n->dl_coords - 1) / n->dl_coords;
+	gcdl_profile_downlink_group(p, n->group);
+	n->vote = gcdl_profile_downlink_vote(p);
+	n->steps = n->vote || (p->downlink == GCDL_DOWNLINK_RELAY && p->topology != GCDL_TOPO_MESH);
+	gcdl_rng_init(&n->dl_fault, p->fault_seed ? p->fault_seed : p->seed, GCDL_RNG_FAULT,
+		      0xD0D0u, c->id);
+	n->dl_drop = (uint32_t)fmin(p->fault_downlink_drop_p * 4294967296.0, 4294967295.0);
 	if (c->role == GCDL_NODE_AGGREGATOR && n->k > n->chunks) {
 		gcdl_seterr(err, errlen, "network.aggregators %u: this model has only %u uplink "
 			    "chunks to share among them", n->k, n->chunks);
@@ -799,6 +983,11 @@ gcdl_node_poll(struct gcdl_node *n, struct gcdl_loop *lp)
 		rc += (int)node_tx_flush(n);
 	if (n->rc != 0)
 		return n->rc;
+	if (n->finished && !n->counted_done && n->conf.role == GCDL_NODE_WORKER &&
+	    n->conf.local_finished != NULL) {
+		n->counted_done = 1;
+		__atomic_fetch_add(n->conf.local_finished, 1, __ATOMIC_RELEASE);
+	}
 	return rc;
 }
 
@@ -818,6 +1007,9 @@ gcdl_node_done(const struct gcdl_node *n)
 			return 0;
 	if (n->a != NULL && !node_agg_drained(n))
 		return 0;
+	if (n->linger_until != 0 && n->conf.local_finished != NULL &&
+	    __atomic_load_n(n->conf.local_finished, __ATOMIC_ACQUIRE) >= n->conf.local_workers)
+		return 1; /* every worker of the local cluster is done */
 	return n->linger_until == 0 || rte_rdtsc() >= n->linger_until;
 }
 

@@ -13,8 +13,12 @@
  *   closing t:    decode + optimizer step (gcdl_engine_close_round), the end
  *                 of the round (evaluation, metrics row, progress, checkpoint:
  *                 gcdl/round_end.h), the update of a's coordinate range
- *                 encoded once as an image and streamed to every joined worker,
- *                 then t+1 opens;
+ *                 (float32, or 1 bit with error feedback: downlink.mode)
+ *                 encoded once as an image and sent once to the downlink's
+ *                 multicast group on every port with a joined worker (ports
+ *                 that share a MAC share each mbuf), then t+1 opens; the
+ *                 images of the last NODE_DL_KEEP rounds are kept: a worker
+ *                 that missed frames asks for them (REPAIR, unicast);
  *   any time:     a hello or resync is answered with a config and a's range of
  *                 the model w_t (an image of it, shared by every worker that
  *                 asks in round t);
@@ -80,7 +84,9 @@ struct node_agg {
 	uint64_t *answered;             /* N: TSC of the last answer to each worker */
 	uint64_t answer_tsc;
 	float *update;
-	struct node_image img[NODE_IMAGES];
+	struct node_image img[NODE_IMAGES];   /* models (joins, resyncs) */
+	struct node_image upd[NODE_DL_KEEP];  /* the updates of the last rounds, by t % KEEP */
+	struct agg_queue gq;                  /* updates on their way to the group */
 };
 
 static void
@@ -148,6 +154,9 @@ node_agg_init(struct gcdl_node *n, char *err, size_t errlen)
 	for (int i = 0; i < NODE_IMAGES; i++)
 		if (node_image_init(n, &a->img[i], n->mchunks) != 0)
 			goto nomem;
+	for (int i = 0; i < NODE_DL_KEEP; i++)
+		if (node_image_init(n, &a->upd[i], RTE_MAX(n->mchunks, n->dl_chunks)) != 0)
+			goto nomem;
 	if (n->conf.resume != NULL) {
 		char why[384];
 
@@ -159,10 +168,18 @@ node_agg_init(struct gcdl_node *n, char *err, size_t errlen)
 	gcdl_engine_frame_limits(n->e, 0, p->rounds - 1, &n->lim);
 	n->lim.chunk_coords[GCDL_MSG_HELLO] = 1;
 	n->lim.chunk_coords[GCDL_MSG_RESYNC] = 1;
+	n->lim.chunk_coords[GCDL_MSG_REPAIR] = 1;
 	gcdl_deadline_init(&a->dl, p);
+	{
+		int rc = node_relay_init(n, err, errlen);
+
+		if (rc != 0)
+			return rc;
+	}
 	/* after --resume the workers join at the checkpoint's round and model */
 	a->t = n->re.first_round;
 	gcdl_engine_begin_round(n->e, a->t);
+	node_relay_open(n, a->t);
 	a->join_until = rte_rdtsc() + node_us_tsc(n, (double)p->join_wait_ms * 1000);
 	a->spin_tsc = node_us_tsc(n, NODE_DEADLINE_SPIN_US);
 	a->answer_tsc = node_us_tsc(n, AGG_ANSWER_US);
@@ -190,6 +207,9 @@ node_agg_fini(struct gcdl_node *n)
 		return;
 	for (int i = 0; i < NODE_IMAGES; i++)
 		node_image_fini(&a->img[i]);
+	for (int i = 0; i < NODE_DL_KEEP; i++)
+		node_image_fini(&a->upd[i]);
+	node_relay_fini(n);
 	free(a->jw);
 	free(a->q);
 	free(a->arr);
@@ -211,23 +231,25 @@ free_image(struct node_agg *a)
 	return NULL;
 }
 
-/* The image of a's range of the model of round t (shared by every worker
- * that asks in that round), or NULL when every image is busy. */
+/* The image of a's range of the model (GCDL_MSG_MODEL) or, for a relay's
+ * worker, the momentum (GCDL_MSG_UPDATE) at the start of round t (shared by
+ * every worker that asks in that round), or NULL when every image is busy. */
 static struct node_image *
-model_image(struct gcdl_node *n, uint32_t t)
+model_image(struct gcdl_node *n, uint32_t t, int type)
 {
 	struct node_agg *a = n->a;
 	struct node_image *img;
 
 	for (int i = 0; i < NODE_IMAGES; i++) {
 		img = &a->img[i];
-		if (img->users > 0 && img->type == GCDL_MSG_MODEL && img->round == t)
+		if (img->users > 0 && img->type == type && img->round == t)
 			return img;
 	}
 	img = free_image(a);
 	if (img != NULL)
-		node_image_encode(n, img, GCDL_MSG_MODEL, t, gcdl_engine_model(n->e), a->coord_first,
-				  a->coord_count);
+		node_image_encode(n, img, type, t, type == GCDL_MSG_MODEL ? gcdl_engine_model(n->e)
+									   : gcdl_engine_momentum(n->e),
+				  a->coord_first, a->coord_count);
 	return img;
 }
 
@@ -248,12 +270,55 @@ push(struct node_agg *a, uint32_t k, struct node_image *img)
 	return 0;
 }
 
-/* Feed every worker's queued images into its port's backlog. */
+/* The ports the downlink's group goes out on: every port with a joined
+ * worker, those that share a MAC next to each other (they share each mbuf). */
+static uint16_t
+group_ports(const struct gcdl_node *n, uint16_t *ports)
+{
+	const struct node_agg *a = n->a;
+	uint8_t used[NODE_MAX_PORTS] = { 0 };
+	uint16_t np = 0;
+
+	for (uint32_t k = 0; k < n->n; k++) {
+		uint16_t pi = a->jw[k].port;
+
+		if (a->jw[k].joined && pi < n->nports && !used[pi]) {
+			used[pi] = 1;
+			ports[np++] = pi;
+		}
+	}
+	for (uint16_t i = 1; i < np; i++)
+		for (uint16_t j = i; j > 0 && memcmp(n->port[ports[j - 1]].mac,
+						       n->port[ports[j]].mac, 6) > 0; j--) {
+			uint16_t t = ports[j];
+
+			ports[j] = ports[j - 1];
+			ports[j - 1] = t;
+		}
+	return np;
+}
+
+/* Feed the queued updates to the group on every port with a joined worker,
+ * then every worker's queued images into its port's backlog. */
 static uint32_t
 feed(struct gcdl_node *n)
 {
 	struct node_agg *a = n->a;
 	uint32_t total = 0;
+
+	if (a->gq.len > 0) {
+		uint16_t ports[NODE_MAX_PORTS], np = group_ports(n, ports);
+
+		while (a->gq.len > 0) {
+			struct node_stream *s = &a->gq.s[a->gq.head];
+
+			total += node_group_feed(n, s, ports, np);
+			if (s->img != NULL)
+				break; /* a backlog is full */
+			a->gq.head = (a->gq.head + 1) % AGG_QUEUE;
+			a->gq.len--;
+		}
+	}
 
 	for (uint32_t k = 0; k < n->n; k++) {
 		struct agg_queue *q = &a->q[k];
@@ -274,6 +339,8 @@ feed(struct gcdl_node *n)
 int
 node_agg_drained(const struct gcdl_node *n)
 {
+	if (n->a->gq.len > 0)
+		return 0;
 	for (uint32_t k = 0; k < n->n; k++)
 		if (n->a->q[k].len > 0)
 			return 0;
@@ -348,10 +415,17 @@ answer(struct gcdl_node *n, uint16_t pi, const uint8_t dst[6], uint32_t k, uint6
 	drop_queue(a, k);
 	node_send(n, pi, dst, &h, n->payload, node_tx_key(n, GCDL_MSG_CONFIG));
 	{
-		struct node_image *img = model_image(n, t);
+		struct node_image *img = model_image(n, t, GCDL_MSG_MODEL);
 
 		if (img == NULL || push(a, k, img) != 0)
 			node_count(n, GCDL_CTR_TX_FAILED, 1); /* the worker asks again */
+		/* relay and a vote: the worker takes the optimizer step itself: the
+		 * momentum too */
+		if (n->steps) {
+			img = model_image(n, t, GCDL_MSG_UPDATE);
+			if (img == NULL || push(a, k, img) != 0)
+				node_count(n, GCDL_CTR_TX_FAILED, 1);
+		}
 	}
 }
 
@@ -554,6 +628,11 @@ on_gradient(struct gcdl_node *n, const struct gcdl_loop *lp, const struct gcdl_f
 	}
 	node_count(n, GCDL_CTR_UPLINK_ACCEPTED, 1);
 	node_count(n, GCDL_CTR_INGEST_COORDS, hdr->coord_count);
+	if (n->relay != NULL) {
+		uint16_t ports[NODE_MAX_PORTS], np = group_ports(n, ports);
+
+		node_relay_accepted(n, hdr, pl, ports, np);
+	}
 	row_add(&row->accepted, 1);
 	row_add(&row->accepted_since_join, 1);
 	a->got++;
@@ -572,6 +651,54 @@ on_gradient(struct gcdl_node *n, const struct gcdl_loop *lp, const struct gcdl_f
 	}
 	if (a->open && a->expected > 0 && a->got >= a->expected)
 		close_round(n, lp, rte_rdtsc(), HOW_COMPLETE);
+}
+
+/* A worker asks again for frames of the update of a round (GCDL_MSG_REPAIR:
+ * first chunk, count, one bit per chunk): sent again, unicast, from the kept
+ * image, while it is kept (else the worker resyncs). */
+static void
+on_repair(struct gcdl_node *n, const struct gcdl_frame_hdr *hdr, const uint8_t *pl)
+{
+	struct node_agg *a = n->a;
+	const struct gcdl_join_worker *w = &a->jw[hdr->sender];
+	const struct node_image *img = &a->upd[hdr->round % NODE_DL_KEEP];
+	uint32_t first, count;
+
+	if (hdr->sender >= n->n || !w->joined || memcmp(hdr->src, w->mac, 6) != 0) {
+		node_count(n, GCDL_CTR_DROP(GCDL_DROP_SENDER), 1);
+		return;
+	}
+	if (n->relay != NULL) {
+		node_relay_serve(n, w->port, hdr, pl);
+		return;
+	}
+	if (hdr->payload_len < 8) {
+		node_count(n, GCDL_CTR_DROP(GCDL_DROP_PAYLOAD), 1);
+		return;
+	}
+	first = (uint32_t)pl[0] << 24 | (uint32_t)pl[1] << 16 | (uint32_t)pl[2] << 8 | pl[3];
+	count = (uint32_t)pl[4] << 24 | (uint32_t)pl[5] << 16 | (uint32_t)pl[6] << 8 | pl[7];
+	if (count > n->dl_chunks || first > n->dl_chunks - count ||
+	    hdr->payload_len != 8 + (count + 7) / 8) {
+		node_count(n, GCDL_CTR_DROP(GCDL_DROP_PAYLOAD), 1);
+		return;
+	}
+	if (img->frames == 0 || img->round != hdr->round || img->type != n->dl_type) {
+		/* not closed yet (the worker asks again), or no longer kept (it resyncs) */
+		node_count(n, GCDL_CTR_REPAIRS_UNHELD, 1);
+		return;
+	}
+	for (uint32_t i = 0; i < count; i++) {
+		int len;
+
+		if (!(pl[8 + i / 8] >> (i % 8) & 1))
+			continue;
+		len = node_image_resend(n, img, first + i, w->port, w->mac);
+		if (len > 0) {
+			node_count(n, GCDL_CTR_DOWNLINK_REPAIRS, 1);
+			node_count(n, GCDL_CTR_DOWNLINK_REPAIR_BYTES, (uint64_t)len + GCDL_ETH_FCS_LEN);
+		}
+	}
 }
 
 /* Receive on every port. @return frames handled. */
@@ -604,6 +731,8 @@ poll_ports(struct gcdl_node *n, const struct gcdl_loop *lp)
 				continue;
 			if (hdr.type == GCDL_MSG_HELLO || hdr.type == GCDL_MSG_RESYNC)
 				on_hello(n, pi, &hdr, pl);
+			else if (hdr.type == GCDL_MSG_REPAIR)
+				on_repair(n, &hdr, pl);
 			else if (!n->finished)
 				on_gradient(n, lp, &hdr, pl, now);
 			else
@@ -692,17 +821,21 @@ finish_round(struct gcdl_node *n, struct gcdl_loop *lp)
 	const struct gcdl_profile *p = &n->prof;
 	struct node_agg *a = n->a;
 	struct gcdl_round_info info;
-	struct node_image *img = free_image(a);
+	struct node_image *img = &a->upd[a->t % NODE_DL_KEEP];
 	uint64_t c0;
 	int last, rc;
 
-	if (img == NULL)
+	/* the image of round t - KEEP is still on its way to the group */
+	if (img->users > 0)
 		return 0;
 	c0 = node_thread_ns();
 	gcdl_engine_close_round(n->e, a->update, &info);
 	node_count(n, GCDL_CTR_CPU_DECODE_NS, node_thread_ns() - c0);
 	node_count(n, GCDL_CTR_DECODE_COORDS, (uint64_t)n->dim * info.contributors);
 	a->closing = 0;
+	/* this aggregator's downlink: the update frames of its range */
+	info.downlink_bytes = gcdl_engine_downlink_bytes(n->e, a->coord_first, a->coord_count,
+							 &info);
 	account_close(n);
 	last = a->t + 1 == p->rounds || a->how == HOW_STOP;
 	/* evaluate and report before the update goes down, so evaluation never
@@ -718,12 +851,28 @@ finish_round(struct gcdl_node *n, struct gcdl_loop *lp)
 		 a->how == HOW_STOP ? "on request" : "to catch up",
 		 node_tsc_us(n, a->seen_tsc - a->start_tsc), info.stragglers, info.frames,
 		 info.duplicates);
-	/* the update of a's range goes to every worker that joined */
-	node_image_encode(n, img, GCDL_MSG_UPDATE, a->t, a->update, a->coord_first,
-			  a->coord_count);
-	for (uint32_t k = 0; k < n->n; k++)
-		if (a->jw[k].joined && push(a, k, img) != 0)
-			node_count(n, GCDL_CTR_TX_FAILED, img->frames); /* it resyncs */
+	/* relay: the commit of the frames already sent down */
+	if (n->relay != NULL) {
+		uint16_t ports[NODE_MAX_PORTS], np = group_ports(n, ports);
+
+		rc = node_relay_commit(n, ports, np);
+		if (rc != 0 && rc != -ENOBUFS)
+			return node_fail(n, rc, "relay: commit of round %u: %s", a->t, strerror(-rc));
+	} else {
+	/* the update of a's range goes once to the group, to every worker that
+	 * joined (kept NODE_DL_KEEP rounds for repairs) */
+	node_image_encode(n, img, n->dl_type, a->t, a->update, a->coord_first, a->coord_count);
+	if (a->gq.len < AGG_QUEUE) {
+		struct node_stream *s = &a->gq.s[(a->gq.head + a->gq.len) % AGG_QUEUE];
+
+		s->img = img;
+		s->next = 0;
+		a->gq.len++;
+		img->users++;
+	} else {
+		node_count(n, GCDL_CTR_TX_FAILED, img->frames); /* the workers repair */
+	}
+	}
 	if (n->conf.inject_garbage > 0 || n->conf.inject_hostile > 0)
 		for (uint32_t k = 0; k < n->n; k++)
 			if (a->jw[k].joined)
@@ -737,11 +886,16 @@ finish_round(struct gcdl_node *n, struct gcdl_loop *lp)
 	if (last) {
 		n->finished = 1;
 		n->stopped = a->how == HOW_STOP;
-		if (!n->conf.local && !n->stopped)
-			n->linger_until = rte_rdtsc() + node_us_tsc(n, NODE_LINGER_US);
+		/* answer repairs and resyncs a while (a local cluster: until its
+		 * workers are done) */
+		if (!n->stopped)
+			n->linger_until = rte_rdtsc() + node_us_tsc(n, n->conf.local_finished != NULL
+									? 10 * NODE_LINGER_US
+									: NODE_LINGER_US);
 		return 1;
 	}
 	gcdl_engine_begin_round(n->e, a->t);
+	node_relay_open(n, a->t);
 	a->got = 0;
 	memset(a->arr, 0, sizeof(uint32_t) * n->n);
 	open_round(n, rte_rdtsc());

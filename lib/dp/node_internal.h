@@ -27,10 +27,12 @@
 
 #include "gcdl/auth.h"
 #include "gcdl/deadline.h"
+#include "gcdl/downlink.h"
 #include "gcdl/engine.h"
 #include "gcdl/faults.h"
 #include "gcdl/join.h"
 #include "gcdl/node.h"
+#include "gcdl/rng.h"
 #include "gcdl/round_end.h"
 #include "gcdl/straggler.h"
 
@@ -52,12 +54,13 @@ extern int gcdl_logtype_engine;
 				   * the mbufs in flight per port */
 #define NODE_HELLO_US 200000      /* hello and resync retry period */
 #define NODE_LINGER_US 1000000    /* an aggregator answers resyncs this long after the end */
+#define NODE_DL_KEEP 4            /* an aggregator keeps the updates of this many rounds (repairs) */
 #define NODE_DEADLINE_SPIN_US 500 /* poll without sleeping this close to a timer */
 #define NODE_IDLE_SPIN 64         /* empty polls before yielding */
 #define NODE_IDLE_YIELD 256       /* empty polls before sleeping */
 #define NODE_IDLE_SLEEP_US 20     /* longest sleep of an idle loop */
 #define NODE_ALLOC_WAIT_S 2       /* a node gives up on an empty mempool after this */
-#define NODE_IMAGES 4             /* downlink images an aggregator keeps in flight */
+#define NODE_IMAGES 6             /* model and momentum images an aggregator keeps in flight */
 #define NODE_CLOSE_SLACK_US 1000.0 /* a round closed later than this past its
 				    * deadline is a late close */
 
@@ -66,14 +69,16 @@ struct node_port {
 	uint16_t id;                 /* ethdev port */
 	uint8_t mac[6];
 	uint32_t head, tail;         /* backlog[head & mask] .. backlog[tail & mask] */
+	uint32_t captured;           /* --pcap: backlog entries before this one are written */
 	struct rte_mbuf *backlog[NODE_BACKLOG];
 };
 
 /* One round's update encoded once as frames; sent to each joined worker
  * with its addresses patched in (neither the CRC nor the tag covers them). */
 struct node_image {
-	int type;                    /* GCDL_MSG_UPDATE or GCDL_MSG_MODEL */
+	int type;                    /* GCDL_MSG_UPDATE, _UPDATE1 or _MODEL */
 	uint32_t round;
+	uint32_t first_chunk;        /* the chunk of frame 0 (of the type's frame size) */
 	uint32_t frames;
 	uint32_t stride;             /* bytes between frames in data */
 	uint16_t *len;
@@ -90,6 +95,7 @@ struct node_stream {
 struct node_worker;
 struct node_agg;
 struct node_mesh;
+struct gcdl_mesh;
 
 struct gcdl_node {
 	struct gcdl_counters c;      /* first: cache-line aligned by the allocation */
@@ -101,7 +107,13 @@ struct gcdl_node {
 	uint32_t n;                  /* workers N */
 	uint32_t k;                  /* aggregators K (1 in mesh: peer 0 commits) */
 	uint32_t dim, chunks, chunk_coords;
-	uint32_t mc, mchunks;        /* coordinates per model/update frame, frames per model */
+	uint32_t mc, mchunks;        /* coordinates per model/float32 update frame, frames per model */
+	int dl_type;                 /* the round's update frames: GCDL_MSG_UPDATE or _UPDATE1 */
+	uint32_t dl_coords, dl_chunks; /* coordinates per update frame, update frames per model */
+	uint8_t group[6];            /* the downlink's multicast MAC (downlink.group) */
+	int steps;                   /* a worker takes the optimizer step itself (relay, and
+				      * signsgd_mv's vote): its join brings the momentum too */
+	int vote;                    /* the downlink is signsgd_mv's vote (a worker steps from it) */
 	uint16_t self;               /* sender id: k, or N + a */
 	uint64_t hash;               /* gcdl_profile_hash() */
 	uint64_t hz;
@@ -126,6 +138,7 @@ struct gcdl_node {
 	struct gcdl_pcap *pcap;
 	uint64_t inject_seq[2];      /* self-test frames built so far: garbage, hostile */
 	int finished;                /* rounds over (or stopped) */
+	int counted_done;            /* a local worker added itself to conf.local_finished */
 	int stopped;
 	uint64_t linger_until;       /* TSC; 0: not lingering */
 	int rc;                      /* failure (negative), else 0 */
@@ -134,6 +147,12 @@ struct gcdl_node {
 	struct node_worker *w;
 	struct node_agg *a;
 	struct node_mesh *m;
+	/* downlink.mode relay (node_relay.c): the aggregator holds and commits the
+	 * round's accepted frames, a worker collects them and applies the commit */
+	struct gcdl_mesh *relay;
+	uint64_t relay_repair_at;    /* worker: when to ask the aggregator again */
+	struct gcdl_rng dl_fault;    /* faults.downlink_drop_p's decisions */
+	uint32_t dl_drop;            /* ... as a threshold on a 32-bit draw (0: none) */
 } __rte_cache_aligned;
 
 /* CPU time of the calling thread in ns (~0.2 us a call: per round or per
@@ -211,6 +230,7 @@ int node_send(struct gcdl_node *n, uint16_t pi, const uint8_t dst[6],
 /* node_send_raw() flags */
 #define NODE_RAW_KEEP_SRC 0x1  /* keep the frame's source MAC (garbage marks its own) */
 #define NODE_RAW_SELFTEST 0x2  /* a self-test frame: counted as neither uplink nor downlink */
+#define NODE_RAW_DOWNLINK 0x4  /* a downlink frame whatever its type (a relayed gradient) */
 
 /* Queue a copy of a whole frame on port index pi, its destination MAC
  * patched to dst and its source to the port's (see the flags).
@@ -247,6 +267,20 @@ void node_image_encode(struct gcdl_node *n, struct node_image *img, int type, ui
  * stream is done when s->img is NULL again. */
 uint32_t node_stream_feed(struct gcdl_node *n, struct node_stream *s, uint16_t pi,
 			  const uint8_t dst[6]);
+/* Feed a stream to the downlink's multicast group on the given ports (each
+ * frame built once per source MAC, the ports sharing the mbuf). @return
+ * frames built; the stream is done when s->img is NULL again. */
+uint32_t node_group_feed(struct gcdl_node *n, struct node_stream *s, const uint16_t *ports,
+			 uint16_t nports);
+/* Send a whole frame (addresses patched: the group, the port's MAC) once to
+ * the group on the given ports, counted as downlink. @return 0 or -ENOBUFS. */
+int node_group_send(struct gcdl_node *n, const uint8_t *frame, size_t len, const uint16_t *ports,
+		    uint16_t nports);
+/* Send the frame of an image that holds chunk (of the image type's frame
+ * size) again, to dst on port pi. @return its length, -ENOENT when the image
+ * has no such frame, -ENOBUFS. */
+int node_image_resend(struct gcdl_node *n, const struct node_image *img, uint32_t chunk,
+		      uint16_t pi, const uint8_t dst[6]);
 
 /* pcap.c: append one record of len bytes at time tsc (one writer thread). */
 void gcdl_pcap_write(struct gcdl_pcap *pc, uint64_t tsc, const uint8_t *frame, uint32_t len);
@@ -265,10 +299,35 @@ uint64_t node_faults_due(struct gcdl_node *n, uint64_t start, uint64_t ready, ui
  * to dst on port index pi. */
 void node_inject(struct gcdl_node *n, uint32_t round, uint16_t pi, const uint8_t dst[6]);
 
+/* node_relay.c: downlink.mode relay */
+int node_relay_init(struct gcdl_node *n, char *err, size_t errlen);
+void node_relay_fini(struct gcdl_node *n);
+/* aggregator: round t opens (the checksum of w_t goes into its commit) */
+void node_relay_open(struct gcdl_node *n, uint32_t t);
+/* aggregator: a gradient frame was accepted: hold it and send it to the group */
+void node_relay_accepted(struct gcdl_node *n, const struct gcdl_frame_hdr *hdr,
+			 const uint8_t *pl, const uint16_t *ports, uint16_t nports);
+/* aggregator: the round closed: its commit to the group */
+int node_relay_commit(struct gcdl_node *n, const uint16_t *ports, uint16_t nports);
+/* aggregator: a worker asks for frames or the commit again */
+void node_relay_serve(struct gcdl_node *n, uint16_t pi, const struct gcdl_frame_hdr *hdr,
+		      const uint8_t *pl);
+/* worker: a relayed gradient frame or a commit from aggregator a's MAC */
+void node_relay_rx(struct gcdl_node *n, const struct gcdl_frame_hdr *hdr, const uint8_t *pl);
+/* worker: its replica is at round t (begin collecting t) */
+void node_relay_begin(struct gcdl_node *n, uint32_t t);
+/* worker: apply the round once its commit and every committed frame are in,
+ * ask for what is missing, resync when that fails. @return 1 when the round
+ * was applied, 0, or a negative error */
+int node_relay_poll(struct gcdl_node *n, struct gcdl_loop *lp, uint64_t now);
+
 /* the roles */
 int node_worker_init(struct gcdl_node *n, char *err, size_t errlen);
 /* The session key of the link to aggregator a, NULL when it has none yet. */
 const struct gcdl_auth *node_worker_key(const struct gcdl_node *n, uint32_t a);
+/* The port and MAC of the link to aggregator 0 (a star's only one). */
+uint16_t node_worker_link_port(const struct gcdl_node *n);
+const uint8_t *node_worker_link_mac(const struct gcdl_node *n);
 /* The key of this node's genuine frames to dst (NULL: none yet, or no key). */
 const struct gcdl_auth *node_key_to(const struct gcdl_node *n, const uint8_t dst[6]);
 int node_worker_poll(struct gcdl_node *n, struct gcdl_loop *lp);

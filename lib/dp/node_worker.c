@@ -28,7 +28,9 @@
 #include <rte_malloc.h>
 #include <sodium.h>
 
+#include "gcdl/downlink.h"
 #include "gcdl/layout.h"
+#include "gcdl/quant.h"
 #include "gcdl/rng.h"
 
 #include "node_internal.h"
@@ -45,8 +47,14 @@ static const uint8_t BROADCAST[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 
 struct node_worker {
 	struct gcdl_link *links;     /* K */
-	uint8_t *lgot;               /* K x mchunks: frames of the update being assembled */
-	float *u;                    /* the update being assembled */
+	uint8_t *lgot;               /* K x got_size(): frames of the model being assembled */
+	/* the updates being assembled, two rounds per link (the link's round, and
+	 * the next one, which may come while a frame of the first is repaired):
+	 * slot (link, round % 2) */
+	float *ub[2];                /* by round % 2 (the links' ranges do not overlap) */
+	uint8_t *ugot;               /* K x 2 x dl_chunks: which frames are in */
+	uint32_t *ucnt;              /* K x 2: how many */
+	uint32_t *uround;            /* K x 2: the round held, GCDL_JOIN_NONE: none */
 	float *v;                    /* the gradient v_k */
 	struct gcdl_auth *lkey;      /* K: each link's session key (its aggregator's run) */
 	uint8_t *lkey_ok;            /* K: the link has one */
@@ -69,9 +77,19 @@ struct node_worker {
 	uint64_t skew_since;
 	uint64_t idle_tsc;           /* network.idle_timeout_ms */
 	uint64_t hello_tsc;
+	uint64_t repair_tsc;         /* downlink.repair_us */
+	uint64_t blind_tsc;          /* nothing of the awaited update came: ask after this */
 	uint64_t t0;
 	uint8_t tmpl[GCDL_FRAME_OVERHEAD]; /* uplink header, addresses patched per frame */
 };
+
+/* Bytes of a link's "frames in" map: the update's or the model's frames, and
+ * with downlink.mode relay the momentum's after the model's. */
+static inline uint32_t
+got_size(const struct gcdl_node *n)
+{
+	return n->steps ? 2 * n->mchunks : RTE_MAX(n->mchunks, n->dl_chunks);
+}
 
 static inline void
 put_be32(uint8_t *p, uint32_t v)
@@ -105,10 +123,16 @@ node_worker_init(struct gcdl_node *n, char *err, size_t errlen)
 		goto nomem;
 	n->w = w;
 	w->links = calloc(n->k, sizeof(*w->links));
-	w->lgot = calloc((size_t)n->k * n->mchunks, 1);
+	w->lgot = calloc((size_t)n->k * got_size(n), 1);
 	w->lkey = calloc(n->k, sizeof(*w->lkey));
 	w->lkey_ok = calloc(n->k, 1);
-	w->u = rte_zmalloc_socket("gcdl_update", sizeof(float) * n->dim, RTE_CACHE_LINE_SIZE, sock);
+	w->ub[0] = rte_zmalloc_socket("gcdl_update", sizeof(float) * n->dim, RTE_CACHE_LINE_SIZE,
+				      sock);
+	w->ub[1] = rte_zmalloc_socket("gcdl_update", sizeof(float) * n->dim, RTE_CACHE_LINE_SIZE,
+				      sock);
+	w->ugot = calloc((size_t)n->k * 2 * n->dl_chunks, 1);
+	w->ucnt = calloc((size_t)n->k * 2, sizeof(uint32_t));
+	w->uround = calloc((size_t)n->k * 2, sizeof(uint32_t));
 	w->v = rte_zmalloc_socket("gcdl_grad", sizeof(float) * n->dim, RTE_CACHE_LINE_SIZE, sock);
 	w->held = rte_zmalloc_socket("gcdl_held", sizeof(*w->held) * 2 * n->chunks, 0, sock);
 	w->held_port = rte_zmalloc_socket("gcdl_held_port", sizeof(uint16_t) * 2 * n->chunks, 0,
@@ -119,7 +143,8 @@ node_worker_init(struct gcdl_node *n, char *err, size_t errlen)
 	w->scratch_port = rte_zmalloc_socket("gcdl_scratch_port", sizeof(uint16_t) * 2 * n->chunks,
 					     0, sock);
 	if (w->links == NULL || w->lgot == NULL || w->lkey == NULL || w->lkey_ok == NULL ||
-	    w->u == NULL || w->v == NULL ||
+	    w->ub[0] == NULL || w->ub[1] == NULL || w->ugot == NULL || w->ucnt == NULL ||
+	    w->uround == NULL || w->v == NULL ||
 	    w->held == NULL || w->held_port == NULL || w->plan == NULL || w->scratch == NULL ||
 	    w->scratch_port == NULL)
 		goto nomem;
@@ -143,12 +168,21 @@ node_worker_init(struct gcdl_node *n, char *err, size_t errlen)
 	n->lim.round_max = p->rounds;
 	n->lim.chunk_coords[GCDL_MSG_CONFIG] = 1;
 	n->lim.chunk_coords[GCDL_MSG_MODEL] = n->mc;
-	n->lim.chunk_coords[GCDL_MSG_UPDATE] = n->mc;
+	/* the round's update: float32 or 1-bit frames, by downlink.mode (relay:
+	 * the accepted gradient frames and a commit, the momentum at a join) */
+	n->lim.chunk_coords[n->dl_type] = n->dl_coords;
+	n->lim.scale_block = (uint16_t)p->scale_block;
+	if (p->downlink == GCDL_DOWNLINK_RELAY)
+		n->lim.chunk_coords[gcdl_engine_msg_type(n->e)] = n->chunk_coords;
+	if (n->steps)
+		n->lim.chunk_coords[GCDL_MSG_UPDATE] = n->mc; /* the momentum at a join */
 	if (gcdl_layout_worker_partitions(gcdl_engine_layout(n->e), n->conf.id, &parts,
 					  &nparts) == 0) {
 		w->nparts = RTE_MIN(nparts, (uint32_t)GCDL_JOIN_MAX_PARTS);
 		memcpy(w->parts, parts, sizeof(uint32_t) * w->nparts);
 	}
+	for (uint32_t i = 0; i < 2 * n->k; i++)
+		w->uround[i] = GCDL_JOIN_NONE;
 	for (uint32_t a = 0; a < n->k; a++) {
 		w->links[a].state = GCDL_LINK_HELLO;
 		w->links[a].round = GCDL_JOIN_NONE;
@@ -166,6 +200,10 @@ node_worker_init(struct gcdl_node *n, char *err, size_t errlen)
 		w->skew_tsc = node_us_tsc(n, fmax(50e3, 2 * dl));
 		w->idle_tsc = node_us_tsc(n, (double)p->idle_timeout_ms * 1000);
 		w->hello_tsc = node_us_tsc(n, NODE_HELLO_US);
+		w->repair_tsc = node_us_tsc(n, p->repair_us);
+		/* the round may run to its deadline, and the aggregator may evaluate
+		 * after it: ask for an update none of which came only after that */
+		w->blind_tsc = node_us_tsc(n, fmax(2 * dl, 50000) + p->repair_us);
 	}
 	memset(&h, 0, sizeof(h));
 	h.type = (uint8_t)gcdl_engine_msg_type(n->e);
@@ -177,6 +215,12 @@ node_worker_init(struct gcdl_node *n, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	memcpy(w->tmpl, frame, GCDL_FRAME_OVERHEAD);
+	{
+		int rc = node_relay_init(n, err, errlen);
+
+		if (rc != 0)
+			return rc;
+	}
 	w->t0 = rte_rdtsc();
 	for (uint32_t a = 0; a < n->k; a++)
 		w->links[a].last_rx = w->t0; /* a TSC here */
@@ -205,13 +249,18 @@ node_worker_fini(struct gcdl_node *n)
 		return;
 	if (w->held != NULL)
 		free_held(w);
+	node_relay_fini(n);
 	free(w->links);
 	free(w->lgot);
 	if (w->lkey != NULL)
 		sodium_memzero(w->lkey, sizeof(*w->lkey) * n->k);
 	free(w->lkey);
 	free(w->lkey_ok);
-	rte_free(w->u);
+	rte_free(w->ub[0]);
+	rte_free(w->ub[1]);
+	free(w->ugot);
+	free(w->ucnt);
+	free(w->uround);
 	rte_free(w->v);
 	rte_free(w->held);
 	rte_free(w->held_port);
@@ -230,6 +279,18 @@ node_worker_key(const struct gcdl_node *n, uint32_t a)
 	if (n->conf.auth == NULL || w == NULL || a >= n->k || !w->lkey_ok[a])
 		return NULL;
 	return &w->lkey[a];
+}
+
+uint16_t
+node_worker_link_port(const struct gcdl_node *n)
+{
+	return n->w->links[0].port;
+}
+
+const uint8_t *
+node_worker_link_mac(const struct gcdl_node *n)
+{
+	return n->w->links[0].mac;
 }
 
 const struct gcdl_auth *
@@ -349,6 +410,11 @@ on_config(struct gcdl_node *n, uint16_t pi, const struct gcdl_frame_hdr *hdr, co
 				 w->nparts);
 	gcdl_link_on_config(l, &c);
 	l->resync_tries = 0;
+	l->update_frames = (c.coord_first + c.coord_count - 1) / n->dl_coords -
+			   c.coord_first / n->dl_coords + 1;
+	l->seen_round = c.round;
+	l->repair_at = 0;
+	l->repair_tries = 0;
 	/* the aggregator's run: its frames from now on are tagged with its key */
 	if (n->conf.auth != NULL)
 		gcdl_auth_session(n->conf.auth, c.session, &w->lkey[a]);
@@ -357,9 +423,164 @@ on_config(struct gcdl_node *n, uint16_t pi, const struct gcdl_frame_hdr *hdr, co
 	l->port = pi;
 	l->have_mac = 1;
 	l->last_rx = now;
-	memset(w->lgot + (size_t)a * n->mchunks, 0, n->mchunks);
+	memset(w->lgot + (size_t)a * got_size(n), 0, got_size(n));
+	w->uround[2 * a] = w->uround[2 * a + 1] = GCDL_JOIN_NONE;
 	node_count(n, GCDL_CTR_JOINS, 1);
 	return 0;
+}
+
+/* Ask aggregator a again for the frames of its update of the link's round
+ * that have not come (GCDL_MSG_REPAIR: first chunk, count, then one bit per
+ * chunk, 1 = wanted). */
+static void
+ask_repair(struct gcdl_node *n, uint32_t a, uint64_t now)
+{
+	struct node_worker *w = n->w;
+	struct gcdl_link *l = &w->links[a];
+	uint32_t si = 2 * a + (l->round & 1);
+	const uint8_t *got = w->ugot + (size_t)si * n->dl_chunks;
+	int held = w->uround[si] == l->round;
+	uint32_t first = l->coord_first / n->dl_coords, count = l->update_frames, wanted = 0;
+	struct gcdl_frame_hdr h;
+	uint8_t *pl = n->payload;
+
+	memset(pl, 0, 8 + (count + 7) / 8);
+	put_be32(pl, first);
+	put_be32(pl + 4, count);
+	for (uint32_t i = 0; i < count; i++) {
+		if (!held || !got[first + i]) {
+			pl[8 + i / 8] |= (uint8_t)(1u << (i % 8));
+			wanted++;
+		}
+	}
+	node_hdr(n, &h, GCDL_MSG_REPAIR, l->round);
+	h.payload_len = (uint16_t)(8 + (count + 7) / 8);
+	node_send(n, l->port, l->mac, &h, pl, node_worker_key(n, a));
+	node_count(n, GCDL_CTR_DOWNLINK_REPAIRS, wanted);
+	l->repair_tries++;
+	l->repair_at = now + w->repair_tsc;
+}
+
+/* The update of the link's round is missing frames: ask for them, or after
+ * downlink.repair_tries requests (or when the aggregator is further ahead
+ * than it keeps updates) resync from the full model. */
+static void
+repair_or_resync(struct gcdl_node *n, uint32_t a, uint64_t now)
+{
+	struct node_worker *w = n->w;
+	struct gcdl_link *l = &w->links[a];
+	uint32_t si = 2 * a + (l->round & 1);
+
+	/* no frame of the update nor of a later round: the round may just not be
+	 * over; ask, but do not count it as a try */
+	if (l->seen_round <= l->round && !(w->uround[si] == l->round && w->ucnt[si] > 0)) {
+		ask_repair(n, a, now);
+		l->repair_tries--;
+		l->repair_at = now + w->blind_tsc;
+		return;
+	}
+	if (l->repair_tries < n->prof.repair_tries && l->seen_round - l->round < NODE_DL_KEEP) {
+		ask_repair(n, a, now);
+		return;
+	}
+	NODE_LOG(control, INFO, "worker %u: the update of round %u is still missing frames "
+		 "after %u requests (the aggregator is at round %u): resync", n->conf.id, l->round,
+		 l->repair_tries, l->seen_round);
+	l->state = GCDL_LINK_HELLO;
+	l->next_hello = now;
+	l->repair_at = 0;
+	l->repair_tries = 0;
+}
+
+/* The frame's values are finite (and a 1-bit update's scales >= 0). */
+static int
+values_finite(const struct gcdl_node *n, const struct gcdl_frame_hdr *hdr, const uint8_t *pl)
+{
+	if (hdr->type == GCDL_MSG_UPDATE1) {
+		uint32_t nb = gcdl_quant_blocks(hdr->coord_count, n->prof.scale_block);
+		float s[GCDL_MTU_MAX / 4];
+
+		gcdl_frame_get_floats(s, pl, nb);
+		for (uint32_t b = 0; b < nb; b++)
+			if (!(s[b] >= 0.0f) || !isfinite(s[b]))
+				return 0;
+		return 1;
+	}
+	return gcdl_frame_floats_finite(pl, hdr->coord_count);
+}
+
+/* An update frame of the link's round or the next: held in the round's
+ * slot; each complete update, in order, is applied (w <- w - u on the range). */
+static void
+on_update(struct gcdl_node *n, uint32_t a, const struct gcdl_frame_hdr *hdr, const uint8_t *pl,
+	  uint64_t now)
+{
+	struct node_worker *w = n->w;
+	struct gcdl_link *l = &w->links[a];
+	uint32_t si = 2 * a + (hdr->round & 1), lo, cnt;
+	uint8_t *got = w->ugot + (size_t)si * n->dl_chunks;
+	float *replica = gcdl_engine_model(n->e);
+
+	if (hdr->round > l->round + 1) {
+		/* further ahead than it holds: the update of its round is late or
+		 * lost; the aggregator keeps it a few rounds */
+		if (l->repair_at == 0 || now >= l->repair_at)
+			repair_or_resync(n, a, now);
+		node_count(n, GCDL_CTR_LATE, 1);
+		return;
+	}
+	gcdl_link_clip(l, hdr->first_coord, hdr->coord_count, &lo, &cnt);
+	if (cnt == 0 || (hdr->type == GCDL_MSG_UPDATE1 && cnt != hdr->coord_count) ||
+	    hdr->chunk >= n->dl_chunks) {
+		node_count(n, GCDL_CTR_DROP(GCDL_DROP_OFFSET), 1);
+		return;
+	}
+	if (w->uround[si] != hdr->round) {
+		w->uround[si] = hdr->round;
+		w->ucnt[si] = 0;
+		memset(got, 0, n->dl_chunks);
+	}
+	if (got[hdr->chunk]) {
+		node_count(n, GCDL_CTR_DUPLICATES, 1);
+		return;
+	}
+	if (hdr->type == GCDL_MSG_UPDATE1)
+		gcdl_downlink_decode(pl, cnt, n->prof.scale_block, w->ub[hdr->round & 1] + lo);
+	else
+		gcdl_frame_get_floats(w->ub[hdr->round & 1] + lo, pl + 4 * (lo - hdr->first_coord),
+				      cnt);
+	got[hdr->chunk] = 1;
+	w->ucnt[si]++;
+	l->last_rx = now;
+	node_count(n, GCDL_CTR_DOWNLINK_ACCEPTED, 1);
+	if (hdr->round == l->round)
+		l->repair_at = now + w->repair_tsc; /* the rest should follow */
+	else if (w->uround[si ^ 1] != l->round || w->ucnt[si ^ 1] < l->update_frames)
+		l->repair_at = now; /* the next round came first: its own is missing frames */
+	/* apply every complete update in order */
+	for (;;) {
+		uint32_t ci = 2 * a + (l->round & 1);
+
+		if (l->round >= n->prof.rounds || w->uround[ci] != l->round ||
+		    w->ucnt[ci] < l->update_frames)
+			break;
+		if (n->vote)
+			/* the vote: the same step as the aggregator's, from it */
+			gcdl_engine_step(n->e, w->ub[l->round & 1], l->round);
+		else
+			gcdl_engine_apply_update(replica + l->coord_first,
+						 w->ub[l->round & 1] + l->coord_first,
+						 l->coord_count);
+		w->uround[ci] = GCDL_JOIN_NONE;
+		l->round++;
+		node_count(n, GCDL_CTR_APPLIED, 1);
+		l->repair_tries = 0;
+		ci = 2 * a + (l->round & 1);
+		/* the next one started, or the aggregator is ahead: it should follow,
+		 * or be asked for */
+		l->repair_at = w->uround[ci] == l->round ? now + w->repair_tsc
+			       : l->seen_round > l->round ? now : 0;
+	}
 }
 
 /* A model or update frame from aggregator a. */
@@ -369,26 +590,38 @@ on_values(struct gcdl_node *n, const struct gcdl_frame_hdr *hdr, const uint8_t *
 	struct node_worker *w = n->w;
 	uint32_t a = hdr->sender - n->n, lo, cnt;
 	struct gcdl_link *l = &w->links[a];
-	uint8_t *got = w->lgot + (size_t)a * n->mchunks;
-	int model = hdr->type == GCDL_MSG_MODEL;
-	float *replica = gcdl_engine_model(n->e);
+	uint8_t *got = w->lgot + (size_t)a * got_size(n);
+	int relay = n->relay != NULL;
+	/* a worker that steps itself: the state is the model and the momentum
+	 * (UPDATE frames, which are not its downlink) */
+	int model = hdr->type == GCDL_MSG_MODEL || (n->steps && hdr->type == GCDL_MSG_UPDATE);
+	int mom = n->steps && hdr->type == GCDL_MSG_UPDATE;
+	uint32_t slot = hdr->chunk + (mom ? n->mchunks : 0);
+	float *replica = mom ? gcdl_engine_momentum(n->e) : gcdl_engine_model(n->e);
 
 	/* only the aggregator this link joined speaks for its range */
 	if (!l->have_mac || memcmp(hdr->src, l->mac, 6) != 0) {
 		node_count(n, GCDL_CTR_DROP(GCDL_DROP_SENDER), 1);
 		return;
 	}
+	/* one value that is not finite would spread to every coordinate (and a
+	 * frame that holds one is no news of a later round either) */
+	if (!values_finite(n, hdr, pl)) {
+		node_count(n, GCDL_CTR_REJECTED, 1);
+		return;
+	}
+	if (!model && l->state == GCDL_LINK_READY && hdr->round > l->seen_round)
+		l->seen_round = hdr->round;
 	if ((model && l->state != GCDL_LINK_MODEL) || (!model && l->state != GCDL_LINK_READY) ||
 	    hdr->round < l->round) {
 		node_count(n, GCDL_CTR_LATE, 1);
 		return;
 	}
+	if (!model) {
+		on_update(n, a, hdr, pl, now);
+		return;
+	}
 	if (hdr->round > l->round) {
-		/* an update of a later round: this range missed one */
-		if (!model) {
-			l->state = GCDL_LINK_HELLO;
-			l->next_hello = now;
-		}
 		node_count(n, GCDL_CTR_LATE, 1);
 		return;
 	}
@@ -397,36 +630,32 @@ on_values(struct gcdl_node *n, const struct gcdl_frame_hdr *hdr, const uint8_t *
 		node_count(n, GCDL_CTR_DROP(GCDL_DROP_OFFSET), 1);
 		return;
 	}
-	if (got[hdr->chunk]) {
+	if (got[slot]) {
 		node_count(n, GCDL_CTR_DUPLICATES, 1);
 		return;
 	}
-	/* one value that is not finite would spread to every coordinate */
-	if (!gcdl_frame_floats_finite(pl + 4 * (lo - hdr->first_coord), cnt)) {
-		node_count(n, GCDL_CTR_REJECTED, 1);
-		return;
-	}
-	got[hdr->chunk] = 1;
+	gcdl_frame_get_floats(replica + lo, pl + 4 * (lo - hdr->first_coord), cnt);
+	got[slot] = 1;
 	l->last_rx = now;
 	node_count(n, GCDL_CTR_DOWNLINK_ACCEPTED, 1);
-	gcdl_frame_get_floats((model ? replica : w->u) + lo, pl + 4 * (lo - hdr->first_coord), cnt);
-	if (++l->got < l->frames)
+	if (++l->got < (n->steps ? 2 : 1) * l->frames)
 		return;
 	l->got = 0;
-	memset(got, 0, n->mchunks);
-	if (model) {
-		l->state = GCDL_LINK_READY;
-	} else {
-		gcdl_engine_apply_update(replica + l->coord_first, w->u + l->coord_first,
-					 l->coord_count);
-		l->round++;
-		node_count(n, GCDL_CTR_APPLIED, 1);
+	memset(got, 0, got_size(n));
+	l->state = GCDL_LINK_READY;
+	l->seen_round = l->round;
+	w->uround[2 * a] = w->uround[2 * a + 1] = GCDL_JOIN_NONE;
+	if (relay) {
+		/* collect round `round` from here, whatever was held before */
+		gcdl_mesh_resync(n->relay, l->round);
+		node_relay_begin(n, l->round);
 	}
 }
 
 static int
 poll_ports(struct gcdl_node *n, uint64_t now, uint32_t *work)
 {
+	struct node_worker *w = n->w;
 	struct rte_mbuf *pkts[NODE_MAX_BURST];
 	int rc = 0;
 
@@ -439,6 +668,18 @@ poll_ports(struct gcdl_node *n, uint64_t now, uint32_t *work)
 
 			if (node_decode(n, pkts[i], &hdr, &pl) != 0)
 				continue;
+			if (n->relay != NULL && (hdr.sender < n->n || hdr.type == GCDL_MSG_COMMIT)) {
+				/* relay: the gradient frames and the commit the aggregator
+				 * sends down, from its MAC only */
+				if (!w->links[0].have_mac ||
+				    memcmp(hdr.src, w->links[0].mac, 6) != 0)
+					node_count(n, GCDL_CTR_DROP(GCDL_DROP_SENDER), 1);
+				else if (w->links[0].state != GCDL_LINK_READY)
+					node_count(n, GCDL_CTR_LATE, 1); /* it repairs once ready */
+				else
+					node_relay_rx(n, &hdr, pl);
+				continue;
+			}
 			if (hdr.sender < n->n) {
 				/* workers do not talk to workers */
 				node_count(n, GCDL_CTR_DROP(GCDL_DROP_SENDER), 1);
@@ -676,6 +917,10 @@ advance(struct gcdl_node *n, uint32_t lo, uint64_t now, uint32_t *work)
 		return 0;
 	w->next = lo + 1;
 	(*work)++;
+	/* its update will come, or be asked for */
+	for (uint32_t a = 0; a < n->k && n->relay == NULL; a++)
+		if (w->links[a].repair_at == 0)
+			w->links[a].repair_at = now + w->blind_tsc;
 	return begin_round(n, lo, now);
 }
 
@@ -714,11 +959,38 @@ node_worker_poll(struct gcdl_node *n, struct gcdl_loop *lp)
 				work++;
 			}
 			node_wake_at(lp, l->next_hello);
+		} else if (l->state == GCDL_LINK_READY && l->repair_at != 0 &&
+			   l->round < p->rounds && n->relay == NULL) {
+			/* frames of the update of its round are missing */
+			if (now >= l->repair_at) {
+				repair_or_resync(n, a, now);
+				work++;
+			}
+			if (l->repair_at != 0)
+				node_wake_at(lp, l->repair_at);
 		}
 	}
 	rc = poll_ports(n, now, &work);
 	if (rc != 0)
 		return rc;
+	if (n->relay != NULL && w->links[0].state == GCDL_LINK_READY &&
+	    w->links[0].round < p->rounds) {
+		struct gcdl_link *l = &w->links[0];
+
+		rc = node_relay_poll(n, lp, now);
+		if (rc == 1) {
+			l->round++;
+			l->last_rx = now;
+			if (l->round < p->rounds)
+				node_relay_begin(n, l->round);
+			work++;
+		} else if (rc == -ETIMEDOUT) {
+			l->state = GCDL_LINK_HELLO; /* resync: the model and momentum again */
+			l->next_hello = now;
+		} else if (rc < 0) {
+			return rc;
+		}
+	}
 	for (uint32_t a = 0; a < n->k; a++) {
 		const struct gcdl_link *l = &w->links[a];
 

@@ -15,7 +15,7 @@ import sys
 
 # sweep -> (points in the grid, summary.csv header prefix, plot)
 SWEEPS = {
-    "methods": (20, ["model", "part", "method"], "methods_accuracy_vs_bits.png"),
+    "methods": (60, ["model", "part", "method", "dl"], "methods_accuracy_vs_bits.png"),
     "stragglers": (15, ["d", "p"], "stragglers_budget_vs_p.png"),
     "variance": (44, ["part", "method", "d", "layout"], "variance_layouts.png"),
     "decoders": (6, ["decoder", "loss"], "decoders_curves.png"),
@@ -94,13 +94,15 @@ def check(out, name):
             problem("%s: %d table lines, want %d" % (md, len(lines), points + 2))
     except OSError as e:
         problem("%s: %s" % (md, e))
-    pngp = os.path.join(out, "plots", png)
-    try:
-        with open(pngp, "rb") as f:
-            if f.read(8) != PNG_MAGIC or os.path.getsize(pngp) < 2000:
-                problem("%s: not a PNG with a plot in it" % pngp)
-    except OSError as e:
-        problem("%s: %s" % (pngp, e))
+    pngs = [png] + (["methods_accuracy_vs_uplink_bits.png"] if name == "methods" else [])
+    for p in pngs:
+        pngp = os.path.join(out, "plots", p)
+        try:
+            with open(pngp, "rb") as f:
+                if f.read(8) != PNG_MAGIC or os.path.getsize(pngp) < 2000:
+                    problem("%s: not a PNG with a plot in it" % pngp)
+        except OSError as e:
+            problem("%s: %s" % (pngp, e))
 
 
 def main():

@@ -4,8 +4,10 @@
 #
 #   scripts/experiments/plots.sh NAME OUT
 #
-# methods:    OUT/plots/methods_accuracy_vs_bits.png (mean over seeds, one line per
-#             method, one panel per model and partitioning)
+# methods:    OUT/plots/methods_accuracy_vs_bits.png (against total bits, uplink +
+#             downlink) and methods_accuracy_vs_uplink_bits.png (mean over seeds, a
+#             colour per method, a dash per downlink mode, a panel per model and
+#             partitioning)
 # stragglers: OUT/plots/stragglers_budget_vs_p.png (accuracy at the bit budget
 #             against p, one line per d, error bars: sd over seeds)
 # layouts:    OUT/plots/layouts_curves.png (accuracy against round, one line per layout)
@@ -49,27 +51,47 @@ set grid
 set key bottom right
 "
 
+# method_blocks FILE XCOL: a plot clause over the blocks titled "METHOD MODE": a
+# colour per method, a dash type per downlink mode
+method_blocks() {
+	local f=$1 x=$2 i=0 clause= m d ls dt
+	while IFS=' ' read -r m d; do
+		case $m in onebit_gc) ls=1 ;; sgc) ls=2 ;; signsgd_mv) ls=3 ;; ignore) ls=4 ;; *) ls=5 ;; esac
+		case $d in onebit) dt=1 ;; relay) dt=2 ;; *) dt=3 ;; esac
+		clause+="${clause:+, }'$f' index $i using $x:3 with linespoints ls $ls dt $dt title '$m $d'"
+		i=$((i + 1))
+	done < <(titles "$f")
+	echo "$clause"
+}
+
 case $name in
 methods)
-	script="set terminal $term size 900,700 noenhanced
-set output '$out/plots/methods_accuracy_vs_bits.png'
+	script=
+	for what in total uplink; do
+		png=methods_accuracy_vs_bits.png col=2 xl='uplink + downlink bits on the wire'
+		[ $what = uplink ] && png=methods_accuracy_vs_uplink_bits.png col=6 xl='uplink bits on the wire'
+		script+="set terminal $term size 1100,900 noenhanced
+set output '$out/plots/$png'
 $STYLES
-set multiplot layout 2,2 title 'Test accuracy against cumulative uplink bits (mean over seeds)'
+set key bottom right font ',7' spacing 0.8
+set multiplot layout 2,2 title 'Test accuracy against cumulative $what bits (mean over seeds; solid: onebit, dashed: relay, dotted: float32 downlink)'
 set logscale x
 set format x '1e%L'
-set xlabel 'uplink bits on the wire'
+set xlabel '$xl'
 set ylabel 'test accuracy'
 "
-	for c in softmax_iid softmax_label mlp_iid mlp_label; do
-		f=$dir/curves_$c.dat
-		need "$f"
-		lo=$([ "${c%%_*}" = softmax ] && echo 0.6 || echo 0.65)
-		script+="set title '${c/_/, } partitions'
+		for c in softmax_iid softmax_label mlp_iid mlp_label; do
+			f=$dir/curves_$c.dat
+			need "$f"
+			lo=$([ "${c%%_*}" = softmax ] && echo 0.6 || echo 0.65)
+			script+="set title '${c/_/, } partitions'
 set yrange [$lo:*]
-plot $(plot_blocks "$f" 2 3)
+plot $(method_blocks "$f" $col)
+"
+		done
+		script+="unset multiplot
 "
 	done
-	script+="unset multiplot"
 	;;
 stragglers)
 	f=$dir/budget.dat

@@ -30,7 +30,8 @@ usage: $0 NAME|all [--quick] [--seeds K] [--jobs J] [--out DIR]
 
 Sweeps (gcdl-sim on Fashion-MNIST, N = M = 10 workers):
   methods     onebit_gc, sgc, signsgd_mv, ignore, onebit_uncoded x {softmax, mlp}
-              x {iid, label} partitions, p = 0.2, d = 2
+              x {iid, label} partitions x downlink {onebit, relay, float32},
+              p = 0.2, d = 2; compared on total bits (uplink + downlink)
   stragglers  onebit_gc softmax, label partitions: p in {0,0.1,0.2,0.3,0.5} x d in {1,2,3},
               each run long enough for the same uplink bit budget
   layouts     onebit_gc softmax, label partitions: pairwise, cyclic, random, fractional
@@ -111,10 +112,11 @@ lr_for() { # model method
 # Each spec line: ID<TAB>gcdl-sim arguments (ID: the CSV's base name, ending
 # in -sSEED). Runs go seed by seed, so a sweep cut short leaves whole grids.
 specs_methods() {
-	local model part method seed prof rounds ev batch
+	local model part method seed prof rounds ev batch dl
 	for model in softmax mlp; do
 		for part in iid label; do
 			for method in onebit_gc sgc signsgd_mv ignore onebit_uncoded; do
+			for dl in onebit relay float32; do
 				prof=$SM batch=" --set model.batch=$SM_BATCH"
 				[ $model = mlp ] && prof=$MLP batch=
 				# float32 methods spend the bits of ~32 one-bit rounds per round:
@@ -126,9 +128,10 @@ specs_methods() {
 				mlp/*) rounds=$(r 60 200) ev=$(r 10 40) ;;
 				esac
 				for seed in $(seq 1 "$seeds"); do
-					printf '%s-%s-%s-s%s\t--profile %s --seed %s --method %s --rounds %s --set job.eval_every=%s --set data.partitioning=%s --set optim.lr=%s%s\n' \
-						$model $part $method $seed "$prof" $seed $method "$rounds" "$ev" $part "$(lr_for $model $method)" "$batch"
+					printf '%s-%s-%s-%s-s%s\t--profile %s --seed %s --method %s --rounds %s --set job.eval_every=%s --set data.partitioning=%s --set optim.lr=%s --set downlink.mode=%s%s\n' \
+						$model $part $method $dl $seed "$prof" $seed $method "$rounds" "$ev" $part "$(lr_for $model $method)" $dl "$batch"
 				done
+			done
 			done
 		done
 	done

@@ -21,8 +21,8 @@ import re
 import statistics
 import sys
 
-METRICS = ["round", "method", "train_loss", "test_accuracy", "uplink_bits", "stragglers",
-           "wall_ms"]
+METRICS = ["round", "method", "train_loss", "test_accuracy", "uplink_bits", "downlink_bits",
+           "stragglers", "wall_ms"]
 VARIANCE = ["method", "layout", "decoder", "workers", "partitions", "redundancy", "p",
             "packet_loss", "rounds", "draws", "grad_norm2", "mse", "mse_stderr", "variance",
             "bias2", "rel_mse", "stragglers", "empty_chunks"]
@@ -30,14 +30,15 @@ TARGET = {"softmax": 0.80, "mlp": 0.84}
 
 # the fields of each sweep's run ids (ID = fields joined by '-', then -sSEED)
 IDS = {
-    "methods": re.compile(r"^(?P<model>softmax|mlp)-(?P<part>iid|label)-(?P<method>\w+)-s(?P<seed>\d+)$"),
+    "methods": re.compile(r"^(?P<model>softmax|mlp)-(?P<part>iid|label)-(?P<method>\w+?)-"
+                          r"(?P<dl>onebit|relay|float32)-s(?P<seed>\d+)$"),
     "stragglers": re.compile(r"^d(?P<d>\d+)-p(?P<p>[0-9.]+)-s(?P<seed>\d+)$"),
     "layouts": re.compile(r"^d(?P<d>\d+)-(?P<layout>\w+)-s(?P<seed>\d+)$"),
     "decoders": re.compile(r"^(?P<decoder>normalised|unbiased)-loss(?P<loss>[0-9.]+)-s(?P<seed>\d+)$"),
     "variance": re.compile(r"^(?P<part>iid|label)-(?P<method>\w+)-d(?P<d>\d+)-(?P<layout>\w+)-s(?P<seed>\d+)$"),
 }
 GROUP = {
-    "methods": ["model", "part", "method"],
+    "methods": ["model", "part", "method", "dl"],
     "stragglers": ["d", "p"],
     "layouts": ["d", "layout"],
     "decoders": ["decoder", "loss"],
@@ -57,7 +58,12 @@ def fail(msg):
     sys.exit(1)
 
 
-def read_metrics(path):
+# the bits a sweep compares runs on: methods total bits (uplink + downlink:
+# their downlinks differ), the others uplink bits (their downlinks are alike)
+TOTAL_BITS = {"methods"}
+
+
+def read_metrics(path, total=False):
     with open(path, newline="") as f:
         rows = list(csv.reader(f))
     if not rows or rows[0] != METRICS:
@@ -67,7 +73,8 @@ def read_metrics(path):
     for i, r in enumerate(rows[1:], 2):
         if len(r) != len(METRICS):
             fail("%s:%d: %d fields, want %d" % (path, i, len(r), len(METRICS)))
-        rnd, bits = int(r[0]), int(r[4])
+        rnd, up, down = int(r[0]), int(r[4]), int(r[5])
+        bits = up + down if total else up
         if rnd != last_round + 1:
             fail("%s:%d: round %d after %d" % (path, i, rnd, last_round))
         last_round = rnd
@@ -75,7 +82,7 @@ def read_metrics(path):
             acc, loss = float(r[3]), float(r[2])
             if not (0 <= acc <= 1) or not math.isfinite(loss):
                 fail("%s:%d: bad accuracy or loss" % (path, i))
-            evals.append((rnd, bits, acc, loss))
+            evals.append((rnd, bits, acc, loss, up))
     if not evals:
         fail("%s: no evaluated row" % path)
     return evals
@@ -123,17 +130,19 @@ def model_of(name, key):
 
 
 def to_target(evals, target):
-    for rnd, bits, acc, _ in evals:
+    for rnd, bits, acc, _, _ in evals:
         if acc >= target:
             return rnd, bits
     return None, None
 
 
-def at_budget(evals, budget):
+def at_budget(evals, budget, col=1):
+    """Accuracy of the last evaluation at or below the budget (col 1: the
+    sweep's bits, 4: uplink bits)."""
     best = None
-    for rnd, bits, acc, _ in evals:
-        if bits <= budget:
-            best = acc
+    for e in evals:
+        if e[col] <= budget:
+            best = e[2]
     return best
 
 
@@ -145,13 +154,14 @@ def write_curves(path, groups, label_keys):
             runs = groups[key]
             rounds = sorted(set.intersection(*[set(e[0] for e in r["evals"]) for r in runs]))
             f.write("# %s\n" % " ".join(str(dict(key)[k]) for k in label_keys))
-            f.write("# round mean_bits mean_acc sd_acc mean_loss\n")
+            f.write("# round mean_bits mean_acc sd_acc mean_loss mean_uplink_bits\n")
             for rnd in rounds:
                 pts = [next(e for e in r["evals"] if e[0] == rnd) for r in runs]
                 b = statistics.fmean(p[1] for p in pts)
                 a, s = mean_sd([p[2] for p in pts])
                 l = statistics.fmean(p[3] for p in pts)
-                f.write("%d %.6g %.6f %.6f %.6f\n" % (rnd, b, a, s, l))
+                u = statistics.fmean(p[4] for p in pts)
+                f.write("%d %.6g %.6f %.6f %.6f %.6g\n" % (rnd, b, a, s, l, u))
             f.write("\n\n")
 
 
@@ -174,7 +184,7 @@ def main():
         if name == "variance":
             run["var"] = read_variance(path)
         else:
-            run["evals"] = read_metrics(path)
+            run["evals"] = read_metrics(path, name in TOTAL_BITS)
         runs.append(run)
     groups = {}
     for run in runs:
@@ -185,15 +195,20 @@ def main():
         summarize_variance(name, out, groups)
         return
     budgets = {}
+    up_budgets = {}
     for run in runs:
         bk = tuple(run["key"][k] for k in BUDGET_SET[name])
         final_bits = run["evals"][-1][1]
         budgets[bk] = min(budgets.get(bk, final_bits), final_bits)
+        final_up = run["evals"][-1][4]
+        up_budgets[bk] = min(up_budgets.get(bk, final_up), final_up)
 
     header = GROUP[name] + ["seeds", "target", "final_acc_mean", "final_acc_sd", "reached",
                             "rounds_to_target_mean", "rounds_to_target_sd",
                             "bits_to_target_mean", "bits_to_target_sd", "budget_bits",
-                            "acc_at_budget_mean", "acc_at_budget_sd", "bits_per_round_mean"]
+                            "acc_at_budget_mean", "acc_at_budget_sd", "bits_per_round_mean",
+                            "uplink_budget_bits", "acc_at_uplink_budget_mean",
+                            "acc_at_uplink_budget_sd"]
     rows = []
     for gk in sorted(groups, key=lambda g: sort_key(name, g)):
         rs = groups[gk]
@@ -207,26 +222,30 @@ def main():
         ab = mean_sd([at_budget(r["evals"], budget) for r in rs])
         bpr = statistics.fmean(r["evals"][-1][1] / r["evals"][-1][0] for r in rs)
         reached = sum(1 for t in tt if t[0] is not None)
+        up_budget = up_budgets[tuple(key[k] for k in BUDGET_SET[name])]
+        au = mean_sd([at_budget(r["evals"], up_budget, 4) for r in rs])
         rows.append([key[k] for k in GROUP[name]] + [
             len(rs), target, fa[0], fa[1], "%d/%d" % (reached, len(rs)), rt[0], rt[1],
-            bt[0], bt[1], budget, ab[0], ab[1], bpr])
+            bt[0], bt[1], budget, ab[0], ab[1], bpr, up_budget, au[0], au[1]])
     with open(os.path.join(out, name, "summary.csv"), "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(header)
         for row in rows:
             w.writerow([fmt(x, 6) if isinstance(x, float) else ("" if x is None else x)
                         for x in row])
+    bits = "total bits" if name in TOTAL_BITS else "bits"
     with open(os.path.join(out, name, "summary.md"), "w") as f:
         f.write("| %s | seeds | final acc | reached target | rounds to target | "
-                "bits to target | acc at budget (bits) | bits/round |\n" % " | ".join(GROUP[name]))
-        f.write("|%s\n" % ("---|" * (len(GROUP[name]) + 7)))
+                "%s to target | acc at %s budget | %s/round | acc at uplink budget |\n"
+                % (" | ".join(GROUP[name]), bits, bits, bits))
+        f.write("|%s\n" % ("---|" * (len(GROUP[name]) + 8)))
         for row in rows:
             g = len(GROUP[name])
-            f.write("| %s | %d | %s | %s (target %.2f) | %s | %s | %s (%.3g) | %.3g |\n" % (
+            f.write("| %s | %d | %s | %s (target %.2f) | %s | %s | %s (%.3g) | %.3g | %s (%.3g) |\n" % (
                 " | ".join(str(x) for x in row[:g]), row[g], pm(row[g + 2], row[g + 3]),
                 row[g + 4], row[g + 1], pm(row[g + 5], row[g + 6], 1),
                 pm(row[g + 7], row[g + 8]), pm(row[g + 10], row[g + 11]), row[g + 9],
-                row[g + 12]))
+                row[g + 12], pm(row[g + 14], row[g + 15]), row[g + 13]))
     # data for the plots
     if name == "methods":
         for model in ("softmax", "mlp"):
@@ -235,7 +254,7 @@ def main():
                        if dict(g)["model"] == model and dict(g)["part"] == part}
                 if sel:
                     write_curves(os.path.join(out, name, "curves_%s_%s.dat" % (model, part)),
-                                 sel, ["method"])
+                                 sel, ["method", "dl"])
     elif name == "stragglers":
         with open(os.path.join(out, name, "budget.dat"), "w") as f:
             for d in sorted({dict(g)["d"] for g in groups}, key=int):
@@ -255,6 +274,7 @@ def main():
 def sort_key(name, g):
     key = dict(g)
     order = {"onebit_gc": 0, "sgc": 1, "signsgd_mv": 2, "ignore": 3, "onebit_uncoded": 4,
+             "onebit": 0, "relay": 1, "float32": 2,
              "pairwise": 0, "cyclic": 1, "random": 2, "fractional": 3,
              "softmax": 0, "mlp": 1, "iid": 0, "label": 1, "normalised": 0, "unbiased": 1}
     out = []

@@ -19,7 +19,7 @@ local HDR_LEN = 36
 local types = {
 	[1] = "onebit", [2] = "float", [3] = "sign", [4] = "update",
 	[5] = "model", [6] = "hello", [7] = "config", [8] = "resync",
-	[9] = "commit", [10] = "repair",
+	[9] = "commit", [10] = "repair", [11] = "update1",
 }
 
 local f = {
@@ -135,7 +135,8 @@ function gcdl.dissector(tvb, pinfo, tree)
 	local off = HDR_LEN
 	local stop = HDR_LEN + avail
 
-	if mtype == 1 then
+	if mtype == 1 or mtype == 11 then
+		-- 1-bit gradient and 1-bit update: block scales, then the bits
 		local n = scale_count(count, block)
 		local st = t:add(f.scales, tvb(off, math.min(4 * n, avail)))
 		st:add(f.scale_count, n):set_generated()

@@ -23,7 +23,7 @@ assert_eq "$(jget "$S" replicas_checked) $(jget "$S" replicas_identical)" "4 4" 
 	"replicas checked and bit-identical to the aggregator's model"
 assert_eq "$(jget "$S" counters.drops)" 0 "drops without garbage"
 
-[ "$(head -n 1 "$TMP/m.csv")" = "round,method,train_loss,test_accuracy,uplink_bits,stragglers,wall_ms" ] ||
+[ "$(head -n 1 "$TMP/m.csv")" = "round,method,train_loss,test_accuracy,uplink_bits,downlink_bits,stragglers,wall_ms" ] ||
 	fail "metrics header: $(head -n 1 "$TMP/m.csv")"
 [ "$(($(wc -l <"$TMP/m.csv") - 1))" = "$rounds" ] || fail "metrics rows: $(wc -l <"$TMP/m.csv")"
 last_acc=$(tail -n 1 "$TMP/m.csv" | cut -d, -f4)

@@ -212,7 +212,7 @@ done
 # makes its worker a straggler of that round: the model then differs from the
 # clean run's, as it would for any loss; with none lost it is the same
 stragglers=$(jget "$A" counters.stragglers)
-lost_rounds=$(awk -F, 'NR > 1 && $6 > 0 { printf "%s%s", s, $1; s = "," }' "$TMP/flood.csv")
+lost_rounds=$(awk -F, 'NR > 1 && $7 > 0 { printf "%s%s", s, $1; s = "," }' "$TMP/flood.csv")
 if [ "$stragglers" = 0 ]; then
 	same_model "$TMP/flood"
 	flood_note="no genuine frame lost, models identical to the clean run's"

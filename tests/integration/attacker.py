@@ -12,8 +12,8 @@ start file appears (the flood once, after the first pass):
             tagged with a key of its own
   hello     forged hellos for a worker (a new incarnation) and resyncs
             asking to catch up to round 3000, untagged or with its own key
-  nan       update frames full of NaN from the aggregator's MAC to each
-            worker, untagged or with its own key
+  nan       1-bit update frames with NaN scales from the aggregator's MAC to
+            each worker, untagged or with its own key
   sweep     every round from 1 in turn: scales of 1e30 in each worker's name and
             NaN updates to each worker, untagged (for job.insecure)
   replay    every frame of a capture of an earlier run with the same key,
@@ -38,6 +38,7 @@ import zlib
 ETHERTYPE = 0x88B5
 MAGIC = 0x4743
 ONEBIT, FLOAT, SIGN, UPDATE, MODEL, HELLO, CONFIG, RESYNC = 1, 2, 3, 4, 5, 6, 7, 8
+UPDATE1 = 11
 FLAG_AUTH = 0x0001
 JOIN_VERSION = 2
 BROADCAST = b"\xff" * 6
@@ -96,12 +97,17 @@ class Attacker:
         self.counts = {}
         self.expect = {}
 
-    def send(self, kind, dest, f, expect):
+    def send(self, kind, dest, f, expect, receivers=1):
+        """Send one frame; `receivers` hosts of class dest count it as
+        `expect` (a frame to a group address reaches every host)."""
         self.s.send(f)
         self.counts.setdefault(kind, {}).setdefault(dest, 0)
         self.counts[kind][dest] += 1
+        self.expect_at(dest, expect, receivers)
+
+    def expect_at(self, dest, expect, n=1):
         self.expect.setdefault(dest, {}).setdefault(expect, 0)
-        self.expect[dest][expect] += 1
+        self.expect[dest][expect] += n
 
     def onebit(self, rnd, k, scales, key):
         a = self.a
@@ -133,15 +139,22 @@ class Attacker:
                           frame(self.agg, self.workers[k], RESYNC, a.job, 0, k, pl, key=key),
                           "auth")
 
-    def nan(self):
+    def nan_update(self, rnd, k, key):
+        """A 1-bit update frame (the downlink of downlink.mode onebit) whose
+        scales are NaN, from the aggregator's MAC to worker k."""
         a = self.a
         n = len(self.workers)
-        pl = struct.pack(">%df" % a.coords, *([float("nan")] * a.coords))
-        for k in range(n):
+        nb = (a.coords + a.scale_block - 1) // a.scale_block
+        pl = struct.pack(">%df" % nb, *([float("nan")] * nb)) + b"\x55" * ((a.coords + 7) // 8)
+        return frame(self.workers[k], self.agg, UPDATE1, a.job, rnd, n, pl, 0, 0, a.coords,
+                     a.scale_block, key)
+
+    def nan(self):
+        a = self.a
+        for k in range(len(self.workers)):
             rnd = self.rng.randrange(a.rounds)
             for key in (None, self.own_key):
-                self.send("nan", "worker", frame(self.workers[k], self.agg, UPDATE, a.job, rnd,
-                                                 n, pl, 0, 0, a.coords, 0, key), "auth")
+                self.send("nan", "worker", self.nan_update(rnd, k, key), "auth")
 
     def sweep(self):
         """Every round in turn, fast: a gradient with scales of 1e30 in each
@@ -150,34 +163,39 @@ class Attacker:
         pass, and the value checks alone must hold."""
         a = self.a
         n = len(self.workers)
-        nan = struct.pack(">%df" % a.coords, *([float("nan")] * a.coords))
         # from round 1: round 0 has no earlier round to bound its scales by
         # (README, Security: only 10^30 holds there without a key)
         for rnd in range(1, a.rounds):
             for k in range(n):
                 self.send("sweep", "aggregator", self.onebit(rnd, k, [1e30] * 1024, None),
                           "value")
-                self.send("sweep", "worker", frame(self.workers[k], self.agg, UPDATE, a.job,
-                                                   rnd, n, nan, 0, 0, a.coords, 0, None),
-                          "value")
+                self.send("sweep", "worker", self.nan_update(rnd, k, None), "value")
 
     def replay(self, frames):
         """The earlier run's frames, each to where it went: a hello is
         answered with a challenge (a config the worker does not take), a
         config from the aggregator is late at the worker (not its
-        incarnation), everything else fails its tag (another session)."""
+        incarnation), everything else fails its tag (another session).
+        A frame to a group address (broadcast hellos, the multicast
+        downlink) reaches every host: the aggregator drops a downlink frame
+        by its type, every worker counts it."""
+        n = len(self.workers)
         for f in frames:
             if len(f) < 50 or f[12:14] != b"\x88\xb5":
                 continue
             mtype = f[17]
             src = f[6:12]
+            group = f[0] & 1
             if src == self.agg:
-                dest = "worker"
-                expect = "late" if mtype == CONFIG else "auth"
+                if group:
+                    # the multicast downlink: every worker counts it; the
+                    # aggregator gets it too and drops it by its type
+                    self.send("replay", "worker", f, "auth", receivers=n)
+                    self.expect_at("aggregator", "malformed")
+                else:
+                    self.send("replay", "worker", f, "late" if mtype == CONFIG else "auth")
             else:
-                dest = "aggregator"
-                expect = "challenge" if mtype == HELLO else "auth"
-            self.send("replay", dest, f, expect)
+                self.send("replay", "aggregator", f, "challenge" if mtype == HELLO else "auth")
 
     def flood(self, n):
         a = self.a

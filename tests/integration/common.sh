@@ -96,7 +96,7 @@ assert_eq() {
 check_close_times() {
 	local out=$1 csv=$2 dl=$3 late nlate nnr running
 	# 1 us of rounding between the metrics' milliseconds and the summary's tsc
-	late=$(awk -F, -v b="$dl" 'NR > 1 && $7 * 1000 > b + 1001 { n++ } END { print n + 0 }' "$csv")
+	late=$(awk -F, -v b="$dl" 'NR > 1 && $8 * 1000 > b + 1001 { n++ } END { print n + 0 }' "$csv")
 	nlate=$(jget "$out.json" counters.closed_late)
 	nnr=$(jget "$out.json" counters.closed_late_not_running)
 	running=$(jget "$out.json" figures.max_overshoot_running_us)

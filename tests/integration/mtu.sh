@@ -7,8 +7,8 @@
 # MTU 1500, 50,000 at 9000). Each job runs every round with every frame
 # accepted (no stragglers, a 1 s deadline), the replicas end identical, and
 # the aggregator's capture (--pcap) shows the largest frames within the MTU
-# and filled to it: a 1-bit frame within one scale block (12 bytes) of it, an
-# update frame exactly at it. Before, chunk sizes ignored the 16-byte tag:
+# and filled to it: a 1-bit gradient or update frame within one scale block
+# (12 bytes) of it, a float32 model frame exactly at it. Before, chunk sizes ignored the 16-byte tag:
 # at MTU 1500 with a key no gradient frame got through and the workers hung.
 . "$(dirname "$0")/common.sh"
 
@@ -86,9 +86,15 @@ run_mtu() {
 	[ "$max" -gt $((14 + mtu - 12)) ] || fail "MTU $mtu: the largest 1-bit frame, $max bytes, is not filled"
 	assert_eq "$n" "$(jget "$A" counters.uplink_accepted)" "MTU $mtu: 1-bit frames captured and accepted"
 	echo "MTU $mtu: $n 1-bit frames of $min..$max bytes"
-	read -r max min n < <(frame_sizes "$dir/a0.pcap" 4)
-	assert_eq "$max" $((14 + mtu)) "MTU $mtu: the largest update frame"
-	echo "MTU $mtu: $n update frames of $min..$max bytes"
+	# the 1-bit update (downlink.mode onebit): laid out as a 1-bit gradient
+	read -r max min n < <(frame_sizes "$dir/a0.pcap" 11)
+	[ "$max" -le $((14 + mtu)) ] || fail "MTU $mtu: a 1-bit update frame of $max bytes"
+	[ "$max" -gt $((14 + mtu - 12)) ] || fail "MTU $mtu: the largest 1-bit update frame, $max bytes, is not filled"
+	echo "MTU $mtu: $n 1-bit update frames of $min..$max bytes"
+	# float32 frames (the model at the joins) fill it exactly
+	read -r max min n < <(frame_sizes "$dir/a0.pcap" 5)
+	assert_eq "$max" $((14 + mtu)) "MTU $mtu: the largest model frame"
+	echo "MTU $mtu: $n model frames of $min..$max bytes"
 	CLUSTER_EXTRA_CLEANUP= cluster_cleanup
 }
 

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # --pcap: every frame aggregator 0 receives (worker 0's garbage and the
 # workers' hellos included) and sends (configs, model and update frames) lands
-# in a classic pcap file, and scripts/wireshark/gcdl.lua decodes it. The file
+# in a classic pcap file, and scripts/wireshark/gcdl.lua decodes it (the
+# update goes down as 1-bit frames, downlink.mode onebit). The file
 # is checked twice: its headers and record lengths by a small Python reader,
 # against the aggregator's frame and byte counters (JSON summary); its gcdl
 # fields through tshark and the dissector, against its drops, accepted frames
@@ -120,6 +121,15 @@ $2 == "0x4743" && $3 == 1 && $7 != "" {
 	if (++per_round[r] > N) bad("round " r ": more than " N " worker frames")
 	if (worker == 1 || r < rmin) rmin = r
 	if (r > rmax) rmax = r
+	next
+}
+$2 == "0x4743" && $3 == 11 {
+	# the 1-bit update (downlink.mode onebit): 2 scales + 11 bytes of bits,
+	# one per port, the mbuf shared by the 4 ports of the aggregator
+	updates++
+	if ($5 != N || $6 != "0" || $10 != "84" || $11 != "64" || $12 != "19")
+		bad("1-bit update frame " NR ": sender " $5 " chunk " $6 " count " $10 " block " $11 " len " $12)
+	up_round[$4 + 0]++
 	next
 }
 $2 == "0x4743" && $3 == 4 {

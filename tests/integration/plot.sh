@@ -64,14 +64,19 @@ reject() {
 
 printf 'round,method,loss,accuracy\n1,sgc,0.5,0.9\n' >"$TMP/header.csv"
 {
-	echo 'round,method,train_loss,test_accuracy,uplink_bits,stragglers,wall_ms'
-	echo '1,sgc,,,100,0,1.0'
-	echo '2,sgc,,,200,1,1.0'
+	echo 'round,method,train_loss,test_accuracy,uplink_bits,downlink_bits,stragglers,wall_ms'
+	echo '1,sgc,,,100,50,0,1.0'
+	echo '2,sgc,,,200,100,1,1.0'
 } >"$TMP/noeval.csv"
 {
-	echo 'round,method,train_loss,test_accuracy,uplink_bits,stragglers,wall_ms'
-	echo '1,sgc,0.5,0.9,100,0'
+	echo 'round,method,train_loss,test_accuracy,uplink_bits,downlink_bits,stragglers,wall_ms'
+	echo '1,sgc,0.5,0.9,100,50,0'
 } >"$TMP/fields.csv"
+# the old header (before downlink_bits) is refused by name
+{
+	echo 'round,method,train_loss,test_accuracy,uplink_bits,stragglers,wall_ms'
+	echo '1,sgc,0.5,0.9,100,0,1.0'
+} >"$TMP/old.csv"
 
 reject 'no input' -o "$TMP/bad.png"
 reject 'no input'
@@ -82,7 +87,8 @@ reject 'cannot read' "$TMP" -o "$TMP/bad.png"
 reject 'not a metrics CSV' "$TMP/header.csv" -o "$TMP/bad.png"
 reject 'not a metrics CSV' "$TMP/onebit/metrics.csv" "$TMP/header.csv" -o "$TMP/bad.png"
 reject 'no evaluated row' "$TMP/noeval.csv" -o "$TMP/bad.png"
-reject 'expected 7' "$TMP/fields.csv" -o "$TMP/bad.png"
+reject 'expected 8' "$TMP/fields.csv" -o "$TMP/bad.png"
+reject 'not a metrics CSV' "$TMP/old.csv" -o "$TMP/bad.png"
 reject 'unknown option' --width 3 "$TMP/onebit/metrics.csv" -o "$TMP/bad.png"
 reject 'is missing or not writable' "$TMP/onebit/metrics.csv" -o "$TMP/nodir/bad.png"
 
@@ -100,4 +106,4 @@ if command -v script >/dev/null 2>&1; then
 	[ -s "$TMP/tty.png" ] || fail "plot.sh on a terminal wrote no PNG"
 fi
 
-echo "ok: 2 runs drawn into 1000x700 and 1280x960 PNGs, 12 rejections"
+echo "ok: 2 runs drawn into 1000x700 and 1280x960 PNGs, 13 rejections"

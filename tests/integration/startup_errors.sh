@@ -128,7 +128,7 @@ start=$(date +%s%N)
 expect_exit2 resume_devzero "--resume /dev/zero: .*not a regular file" "${EAL[@]}" -- \
 	--profile "$CI_PROFILE" --resume /dev/zero
 echo "--resume /dev/zero refused in $((($(date +%s%N) - start) / 1000000)) ms"
-truncate -s 3G "$TMP/huge.bin"
+truncate -s 16G "$TMP/huge.bin"
 expect_exit2 resume_huge "--resume $TMP/huge.bin: .*bytes" "${EAL[@]}" -- \
 	--profile "$CI_PROFILE" --resume "$TMP/huge.bin"
 rm -f "$TMP/huge.bin"

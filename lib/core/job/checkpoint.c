@@ -94,6 +94,7 @@ gcdl_checkpoint_describe(struct gcdl_checkpoint *ck, const struct gcdl_profile *
 	ck->seed = p->seed;
 	ck->model = gcdl_engine_model(e);
 	ck->momentum = gcdl_engine_momentum(e);
+	ck->residual = gcdl_engine_residual(e);
 	return 0;
 }
 
@@ -142,10 +143,11 @@ totals_count(uint64_t *hash)
 	return n;
 }
 
+/* header, totals, model, momentum, the downlink's residual if any, CRC */
 static size_t
-file_size(uint32_t dim, uint32_t ntotals)
+file_size(uint32_t dim, uint32_t ntotals, int resid)
 {
-	return CK_HDR + 8 * (size_t)ntotals + 8 * (size_t)dim + 4;
+	return CK_HDR + 8 * (size_t)ntotals + (resid ? 12 : 8) * (size_t)dim + 4;
 }
 
 int
@@ -166,7 +168,7 @@ gcdl_checkpoint_save(const char *path, const struct gcdl_checkpoint *ck, char *e
 		return -EINVAL;
 	}
 	ntotals = totals_count(&thash);
-	len = file_size(ck->dim, ntotals);
+	len = file_size(ck->dim, ntotals, ck->residual != NULL);
 	buf = malloc(len);
 	if (buf == NULL) {
 		gcdl_seterr(err, errlen, "%s: out of memory", path);
@@ -188,11 +190,15 @@ gcdl_checkpoint_save(const char *path, const struct gcdl_checkpoint *ck, char *e
 	put64(buf + 56, ck->layout_hash);
 	put64(buf + 64, ck->seed);
 	put64(buf + 72, thash);
+	put32(buf + 80, ck->residual != NULL);
 	for (int c = 0; c < GCDL_CTR__COUNT; c++)
 		if (gcdl_counter_flags(c) & GCDL_CTR_F_RESUME)
 			put64(buf + CK_HDR + 8 * t++, ck->totals[c]);
 	put_floats(buf + CK_HDR + 8 * (size_t)ntotals, ck->model, ck->dim);
 	put_floats(buf + CK_HDR + 8 * (size_t)ntotals + 4 * (size_t)ck->dim, ck->momentum, ck->dim);
+	if (ck->residual != NULL)
+		put_floats(buf + CK_HDR + 8 * (size_t)ntotals + 8 * (size_t)ck->dim, ck->residual,
+			   ck->dim);
 	put32(buf + len - 4, (uint32_t)crc32(0L, buf, (uInt)(len - 4)));
 
 	/* only a regular file (or a new path) is ever replaced */
@@ -252,7 +258,7 @@ gcdl_checkpoint_load(const char *path, struct gcdl_checkpoint *ck, char *err, si
 {
 	uint8_t *buf = NULL;
 	size_t len = 0, cap = 0, t = 0;
-	uint32_t dim, ftotals, ntotals = totals_count(NULL);
+	uint32_t dim, ftotals, resid, ntotals = totals_count(NULL);
 	uint64_t thash;
 	FILE *f;
 	int rc = -EBADMSG;
@@ -278,7 +284,7 @@ gcdl_checkpoint_load(const char *path, struct gcdl_checkpoint *ck, char *err, si
 			fclose(f);
 			return -EBADMSG;
 		}
-		if ((uint64_t)st.st_size > file_size(GCDL_PROFILE_MAX_DIM, GCDL_CTR__COUNT)) {
+		if ((uint64_t)st.st_size > file_size(GCDL_PROFILE_MAX_DIM, GCDL_CTR__COUNT, 1)) {
 			gcdl_seterr(err, errlen, "%s: not a gcdl checkpoint (%lld bytes, larger than "
 				    "any)", path, (long long)st.st_size);
 			fclose(f);
@@ -292,7 +298,7 @@ gcdl_checkpoint_load(const char *path, struct gcdl_checkpoint *ck, char *err, si
 			uint8_t *nb;
 
 			/* no checkpoint is larger than the largest model allows */
-			if (cap >= file_size(GCDL_PROFILE_MAX_DIM, ntotals)) {
+			if (cap >= file_size(GCDL_PROFILE_MAX_DIM, ntotals, 1)) {
 				gcdl_seterr(err, errlen, "%s: not a gcdl checkpoint (too large)", path);
 				goto out;
 			}
@@ -328,12 +334,13 @@ gcdl_checkpoint_load(const char *path, struct gcdl_checkpoint *ck, char *err, si
 	 * counter list), then its checksum, then whether this build reads it */
 	ftotals = get32(buf + 44);
 	dim = get32(buf + 20);
-	if (ftotals > GCDL_CTR__COUNT || dim == 0 || dim > GCDL_PROFILE_MAX_DIM ||
-	    len != file_size(dim, ftotals)) {
+	resid = get32(buf + 80);
+	if (ftotals > GCDL_CTR__COUNT || dim == 0 || dim > GCDL_PROFILE_MAX_DIM || resid > 1 ||
+	    len != file_size(dim, ftotals, (int)resid)) {
 		gcdl_seterr(err, errlen, "%s: checkpoint truncated or padded (%zu bytes, %u "
 			    "coordinates need %zu)", path, len, dim,
-			    dim <= GCDL_PROFILE_MAX_DIM && ftotals <= GCDL_CTR__COUNT
-				    ? file_size(dim, ftotals) : 0);
+			    dim <= GCDL_PROFILE_MAX_DIM && ftotals <= GCDL_CTR__COUNT && resid <= 1
+				    ? file_size(dim, ftotals, (int)resid) : 0);
 		goto out;
 	}
 	if (get32(buf + len - 4) != (uint32_t)crc32(0L, buf, (uInt)(len - 4))) {
@@ -361,16 +368,20 @@ gcdl_checkpoint_load(const char *path, struct gcdl_checkpoint *ck, char *err, si
 			ck->totals[c] = get64(buf + CK_HDR + 8 * t++);
 	ck->model = malloc(sizeof(float) * dim);
 	ck->momentum = malloc(sizeof(float) * dim);
+	ck->residual = resid ? malloc(sizeof(float) * dim) : NULL;
 	ck->owned = 1;
-	if (ck->model == NULL || ck->momentum == NULL) {
+	if (ck->model == NULL || ck->momentum == NULL || (resid && ck->residual == NULL)) {
 		rc = -ENOMEM;
 		gcdl_seterr(err, errlen, "%s: out of memory", path);
 		goto out;
 	}
 	get_floats(ck->model, buf + CK_HDR + 8 * (size_t)ntotals, dim);
 	get_floats(ck->momentum, buf + CK_HDR + 8 * (size_t)ntotals + 4 * (size_t)dim, dim);
+	if (resid)
+		get_floats(ck->residual, buf + CK_HDR + 8 * (size_t)ntotals + 8 * (size_t)dim, dim);
 	for (uint32_t i = 0; i < dim; i++) {
-		if (!isfinite(ck->model[i]) || !isfinite(ck->momentum[i])) {
+		if (!isfinite(ck->model[i]) || !isfinite(ck->momentum[i]) ||
+		    (resid && !isfinite(ck->residual[i]))) {
 			gcdl_seterr(err, errlen, "%s: checkpoint holds non-finite values", path);
 			goto out;
 		}
@@ -427,8 +438,16 @@ gcdl_checkpoint_restore(const struct gcdl_checkpoint *ck, const struct gcdl_prof
 			    ck->round, p->rounds);
 		return -ESTALE;
 	}
+	if ((ck->residual != NULL) != (gcdl_engine_residual(e) != NULL)) {
+		gcdl_seterr(err, errlen, "checkpoint %s the downlink's residual, this job %s one "
+			    "(downlink.mode)", ck->residual != NULL ? "holds" : "lacks",
+			    gcdl_engine_residual(e) != NULL ? "keeps" : "keeps no");
+		return -ESTALE;
+	}
 	memcpy(gcdl_engine_model(e), ck->model, sizeof(float) * ck->dim);
 	memcpy(gcdl_engine_momentum(e), ck->momentum, sizeof(float) * ck->dim);
+	if (ck->residual != NULL)
+		memcpy(gcdl_engine_residual(e), ck->residual, sizeof(float) * ck->dim);
 	return 0;
 }
 
@@ -440,8 +459,10 @@ gcdl_checkpoint_free(struct gcdl_checkpoint *ck)
 	if (ck->owned) {
 		free(ck->model);
 		free(ck->momentum);
+		free(ck->residual);
 	}
 	ck->model = NULL;
 	ck->momentum = NULL;
+	ck->residual = NULL;
 	ck->owned = 0;
 }

@@ -49,12 +49,14 @@ gcdl_metrics_write(FILE *f, const struct gcdl_metrics_row *r)
 	if (f == NULL || r == NULL || r->method == NULL)
 		return -EINVAL;
 	if (r->evaluated)
-		n = snprintf(row, sizeof(row), "%" PRIu32 ",%s,%.6f,%.4f,%" PRIu64 ",%" PRIu32
-			     ",%.3f\n", r->round, r->method, r->train_loss, r->test_accuracy,
-			     r->uplink_bits, r->stragglers, r->wall_ms);
+		n = snprintf(row, sizeof(row), "%" PRIu32 ",%s,%.6f,%.4f,%" PRIu64 ",%" PRIu64
+			     ",%" PRIu32 ",%.3f\n", r->round, r->method, r->train_loss,
+			     r->test_accuracy, r->uplink_bits, r->downlink_bits, r->stragglers,
+			     r->wall_ms);
 	else
-		n = snprintf(row, sizeof(row), "%" PRIu32 ",%s,,,%" PRIu64 ",%" PRIu32 ",%.3f\n",
-			     r->round, r->method, r->uplink_bits, r->stragglers, r->wall_ms);
+		n = snprintf(row, sizeof(row), "%" PRIu32 ",%s,,,%" PRIu64 ",%" PRIu64 ",%" PRIu32
+			     ",%.3f\n", r->round, r->method, r->uplink_bits, r->downlink_bits,
+			     r->stragglers, r->wall_ms);
 	if (n < 0 || (size_t)n >= sizeof(row))
 		return -EINVAL;
 	/* a whole row or none: a row cut short by a full disk is taken back */

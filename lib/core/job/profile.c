@@ -45,6 +45,7 @@ static const char *const schedule_names[] = { "constant", "sqrt", "step", NULL }
 static const char *const decoder_names[] = { "normalised", "unbiased", NULL };
 static const char *const topology_names[] = { "star", "sharded", "mesh", NULL };
 static const char *const bool_names[] = { "false", "true", NULL };
+static const char *const downlink_names[] = { "relay", "onebit", "float32", NULL };
 
 #define OFF(f) offsetof(struct gcdl_profile, f)
 
@@ -165,6 +166,17 @@ static const struct key keys[] = {
 	{ "network", "idle_timeout_ms", K_U32, OFF(idle_timeout_ms), 100, 3600000, "30000", NULL,
 	  "multi-host: a worker gives up after this long without a frame from an aggregator" },
 
+	{ "downlink", "mode", K_ENUM, OFF(downlink), 0, 0, "onebit", downlink_names,
+	  "what goes down each round, once, by multicast: relay (the accepted 1-bit frames and "
+	  "a commit), onebit (the update at 1 bit per coordinate, error feedback) or float32" },
+	{ "downlink", "group", K_STR, OFF(downlink_group), 0, 0, "", NULL,
+	  "multicast MAC of the downlink (empty: 03:67:63:64:J:J, J the low 16 bits of "
+	  "job.job_id)" },
+	{ "downlink", "repair_us", K_U32, OFF(repair_us), 100, 10000000, "2000", NULL,
+	  "a worker missing a frame of the round's downlink asks again after this long" },
+	{ "downlink", "repair_tries", K_U32, OFF(repair_tries), 1, 1000, "4", NULL,
+	  "repair requests for one round before the worker resyncs from the full model" },
+
 	{ "dataplane", "burst", K_U32, OFF(burst), 1, 512, "32", NULL, "RX/TX burst size" },
 	{ "dataplane", "ring_size", K_U32, OFF(ring_size), 64, 65536, "1024", NULL,
 	  "descriptors per port ring (power of two)" },
@@ -188,6 +200,9 @@ static const struct key keys[] = {
 	  "probability an uplink frame has one bit flipped (EtherType to payload end)" },
 	{ "faults", "slow_workers", K_STR, OFF(fault_slow_workers), 0, 0, "", NULL,
 	  "slow workers, \"K:F,K:+Dus\" (worker K takes F times as long / sends D us later)" },
+	{ "faults", "downlink_drop_p", K_F64, OFF(fault_downlink_drop_p), 0, 1, "0", NULL,
+	  "probability the aggregator does not send a downlink frame to the group (each "
+	  "port's copy; repairs are sent)" },
 	{ "faults", "seed", K_U64, OFF(fault_seed), 0, 18446744073709551615.0, "0", NULL,
 	  "seed of the fault decisions (0: job.seed)" },
 
@@ -618,6 +633,49 @@ gcdl_profile_open(struct gcdl_profile *p, const char *path,
 	return gcdl_profile_validate(p, err, errlen);
 }
 
+int
+gcdl_profile_downlink_vote(const struct gcdl_profile *p)
+{
+	return p != NULL && p->topology != GCDL_TOPO_MESH && p->method == GCDL_METHOD_SIGNSGD_MV &&
+	       p->downlink != GCDL_DOWNLINK_RELAY;
+}
+
+int
+gcdl_profile_downlink_compressed(const struct gcdl_profile *p)
+{
+	if (p == NULL || p->topology == GCDL_TOPO_MESH || gcdl_profile_downlink_vote(p))
+		return 0;
+	return p->downlink == GCDL_DOWNLINK_ONEBIT;
+}
+
+size_t
+gcdl_profile_wire_bytes(const struct gcdl_profile *p, size_t payload_len)
+{
+	return gcdl_frame_wire_bytes(payload_len +
+				     (p != NULL && p->key_file[0] != '\0' ? GCDL_FRAME_TAG_LEN : 0));
+}
+
+int
+gcdl_profile_downlink_group(const struct gcdl_profile *p, uint8_t mac[6])
+{
+	uint8_t m[2][6];
+
+	if (p == NULL || mac == NULL)
+		return -EINVAL;
+	if (p->downlink_group[0] == '\0') {
+		/* locally administered (bit 1) multicast (bit 0): "gcd" + the job */
+		const uint8_t d[6] = { 0x03, 0x67, 0x63, 0x64, (uint8_t)(p->job_id >> 8),
+				       (uint8_t)p->job_id };
+
+		memcpy(mac, d, 6);
+		return 0;
+	}
+	if (gcdl_mac_list_parse(p->downlink_group, m, 2) != 1 || !(m[0][0] & 1))
+		return -EINVAL;
+	memcpy(mac, m[0], 6);
+	return 0;
+}
+
 uint32_t
 gcdl_profile_frame_mtu(const struct gcdl_profile *p)
 {
@@ -684,6 +742,14 @@ gcdl_profile_validate(const struct gcdl_profile *p, char *err, size_t errlen)
 			    p->key_file[0] ? " (less the 16-byte tag)" : "");
 			return -EINVAL;
 		}
+	}
+	if ((gcdl_profile_downlink_compressed(p) || gcdl_profile_downlink_vote(p)) &&
+	    gcdl_frame_chunk_coords(GCDL_MSG_UPDATE1, gcdl_profile_frame_mtu(p), p->scale_block) == 0) {
+		bad(p, err, errlen, "coding.scale_block", "coding.scale_block %u does not fit one frame "
+		    "of coding.mtu %u%s, and downlink.mode %s sends the update as 1-bit frames of it",
+		    p->scale_block, p->mtu, p->key_file[0] ? " (less the 16-byte tag)" : "",
+		    gcdl_downlink_name(p->downlink));
+		return -EINVAL;
 	}
 	if (gcdl_frame_chunk_coords(GCDL_MSG_FLOAT, gcdl_profile_frame_mtu(p), 0) == 0) {
 		bad(p, err, errlen, "coding.mtu", "coding.mtu %u is too small for a float32 frame%s",
@@ -765,6 +831,31 @@ gcdl_profile_validate(const struct gcdl_profile *p, char *err, size_t errlen)
 			    p->worker_macs, n);
 			return -EINVAL;
 		}
+	}
+	{
+		uint8_t g[6];
+
+		if (gcdl_profile_downlink_group(p, g) != 0) {
+			bad(p, err, errlen, "downlink.group", "downlink.group '%s': expected one "
+			    "multicast MAC \"03:xx:xx:xx:xx:xx\" (the first byte odd)",
+			    p->downlink_group);
+			return -EINVAL;
+		}
+	}
+	if (p->topology == GCDL_TOPO_SHARDED &&
+	    (gcdl_profile_downlink_compressed(p) || gcdl_profile_downlink_vote(p)) &&
+	    p->method != GCDL_METHOD_ONEBIT_GC && p->method != GCDL_METHOD_ONEBIT_UNCODED) {
+		/* the 1-bit update's frames are the 1-bit uplink's chunks: with another
+		 * uplink they would straddle the aggregators' ranges */
+		bad(p, err, errlen, "downlink.mode", "downlink.mode %s with network.topology "
+		    "sharded needs a 1-bit uplink method (onebit_gc, onebit_uncoded): use float32",
+		    p->downlink == GCDL_DOWNLINK_ONEBIT ? "onebit" : "float32 (a 1-bit vote)");
+		return -EINVAL;
+	}
+	if (p->downlink == GCDL_DOWNLINK_RELAY && p->topology == GCDL_TOPO_SHARDED) {
+		bad(p, err, errlen, "downlink.mode", "downlink.mode relay needs one aggregator "
+		    "(topology star): with network.topology sharded use onebit or float32");
+		return -EINVAL;
 	}
 	if (!is_pow2(p->ring_size)) {
 		bad(p, err, errlen, "dataplane.ring_size", "dataplane.ring_size %u is not a power of two", p->ring_size);
@@ -932,4 +1023,12 @@ gcdl_method_name(enum gcdl_method method)
 	if ((unsigned)method >= GCDL_METHOD__COUNT)
 		return "unknown";
 	return method_names[method];
+}
+
+const char *
+gcdl_downlink_name(enum gcdl_downlink mode)
+{
+	if ((unsigned)mode >= GCDL_DOWNLINK__COUNT)
+		return "unknown";
+	return downlink_names[mode];
 }

@@ -136,6 +136,7 @@ gcdl_round_end_close(struct gcdl_round_end *re, uint32_t round,
 	p = &re->job->prof;
 	gcdl_counter_add(re->c, GCDL_CTR_UPLINK_PAYLOAD_BYTES, info->payload_bytes);
 	gcdl_counter_add(re->c, GCDL_CTR_UPLINK_WIRE_BYTES, info->wire_bytes);
+	gcdl_counter_add(re->c, GCDL_CTR_DOWNLINK_WIRE_BYTES, info->downlink_bytes);
 	gcdl_counter_add(re->c, GCDL_CTR_STRAGGLERS, info->stragglers);
 	re->rounds_done = round + 1;
 	eval = re->o.evaluate && (gcdl_job_eval_due(p, round) || last);
@@ -153,6 +154,8 @@ gcdl_round_end_close(struct gcdl_round_end *re, uint32_t round,
 	row.train_loss = re->loss;
 	row.test_accuracy = re->acc;
 	row.uplink_bits = 8 * gcdl_counter_get(re->c, GCDL_CTR_UPLINK_WIRE_BYTES);
+	row.downlink_bits = 8 * (gcdl_counter_get(re->c, GCDL_CTR_DOWNLINK_WIRE_BYTES) +
+				 gcdl_counter_get(re->c, GCDL_CTR_DOWNLINK_REPAIR_BYTES));
 	row.stragglers = info->stragglers;
 	row.wall_ms = wall_ms;
 	if (re->o.metrics != NULL && gcdl_metrics_write(re->o.metrics, &row) != 0) {

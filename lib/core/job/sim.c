@@ -146,6 +146,7 @@ gcdl_sim_run(struct gcdl_job *job, const struct gcdl_sim_opts *o, struct gcdl_si
 		r.frames += info.frames;
 		r.payload_bits += info.payload_bytes * 8;
 		r.uplink_bits += info.wire_bytes * 8;
+		r.downlink_bits += info.downlink_bytes * 8;
 		r.stragglers += info.stragglers;
 		r.rounds = t + 1;
 		rc = gcdl_round_end_close(&re, t, &info, (gcdl_clock_now_s() - t0) * 1e3,

@@ -159,6 +159,11 @@ gcdl_summary_print(const struct gcdl_summary *s, FILE *out)
 				w->joined_round, w->last_round);
 		}
 	}
+	if (s->cpu_s > 0)
+		fprintf(out, "cpu_s: %.3f (CPU seconds of the whole process, every thread)\n", s->cpu_s);
+	for (uint32_t i = 0; i < s->nthreads; i++)
+		fprintf(out, "thread %s (%d): %.3f s CPU\n", s->threads[i].name, s->threads[i].tid,
+			s->threads[i].cpu_s);
 	if (s->error != NULL && s->error[0] != '\0')
 		fprintf(out, "error: %s\n", s->error);
 }
@@ -279,6 +284,16 @@ gcdl_summary_write_json(const struct gcdl_summary *s, FILE *out)
 		if (i > 0)
 			fputc(',', out);
 		json_node(out, &s->nodes[i]);
+	}
+	fprintf(out, "],\"cpu_s\":");
+	json_num(out, s->cpu_s);
+	fputs(",\"threads\":[", out);
+	for (uint32_t i = 0; i < s->nthreads; i++) {
+		fprintf(out, "%s{\"tid\":%d,\"name\":", i ? "," : "", s->threads[i].tid);
+		json_str(out, s->threads[i].name);
+		fputs(",\"cpu_s\":", out);
+		json_num(out, s->threads[i].cpu_s);
+		fputc('}', out);
 	}
 	fputs("]}\n", out);
 	return ferror(out) ? -EIO : 0;

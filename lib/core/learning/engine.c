@@ -10,7 +10,9 @@
 #include <cblas.h>
 
 #include "gcdl/agg.h"
+#include "gcdl/downlink.h"
 #include "gcdl/engine.h"
+#include "gcdl/mesh.h"
 #include "gcdl/quant.h"
 #include "gcdl/rng.h"
 #include "seterr.h"
@@ -38,6 +40,9 @@ struct gcdl_engine {
 
 	float *w;   /* the aggregator's replica */
 	float *mom; /* momentum buffer */
+	float *resid; /* the downlink's error-feedback residual (onebit), else NULL */
+	int vote;     /* the downlink is signsgd_mv's vote (gcdl_profile_downlink_vote()) */
+	uint32_t dl_chunk_coords; /* coordinates per 1-bit update frame */
 	float *g;   /* decoded gradient */
 	float *tmp; /* one chunk of floats */
 
@@ -88,6 +93,7 @@ gcdl_engine_free(struct gcdl_engine *e)
 	gcdl_agg_free(e->agg);
 	free(e->w);
 	free(e->mom);
+	free(e->resid);
 	free(e->g);
 	free(e->tmp);
 	free(e->slots);
@@ -196,6 +202,14 @@ gcdl_engine_create(const struct gcdl_profile *p, const struct gcdl_dataset *trai
 	e->max_payload = gcdl_frame_payload_len(e->type, e->chunk_coords, p->scale_block);
 	e->w = malloc(sizeof(float) * e->dim);
 	e->mom = calloc(e->dim, sizeof(float));
+	e->dl_chunk_coords = gcdl_frame_chunk_coords(GCDL_MSG_UPDATE1, gcdl_profile_frame_mtu(p),
+						     p->scale_block);
+	e->vote = gcdl_profile_downlink_vote(p);
+	if (gcdl_profile_downlink_compressed(p)) {
+		e->resid = calloc(e->dim, sizeof(float));
+		if (e->resid == NULL || e->dl_chunk_coords == 0)
+			goto nomem;
+	}
 	e->g = malloc(sizeof(float) * e->dim);
 	e->tmp = malloc(sizeof(float) * e->chunk_coords);
 	nslots = (size_t)e->chunks * e->n;
@@ -262,6 +276,61 @@ float *
 gcdl_engine_momentum(struct gcdl_engine *e)
 {
 	return e ? e->mom : NULL;
+}
+
+float *
+gcdl_engine_residual(struct gcdl_engine *e)
+{
+	return e ? e->resid : NULL;
+}
+
+enum gcdl_msg_type
+gcdl_engine_downlink_type(const struct gcdl_engine *e)
+{
+	return e != NULL && (e->resid != NULL || e->vote) ? GCDL_MSG_UPDATE1 : GCDL_MSG_UPDATE;
+}
+
+uint32_t
+gcdl_engine_downlink_chunk_coords(const struct gcdl_engine *e)
+{
+	if (e == NULL)
+		return 0;
+	if (e->resid != NULL || e->vote)
+		return e->dl_chunk_coords;
+	return gcdl_frame_chunk_coords(GCDL_MSG_UPDATE, gcdl_profile_frame_mtu(&e->prof), 0);
+}
+
+uint64_t
+gcdl_engine_downlink_bytes(const struct gcdl_engine *e, uint32_t first, uint32_t count,
+			   const struct gcdl_round_info *info)
+{
+	const struct gcdl_profile *p;
+	uint32_t l, end;
+	uint64_t bytes = 0;
+
+	if (e == NULL || count == 0)
+		return 0;
+	p = &e->prof;
+	if (p->topology == GCDL_TOPO_MESH)
+		return 0; /* no downlink: every peer aggregates itself */
+	if (p->downlink == GCDL_DOWNLINK_RELAY) {
+		/* the accepted frames, once each, and the commit */
+		size_t set = gcdl_mesh_set_bytes(e->chunks, e->n);
+
+		return (info != NULL ? info->wire_bytes : 0) +
+		       gcdl_profile_wire_bytes(p, GCDL_MESH_COMMIT_HDR + set);
+	}
+	l = gcdl_engine_downlink_chunk_coords(e);
+	end = first + count > e->dim ? e->dim : first + count;
+	/* every frame that holds a coordinate of the range */
+	for (uint32_t c = first / l; (uint64_t)c * l < end; c++) {
+		uint32_t lo = c * l, cnt = e->dim - lo < l ? e->dim - lo : l;
+
+		bytes += gcdl_profile_wire_bytes(p, gcdl_frame_payload_len(
+							     gcdl_engine_downlink_type(e), cnt,
+							     p->scale_block));
+	}
+	return bytes;
 }
 
 int
@@ -464,7 +533,7 @@ gcdl_engine_ingest(struct gcdl_engine *e, const struct gcdl_frame_hdr *hdr,
 	e->slot_full[slot] = 1;
 	e->cur.frames++;
 	e->cur.payload_bytes += hdr->payload_len;
-	e->cur.wire_bytes += gcdl_frame_wire_bytes(hdr->payload_len);
+	e->cur.wire_bytes += gcdl_profile_wire_bytes(&e->prof, hdr->payload_len);
 	return 0;
 }
 
@@ -517,6 +586,32 @@ accumulate_slots(struct gcdl_engine *e)
 	}
 }
 
+/* signsgd_mv: a tied vote (a chunk with votes, their sum 0) is broken by a
+ * bit of the counter-based stream keyed by (seed, round, chunk), so that
+ * every replica breaks it the same way and the vote is 1 bit everywhere. */
+static void
+break_ties(struct gcdl_engine *e, float *g)
+{
+	for (uint32_t c = 0; c < e->chunks; c++) {
+		uint32_t lo = c * e->chunk_coords, cnt = gcdl_agg_chunk_len(e->agg, c);
+		uint32_t word[1] = { 0 };
+		uint64_t have = UINT64_MAX;
+
+		if (gcdl_agg_contributors(e->agg, c) == 0)
+			continue;
+		for (uint32_t j = 0; j < cnt; j++) {
+			if (g[lo + j] != 0.0f)
+				continue;
+			if (have != j / 32) {
+				gcdl_rng_stream(e->prof.seed, e->round, GCDL_RNG_VOTE_WORKER, c, j / 32,
+						word, 1);
+				have = j / 32;
+			}
+			g[lo + j] = word[0] >> (j % 32) & 1 ? 1.0f : -1.0f;
+		}
+	}
+}
+
 /* Decode what the round's accepted frames hold into g; fills the round's
  * empty_chunks, contributors and stragglers. */
 static void
@@ -526,9 +621,10 @@ decode_slots(struct gcdl_engine *e, float *g)
 
 	e->cur.empty_chunks = 0;
 	accumulate_slots(e);
-	if (e->type == GCDL_MSG_SIGN)
+	if (e->type == GCDL_MSG_SIGN) {
 		gcdl_agg_decode_majority(e->agg, g);
-	else
+		break_ties(e, g);
+	} else
 		gcdl_agg_decode(e->agg, e->decoder, e->prof.straggler_p, g, &e->cur.empty_chunks);
 	if (e->type == GCDL_MSG_SIGN) {
 		for (uint32_t c = 0; c < e->chunks; c++)
@@ -558,20 +654,17 @@ gcdl_engine_decode_round(struct gcdl_engine *e, float *g, struct gcdl_round_info
 	return 0;
 }
 
-int
-gcdl_engine_close_round(struct gcdl_engine *e, float *update, struct gcdl_round_info *info)
+/* The optimizer step on the engine's replica from the gradient estimate in
+ * e->g: u = lr * (m <- mu*m + g) + lr*wd*w (into e->g); with the onebit
+ * downlink u is then compressed with error feedback; every replica then does
+ * w -= u. */
+static void
+step(struct gcdl_engine *e)
 {
-	const struct gcdl_profile *p;
-	float lr, mu, wd;
+	const struct gcdl_profile *p = &e->prof;
+	float lr = (float)step_size(p, e->round), mu = (float)p->momentum,
+	      wd = (float)p->weight_decay;
 
-	if (e == NULL)
-		return -EINVAL;
-	p = &e->prof;
-	decode_slots(e, e->g);
-	lr = (float)step_size(p, e->round);
-	mu = (float)p->momentum;
-	wd = (float)p->weight_decay;
-	/* u = lr * (m <- mu*m + g) + lr*wd*w; every replica then does w -= u */
 	for (uint32_t j = 0; j < e->dim; j++) {
 		float m = mu * e->mom[j] + e->g[j];
 		float u = lr * m + lr * wd * e->w[j];
@@ -579,12 +672,40 @@ gcdl_engine_close_round(struct gcdl_engine *e, float *update, struct gcdl_round_
 		e->mom[j] = m;
 		e->g[j] = u;
 	}
+	/* downlink.mode onebit: every replica applies q = C(u + e), not u */
+	if (e->resid != NULL)
+		gcdl_downlink_compress(e->g, e->resid, e->g, 0, e->dim, e->dl_chunk_coords,
+				       p->scale_block);
 	gcdl_engine_apply_update(e->w, e->g, e->dim);
-	if (update != NULL)
-		memcpy(update, e->g, sizeof(float) * e->dim);
 	e->cur.lr = lr;
+}
+
+int
+gcdl_engine_close_round(struct gcdl_engine *e, float *update, struct gcdl_round_info *info)
+{
+	if (e == NULL)
+		return -EINVAL;
+	decode_slots(e, e->g);
+	/* a vote downlink sends the vote: every replica steps from it */
+	if (update != NULL && e->vote)
+		memcpy(update, e->g, sizeof(float) * e->dim);
+	step(e);
+	if (update != NULL && !e->vote)
+		memcpy(update, e->g, sizeof(float) * e->dim);
+	e->cur.downlink_bytes = gcdl_engine_downlink_bytes(e, 0, e->dim, &e->cur);
 	if (info != NULL)
 		*info = e->cur;
+	return 0;
+}
+
+int
+gcdl_engine_step(struct gcdl_engine *e, const float *g, uint32_t round)
+{
+	if (e == NULL || g == NULL)
+		return -EINVAL;
+	e->round = round;
+	memcpy(e->g, g, sizeof(float) * e->dim);
+	step(e);
 	return 0;
 }
 

@@ -39,6 +39,7 @@ static const char *const type_names[GCDL_MSG__COUNT] = {
 	[GCDL_MSG_SIGN] = "sign",
 	[GCDL_MSG_UPDATE] = "update",
 	[GCDL_MSG_MODEL] = "model",
+	[GCDL_MSG_UPDATE1] = "update1",
 	[GCDL_MSG_HELLO] = "hello",
 	[GCDL_MSG_CONFIG] = "config",
 	[GCDL_MSG_RESYNC] = "resync",
@@ -87,7 +88,7 @@ type_valid(unsigned int type)
 static bool
 type_has_coords(unsigned int type)
 {
-	return type >= GCDL_MSG_ONEBIT && type <= GCDL_MSG_MODEL;
+	return (type >= GCDL_MSG_ONEBIT && type <= GCDL_MSG_MODEL) || type == GCDL_MSG_UPDATE1;
 }
 
 /* CRC-32 of the gcdl header with its crc field zeroed, then the payload. */
@@ -129,6 +130,7 @@ gcdl_frame_payload_len(int type, uint32_t count, uint32_t scale_block)
 		return 0;
 	switch (type) {
 	case GCDL_MSG_ONEBIT:
+	case GCDL_MSG_UPDATE1:
 		return 4 * (size_t)gcdl_quant_blocks(count, scale_block) +
 		       gcdl_quant_packed_bytes(count);
 	case GCDL_MSG_FLOAT:
@@ -172,6 +174,7 @@ gcdl_frame_chunk_coords(int type, uint32_t mtu, uint32_t scale_block)
 		/* whole bytes of bits: L a multiple of 8 */
 		return (uint32_t)(budget * 8);
 	case GCDL_MSG_ONEBIT:
+	case GCDL_MSG_UPDATE1:
 		break;
 	default:
 		return 0;
@@ -280,7 +283,8 @@ check_coords(const struct gcdl_frame_hdr *h, const struct gcdl_frame_limits *lim
 		count = chunk_len;
 	if (h->coord_count != count)
 		return GCDL_DROP_COUNT;
-	if (h->scale_block != (h->type == GCDL_MSG_ONEBIT ? lim->scale_block : 0))
+	if (h->scale_block != (h->type == GCDL_MSG_ONEBIT || h->type == GCDL_MSG_UPDATE1
+				       ? lim->scale_block : 0))
 		return GCDL_DROP_SCALE_BLOCK;
 	if (h->payload_len != gcdl_frame_payload_len(h->type, h->coord_count, h->scale_block))
 		return GCDL_DROP_PAYLOAD;

@@ -269,7 +269,8 @@ gcdl_mesh_repair_decode(const uint8_t *payload, size_t len, uint32_t chunks, uin
 	server = get16(payload + 8);
 	if ((flags & ~GCDL_MESH_WANT_COMMIT) != 0 || get16(payload + 10) != 0)
 		return GCDL_MESH_DROP_RESERVED;
-	if (server != GCDL_MESH_ANY && server >= nodes)
+	/* a node, the aggregator of a star's relay (id nodes), or any */
+	if (server != GCDL_MESH_ANY && server > nodes)
 		return GCDL_MESH_DROP_SERVER;
 	if (count == 0 && !(flags & GCDL_MESH_WANT_COMMIT))
 		return GCDL_MESH_DROP_EMPTY;
@@ -300,8 +301,8 @@ gcdl_mesh_create(const struct gcdl_mesh_params *p)
 {
 	struct gcdl_mesh *m;
 
-	if (p == NULL || p->nodes == 0 || p->nodes > 4096 || p->self >= p->nodes ||
-	    p->committer >= p->nodes || p->repair_tries == 0 || p->max_payload == 0 ||
+	if (p == NULL || p->nodes == 0 || p->nodes > 4096 || p->self > p->nodes ||
+	    p->committer > p->nodes || p->repair_tries == 0 || p->max_payload == 0 ||
 	    p->max_payload > GCDL_MTU_MAX || gcdl_mesh_set_bytes(p->chunks, p->nodes) == 0) {
 		errno = EINVAL;
 		return NULL;
