@@ -7,7 +7,7 @@
 # per round, medians over the runs: wall time, CPU time of the whole process
 # (getrusage: every thread) and of each thread (/proc/self/task), bytes on the
 # wire up (accepted gradient frames) and down (each downlink frame once), and
-# their total.
+# their total. The process CPU is the kernel's (/usr/bin/time, user + system).
 #
 #   scripts/bench_round.sh [--runs N] [--r1 R] [--r2 R] [--mem MB] [--label L]
 #                          -- gcdl-options...
@@ -48,7 +48,8 @@ trap 'rm -rf "$tmp"' EXIT
 for ((i = 1; i <= runs; i++)); do
 	for r in "$r1" "$r2"; do
 		opts=("$@")
-		if ! OPENBLAS_NUM_THREADS=1 "$gcdl" --no-huge --no-pci --no-shconf --file-prefix "br-$$" \
+		if ! OPENBLAS_NUM_THREADS=1 /usr/bin/time -f "%e %U %S" -o "$tmp/$i-$r.time" \
+			"$gcdl" --no-huge --no-pci --no-shconf --file-prefix "br-$$" \
 			-m "$mem" --lcores "(0-2)@(0-$(($(nproc) - 1)))" --log-level '*:warning' -- \
 			"${opts[@]}" --quiet --rounds "$r" --summary-json "$tmp/$i-$r.json" \
 			> "$tmp/$i-$r.out" 2>&1; then
@@ -67,11 +68,16 @@ def load(i, r):
     d = json.load(open("%s/%d-%d.json" % (tmp, i, r)))
     c = d["counters"]
     th = {}
-    for t in d["threads"]:
+    for t in d.get("threads", []):
         th[t["name"]] = th.get(t["name"], 0) + t["cpu_s"]
-    # wall: from the first round's start to the last round's close
-    return {"wall": d["figures"]["wall_s"], "cpu": d["cpu_s"], "up": c["uplink_wire_bytes"],
-            "down": c["downlink_wire_bytes"] + c["downlink_repair_bytes"], "threads": th}
+    # the process's CPU from the kernel (/usr/bin/time: user + system)
+    e, u, s = (float(x) for x in open("%s/%d-%d.time" % (tmp, i, r)).read().split()[-3:])
+    # wall: from the first round's start to the last round's close (an older
+    # gcdl without the downlink counters counts unicast update bytes instead)
+    down = c.get("downlink_wire_bytes", c.get("downlink_tx_bytes", 0)) + c.get(
+        "downlink_repair_bytes", 0)
+    return {"wall": d["figures"]["wall_s"], "cpu": u + s, "up": c["uplink_wire_bytes"],
+            "down": down, "threads": th}
 
 
 rows = []

@@ -55,6 +55,9 @@ struct node_worker {
 	uint8_t *ugot;               /* K x 2 x dl_chunks: which frames are in */
 	uint32_t *ucnt;              /* K x 2: how many */
 	uint32_t *uround;            /* K x 2: the round held, GCDL_JOIN_NONE: none */
+	uint32_t *uhigh;             /* K x 2: 1 + the highest frame (chunk) in: frames come in
+				      * order, so a missing one below it was lost, one above may
+				      * be on its way */
 	float *v;                    /* the gradient v_k */
 	struct gcdl_auth *lkey;      /* K: each link's session key (its aggregator's run) */
 	uint8_t *lkey_ok;            /* K: the link has one */
@@ -133,6 +136,7 @@ node_worker_init(struct gcdl_node *n, char *err, size_t errlen)
 	w->ugot = calloc((size_t)n->k * 2 * n->dl_chunks, 1);
 	w->ucnt = calloc((size_t)n->k * 2, sizeof(uint32_t));
 	w->uround = calloc((size_t)n->k * 2, sizeof(uint32_t));
+	w->uhigh = calloc((size_t)n->k * 2, sizeof(uint32_t));
 	w->v = rte_zmalloc_socket("gcdl_grad", sizeof(float) * n->dim, RTE_CACHE_LINE_SIZE, sock);
 	w->held = rte_zmalloc_socket("gcdl_held", sizeof(*w->held) * 2 * n->chunks, 0, sock);
 	w->held_port = rte_zmalloc_socket("gcdl_held_port", sizeof(uint16_t) * 2 * n->chunks, 0,
@@ -144,7 +148,7 @@ node_worker_init(struct gcdl_node *n, char *err, size_t errlen)
 					     0, sock);
 	if (w->links == NULL || w->lgot == NULL || w->lkey == NULL || w->lkey_ok == NULL ||
 	    w->ub[0] == NULL || w->ub[1] == NULL || w->ugot == NULL || w->ucnt == NULL ||
-	    w->uround == NULL || w->v == NULL ||
+	    w->uround == NULL || w->uhigh == NULL || w->v == NULL ||
 	    w->held == NULL || w->held_port == NULL || w->plan == NULL || w->scratch == NULL ||
 	    w->scratch_port == NULL)
 		goto nomem;
@@ -261,6 +265,7 @@ node_worker_fini(struct gcdl_node *n)
 	free(w->ugot);
 	free(w->ucnt);
 	free(w->uround);
+	free(w->uhigh);
 	rte_free(w->v);
 	rte_free(w->held);
 	rte_free(w->held_port);
@@ -432,8 +437,8 @@ on_config(struct gcdl_node *n, uint16_t pi, const struct gcdl_frame_hdr *hdr, co
 /* Ask aggregator a again for the frames of its update of the link's round
  * that have not come (GCDL_MSG_REPAIR: first chunk, count, then one bit per
  * chunk, 1 = wanted). */
-static void
-ask_repair(struct gcdl_node *n, uint32_t a, uint64_t now)
+static uint32_t
+ask_repair(struct gcdl_node *n, uint32_t a, uint64_t now, int tail)
 {
 	struct node_worker *w = n->w;
 	struct gcdl_link *l = &w->links[a];
@@ -448,17 +453,22 @@ ask_repair(struct gcdl_node *n, uint32_t a, uint64_t now)
 	put_be32(pl, first);
 	put_be32(pl + 4, count);
 	for (uint32_t i = 0; i < count; i++) {
-		if (!held || !got[first + i]) {
+		/* a gap below the highest frame in was lost; the frames above it
+		 * are asked for only when the round is known to be over (tail) */
+		if ((!held || !got[first + i]) && (tail || (held && first + i < w->uhigh[si]))) {
 			pl[8 + i / 8] |= (uint8_t)(1u << (i % 8));
 			wanted++;
 		}
 	}
+	l->repair_at = now + w->repair_tsc;
+	if (wanted == 0)
+		return 0;
 	node_hdr(n, &h, GCDL_MSG_REPAIR, l->round);
 	h.payload_len = (uint16_t)(8 + (count + 7) / 8);
 	node_send(n, l->port, l->mac, &h, pl, node_worker_key(n, a));
 	node_count(n, GCDL_CTR_DOWNLINK_REPAIRS, wanted);
 	l->repair_tries++;
-	l->repair_at = now + w->repair_tsc;
+	return wanted;
 }
 
 /* The update of the link's round is missing frames: ask for them, or after
@@ -471,16 +481,22 @@ repair_or_resync(struct gcdl_node *n, uint32_t a, uint64_t now)
 	struct gcdl_link *l = &w->links[a];
 	uint32_t si = 2 * a + (l->round & 1);
 
+	int some = w->uround[si] == l->round && w->ucnt[si] > 0;
+	int over = l->seen_round > l->round; /* a later round's frames came */
+
 	/* no frame of the update nor of a later round: the round may just not be
 	 * over; ask, but do not count it as a try */
-	if (l->seen_round <= l->round && !(w->uround[si] == l->round && w->ucnt[si] > 0)) {
-		ask_repair(n, a, now);
-		l->repair_tries--;
+	if (!over && !some) {
+		if (ask_repair(n, a, now, 1) > 0)
+			l->repair_tries--;
 		l->repair_at = now + w->blind_tsc;
 		return;
 	}
 	if (l->repair_tries < n->prof.repair_tries && l->seen_round - l->round < NODE_DL_KEEP) {
-		ask_repair(n, a, now);
+		/* the gaps; the missing tail too once the round is over, or when
+		 * nothing came for a long while */
+		if (ask_repair(n, a, now, over || now - l->last_rx >= w->blind_tsc) == 0)
+			l->repair_at = over ? now + w->repair_tsc : l->last_rx + w->blind_tsc;
 		return;
 	}
 	NODE_LOG(control, INFO, "worker %u: the update of round %u is still missing frames "
@@ -538,8 +554,11 @@ on_update(struct gcdl_node *n, uint32_t a, const struct gcdl_frame_hdr *hdr, con
 	if (w->uround[si] != hdr->round) {
 		w->uround[si] = hdr->round;
 		w->ucnt[si] = 0;
+		w->uhigh[si] = 0;
 		memset(got, 0, n->dl_chunks);
 	}
+	if (hdr->chunk + 1 > w->uhigh[si])
+		w->uhigh[si] = hdr->chunk + 1;
 	if (got[hdr->chunk]) {
 		node_count(n, GCDL_CTR_DUPLICATES, 1);
 		return;
