@@ -710,10 +710,13 @@ START_TEST(onebit_downlink_error_feedback)
 
 			for (uint32_t b0 = 0; b0 < clen; b0 += s) {
 				uint32_t n = clen - b0 < s ? clen - b0 : s;
-				double sum = 0;
+				double lane[8] = { 0 }, sum;
 
-				for (uint32_t j = c0 + b0; j < c0 + b0 + n; j++)
-					sum += fabsf(u[j] + e0[j]);
+				/* the sum's order: lane i % 8, lanes pairwise */
+				for (uint32_t i = 0; i < n; i++)
+					lane[i % 8] += fabsf(u[c0 + b0 + i] + e0[c0 + b0 + i]);
+				sum = ((lane[0] + lane[1]) + (lane[2] + lane[3])) +
+				      ((lane[4] + lane[5]) + (lane[6] + lane[7]));
 				for (uint32_t j = c0 + b0; j < c0 + b0 + n; j++) {
 					float x = u[j] + e0[j];
 
@@ -760,6 +763,47 @@ START_TEST(onebit_downlink_error_feedback)
 	free(back);
 	gcdl_job_close(&job);
 	gcdl_job_close(&ref);
+}
+END_TEST
+
+/* The 1-bit downlink payload, at every count and scale block (bytes and
+ * blocks that do not start on a byte boundary included): decode gives q bit
+ * for bit, apply gives w - q bit for bit, and a bad scale changes nothing. */
+START_TEST(downlink_payload_decode_and_apply)
+{
+	static const uint32_t counts[] = { 1, 7, 8, 9, 13, 64, 100, 1001 };
+	static const uint32_t blocks[] = { 0, 1, 3, 8, 12, 64 };
+	uint8_t payload[GCDL_MTU_MAX];
+	float q[1001], back[1001], w[1001], want[1001];
+	struct gcdl_rng r;
+
+	gcdl_rng_init(&r, 7, GCDL_RNG_INIT, 0, 0);
+	for (size_t ci = 0; ci < sizeof(counts) / sizeof(counts[0]); ci++)
+		for (size_t bi = 0; bi < sizeof(blocks) / sizeof(blocks[0]); bi++) {
+			uint32_t n = counts[ci], s = blocks[bi], blk = s == 0 ? n : s;
+			float nanv = NAN;
+
+			for (uint32_t j = 0; j < n; j++) {
+				/* +-scale of the block; signed zeros too */
+				float sc = j / blk % 3 == 2 ? 0.0f : 0.25f + (float)(j / blk);
+
+				q[j] = gcdl_rng_u32(&r) & 1 ? sc : -sc;
+				w[j] = (float)gcdl_rng_uniform(&r) - 0.5f;
+				want[j] = w[j] - q[j];
+			}
+			ck_assert_uint_eq(gcdl_downlink_encode(q, n, s, payload),
+					  gcdl_frame_payload_len(GCDL_MSG_UPDATE1, n, s));
+			memset(back, 0xa5, sizeof(back));
+			ck_assert_int_eq(gcdl_downlink_decode(payload, n, s, back), 0);
+			ck_assert_mem_eq(back, q, sizeof(float) * n);
+			ck_assert_int_eq(gcdl_downlink_apply(payload, n, s, w), 0);
+			ck_assert_mem_eq(w, want, sizeof(float) * n);
+			/* the last block's scale not finite: refused, w untouched */
+			gcdl_frame_put_floats(payload + 4 * (gcdl_quant_blocks(n, s) - 1), &nanv, 1);
+			ck_assert_int_eq(gcdl_downlink_apply(payload, n, s, w), -EDOM);
+			ck_assert_mem_eq(w, want, sizeof(float) * n);
+			ck_assert_int_eq(gcdl_downlink_decode(payload, n, s, back), -EDOM);
+		}
 }
 END_TEST
 
@@ -908,6 +952,7 @@ main(void)
 	tcase_add_test(pos, arrival_order_does_not_matter);
 	tcase_add_test(pos, signsgd_majority_and_update);
 	tcase_add_test(pos, onebit_downlink_error_feedback);
+	tcase_add_test(pos, downlink_payload_decode_and_apply);
 	tcase_add_test(pos, optimizer_momentum_and_schedules);
 	tcase_add_test(pos, float_payload_round_trips);
 	tcase_add_test(pos, decode_round_is_close_round_without_step);

@@ -24,6 +24,17 @@ extern "C" {
 #endif
 
 /**
+ * The scale of one block: the mean of |x_i|, summed in double in a fixed
+ * order (eight lanes, lane i % 8, combined pairwise), so that every replica
+ * and the simulator compute the same float.
+ *
+ * @param x  the block's values.
+ * @param n  how many (0 gives 0).
+ * @return the scale.
+ */
+float gcdl_downlink_scale(const float *x, uint32_t n);
+
+/**
  * Compress u + e into q with error feedback over the coordinates
  * [first, first + count), which start a chunk: blocks of S coordinates
  * within each chunk of L coordinates (S = 0: one block per chunk).
@@ -62,6 +73,18 @@ size_t gcdl_downlink_encode(const float *q, uint32_t count, uint32_t scale_block
  * @return 0, or -EDOM when a scale is negative or not finite (nothing written).
  */
 int gcdl_downlink_decode(const uint8_t *payload, uint32_t count, uint32_t scale_block, float *q);
+
+/**
+ * Apply a 1-bit update payload to a replica: w -= q, without building q (one
+ * pass over w, the same floats as gcdl_downlink_decode() then a subtraction).
+ *
+ * @param payload      the frame's payload.
+ * @param count        coordinates in the chunk.
+ * @param scale_block  S.
+ * @param w            the replica's count values.
+ * @return 0, or -EDOM when a scale is negative or not finite (nothing written).
+ */
+int gcdl_downlink_apply(const uint8_t *payload, uint32_t count, uint32_t scale_block, float *w);
 
 #ifdef __cplusplus
 }

@@ -52,6 +52,10 @@ struct node_worker {
 	 * the next one, which may come while a frame of the first is repaired):
 	 * slot (link, round % 2) */
 	float *ub[2];                /* by round % 2 (the links' ranges do not overlap) */
+	uint8_t *upl[2];             /* 1-bit downlink (not a vote): the frames' payloads, by
+				      * round % 2, upl_stride bytes per chunk, applied when the
+				      * update is complete (w -= q in one pass, no q built) */
+	uint32_t upl_stride;
 	uint8_t *ugot;               /* K x 2 x dl_chunks: which frames are in */
 	uint32_t *ucnt;              /* K x 2: how many */
 	uint32_t *uround;            /* K x 2: the round held, GCDL_JOIN_NONE: none */
@@ -133,6 +137,17 @@ node_worker_init(struct gcdl_node *n, char *err, size_t errlen)
 				      sock);
 	w->ub[1] = rte_zmalloc_socket("gcdl_update", sizeof(float) * n->dim, RTE_CACHE_LINE_SIZE,
 				      sock);
+	if (n->dl_type == GCDL_MSG_UPDATE1 && !n->vote) {
+		w->upl_stride = (uint32_t)gcdl_frame_payload_len(GCDL_MSG_UPDATE1, n->dl_coords,
+								  p->scale_block);
+		for (int i = 0; i < 2; i++) {
+			w->upl[i] = rte_malloc_socket("gcdl_update_bits",
+						      (size_t)w->upl_stride * n->dl_chunks,
+						      RTE_CACHE_LINE_SIZE, sock);
+			if (w->upl[i] == NULL)
+				goto nomem;
+		}
+	}
 	w->ugot = calloc((size_t)n->k * 2 * n->dl_chunks, 1);
 	w->ucnt = calloc((size_t)n->k * 2, sizeof(uint32_t));
 	w->uround = calloc((size_t)n->k * 2, sizeof(uint32_t));
@@ -262,6 +277,8 @@ node_worker_fini(struct gcdl_node *n)
 	free(w->lkey_ok);
 	rte_free(w->ub[0]);
 	rte_free(w->ub[1]);
+	rte_free(w->upl[0]);
+	rte_free(w->upl[1]);
 	free(w->ugot);
 	free(w->ucnt);
 	free(w->uround);
@@ -525,6 +542,20 @@ values_finite(const struct gcdl_node *n, const struct gcdl_frame_hdr *hdr, const
 	return gcdl_frame_floats_finite(pl, hdr->coord_count);
 }
 
+/* A complete 1-bit update of link l's range, its frames' payloads: w -= q. */
+static void
+apply_bits(struct gcdl_node *n, const struct gcdl_link *l, const uint8_t *upl, float *replica)
+{
+	uint32_t first = l->coord_first / n->dl_coords;
+
+	for (uint32_t c = first; c < first + l->update_frames; c++) {
+		uint32_t lo = c * n->dl_coords, cnt = RTE_MIN(n->dl_coords, n->dim - lo);
+
+		gcdl_downlink_apply(upl + (size_t)c * n->w->upl_stride, cnt, n->prof.scale_block,
+				    replica + lo);
+	}
+}
+
 /* An update frame of the link's round or the next: held in the round's
  * slot; each complete update, in order, is applied (w <- w - u on the range). */
 static void
@@ -563,7 +594,11 @@ on_update(struct gcdl_node *n, uint32_t a, const struct gcdl_frame_hdr *hdr, con
 		node_count(n, GCDL_CTR_DUPLICATES, 1);
 		return;
 	}
-	if (hdr->type == GCDL_MSG_UPDATE1)
+	if (hdr->type == GCDL_MSG_UPDATE1 && w->upl[0] != NULL)
+		/* validated: the chunk's whole payload, its scales finite */
+		memcpy(w->upl[hdr->round & 1] + (size_t)hdr->chunk * w->upl_stride, pl,
+		       hdr->payload_len);
+	else if (hdr->type == GCDL_MSG_UPDATE1)
 		gcdl_downlink_decode(pl, cnt, n->prof.scale_block, w->ub[hdr->round & 1] + lo);
 	else
 		gcdl_frame_get_floats(w->ub[hdr->round & 1] + lo, pl + 4 * (lo - hdr->first_coord),
@@ -586,6 +621,8 @@ on_update(struct gcdl_node *n, uint32_t a, const struct gcdl_frame_hdr *hdr, con
 		if (n->vote)
 			/* the vote: the same step as the aggregator's, from it */
 			gcdl_engine_step(n->e, w->ub[l->round & 1], l->round);
+		else if (w->upl[0] != NULL)
+			apply_bits(n, l, w->upl[l->round & 1], replica);
 		else
 			gcdl_engine_apply_update(replica + l->coord_first,
 						 w->ub[l->round & 1] + l->coord_first,
