@@ -292,10 +292,10 @@ uint64_t gcdl_engine_downlink_bytes(const struct gcdl_engine *e, uint32_t first,
  * Apply an update to a replica: w <- w - u.
  *
  * @param w    the replica.
- * @param u    the update.
+ * @param u    the update (must not overlap @p w).
  * @param dim  coordinates.
  */
-void gcdl_engine_apply_update(float *w, const float *u, uint32_t dim);
+void gcdl_engine_apply_update(float *restrict w, const float *restrict u, uint32_t dim);
 
 /**
  * Evaluate a model on a dataset. Uses compute context 0's scratch space: do

@@ -658,26 +658,63 @@ gcdl_engine_decode_round(struct gcdl_engine *e, float *g, struct gcdl_round_info
  * e->g: u = lr * (m <- mu*m + g) + lr*wd*w (into e->g); with the onebit
  * downlink u is then compressed with error feedback; every replica then does
  * w -= u. */
+static inline uint32_t
+min_u32(uint32_t a, uint32_t b)
+{
+	return a < b ? a : b;
+}
+
 static void
 step(struct gcdl_engine *e)
 {
 	const struct gcdl_profile *p = &e->prof;
 	float lr = (float)step_size(p, e->round), mu = (float)p->momentum,
 	      wd = (float)p->weight_decay;
+	/* four arrays that never overlap: restrict lets the compiler vectorise */
+	float *restrict w = e->w, *restrict mom = e->mom, *restrict g = e->g,
+	      *restrict r = e->resid;
 
-	for (uint32_t j = 0; j < e->dim; j++) {
-		float m = mu * e->mom[j] + e->g[j];
-		float u = lr * m + lr * wd * e->w[j];
-
-		e->mom[j] = m;
-		e->g[j] = u;
-	}
-	/* downlink.mode onebit: every replica applies q = C(u + e), not u */
-	if (e->resid != NULL)
-		gcdl_downlink_compress(e->g, e->resid, e->g, 0, e->dim, e->dl_chunk_coords,
-				       p->scale_block);
-	gcdl_engine_apply_update(e->w, e->g, e->dim);
 	e->cur.lr = lr;
+	if (r == NULL) {
+		for (uint32_t j = 0; j < e->dim; j++) {
+			float m = mu * mom[j] + g[j];
+			float u = lr * m + lr * wd * w[j];
+
+			mom[j] = m;
+			g[j] = u;
+		}
+		gcdl_engine_apply_update(w, g, e->dim);
+		return;
+	}
+	/* downlink.mode onebit: every replica applies q = C(u + e), not u; the
+	 * same arithmetic as the step, gcdl_downlink_compress() and w -= q in
+	 * turn, one block at a time (in cache) */
+	for (uint32_t c0 = 0; c0 < e->dim; c0 += e->dl_chunk_coords) {
+		uint32_t clen = min_u32(e->dim - c0, e->dl_chunk_coords);
+		uint32_t blk = p->scale_block == 0 ? clen : p->scale_block;
+
+		for (uint32_t b0 = c0; b0 < c0 + clen; b0 += blk) {
+			uint32_t end = min_u32(c0 + clen, b0 + blk);
+			float s;
+
+			for (uint32_t j = b0; j < end; j++) {
+				float m = mu * mom[j] + g[j];
+				float u = lr * m + lr * wd * w[j];
+
+				mom[j] = m;
+				g[j] = u + r[j]; /* x */
+			}
+			s = gcdl_downlink_scale(g + b0, end - b0);
+			for (uint32_t j = b0; j < end; j++) {
+				float x = g[j];
+				float v = x >= 0.0f ? s : -s;
+
+				r[j] = x - v;
+				g[j] = v;
+				w[j] -= v;
+			}
+		}
+	}
 }
 
 int
@@ -710,7 +747,7 @@ gcdl_engine_step(struct gcdl_engine *e, const float *g, uint32_t round)
 }
 
 void
-gcdl_engine_apply_update(float *w, const float *u, uint32_t dim)
+gcdl_engine_apply_update(float *restrict w, const float *restrict u, uint32_t dim)
 {
 	if (w == NULL || u == NULL)
 		return;
