@@ -69,12 +69,13 @@ gcdl_node_run(struct gcdl_node **nodes, uint32_t count, const int *quit)
 			sched_yield();
 			lp.prev_wake = now;
 		} else {
-			uint64_t us = NODE_IDLE_SLEEP_US;
+			/* the longer the lull, the longer the nap (each one costs two
+			 * context switches): 20 us, doubling every 64 naps, to 160 */
+			uint32_t dbl = (idle - NODE_IDLE_YIELD) / 64;
+			uint64_t us = (uint64_t)NODE_IDLE_SLEEP_US << (dbl < 3 ? dbl : 3);
 
-			if (lp.wake - now < hz)
+			if (lp.wake - now < hz && (lp.wake - now) * 1000000 / hz < us)
 				us = (lp.wake - now) * 1000000 / hz;
-			if (us > NODE_IDLE_SLEEP_US)
-				us = NODE_IDLE_SLEEP_US;
 			lp.prev_wake = now + us * hz / 1000000;
 			rte_delay_us_sleep((unsigned int)us);
 		}
