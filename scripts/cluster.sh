@@ -17,11 +17,17 @@
 #                     cluster_wait ...; everything is removed by cluster_cleanup, which
 #                     cluster_init installs as an EXIT trap (also on failure).
 #   run:              scripts/cluster.sh [--transport af_packet|memif] [--workers N]
-#                     [--aggregators K] [--out DIR] [--gcdl PATH] -- [gcdl options]
+#                     [--aggregators K] [--out DIR] [--gcdl PATH] [--rate RATE]
+#                     -- [gcdl options]
 #                     runs a whole job and prints every node's summary.
 # CLUSTER_MTU sets the veths' MTU (af_packet), CLUSTER_AF_PACKET_ARGS adds
 # net_af_packet arguments (framesz=...,blocksz=... for jumbo frames),
-# CLUSTER_MEM is each process's -m (MiB, default 64).
+# CLUSTER_MEMIF_ARGS adds net_memif arguments (bsize=...,rsize=... for jumbo
+# frames and deep rings). CLUSTER_MEM is each process's -m (MiB, default 64).
+# CLUSTER_RATE (af_packet) caps every host's link, both ways, to a thin link:
+# a tc token bucket (tbf) of that rate (tc syntax: 1gbit, 100mbit) on both
+# ends of each veth. Its queue (CLUSTER_RATE_LIMIT, default 64mb) stands for
+# the sender's NIC ring and backlog: deep enough that nothing is dropped.
 # Keys: cluster_init makes a job key (gcdl --gen-key DIR/job.key) and every node
 # gets --set job.key_file=DIR/job.key, unless its options name job.key_file or
 # job.insecure themselves, or CLUSTER_KEY= (empty) is set before cluster_init.
@@ -86,6 +92,14 @@ cluster_add_host() {
 		ip -n "$CLUSTER_TAG-$h" link set eth0 mtu "$CLUSTER_MTU"
 	fi
 	ip -n "$CLUSTER_TAG-$h" link set eth0 up
+	if [ -n "${CLUSTER_RATE:-}" ]; then
+		# the host's transmit (its eth0) and receive (the switch's port);
+		# a burst of 256 KB holds a few jumbo frames at any rate
+		local tbf=(root tbf rate "$CLUSTER_RATE" burst 256kb limit "${CLUSTER_RATE_LIMIT:-64mb}")
+		ip netns exec "$CLUSTER_TAG-$h" tc qdisc replace dev eth0 "${tbf[@]}" || return 2
+		ip netns exec "$CLUSTER_TAG-sw" tc qdisc replace dev "$CLUSTER_TAG-$h" "${tbf[@]}" ||
+			return 2
+	fi
 }
 
 # cluster_mac NAME (af_packet): the MAC of that host's eth0
@@ -164,20 +178,20 @@ cluster_eal() {
 			local j
 			for ((j = 0; j < CLUSTER_WORKERS; j++)); do
 				if ((j > k)); then
-					CLUSTER_EAL+=(--vdev "net_memif$j,role=server,id=$j,socket=$(cluster_sock "m$k")")
+					CLUSTER_EAL+=(--vdev "net_memif$j,role=server,id=$j,socket=$(cluster_sock "m$k")${CLUSTER_MEMIF_ARGS:+,$CLUSTER_MEMIF_ARGS}")
 				elif ((j < k)); then
-					CLUSTER_EAL+=(--vdev "net_memif$j,role=client,id=$k,socket=$(cluster_sock "m$j")")
+					CLUSTER_EAL+=(--vdev "net_memif$j,role=client,id=$k,socket=$(cluster_sock "m$j")${CLUSTER_MEMIF_ARGS:+,$CLUSTER_MEMIF_ARGS}")
 				fi
 			done
 		elif [[ $node == a* ]]; then
 			a=${node#a}
 			for ((k = 0; k < CLUSTER_WORKERS; k++)); do
-				CLUSTER_EAL+=(--vdev "net_memif$k,role=server,id=$k,socket=$(cluster_sock "$a")")
+				CLUSTER_EAL+=(--vdev "net_memif$k,role=server,id=$k,socket=$(cluster_sock "$a")${CLUSTER_MEMIF_ARGS:+,$CLUSTER_MEMIF_ARGS}")
 			done
 		else
 			k=${node#w}
 			for ((a = 0; a < CLUSTER_AGGS; a++)); do
-				CLUSTER_EAL+=(--vdev "net_memif$a,role=client,id=$k,socket=$(cluster_sock "$a")")
+				CLUSTER_EAL+=(--vdev "net_memif$a,role=client,id=$k,socket=$(cluster_sock "$a")${CLUSTER_MEMIF_ARGS:+,$CLUSTER_MEMIF_ARGS}")
 			done
 		fi
 		;;
@@ -260,9 +274,10 @@ cluster_main() {
 		--aggregators) aggs=$2; shift 2 ;;
 		--out) out=$2; shift 2 ;;
 		--gcdl) CLUSTER_GCDL=$2; shift 2 ;;
+		--rate) CLUSTER_RATE=$2; shift 2 ;;
 		--) shift; break ;;
 		-h | --help)
-			sed -n '2,24p' "$0"
+			sed -n '2,33p' "$0"
 			return 0
 			;;
 		*) echo "cluster.sh: unknown option '$1' (try --help)" >&2; return 2 ;;
