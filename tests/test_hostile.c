@@ -578,6 +578,49 @@ START_TEST(keyed_mesh_equals_sim)
 }
 END_TEST
 
+/* A keyed star in every downlink mode: the relayed gradient frames (sent
+ * down by the aggregator under its session) verify at the workers, no
+ * worker has to resync, and every replica is gcdl-sim's model. Before, a
+ * worker looked for the key of a relayed frame under its contributor's id,
+ * found none, and dropped every one (no_session): each round ended in a
+ * resync from the full model. */
+START_TEST(keyed_star_every_downlink_mode_equals_sim)
+{
+	static const enum gcdl_downlink modes[] = { GCDL_DOWNLINK_RELAY, GCDL_DOWNLINK_ONEBIT,
+						    GCDL_DOWNLINK_FLOAT32 };
+	const uint32_t R = 10;
+	struct gcdl_auth key;
+
+	randombytes_buf(key.key, sizeof(key.key));
+	for (int i = 0; i < 3; i++) {
+		struct gcdl_profile p;
+		struct cluster c;
+		uint32_t dim;
+		float *ref;
+
+		dp_test_profile(&p, R);
+		p.downlink = modes[i];
+		cluster_auth = &key;
+		star(&c, &p, NULL, NULL);
+		cluster_auth = NULL;
+		ck_assert_int_eq(run(&c), 0);
+		ref = dp_test_sim_model(&p, &dim);
+		for (uint32_t k = 0; k <= 4; k++)
+			assert_model(c.node[k], ref, dim, k ? "keyed worker" : "keyed aggregator");
+		for (uint32_t k = 1; k <= 4; k++) {
+			ck_assert_msg(ctr(c.node[k], GCDL_CTR_JOINS) == 1,
+				      "mode %d worker %u: %lu joins", i, k - 1,
+				      (unsigned long)ctr(c.node[k], GCDL_CTR_JOINS));
+			ck_assert_uint_eq(ctr(c.node[k], GCDL_CTR_APPLIED), R);
+			ck_assert_uint_eq(ctr(c.node[k], GCDL_CTR_DROP(GCDL_DROP_AUTH)), 0);
+			ck_assert_uint_eq(ctr(c.node[k], GCDL_CTR_DOWNLINK_REPAIRS), 0);
+		}
+		free(ref);
+		cluster_close(&c);
+	}
+}
+END_TEST
+
 static Suite *
 hostile_suite(void)
 {
@@ -591,6 +634,7 @@ hostile_suite(void)
 	tcase_add_test(t, updates_only_from_the_aggregator_and_finite);
 	tcase_add_test(t, keyed_replays_of_an_earlier_run_change_nothing);
 	tcase_add_test(t, keyed_mesh_equals_sim);
+	tcase_add_test(t, keyed_star_every_downlink_mode_equals_sim);
 	suite_add_tcase(s, t);
 	return s;
 }

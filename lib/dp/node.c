@@ -287,8 +287,14 @@ rx_key(const struct gcdl_node *n, const struct gcdl_frame_hdr *hdr)
 {
 	if (job_keyed(n, hdr->type))
 		return n->conf.auth;
-	if (n->conf.role == GCDL_NODE_WORKER)
-		return hdr->sender >= n->n ? node_worker_key(n, hdr->sender - n->n) : NULL;
+	if (n->conf.role == GCDL_NODE_WORKER) {
+		if (hdr->sender >= n->n)
+			return node_worker_key(n, hdr->sender - n->n);
+		/* relay: the workers' frames, sent down by the aggregator under
+		 * its session (node_relay.c); a worker takes them from no one
+		 * else (a star's relay has one aggregator) */
+		return n->relay != NULL ? node_worker_key(n, 0) : NULL;
+	}
 	return n->have_session ? &n->session_key : NULL;
 }
 
