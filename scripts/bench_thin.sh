@@ -17,8 +17,10 @@
 # Bytes per round are the aggregator's (uplink accepted, downlink each frame
 # once), from the R2 run. One line per point, then a table:
 #   rate mode ms/round up_B/round down_B/round [ratio to the first mode]
-# Needs root (namespaces, tc) and a built gcdl. Exit status: 0, 1 a run
-# failed, 2 bad command line.
+# While it runs it raises net.core.netdev_max_backlog (THIN_BACKLOG, default
+# 262144) and net.core.wmem_default/wmem_max (THIN_WMEM, default 128 MiB),
+# see below, and puts them back at exit. Needs root (namespaces, tc) and a
+# built gcdl. Exit status: 0, 1 a run failed, 2 bad command line.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,7 +36,7 @@ while [ $# -gt 0 ]; do
 	--modes) modes=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
 	--) shift; break ;;
-	-h | --help) sed -n '3,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '3,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench_thin.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
 	esac
 done
@@ -48,6 +50,24 @@ for m in $modes; do
 done
 [ -n "$out" ] || out=$(mktemp -d /tmp/gcdl-thin.XXXXXX)
 mkdir -p "$out"
+
+# A worker's gradient is thousands of frames sent in one burst. (1) On the way
+# to the switch's rate-capped port they wait in the kernel's per-CPU backlog,
+# 1000 frames by default. (2) Until that port has sent them they count against
+# the sending af_packet socket's buffer (net.core.wmem_default, 212 KB): the
+# kernel sends no more of net_af_packet's ring than that per transmit burst,
+# and DPDK 22.11's net_af_packet, which counts a frame sent once it is in its
+# ring, overwrites frames not sent yet when its ring wraps (measured: a worker
+# delivered 740 of 8,289 frames at 100 Mbit/s, every round closed by its
+# deadline). Raise both for the benchmark, put them back after.
+sysctls="net.core.netdev_max_backlog=${THIN_BACKLOG:-262144}
+net.core.wmem_max=${THIN_WMEM:-134217728}
+net.core.wmem_default=${THIN_WMEM:-134217728}"
+saved=$(for kv in $sysctls; do echo "${kv%%=*}=$(sysctl -n "${kv%%=*}")"; done | tac)
+trap 'for kv in $saved; do sysctl -qw "$kv"; done' EXIT
+for kv in $sysctls; do
+	sysctl -qw "$kv" || { echo "bench_thin.sh: cannot set $kv" >&2; exit 1; }
+done
 
 # one job in its own subshell (cluster_init's EXIT trap tears the hosts down)
 one_job() { # rate method downlink rounds dir gcdl-options...

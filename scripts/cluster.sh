@@ -24,10 +24,17 @@
 # net_af_packet arguments (framesz=...,blocksz=... for jumbo frames),
 # CLUSTER_MEMIF_ARGS adds net_memif arguments (bsize=...,rsize=... for jumbo
 # frames and deep rings). CLUSTER_MEM is each process's -m (MiB, default 64).
-# CLUSTER_RATE (af_packet) caps every host's link, both ways, to a thin link:
-# a tc token bucket (tbf) of that rate (tc syntax: 1gbit, 100mbit) on both
-# ends of each veth. Its queue (CLUSTER_RATE_LIMIT, default 64mb) stands for
-# the sender's NIC ring and backlog: deep enough that nothing is dropped.
+# CLUSTER_RATE (af_packet) caps every host's link to a thin link: a tc token
+# bucket (tbf) of that rate (tc syntax: 1gbit, 100mbit) on the switch's end
+# of each veth. net_af_packet bypasses the host's qdisc (and with
+# qdisc_bypass=0 its socket's send buffer, 212 KB, stalls the ring), so the
+# caps that act are the switch's egress ports, one per host: every frame a
+# host receives crosses one, multicast once per port. Their queue
+# (CLUSTER_RATE_LIMIT, default 64mb) stands for the switch's buffers. A
+# burst reaches them through the kernel's per-CPU backlog
+# (net.core.netdev_max_backlog, 1000 frames by default, global): raise it for
+# jumbo bursts (bench_thin.sh does, and puts it back).
+# links.txt in DIR gets every namespace's qdisc and link counters at the end.
 # Keys: cluster_init makes a job key (gcdl --gen-key DIR/job.key) and every node
 # gets --set job.key_file=DIR/job.key, unless its options name job.key_file or
 # job.insecure themselves, or CLUSTER_KEY= (empty) is set before cluster_init.
@@ -93,10 +100,9 @@ cluster_add_host() {
 	fi
 	ip -n "$CLUSTER_TAG-$h" link set eth0 up
 	if [ -n "${CLUSTER_RATE:-}" ]; then
-		# the host's transmit (its eth0) and receive (the switch's port);
+		# the switch's port towards the host (see CLUSTER_RATE above);
 		# a burst of 256 KB holds a few jumbo frames at any rate
 		local tbf=(root tbf rate "$CLUSTER_RATE" burst 256kb limit "${CLUSTER_RATE_LIMIT:-64mb}")
-		ip netns exec "$CLUSTER_TAG-$h" tc qdisc replace dev eth0 "${tbf[@]}" || return 2
 		ip netns exec "$CLUSTER_TAG-sw" tc qdisc replace dev "$CLUSTER_TAG-$h" "${tbf[@]}" ||
 			return 2
 	fi
@@ -135,6 +141,14 @@ cluster_cleanup() {
 	for p in "${CLUSTER_PIDS[@]}"; do
 		wait "$p" 2>/dev/null || true
 	done
+	# where frames were queued or dropped outside gcdl: the qdiscs and links
+	if [ -n "${CLUSTER_DIR:-}" ] && [ -d "$CLUSTER_DIR" ]; then
+		for ns in "${CLUSTER_NS[@]}"; do
+			echo "== $ns"
+			ip netns exec "$ns" tc -s qdisc show 2>/dev/null
+			ip netns exec "$ns" ip -s link show 2>/dev/null
+		done >"$CLUSTER_DIR/links.txt" 2>&1
+	fi
 	for ns in "${CLUSTER_NS[@]}"; do
 		ip netns del "$ns" 2>/dev/null || true
 	done
