@@ -238,11 +238,11 @@ cluster_run() {
 	CLUSTER_PIDS+=("$CLUSTER_PID")
 }
 
-# cluster_start_aggregator A gcdl-options...  (output: DIR/a<A>.out)
+# cluster_start_aggregator A gcdl-options...  (output: DIR/a<A>.out, or $CLUSTER_OUT)
 cluster_start_aggregator() {
 	local a=$1
 	shift
-	cluster_run "a$a" "$CLUSTER_DIR/a$a.out" --role aggregator --id "$a" "$@"
+	cluster_run "a$a" "${CLUSTER_OUT:-$CLUSTER_DIR/a$a.out}" --role aggregator --id "$a" "$@"
 	CLUSTER_AGG_PID[$a]=$CLUSTER_PID
 }
 
