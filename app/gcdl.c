@@ -20,6 +20,7 @@
 #include "gcdl/outfile.h"
 #include "gcdl/npy.h"
 #include "gcdl/summary.h"
+#include "gcdl/version.h"
 
 #define MAX_OVERRIDES 64
 #define MAX_VDEVS 64
@@ -103,6 +104,7 @@ usage(FILE *out)
 		"                        aggregator, or mesh peer 0): the same profile and --set\n"
 		"                        options, refused otherwise\n"
 		"  --quiet               no start-up summary and no progress lines\n"
+		"  --version             the version and git description\n"
 		"  --help                this text\n\n"
 		"Exit status: 0 done, 1 run failed, 2 bad command line, profile or start-up (or\n"
 		"a worker refused by its aggregator), 3 an aggregator with no contributor (no\n"
@@ -224,7 +226,7 @@ struct cli {
 	int noverrides;
 };
 
-/* @return 0, 1 for --help (done), or 2 after a message. */
+/* @return 0, 1 for --help or --version (done), or 2 after a message. */
 static int
 parse_cli(int argc, char **argv, struct cli *c)
 {
@@ -244,6 +246,7 @@ parse_cli(int argc, char **argv, struct cli *c)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "resume", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 0x100 },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *role = "local";
@@ -326,6 +329,9 @@ parse_cli(int argc, char **argv, struct cli *c)
 		case 'C':
 			c->resume = optarg;
 			break;
+		case 0x100:
+			gcdl_version_print(stdout, "gcdl");
+			return 1;
 		case 'h':
 			usage(stdout);
 			return 1;
@@ -457,6 +463,10 @@ main(int argc, char **argv)
 		for (int i = 1; i < argc; i++) {
 			if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 				usage(stdout);
+				return 0;
+			}
+			if (strcmp(argv[i], "--version") == 0) {
+				gcdl_version_print(stdout, "gcdl");
 				return 0;
 			}
 		}

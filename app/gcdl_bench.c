@@ -17,6 +17,7 @@
 #include "bench_auth.h"
 #include "gcdl/quant.h"
 #include "gcdl/rng.h"
+#include "gcdl/version.h"
 
 #define MAX_COORDS (UINT32_C(1) << 28) /* 1 GiB of floats */
 #define REPEATS 5		       /* measurements per rate; the best is kept */
@@ -273,6 +274,7 @@ usage(FILE *out)
 		"  --json            one JSON object per kernel and line: kernel, path, coords,\n"
 		"                    mcoords_per_s, gbytes_per_s, memcpy_gbytes_per_s,\n"
 		"                    ratio_vs_memcpy (= gbytes_per_s / memcpy_gbytes_per_s)\n"
+		"  --version         the version and git description\n"
 		"  --help            this text\n\n"
 		"Kernels:\n",
 		REPEATS, MAX_COORDS, GCDL_QUANT_DEFAULT_SCALE_BLOCK);
@@ -311,6 +313,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{ "json", no_argument, NULL, 'j' },
 		{ "path", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 0x100 },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -368,6 +371,9 @@ parse_opts(int argc, char **argv, struct opts *o)
 				return 2;
 			}
 			break;
+		case 0x100:
+			gcdl_version_print(stdout, "gcdl-bench");
+			return 0;
 		case 'h':
 			usage(stdout);
 			return 0;

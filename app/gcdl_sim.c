@@ -14,6 +14,7 @@
 #include "gcdl/outfile.h"
 #include "gcdl/sim.h"
 #include "gcdl/summary.h"
+#include "gcdl/version.h"
 
 #define VARIANCE_HEADER \
 	"method,layout,decoder,workers,partitions,redundancy,p,packet_loss,rounds,draws," \
@@ -114,6 +115,7 @@ usage(FILE *out)
 		"  --variance-out FILE  write that measurement as CSV:\n"
 		"                   " VARIANCE_HEADER "\n"
 		"  --quiet          no progress output\n"
+		"  --version        the version and git description\n"
 		"  --help           this text\n\n"
 		"Exit status: 0 done, 1 run failed, 2 bad command line or profile.\n\n"
 		"Profile keys:\n");
@@ -137,6 +139,7 @@ main(int argc, char **argv)
 		{ "variance-out", required_argument, NULL, 'O' },
 		{ "variance-at", required_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 0x100 },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *profile = NULL, *metrics = NULL, *variance_out = NULL, *summary_json = NULL;
@@ -215,6 +218,9 @@ main(int argc, char **argv)
 			}
 			at_start = strcmp(optarg, "start") == 0;
 			break;
+		case 0x100:
+			gcdl_version_print(stdout, "gcdl-sim");
+			return 0;
 		case 'h':
 			usage(stdout);
 			return 0;
