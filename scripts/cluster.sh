@@ -145,8 +145,8 @@ cluster_cleanup() {
 	if [ -n "${CLUSTER_DIR:-}" ] && [ -d "$CLUSTER_DIR" ]; then
 		for ns in "${CLUSTER_NS[@]}"; do
 			echo "== $ns"
-			ip netns exec "$ns" tc -s qdisc show 2>/dev/null
-			ip netns exec "$ns" ip -s link show 2>/dev/null
+			ip netns exec "$ns" tc -s qdisc show 2>/dev/null || true
+			ip netns exec "$ns" ip -s link show 2>/dev/null || true
 		done >"$CLUSTER_DIR/links.txt" 2>&1
 	fi
 	for ns in "${CLUSTER_NS[@]}"; do

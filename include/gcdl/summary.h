@@ -64,6 +64,8 @@ struct gcdl_port_summary {
 	uint16_t id;             /**< ethdev port id */
 	char name[64];           /**< its device name */
 	char mac[18];            /**< "aa:bb:cc:dd:ee:ff" */
+	int32_t mtu;             /**< its MTU (net_af_packet: its interface's), -1 when the
+				      PMD has none (net_ring, net_memif) */
 };
 
 /** One thread of the process and the CPU time it used so far (user + system). */

@@ -115,7 +115,7 @@ build_single(struct gcdl_dp *dp, char *err, size_t errlen)
 		if (dp->nports == NODE_MAX_PORTS)
 			break;
 		dp->ports[dp->nports] = port;
-		rc = dp_port_start(port, p->ring_size, dp->pool[socket], own, err, errlen);
+		rc = dp_port_start(port, p->ring_size, dp->pool[socket], own, p->mtu, err, errlen);
 		dp->port_started[dp->nports] = rc == 0;
 		dp->nports++;
 		if (rc != 0)

@@ -92,8 +92,11 @@ int dp_link_create(struct dp_link *l, uint32_t seq, uint32_t index, const unsign
 		   uint32_t ring_size, struct rte_mempool *const pool[2], char *err,
 		   size_t errlen);
 void dp_link_destroy(struct dp_link *l);
+/* Configure and start a probed port for frames of coding.mtu = mtu bytes
+ * after the Ethernet header: its MTU set, or refused with a message (-EMSGSIZE:
+ * an af_packet interface whose MTU is smaller). */
 int dp_port_start(uint16_t port, uint32_t ring_size, struct rte_mempool *pool,
-		  const uint8_t *want_mac, char *err, size_t errlen);
+		  const uint8_t *want_mac, uint32_t mtu, char *err, size_t errlen);
 
 /* local.c: the nodes of a local cluster on their links and lcores */
 int dp_local_build(struct gcdl_dp *dp, char *err, size_t errlen);

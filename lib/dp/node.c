@@ -1111,6 +1111,11 @@ gcdl_node_summary(const struct gcdl_node *n, struct gcdl_node_summary *s)
 		s->ports[pi].id = n->port[pi].id;
 		rte_eth_dev_get_name_by_port(n->port[pi].id, s->ports[pi].name);
 		gcdl_mac_format(n->port[pi].mac, s->ports[pi].mac, sizeof(s->ports[pi].mac));
+		{
+			int mtu = dp_port_mtu(n->port[pi].id, NULL, 0);
+
+			s->ports[pi].mtu = mtu >= 0 ? mtu : -1;
+		}
 		s->nports = pi + 1;
 	}
 	gcdl_counters_snapshot(&s->c, &n->c);
@@ -1153,9 +1158,13 @@ gcdl_node_print_placement(const struct gcdl_node *n, FILE *out)
 	for (uint16_t pi = 0; pi < n->nports; pi++) {
 		char name[RTE_ETH_NAME_MAX_LEN] = "", mac[18];
 
+		int mtu = dp_port_mtu(n->port[pi].id, NULL, 0);
+
 		rte_eth_dev_get_name_by_port(n->port[pi].id, name);
 		fprintf(out, "%s %u %s %s", pi ? "," : "", n->port[pi].id, name,
 			gcdl_mac_format(n->port[pi].mac, mac, sizeof(mac)));
+		if (mtu >= 0)
+			fprintf(out, " mtu %d", mtu);
 	}
 	fprintf(out, "\n");
 }

@@ -343,4 +343,8 @@ void node_mesh_fini(struct gcdl_node *n);
 int node_mesh_in_sync(const struct gcdl_node *n);
 void node_mesh_counters(const struct gcdl_node *n, struct gcdl_counters *c);
 
+/* port.c: an ethdev port's MTU (net_af_packet: its kernel interface's,
+ * named in ifname when given), -ENOTSUP when the PMD has none. */
+int dp_port_mtu(uint16_t port, char *ifname, size_t ifnamelen);
+
 #endif /* GCDL_NODE_INTERNAL_H */

@@ -6,8 +6,12 @@
  * af_packet, a NIC) for a multi-host node.
  */
 #include <errno.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <rte_bus_vdev.h>
 #include <rte_errno.h>
@@ -137,9 +141,91 @@ dp_link_destroy(struct dp_link *l)
 	l->port[0] = l->port[1] = -1;
 }
 
+/* The MTU of the kernel interface with that index (in this process's network
+ * namespace), or a negative errno. */
+static int
+kernel_mtu(unsigned int if_index, char ifname[IF_NAMESIZE])
+{
+	struct ifreq ifr;
+	int fd, rc;
+
+	if (if_indextoname(if_index, ifname) == NULL)
+		return -errno;
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	if (fd < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	rc = ioctl(fd, SIOCGIFMTU, &ifr) == 0 ? ifr.ifr_mtu : -errno;
+	close(fd);
+	return rc;
+}
+
+int
+dp_port_mtu(uint16_t port, char *ifname, size_t ifnamelen)
+{
+	struct rte_eth_dev_info di;
+	char kif[IF_NAMESIZE] = "";
+	uint16_t mtu = 0;
+	int km;
+
+	if (ifname != NULL && ifnamelen > 0)
+		ifname[0] = '\0';
+	if (rte_eth_dev_info_get(port, &di) != 0)
+		return -ENODEV;
+	if (di.driver_name != NULL && strcmp(di.driver_name, "net_af_packet") == 0 &&
+	    di.if_index != 0) {
+		km = kernel_mtu(di.if_index, kif);
+		if (km >= 0 && ifname != NULL)
+			snprintf(ifname, ifnamelen, "%s", kif);
+		return km;
+	}
+	if (rte_eth_dev_get_mtu(port, &mtu) != 0)
+		return -ENOTSUP;
+	return mtu;
+}
+
+/* The port carries frames of coding.mtu bytes after the Ethernet header:
+ * set its MTU, or refuse it. net_af_packet's MTU is its kernel interface's
+ * (DPDK 22.11's PMD reports 1518-byte frames at most whatever the interface
+ * carries, so ethdev would refuse 9000): check that one. A PMD without an
+ * MTU (net_ring, net_memif) carries what its buffers hold. */
+static int
+port_mtu_set(uint16_t port, const char *name, uint32_t mtu, char *err, size_t errlen)
+{
+	struct rte_eth_dev_info di;
+	char ifname[IF_NAMESIZE] = "";
+	int rc;
+
+	rc = rte_eth_dev_info_get(port, &di);
+	if (rc != 0) {
+		gcdl_seterr(err, errlen, "port %u (%s): no device info: %s", port, name,
+			    rte_strerror(-rc));
+		return rc;
+	}
+	if (di.driver_name != NULL && strcmp(di.driver_name, "net_af_packet") == 0) {
+		rc = dp_port_mtu(port, ifname, sizeof(ifname));
+		if (rc >= 0 && (uint32_t)rc < mtu) {
+			gcdl_seterr(err, errlen, "port %u (%s on %s): the interface's MTU is %d, below "
+				    "coding.mtu = %u: frames would be dropped on the link; set it "
+				    "(ip link set %s mtu %u, and the switch's) or lower coding.mtu",
+				    port, name, ifname, rc, mtu, ifname, mtu);
+			return -EMSGSIZE;
+		}
+		return 0;
+	}
+	rc = rte_eth_dev_set_mtu(port, (uint16_t)mtu);
+	if (rc == 0 || rc == -ENOTSUP)
+		return 0;
+	gcdl_seterr(err, errlen, "port %u (%s): cannot set its MTU to coding.mtu = %u: %s (the "
+		    "device takes %u to %u)", port, name, mtu, rte_strerror(-rc), di.min_mtu,
+		    di.max_mtu);
+	return rc;
+}
+
 int
 dp_port_start(uint16_t port, uint32_t ring_size, struct rte_mempool *pool, const uint8_t *want_mac,
-	      char *err, size_t errlen)
+	      uint32_t mtu, char *err, size_t errlen)
 {
 	char name[RTE_ETH_NAME_MAX_LEN] = "";
 	struct rte_ether_addr a;
@@ -152,6 +238,9 @@ dp_port_start(uint16_t port, uint32_t ring_size, struct rte_mempool *pool, const
 			    rte_strerror(-rc));
 		return rc;
 	}
+	rc = port_mtu_set(port, name, mtu, err, errlen);
+	if (rc != 0)
+		return rc;
 	if (want_mac != NULL) {
 		memcpy(a.addr_bytes, want_mac, 6);
 		rc = rte_eth_dev_default_mac_addr_set(port, &a);

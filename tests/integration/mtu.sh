@@ -10,6 +10,8 @@
 # and filled to it: a 1-bit gradient or update frame within one scale block
 # (12 bytes) of it, a float32 model frame exactly at it. Before, chunk sizes ignored the 16-byte tag:
 # at MTU 1500 with a key no gradient frame got through and the workers hung.
+# The summary names each port's MTU (the interface's, for net_af_packet);
+# coding.mtu = 9000 on links of MTU 1500 is refused by every node at start.
 . "$(dirname "$0")/common.sh"
 
 [ "$(id -u)" = 0 ] || { echo "skipped: needs root (network namespaces)"; exit 77; }
@@ -81,6 +83,9 @@ run_mtu() {
 		[ -z "$crc" ] && crc=$(jget "$W" model_crc)
 		assert_eq "$(jget "$W" model_crc)" "$crc" "MTU $mtu: worker $k's replica"
 	done
+	# the port's MTU (net_af_packet: its interface's) in every summary
+	assert_eq "$(jget "$A" nodes.0.ports.0.mtu)" "$mtu" "MTU $mtu: the aggregator's port MTU"
+	assert_eq "$(jget "$dir/w0.json" nodes.0.ports.0.mtu)" "$mtu" "MTU $mtu: worker 0's port MTU"
 	read -r max min n < <(frame_sizes "$dir/a0.pcap" 1)
 	[ "$max" -le $((14 + mtu)) ] || fail "MTU $mtu: a 1-bit frame of $max bytes"
 	[ "$max" -gt $((14 + mtu - 12)) ] || fail "MTU $mtu: the largest 1-bit frame, $max bytes, is not filled"
@@ -100,4 +105,22 @@ run_mtu() {
 
 run_mtu 1500 2000 10
 run_mtu 9000 4999 10
-echo "ok: keyed jobs at MTU 1500 and 9000 with frames filled to the MTU"
+
+# coding.mtu = 9000 on links of MTU 1500: every node refuses its port at
+# start (exit 2, the interface and both MTUs named) instead of sending
+# frames the link drops
+CLUSTER_TAG=g$$-small CLUSTER_MTU= CLUSTER_PIDS=() CLUSTER_AF_PACKET_ARGS=framesz=9216,blocksz=36864
+unset CLUSTER_KEY
+cluster_init af_packet 1 1 "$TMP/small"
+cluster_start_aggregator 0 --profile "$CI_PROFILE" --quiet --rounds 3 --set coding.mtu=9000
+cluster_start_worker 0 --profile "$CI_PROFILE" --quiet --rounds 3 --set coding.mtu=9000
+for who in a0:"${CLUSTER_AGG_PID[0]}" w0:"${CLUSTER_WORKER_PID[0]}"; do
+	rc=0
+	cluster_wait_pid "${who#*:}" || rc=$?
+	assert_eq "$rc" 2 "coding.mtu 9000 on an MTU-1500 link: ${who%%:*}'s exit status"
+	grep -q "the interface's MTU is 1500, below coding.mtu = 9000" "$TMP/small/${who%%:*}.out" ||
+		fail "no MTU message from ${who%%:*}: $(tail -n 3 "$TMP/small/${who%%:*}.out")"
+done
+CLUSTER_EXTRA_CLEANUP= cluster_cleanup
+echo "ok: keyed jobs at MTU 1500 and 9000 with frames filled to the MTU and the port MTU in" \
+	"the summary; a link of MTU 1500 refused for coding.mtu = 9000"

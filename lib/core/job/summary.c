@@ -234,7 +234,7 @@ json_node(FILE *out, const struct gcdl_node_summary *n)
 		json_str(out, n->ports[i].name);
 		fputs(",\"mac\":", out);
 		json_str(out, n->ports[i].mac);
-		fputc('}', out);
+		fprintf(out, ",\"mtu\":%d}", (int)n->ports[i].mtu);
 	}
 	fputs("],\"workers\":[", out);
 	for (uint32_t k = 0; k < n->nworkers; k++) {
