@@ -576,6 +576,8 @@ main(int argc, char **argv)
 	sum.status = status;
 	gcdl_summary_print(&sum, stdout);
 	fflush(stdout);
+	if (sum.warning[0] != '\0')
+		fprintf(stderr, "gcdl: WARNING: %s\n", sum.warning);
 	if (c.summary_json != NULL &&
 	    gcdl_summary_save_json(&sum, c.summary_json, err, sizeof(err)) != 0) {
 		fprintf(stderr, "gcdl: --summary-json %s\n", err);

@@ -122,6 +122,8 @@ struct gcdl_summary {
 	uint32_t nthreads;       /**< the process's threads at the end of the run */
 	struct gcdl_thread_summary threads[GCDL_SUMMARY_MAX_THREADS];
 	double cpu_s;            /**< the whole process's CPU seconds (getrusage) */
+	char warning[512];       /**< "" or why the run learnt from fewer workers than
+				      planned (gcdl_summary_assess()) */
 };
 
 /**
@@ -140,6 +142,28 @@ uint32_t gcdl_crc32_floats(const float *v, uint64_t count);
  * @param s  the summary.
  */
 void gcdl_summary_total(struct gcdl_summary *s);
+
+/** gcdl_summary_assess(): late frames, as a share of the aggregators' gradient
+ * frames, from which a run is flagged. */
+#define GCDL_SUMMARY_LATE_SHARE 0.05
+/** gcdl_summary_assess(): stragglers that were not injected, as a share of the
+ * worker-rounds, from which a run is flagged. */
+#define GCDL_SUMMARY_UNPLANNED_SHARE 0.10
+
+/**
+ * Flag a run whose rounds closed without frames that came too late: over the
+ * aggregator nodes, late gradient frames >= GCDL_SUMMARY_LATE_SHARE of those
+ * that came, or (local mode, where the workers' nodes are in the summary)
+ * stragglers beyond the injected ones (workers' `skipped`) >=
+ * GCDL_SUMMARY_UNPLANNED_SHARE of the worker-rounds. Sets @p s->warning
+ * (the shares, and what to try), "" otherwise. Needs @p s->nodes, @p s->rounds
+ * and @p s->workers; a summary without aggregators (a worker, gcdl-sim, a mesh
+ * peer) is never flagged.
+ *
+ * @param s  the summary.
+ * @return 1 when flagged, else 0.
+ */
+int gcdl_summary_assess(struct gcdl_summary *s);
 
 /**
  * Print the summary for people: "== gcdl summary ==", then one "key: value"

@@ -562,6 +562,7 @@ gcdl_dp_summary(struct gcdl_dp *dp, struct gcdl_summary *s)
 		s->stopped |= dp->nodes[i]->stopped;
 	s->replicas_checked = dp->replicas_checked;
 	s->replicas_identical = dp->replicas_identical;
+	gcdl_summary_assess(s);
 	if (dp->opts.role == GCDL_DP_LOCAL && dp->prof.topology == GCDL_TOPO_SHARDED) {
 		assemble(dp, s);
 		return;

@@ -22,6 +22,19 @@ assert_float_ge 1.0 "$acc" "final test accuracy above 1"
 assert_eq "$(jget "$S" replicas_checked) $(jget "$S" replicas_identical)" "4 4" \
 	"replicas checked and bit-identical to the aggregator's model"
 assert_eq "$(jget "$S" counters.drops)" 0 "drops without garbage"
+# ci.ini's deadline is generous: nothing to warn about
+assert_eq "$(jget "$S" warning)" "" "the summary's warning on a run in time"
+
+# a deadline no machine can keep (10 us): the run is flagged in the summary,
+# the JSON and on stderr, whatever its exit status
+rc=0
+run_gcdl "$TMP/short" --profile "$CI_PROFILE" --quiet --rounds 30 \
+	--set deadline.fixed_us=10 --set network.absent_rounds=1000 || rc=$?
+w=$(jget "$TMP/short.json" warning)
+grep -q "gradient frames late" <<<"$w" || fail "no warning with a 10 us deadline (exit $rc): '$w'"
+grep -q "^gcdl: WARNING: rounds closed without frames that came too late" "$TMP/short" ||
+	fail "no WARNING line on stderr: $(tail -n 5 "$TMP/short")"
+grep -q "^WARNING: " "$TMP/short" || fail "no WARNING line in the summary"
 
 [ "$(head -n 1 "$TMP/m.csv")" = "round,method,train_loss,test_accuracy,uplink_bits,downlink_bits,stragglers,wall_ms" ] ||
 	fail "metrics header: $(head -n 1 "$TMP/m.csv")"

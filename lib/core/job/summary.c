@@ -48,6 +48,50 @@ ratio(double a, double b)
 	return b > 0 ? a / b : 0.0;
 }
 
+int
+gcdl_summary_assess(struct gcdl_summary *s)
+{
+	uint64_t late = 0, accepted = 0, stragglers = 0, skipped = 0;
+	uint32_t aggs = 0;
+	double late_share, unplanned_share;
+
+	if (s == NULL)
+		return 0;
+	s->warning[0] = '\0';
+	for (uint32_t i = 0; i < s->nnodes; i++) {
+		const uint64_t *v = s->nodes[i].c.v;
+
+		if (strcmp(s->nodes[i].role, "aggregator") == 0) {
+			late += v[GCDL_CTR_LATE];
+			accepted += v[GCDL_CTR_UPLINK_ACCEPTED];
+			stragglers += v[GCDL_CTR_STRAGGLERS];
+			aggs++;
+		} else if (strcmp(s->nodes[i].role, "worker") == 0) {
+			skipped += v[GCDL_CTR_SKIPPED];
+		}
+	}
+	if (aggs == 0 || s->rounds == 0 || s->workers == 0)
+		return 0;
+	/* each aggregator counts its own straggler-rounds (sharded: K of them);
+	 * the workers of another process (multi-host), and so the stragglers
+	 * they were told to be, are not in this summary: late frames only */
+	late_share = ratio((double)late, (double)(late + accepted));
+	unplanned_share = strcmp(s->role, "local") != 0
+				  ? 0.0
+				  : ratio((double)stragglers / aggs - (double)skipped,
+					  (double)s->workers * s->rounds);
+	if (late_share < GCDL_SUMMARY_LATE_SHARE && unplanned_share < GCDL_SUMMARY_UNPLANNED_SHARE)
+		return 0;
+	snprintf(s->warning, sizeof(s->warning),
+		 "rounds closed without frames that came too late: %.0f%% of the gradient frames "
+		 "late (%" PRIu64 "), %.0f%% of the worker-rounds stragglers beyond those injected; "
+		 "the model learnt from fewer workers than planned. The deadline is too short for "
+		 "this machine now (busy cores?): try deadline.mode = adaptive, a longer "
+		 "deadline.fixed_us, or fewer busy-polling lcores per core",
+		 100.0 * late_share, late, 100.0 * (unplanned_share > 0 ? unplanned_share : 0.0));
+	return 1;
+}
+
 /* A counter that a reader looks for even when it is 0. */
 static int
 always_shown(int c)
@@ -133,6 +177,8 @@ gcdl_summary_print(const struct gcdl_summary *s, FILE *out)
 	if (s->replicas_checked > 0)
 		fprintf(out, "replicas: %u of %u bit-identical\n", s->replicas_identical,
 			s->replicas_checked);
+	if (s->warning[0] != '\0')
+		fprintf(out, "WARNING: %s\n", s->warning);
 	for (int f = 0; f < GCDL_FIG__COUNT; f++) {
 		const char *unit;
 		const char *desc = gcdl_figure_desc(f, &unit);
@@ -277,6 +323,8 @@ gcdl_summary_write_json(const struct gcdl_summary *s, FILE *out)
 	fprintf(out, ",\"replicas_checked\":%u,\"replicas_identical\":%u,\"status\":%d,"
 		"\"error\":", s->replicas_checked, s->replicas_identical, s->status);
 	json_str(out, s->error);
+	fputs(",\"warning\":", out);
+	json_str(out, s->warning);
 	fputc(',', out);
 	json_counters(out, &s->total);
 	fputs(",\"nodes\":[", out);
