@@ -53,7 +53,8 @@ for t in frame ingest mesh; do
 	echo "== fuzz: fuzz_$t, $fuzz_s s (libFuzzer + ASan + UBSan)"
 	clang -std=gnu11 -D_GNU_SOURCE -O1 -g -ffp-contract=off \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-		-Iinclude -Ilib/core/util -Ilib/core/coding tests/fuzz/fuzz_$t.c lib/core/*/*.c \
+		-Iinclude -Ilib/core/util -Ilib/core/coding -Ibuild/lib/core \
+		-DGCDL_PROJECT_VERSION='"fuzz"' tests/fuzz/fuzz_$t.c lib/core/*/*.c \
 		-lopenblas -lsodium -lz -lm -lpthread -o build/fuzz/fuzz_$t
 	mkdir -p build/fuzz/corpus-$t
 	build/fuzz/fuzz_$t -max_total_time="$fuzz_s" -print_final_stats=1 \
