@@ -9,7 +9,10 @@
 --       -T fields -e gcdl.round -e gcdl.sender -e gcdl.chunk -e gcdl.type
 --
 -- or copy it to ~/.local/lib/wireshark/plugins/ for Wireshark. Fields that do
--- not fit in a truncated frame are left out and flagged (expert info).
+-- not fit in a truncated frame are left out and flagged (expert info). The
+-- CRC-32 is checked (gcdl.crc32.good; a bad one is flagged and marked
+-- [BAD CRC] in the info column); the tag of a keyed frame is shown, not
+-- verified (that needs the job key).
 
 local gcdl = Proto("gcdl", "gcdl 1-bit gradient coding")
 
@@ -38,6 +41,7 @@ local f = {
 	scale_block = ProtoField.uint16("gcdl.scale_block", "Scale block", base.DEC),
 	payload_len = ProtoField.uint16("gcdl.payload_len", "Payload length", base.DEC),
 	crc32 = ProtoField.uint32("gcdl.crc32", "CRC-32", base.HEX),
+	crc_good = ProtoField.bool("gcdl.crc32.good", "CRC-32 good"),
 	scales = ProtoField.none("gcdl.scales", "Block scales"),
 	scale_count = ProtoField.uint32("gcdl.scale_count", "Scale count", base.DEC),
 	scale = ProtoField.float("gcdl.scale", "Scale"),
@@ -51,14 +55,54 @@ gcdl.fields = {
 	f.magic, f.version, f.type, f.job_id, f.round, f.sender, f.flags, f.chunk,
 	f.first_coord, f.coord_count, f.scale_block, f.payload_len, f.crc32,
 	f.scales, f.scale_count, f.scale, f.bits, f.values, f.value_count, f.value, f.data,
-	f.flag_auth, f.tag,
+	f.flag_auth, f.tag, f.crc_good,
 }
 
 local ex_truncated = ProtoExpert.new("gcdl.truncated", "Frame shorter than its header or payload_len",
 	expert.group.MALFORMED, expert.severity.ERROR)
 local ex_magic = ProtoExpert.new("gcdl.bad_magic", "Magic is not 0x4743",
 	expert.group.MALFORMED, expert.severity.WARN)
-gcdl.experts = { ex_truncated, ex_magic }
+local ex_crc = ProtoExpert.new("gcdl.bad_crc", "CRC-32 does not match header and payload (gcdl drops the frame)",
+	expert.group.CHECKSUM, expert.severity.ERROR)
+local ex_tag = ProtoExpert.new("gcdl.tag_unverified", "Tag not verified (it needs the job key)",
+	expert.group.SECURITY, expert.severity.NOTE)
+gcdl.experts = { ex_truncated, ex_magic, ex_crc, ex_tag }
+
+-- zlib's CRC-32 (reflected 0xEDB88320), as gcdl_frame_encode() computes it:
+-- over the header with its crc32 field zeroed, then the payload
+local crc_table = {}
+for i = 0, 255 do
+	local c = i
+	for _ = 1, 8 do
+		if bit32.band(c, 1) == 1 then
+			c = bit32.bxor(0xEDB88320, bit32.rshift(c, 1))
+		else
+			c = bit32.rshift(c, 1)
+		end
+	end
+	crc_table[i] = c
+end
+
+local function crc32_of(tvb, plen)
+	local c = 0xFFFFFFFF
+	local function feed(b)
+		c = bit32.bxor(crc_table[bit32.band(bit32.bxor(c, b), 0xFF)], bit32.rshift(c, 8))
+	end
+	local head = tvb(0, 32):bytes()
+	for i = 0, 31 do
+		feed(head:get_index(i))
+	end
+	for _ = 1, 4 do
+		feed(0)
+	end
+	if plen > 0 then
+		local pl = tvb(HDR_LEN, plen):bytes()
+		for i = 0, plen - 1 do
+			feed(pl:get_index(i))
+		end
+	end
+	return bit32.bxor(c, 0xFFFFFFFF)
+end
 
 -- header fields: name, offset, size
 local hdr = {
@@ -114,11 +158,23 @@ function gcdl.dissector(tvb, pinfo, tree)
 	t:append_text(string.format(", %s, round %u, sender %u, chunk %u", tname, round,
 		sender, chunk))
 
+	-- the CRC, when the frame holds the whole payload: a frame gcdl would
+	-- drop for it is flagged, in the tree and the info column
+	if HDR_LEN + plen <= len then
+		local good = crc32_of(tvb, plen) == tvb(32, 4):uint()
+		t:add(f.crc_good, good):set_generated()
+		if not good then
+			t:add_proto_expert_info(ex_crc)
+			pinfo.cols.info:append(" [BAD CRC]")
+		end
+	end
+
 	-- with the auth flag, the 16-byte tag right after the payload
 	local flags = tvb(14, 2):uint()
 	if flags % 2 == 1 then
 		if HDR_LEN + plen + 16 <= len then
-			t:add(f.tag, tvb(HDR_LEN + plen, 16))
+			local tag = t:add(f.tag, tvb(HDR_LEN + plen, 16))
+			tag:add_proto_expert_info(ex_tag)
 		else
 			t:add_proto_expert_info(ex_truncated)
 		end

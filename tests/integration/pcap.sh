@@ -8,7 +8,9 @@
 # against the aggregator's frame and byte counters (JSON summary); its gcdl
 # fields through tshark and the dissector, against its drops, accepted frames
 # and the shape of configs/ci.ini (N = 4 workers, one chunk, dim = 4 classes *
-# (20 features + 1) = 84, scale_block 64: 2 scales a frame).
+# (20 features + 1) = 84, scale_block 64: 2 scales a frame); and the
+# dissector's CRC check: good on every frame of the nodes, bad on the garbage
+# gcdl dropped for it.
 #
 # tshark as root: Debian's /usr/share/wireshark/init.lua sets
 # run_user_scripts_when_superuser = true and does not set disable_lua, so
@@ -163,3 +165,23 @@ END {
 	printf "ok: %d frames captured, %d onebit (%d from workers), %d updates, rounds 0..%d\n", \
 		NR, onebit, worker, updates, R - 1
 }' "$TMP/fields" || fail "decoded frames do not match the summary"
+
+# 3. The dissector checks the CRC: every frame of the nodes is good, and the
+# garbage frames gcdl dropped for their CRC are flagged (more may be: garbage
+# of other kinds, dropped earlier for their magic or length, is corrupted too)
+tshark -r "$TMP/run.pcap" -X lua_script:"$LUA" -T fields -E separator=/t \
+	-e eth.src -e gcdl.crc32.good >"$TMP/crcs" 2>>"$TMP/tshark.err" ||
+	fail "tshark (CRC) failed: $(tail -n 5 "$TMP/tshark.err")"
+nodes_good=$(awk -F'\t' -v g=$GARBAGE_MAC '$1 != g && $2 == 1' "$TMP/crcs" | wc -l)
+# (random garbage has random MACs and EtherTypes: no gcdl fields, no verdict)
+nodes_bad=$(awk -F'\t' -v g=$GARBAGE_MAC '$1 != g && $2 == 0' "$TMP/crcs" | wc -l)
+garbage_bad=$(awk -F'\t' -v g=$GARBAGE_MAC '$1 == g && $2 == 0' "$TMP/crcs" | wc -l)
+assert_eq "$nodes_bad" 0 "the nodes' frames the dissector does not find a good CRC in"
+[ "$nodes_good" -gt 0 ] || fail "no frame with a good CRC"
+[ "$(drop crc)" -gt 0 ] || fail "no garbage frame dropped for its CRC (drop_crc 0)"
+[ "$garbage_bad" -ge "$(drop crc)" ] ||
+	fail "the dissector flags $garbage_bad garbage frames' CRC, gcdl dropped $(drop crc) for it"
+tshark -r "$TMP/run.pcap" -X lua_script:"$LUA" >"$TMP/lines" 2>/dev/null ||
+	fail "tshark (summary lines) failed"
+grep -q "\[BAD CRC\]" "$TMP/lines" || fail "no [BAD CRC] in the info column"
+echo "ok: CRC good on all $nodes_good frames of the nodes; $garbage_bad garbage frames flagged (drop crc $(drop crc))"
