@@ -2,14 +2,16 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # Draw training curves from gcdl / gcdl-sim metrics CSV files with gnuplot.
 #
-#   scripts/plot.sh METRICS.csv [MORE.csv ...] -o OUT.png
+#   scripts/plot.sh [-l LABEL] METRICS.csv [[-l LABEL] MORE.csv ...] -o OUT.png
 #
 # Writes one PNG (GCDL_PLOT_WIDTH x GCDL_PLOT_HEIGHT, default 1280x960) with
 # four panels: test accuracy and training loss against the round, and test
 # accuracy against the cumulative uplink bits and against the total bits
 # (uplink + downlink) on the wire. Each input file is
-# one line, labelled with its parent directory (for a file named metrics.csv)
-# or its base name, and the method column. Only rows with an evaluation
+# one line, labelled with -l LABEL when given before it, else with its parent
+# directory (for a file named metrics.csv) or its base name, and the method
+# column; two lines that would carry the same label get " #2", " #3". The
+# label of each line is printed. Only rows with an evaluation
 # (non-empty train_loss and test_accuracy) are drawn.
 #
 # Exit status: 0 on success, 1 when gnuplot fails, 2 for a bad command line
@@ -22,7 +24,7 @@ HEIGHT=${GCDL_PLOT_HEIGHT:-960}
 
 usage() {
 	cat <<EOF
-usage: $0 METRICS.csv [MORE.csv ...] -o OUT.png
+usage: $0 [-l LABEL] METRICS.csv [[-l LABEL] MORE.csv ...] -o OUT.png
 
 Draws a 2x2 grid of training curves into OUT.png (${WIDTH}x${HEIGHT} pixels):
 test accuracy and training loss against the round, test accuracy against the
@@ -34,6 +36,8 @@ Only evaluated rows (non-empty train_loss and test_accuracy) are plotted.
 
 Options:
   -o FILE    the PNG to write (required)
+  -l LABEL   the legend of the next input (default: its directory for a
+             metrics.csv, else its base name; repeated labels get #2, #3)
   -h, --help this text
 
 Environment: GCDL_PLOT_WIDTH, GCDL_PLOT_HEIGHT (pixels).
@@ -48,12 +52,21 @@ die() {
 }
 
 inputs=()
+labels=()
+pending=
+has_pending=0
 out=
 while [ $# -gt 0 ]; do
 	case $1 in
 	-h | --help)
 		usage
 		exit 0
+		;;
+	-l | --label)
+		[ $# -ge 2 ] || die "$1 needs a label (see --help)"
+		[ $has_pending = 0 ] || die "two labels ('$pending', '$2') for one input"
+		pending=$2 has_pending=1
+		shift 2
 		;;
 	-o)
 		[ $# -ge 2 ] || die "-o needs a file name (see --help)"
@@ -66,7 +79,11 @@ while [ $# -gt 0 ]; do
 		;;
 	--)
 		shift
-		inputs+=("$@")
+		for a in "$@"; do
+			inputs+=("$a")
+			labels+=("$pending")
+			pending= has_pending=0
+		done
 		break
 		;;
 	-?*)
@@ -74,10 +91,13 @@ while [ $# -gt 0 ]; do
 		;;
 	*)
 		inputs+=("$1")
+		labels+=("$pending")
+		pending= has_pending=0
 		shift
 		;;
 	esac
 done
+[ $has_pending = 0 ] || die "-l '$pending' is not followed by an input"
 
 [ ${#inputs[@]} -gt 0 ] || die "no input: give at least one metrics CSV file (see --help)"
 [ -n "$out" ] || die "missing -o OUT.png (see --help)"
@@ -101,6 +121,7 @@ plots_round_acc=()
 plots_round_loss=()
 plots_bits_acc=()
 plots_total_acc=()
+declare -A used=()
 i=0
 for f in "${inputs[@]}"; do
 	{ [ -f "$f" ] && [ -r "$f" ]; } || die "cannot read '$f'"
@@ -128,12 +149,22 @@ for f in "${inputs[@]}"; do
 		}' "$f") || rc=$?
 	[ $rc -eq 3 ] && die "'$f' has no evaluated row (train_loss and test_accuracy are empty on every row)"
 	[ $rc -eq 0 ] || exit 2
-	if [ "$(basename -- "$f")" = metrics.csv ]; then
+	if [ -n "${labels[$i]}" ]; then
+		name=${labels[$i]}
+	elif [ "$(basename -- "$f")" = metrics.csv ]; then
 		name=$(basename -- "$(cd "$(dirname -- "$f")" && pwd)")
 	else
 		name=$(basename -- "$f" .csv)
 	fi
-	title=$(gp_quote "$name ($methods)")
+	label="$name ($methods)"
+	if [ -n "${used[$label]+set}" ]; then
+		used[$label]=$((used[$label] + 1))
+		label="$label #${used[$label]}"
+	else
+		used[$label]=1
+	fi
+	legend[$i]=$label
+	title=$(gp_quote "$label")
 	q=$(gp_quote "$data")
 	plots_round_acc+=("$q using 1:2 with linespoints ls $((i % 8 + 1)) title $title")
 	plots_round_loss+=("$q using 1:3 with linespoints ls $((i % 8 + 1)) title $title")
@@ -203,3 +234,6 @@ if ! gnuplot "$script" </dev/null 2>"$tmp/gnuplot.err"; then
 fi
 [ -s "$out" ] || { echo "plot.sh: gnuplot wrote no '$out'" >&2; exit 1; }
 echo "plot.sh: wrote $out (${WIDTH}x${HEIGHT}, ${#inputs[@]} input(s))"
+for ((j = 0; j < ${#inputs[@]}; j++)); do
+	echo "plot.sh: line $((j + 1)): ${legend[$j]} <- ${inputs[$j]}"
+done

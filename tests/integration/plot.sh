@@ -46,6 +46,22 @@ size=$(png_size "$TMP/one.png")
 [ "$size" = "1280 960" ] || fail "default PNG is $size, want 1280 960"
 cmp -s "$TMP/one.png" "$TMP/two.png" && fail "one- and two-input plots are identical"
 
+# labels: two inputs with the same base name get distinct legends; -l sets one
+mkdir -p "$TMP/x" "$TMP/y"
+cp "$TMP/onebit/metrics.csv" "$TMP/x/m.csv"
+cp "$TMP/onebit/metrics.csv" "$TMP/y/m.csv"
+"$PLOT" "$TMP/x/m.csv" "$TMP/y/m.csv" -o "$TMP/same.png" >"$TMP/same.out" 2>&1 ||
+	fail "plot.sh (same names) exited with $?: $(cat "$TMP/same.out")"
+grep -qx "plot.sh: line 1: m (onebit_gc) <- $TMP/x/m.csv" "$TMP/same.out" &&
+	grep -qx "plot.sh: line 2: m (onebit_gc) #2 <- $TMP/y/m.csv" "$TMP/same.out" ||
+	fail "legends of two m.csv: $(cat "$TMP/same.out")"
+"$PLOT" -l "1 bit" "$TMP/x/m.csv" -l "float32, d = 2" "$TMP/sgc/metrics.csv" -o "$TMP/lab.png" \
+	>"$TMP/lab.out" 2>&1 || fail "plot.sh -l exited with $?: $(cat "$TMP/lab.out")"
+grep -qx "plot.sh: line 1: 1 bit (onebit_gc) <- $TMP/x/m.csv" "$TMP/lab.out" &&
+	grep -qx "plot.sh: line 2: float32, d = 2 (sgc) <- $TMP/sgc/metrics.csv" "$TMP/lab.out" ||
+	fail "legends with -l: $(cat "$TMP/lab.out")"
+cmp -s "$TMP/same.png" "$TMP/lab.png" && fail "the labels did not change the picture"
+
 "$PLOT" --help >"$TMP/help.out" 2>&1 || fail "--help exited with $?"
 grep -q 'usage:' "$TMP/help.out" || fail "--help prints no usage"
 
@@ -90,6 +106,9 @@ reject 'no evaluated row' "$TMP/noeval.csv" -o "$TMP/bad.png"
 reject 'expected 8' "$TMP/fields.csv" -o "$TMP/bad.png"
 reject 'not a metrics CSV' "$TMP/old.csv" -o "$TMP/bad.png"
 reject 'unknown option' --width 3 "$TMP/onebit/metrics.csv" -o "$TMP/bad.png"
+reject '-l needs a label' "$TMP/onebit/metrics.csv" -o "$TMP/bad.png" -l
+reject 'is not followed by an input' "$TMP/onebit/metrics.csv" -l late -o "$TMP/bad.png"
+reject 'two labels' -l a -l b "$TMP/onebit/metrics.csv" -o "$TMP/bad.png"
 reject 'is missing or not writable' "$TMP/onebit/metrics.csv" -o "$TMP/nodir/bad.png"
 
 # On a terminal (scripts/run.sh in tmux) gnuplot must not wait for commands on
