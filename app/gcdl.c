@@ -523,7 +523,11 @@ main(int argc, char **argv)
 	}
 	dp = gcdl_dp_create(&prof, &c.o, err, sizeof(err));
 	if (dp == NULL) {
-		fprintf(stderr, "gcdl: %s: %s\n", c.profile, err);
+		/* a port's failure is the port's (its --vdev or NIC), not the profile's */
+		if (strncmp(err, "port ", 5) == 0 || strstr(err, "--vdev") != NULL)
+			fprintf(stderr, "gcdl: %s\n", err);
+		else
+			fprintf(stderr, "gcdl: %s: %s\n", c.profile, err);
 		goto out_files;
 	}
 	if (gcdl_outfile_commit(&mout) != 0 || gcdl_outfile_commit(&pout) != 0) {

@@ -255,8 +255,15 @@ dp_port_start(uint16_t port, uint32_t ring_size, struct rte_mempool *pool, const
 	}
 	rc = rte_eth_dev_start(port);
 	if (rc != 0) {
-		gcdl_seterr(err, errlen, "port %u (%s): cannot start it: %s", port, name,
-			    rte_strerror(-rc));
+		struct rte_eth_dev_info di;
+		int memif = rte_eth_dev_info_get(port, &di) == 0 && di.driver_name != NULL &&
+			    strcmp(di.driver_name, "net_memif") == 0;
+
+		gcdl_seterr(err, errlen, "port %u (%s): cannot start it: %s%s", port, name,
+			    rte_strerror(-rc),
+			    memif ? " (net_memif: a client needs its server listening on the "
+				    "socket; check the --vdev arguments: DPDK ignores misspelt "
+				    "ones)" : "");
 		return rc;
 	}
 	/* frames come to the profile's MAC, which the kernel side may not know */

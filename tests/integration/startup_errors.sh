@@ -97,6 +97,11 @@ expect_exit2 no_key "key job.key_file (default): the multi-host roles need a job
 	"${EAL[@]}" --vdev net_null0 -- --profile "$CI_PROFILE" --role worker --id 0
 expect_exit2 no_key_mesh "need a job key" "${EAL[@]}" --vdev net_null0 -- --profile "$CI_PROFILE" \
 	--role worker --id 1 --set network.topology=mesh
+# a port that cannot start (a memif client without its server, a misspelt
+# devarg that DPDK ignores) is the port's fault, not the profile's
+expect_exit2 memif_no_server "^gcdl: port 0 (net_memif0): cannot start it: .*check the --vdev arguments" \
+	"${EAL[@]}" --vdev "net_memif0,rolee=client,socket=$TMP/none.sock" -- --profile "$CI_PROFILE" \
+	--role worker --id 0 --set job.insecure=true
 "$GCDL" --gen-key "$TMP/job.key" >"$TMP/genkey.txt" || fail "--gen-key exited with $?"
 [ "$(stat -c %a "$TMP/job.key")" = 600 ] || fail "--gen-key: mode $(stat -c %a "$TMP/job.key")"
 grep -Eqx '[0-9a-f]{64}' "$TMP/job.key" || fail "--gen-key wrote: $(cat "$TMP/job.key")"
