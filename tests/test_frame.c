@@ -6,8 +6,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
+#include "gcdl/crc32c.h"
 #include "gcdl/frame.h"
 #include "gcdl/quant.h"
 #include "gcdl/rng.h"
@@ -196,6 +196,44 @@ poked16(int type, size_t off, uint16_t v)
 
 /* ---- rejected arguments ---------------------------------------------- */
 
+/* CRC-32C bit by bit (reflected 0x82F63B78), the reference for the frames'
+ * CRC and for both paths of gcdl_crc32c() */
+static uint32_t
+ref_crc32c(uint32_t crc, const uint8_t *p, size_t len)
+{
+	crc = ~crc;
+	for (size_t i = 0; i < len; i++) {
+		crc ^= p[i];
+		for (int k = 0; k < 8; k++)
+			crc = (crc & 1) ? (crc >> 1) ^ 0x82F63B78u : crc >> 1;
+	}
+	return ~crc;
+}
+
+/* The standard check value, chaining, every length and alignment up to 64
+ * bytes on both paths (SSE4.2 and the table) against the reference. */
+START_TEST(test_crc32c)
+{
+	uint8_t buf[80];
+
+	ck_assert_uint_eq(gcdl_crc32c(0, "123456789", 9), 0xE3069283u);
+	ck_assert_uint_eq(gcdl_crc32c_table(0, "123456789", 9), 0xE3069283u);
+	ck_assert_uint_eq(gcdl_crc32c(gcdl_crc32c(0, "1234", 4), "56789", 5), 0xE3069283u);
+	ck_assert_uint_eq(gcdl_crc32c(0, NULL, 0), 0);
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)(i * 37 + 11);
+	for (size_t off = 0; off < 8; off++)
+		for (size_t len = 0; len <= 64; len++) {
+			uint32_t want = ref_crc32c(0, buf + off, len);
+
+			ck_assert_uint_eq(gcdl_crc32c(0, buf + off, len), want);
+			ck_assert_uint_eq(gcdl_crc32c_table(0, buf + off, len), want);
+		}
+	/* not zlib's CRC-32 */
+	ck_assert_uint_ne(gcdl_crc32c(0, "123456789", 9), 0xCBF43926u);
+}
+END_TEST
+
 START_TEST(test_names_unknown)
 {
 	ck_assert_str_eq(gcdl_frame_drop_name(-1), "unknown");
@@ -319,11 +357,13 @@ END_TEST
 
 START_TEST(test_drop_version)
 {
-	/* version and type share a byte pair */
+	/* version and type share a byte pair; version 1 (zlib's CRC-32) is
+	 * refused as another version, not taken for a corrupt frame */
 	ck_assert_int_eq(poked16(GCDL_MSG_ONEBIT, F_VERSION, 0x0001), GCDL_DROP_VERSION);
-	ck_assert_int_eq(poked16(GCDL_MSG_ONEBIT, F_VERSION, 0x0201), GCDL_DROP_VERSION);
+	ck_assert_int_eq(poked16(GCDL_MSG_ONEBIT, F_VERSION, 0x0101), GCDL_DROP_VERSION);
+	ck_assert_int_eq(poked16(GCDL_MSG_ONEBIT, F_VERSION, 0x0301), GCDL_DROP_VERSION);
 	ck_assert_int_eq(poked16(GCDL_MSG_ONEBIT, F_VERSION, 0xFF01), GCDL_DROP_VERSION);
-	ck_assert_int_eq(poked16(GCDL_MSG_ONEBIT, F_VERSION, 0x0101), GCDL_DROP_NONE);
+	ck_assert_int_eq(poked16(GCDL_MSG_ONEBIT, F_VERSION, 0x0201), GCDL_DROP_NONE);
 }
 END_TEST
 
@@ -331,10 +371,12 @@ START_TEST(test_drop_type)
 {
 	struct fx f;
 
-	ck_assert_int_eq(poked16(GCDL_MSG_ONEBIT, F_VERSION, 0x0100), GCDL_DROP_TYPE);
-	ck_assert_int_eq(poked16(GCDL_MSG_ONEBIT, F_VERSION, 0x0100 | GCDL_MSG__COUNT),
+	ck_assert_int_eq(poked16(GCDL_MSG_ONEBIT, F_VERSION, GCDL_FRAME_VERSION << 8),
 			 GCDL_DROP_TYPE);
-	ck_assert_int_eq(poked16(GCDL_MSG_ONEBIT, F_VERSION, 0x01FF), GCDL_DROP_TYPE);
+	ck_assert_int_eq(poked16(GCDL_MSG_ONEBIT, F_VERSION,
+				 GCDL_FRAME_VERSION << 8 | GCDL_MSG__COUNT), GCDL_DROP_TYPE);
+	ck_assert_int_eq(poked16(GCDL_MSG_ONEBIT, F_VERSION, GCDL_FRAME_VERSION << 8 | 0xFF),
+			 GCDL_DROP_TYPE);
 
 	/* a known type this receiver does not accept */
 	fx_init(&f, GCDL_MSG_ONEBIT, 0, 0);
@@ -767,13 +809,13 @@ START_TEST(test_wire_layout)
 	};
 	static const uint8_t want_hdr[GCDL_FRAME_OVERHEAD - 4] = {
 		0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0xA1, 0xA2, 0xA3, 0xA4, 0xA5, 0xA6,
-		0x88, 0xB5, 0x47, 0x43, 0x01, 0x03, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06,
+		0x88, 0xB5, 0x47, 0x43, 0x02, 0x03, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06,
 		0x07, 0x08, 0x09, 0x0A, 0x00, 0x00, 0x0B, 0x0C, 0x0D, 0x0E, 0x0F, 0x10,
 		0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x00, 0x03,
 	};
 	const uint8_t payload[3] = { 0xDE, 0xAD, 0xBE };
 	uint8_t buf[128], h0[GCDL_FRAME_HDR_LEN];
-	uLong crc;
+	uint32_t crc;
 
 	memset(buf, 0xAA, sizeof(buf));
 	ck_assert_int_eq(gcdl_frame_encode(&hdr, payload, buf, sizeof(buf)), 60);
@@ -784,11 +826,12 @@ START_TEST(test_wire_layout)
 	for (size_t i = 60; i < sizeof(buf); i++)
 		ck_assert_uint_eq(buf[i], 0xAA); /* nothing written past the frame */
 
-	/* CRC-32 over the gcdl header (crc zeroed) and the payload only */
+	/* CRC-32C over the gcdl header (crc zeroed) and the payload only, by the
+	 * bitwise reference below */
 	memcpy(h0, buf + GCDL_ETH_HDR_LEN, sizeof(h0));
 	memset(h0 + 32, 0, 4);
-	crc = crc32(0, h0, sizeof(h0));
-	crc = crc32(crc, payload, 3);
+	crc = ref_crc32c(0, h0, sizeof(h0));
+	crc = ref_crc32c(crc, payload, 3);
 	ck_assert_uint_eq(peek32(buf, F_CRC), (uint32_t)crc);
 
 	/* other MACs, same CRC: the Ethernet header is not covered */
@@ -1125,6 +1168,7 @@ frame_suite(void)
 	tcase_add_test(tc, test_drop_flags);
 	tcase_add_test(tc, test_drop_length);
 	tcase_add_test(tc, test_drop_crc);
+	tcase_add_test(tc, test_crc32c);
 	tcase_add_test(tc, test_drop_job);
 	tcase_add_test(tc, test_drop_sender);
 	tcase_add_test(tc, test_drop_round);

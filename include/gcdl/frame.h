@@ -7,7 +7,7 @@
  *
  *     off size field
  *       0  2   magic        0x4743 ("GC")
- *       2  1   version      1
+ *       2  1   version      2
  *       3  1   type         enum gcdl_msg_type
  *       4  4   job_id
  *       8  4   round
@@ -18,7 +18,8 @@
  *      24  4   coord_count  coordinates carried
  *      28  2   scale_block  S for 1-bit frames (0: one scale per chunk), else 0
  *      30  2   payload_len  bytes of payload after the header
- *      32  4   crc32        zlib CRC-32 of header (crc field zeroed) + payload
+ *      32  4   crc32        CRC-32C (Castagnoli, gcdl/crc32c.h) of header (crc
+ *                           field zeroed) + payload; version 1 had zlib's CRC-32
  *      36      payload
  *       .  16  tag          only with GCDL_FRAME_FLAG_AUTH: keyed BLAKE2b-128 of
  *                           the EtherType to the payload's end (gcdl/auth.h)
@@ -47,7 +48,7 @@ extern "C" {
 
 #define GCDL_ETHERTYPE 0x88B5       /**< IEEE 802 local experimental */
 #define GCDL_FRAME_MAGIC 0x4743     /**< "GC" */
-#define GCDL_FRAME_VERSION 1
+#define GCDL_FRAME_VERSION 2 /**< 2: CRC-32C; 1 (zlib CRC-32) is refused */
 #define GCDL_ETH_HDR_LEN 14         /**< dst, src, EtherType */
 #define GCDL_FRAME_HDR_LEN 36       /**< gcdl header after Ethernet */
 #define GCDL_FRAME_OVERHEAD (GCDL_ETH_HDR_LEN + GCDL_FRAME_HDR_LEN)

@@ -10,7 +10,7 @@
 --
 -- or copy it to ~/.local/lib/wireshark/plugins/ for Wireshark. Fields that do
 -- not fit in a truncated frame are left out and flagged (expert info). The
--- CRC-32 is checked (gcdl.crc32.good; a bad one is flagged and marked
+-- CRC-32C is checked (gcdl.crc32.good; a bad one is flagged and marked
 -- [BAD CRC] in the info column); the tag of a keyed frame is shown, not
 -- verified (that needs the job key).
 
@@ -40,8 +40,8 @@ local f = {
 	coord_count = ProtoField.uint32("gcdl.coord_count", "Coordinate count", base.DEC),
 	scale_block = ProtoField.uint16("gcdl.scale_block", "Scale block", base.DEC),
 	payload_len = ProtoField.uint16("gcdl.payload_len", "Payload length", base.DEC),
-	crc32 = ProtoField.uint32("gcdl.crc32", "CRC-32", base.HEX),
-	crc_good = ProtoField.bool("gcdl.crc32.good", "CRC-32 good"),
+	crc32 = ProtoField.uint32("gcdl.crc32", "CRC-32C", base.HEX),
+	crc_good = ProtoField.bool("gcdl.crc32.good", "CRC-32C good"),
 	scales = ProtoField.none("gcdl.scales", "Block scales"),
 	scale_count = ProtoField.uint32("gcdl.scale_count", "Scale count", base.DEC),
 	scale = ProtoField.float("gcdl.scale", "Scale"),
@@ -62,20 +62,21 @@ local ex_truncated = ProtoExpert.new("gcdl.truncated", "Frame shorter than its h
 	expert.group.MALFORMED, expert.severity.ERROR)
 local ex_magic = ProtoExpert.new("gcdl.bad_magic", "Magic is not 0x4743",
 	expert.group.MALFORMED, expert.severity.WARN)
-local ex_crc = ProtoExpert.new("gcdl.bad_crc", "CRC-32 does not match header and payload (gcdl drops the frame)",
+local ex_crc = ProtoExpert.new("gcdl.bad_crc", "CRC-32C does not match header and payload (gcdl drops the frame)",
 	expert.group.CHECKSUM, expert.severity.ERROR)
 local ex_tag = ProtoExpert.new("gcdl.tag_unverified", "Tag not verified (it needs the job key)",
 	expert.group.SECURITY, expert.severity.NOTE)
 gcdl.experts = { ex_truncated, ex_magic, ex_crc, ex_tag }
 
--- zlib's CRC-32 (reflected 0xEDB88320), as gcdl_frame_encode() computes it:
--- over the header with its crc32 field zeroed, then the payload
+-- CRC-32C (Castagnoli, reflected 0x82F63B78), as gcdl_frame_encode() computes
+-- it (frame version 2): over the header with its crc32 field zeroed, then the
+-- payload
 local crc_table = {}
 for i = 0, 255 do
 	local c = i
 	for _ = 1, 8 do
 		if bit32.band(c, 1) == 1 then
-			c = bit32.bxor(0xEDB88320, bit32.rshift(c, 1))
+			c = bit32.bxor(0x82F63B78, bit32.rshift(c, 1))
 		else
 			c = bit32.rshift(c, 1)
 		end
@@ -160,7 +161,7 @@ function gcdl.dissector(tvb, pinfo, tree)
 
 	-- the CRC, when the frame holds the whole payload: a frame gcdl would
 	-- drop for it is flagged, in the tree and the info column
-	if HDR_LEN + plen <= len then
+	if HDR_LEN + plen <= len and tvb(2, 1):uint() == 2 then
 		local good = crc32_of(tvb, plen) == tvb(32, 4):uint()
 		t:add(f.crc_good, good):set_generated()
 		if not good then

@@ -4,8 +4,8 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <string.h>
-#include <zlib.h>
 
+#include "gcdl/crc32c.h"
 #include "gcdl/frame.h"
 #include "gcdl/quant.h"
 
@@ -91,20 +91,19 @@ type_has_coords(unsigned int type)
 	return (type >= GCDL_MSG_ONEBIT && type <= GCDL_MSG_MODEL) || type == GCDL_MSG_UPDATE1;
 }
 
-/* CRC-32 of the gcdl header with its crc field zeroed, then the payload. */
+/* CRC-32C of the gcdl header with its crc field zeroed, then the payload. */
 static uint32_t
 frame_crc(const uint8_t *gh, const uint8_t *payload, uint16_t payload_len)
 {
 	uint8_t h[GCDL_FRAME_HDR_LEN];
-	uLong crc;
+	uint32_t crc;
 
 	memcpy(h, gh, sizeof(h));
 	memset(h + OFF_CRC, 0, 4);
-	crc = crc32(0L, Z_NULL, 0);
-	crc = crc32(crc, h, sizeof(h));
+	crc = gcdl_crc32c(0, h, sizeof(h));
 	if (payload_len > 0)
-		crc = crc32(crc, payload, payload_len);
-	return (uint32_t)crc;
+		crc = gcdl_crc32c(crc, payload, payload_len);
+	return crc;
 }
 
 const char *
