@@ -492,6 +492,11 @@ main(int argc, char **argv)
 	}
 	if (check_outputs(&c, &prof) != 0)
 		goto out_ck;
+	if (c.role == GCDL_DP_LOCAL && prof.ports[0] != '\0') {
+		fprintf(stderr, "gcdl: dataplane.ports = %s: --role local makes its own net_ring "
+			"ports; dataplane.ports is for --role aggregator or worker\n", prof.ports);
+		goto out_ck;
+	}
 	if (c.role != GCDL_DP_LOCAL && prof.key_file[0] == '\0' && prof.insecure)
 		fprintf(stderr, "gcdl: warning: job.insecure = true: frames carry no tag, so anyone "
 			"on this segment can send frames that change the model or stop the job\n");

@@ -65,6 +65,68 @@ dp_node_conf(const struct gcdl_dp *dp, struct gcdl_node_conf *c, int reports)
 }
 
 /* One node of a multi-host job on every port the EAL probed. */
+/* Is ethdev port `port` named in dataplane.ports ("" takes every port)? */
+static int
+port_wanted(const char *list, uint16_t port)
+{
+	char name[RTE_ETH_NAME_MAX_LEN] = "";
+	size_t n;
+
+	if (list[0] == '\0')
+		return 1;
+	if (rte_eth_dev_get_name_by_port(port, name) != 0)
+		return 0;
+	n = strlen(name);
+	for (const char *p = list; *p != '\0';) {
+		size_t len = strcspn(p, ",");
+
+		if (len == n && strncmp(p, name, n) == 0)
+			return 1;
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
+/* Every name in dataplane.ports is a probed port: else an error listing the
+ * probed ones. */
+static int
+ports_named(const char *list, char *err, size_t errlen)
+{
+	for (const char *p = list; *p != '\0';) {
+		char name[RTE_ETH_NAME_MAX_LEN] = "", probed[512] = "";
+		size_t len = strcspn(p, ","), off = 0;
+		uint16_t id, port;
+
+		if (len == 0 || len >= sizeof(name)) {
+			gcdl_seterr(err, errlen, "dataplane.ports '%s': an empty or too long name",
+				    list);
+			return -EINVAL;
+		}
+		memcpy(name, p, len);
+		if (rte_eth_dev_get_port_by_name(name, &id) != 0) {
+			RTE_ETH_FOREACH_DEV(port) {
+				char pn[RTE_ETH_NAME_MAX_LEN] = "";
+
+				rte_eth_dev_get_name_by_port(port, pn);
+				off += (size_t)snprintf(probed + off, off < sizeof(probed)
+						? sizeof(probed) - off : 0, "%s%s", off ? ", " : "", pn);
+				if (off >= sizeof(probed))
+					break;
+			}
+			gcdl_seterr(err, errlen, "dataplane.ports names '%s', which the EAL did not "
+				    "probe (probed: %s): give it with --vdev or -a, or fix the name",
+				    name, probed[0] ? probed : "none");
+			return -ENODEV;
+		}
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
 static int
 build_single(struct gcdl_dp *dp, char *err, size_t errlen)
 {
@@ -111,9 +173,14 @@ build_single(struct gcdl_dp *dp, char *err, size_t errlen)
 		rc = -ENOMEM;
 		goto out;
 	}
+	rc = ports_named(p->ports, err, errlen);
+	if (rc != 0)
+		goto out;
 	RTE_ETH_FOREACH_DEV(port) {
 		if (dp->nports == NODE_MAX_PORTS)
 			break;
+		if (!port_wanted(p->ports, port))
+			continue; /* the EAL probed it; the profile gives it to nobody */
 		dp->ports[dp->nports] = port;
 		rc = dp_port_start(port, p->ring_size, dp->pool[socket], own, p->mtu, err, errlen);
 		dp->port_started[dp->nports] = rc == 0;
@@ -123,7 +190,7 @@ build_single(struct gcdl_dp *dp, char *err, size_t errlen)
 	}
 	if (dp->nports == 0) {
 		gcdl_seterr(err, errlen, "no ethdev port: give one with --vdev (net_memif, "
-			    "net_af_packet) or a NIC");
+			    "net_af_packet) or a NIC%s", p->ports[0] ? " named in dataplane.ports" : "");
 		rc = -ENODEV;
 		goto out;
 	}

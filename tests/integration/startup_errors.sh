@@ -97,6 +97,22 @@ expect_exit2 no_key "key job.key_file (default): the multi-host roles need a job
 	"${EAL[@]}" --vdev net_null0 -- --profile "$CI_PROFILE" --role worker --id 0
 expect_exit2 no_key_mesh "need a job key" "${EAL[@]}" --vdev net_null0 -- --profile "$CI_PROFILE" \
 	--role worker --id 1 --set network.topology=mesh
+# dataplane.ports: a name the EAL did not probe is refused, listing the
+# probed ones; in local mode the key has no meaning and is refused
+expect_exit2 ports_unknown "dataplane.ports names 'net_null2', which the EAL did not probe (probed: net_null0, net_null1)" \
+	"${EAL[@]}" --vdev net_null0 --vdev net_null1 -- --profile "$CI_PROFILE" --role worker --id 0 \
+	--set job.insecure=true --set dataplane.ports=net_null2
+expect_exit2 ports_local "dataplane.ports = net_null0: --role local makes its own net_ring ports" \
+	"${EAL[@]}" -- --profile "$CI_PROFILE" --set dataplane.ports=net_null0
+# and a named port is the only one the node takes (the worker then gives up
+# on its absent aggregator: exit 1, its summary lists its ports)
+rc=0
+timeout 60 "$GCDL" "${EAL[@]}" --vdev net_null0 --vdev net_null1 -- --profile "$CI_PROFILE" \
+	--role worker --id 0 --set job.insecure=true --set dataplane.ports=net_null1 \
+	--set network.idle_timeout_ms=300 --summary-json "$TMP/ports.json" >"$TMP/ports.log" 2>&1 || rc=$?
+assert_eq "$rc" 1 "a worker alone on net_null1: exit status"
+assert_eq "$(jget "$TMP/ports.json" nodes.0.ports.0.name)" net_null1 "the named port"
+assert_eq "$(jpy "$TMP/ports.json" 'len(d["nodes"][0]["ports"])')" 1 "ports taken"
 # a port that cannot start (a memif client without its server, a misspelt
 # devarg that DPDK ignores) is the port's fault, not the profile's
 expect_exit2 memif_no_server "^gcdl: port 0 (net_memif0): cannot start it: .*check the --vdev arguments" \

@@ -184,6 +184,10 @@ static const struct key keys[] = {
 	  "mbufs in the packet pool" },
 	{ "dataplane", "worker_lcores", K_U32, OFF(worker_lcores), 1, 128, "1", NULL,
 	  "lcores that run the logical workers (local mode)" },
+	{ "dataplane", "ports", K_STR, OFF(ports), 0, 0, "", NULL,
+	  "multi-host: the ports this node uses, by ethdev name, \"NAME,...\" (a NIC's PCI "
+	  "address as the EAL names it, e.g. 0000:3b:00.0, or a vdev such as net_af_packet0); "
+	  "empty: every port the EAL probed" },
 	{ "dataplane", "time_scale", K_F64, OFF(time_scale), 0, 1e6, "1", NULL,
 	  "timing stragglers: real delay per simulated microsecond" },
 	{ "dataplane", "synthetic_gradient", K_U32, OFF(synthetic_gradient), 0, 1, "0", NULL,
