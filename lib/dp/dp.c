@@ -65,27 +65,36 @@ dp_node_conf(const struct gcdl_dp *dp, struct gcdl_node_conf *c, int reports)
 }
 
 /* One node of a multi-host job on every port the EAL probed. */
-/* Is ethdev port `port` named in dataplane.ports ("" takes every port)? */
+/* The next name of a "NAME,..." list, into name; @return 1, 0 at the end,
+ * -1 for an empty or too long name. */
+static int
+next_name(const char **p, char name[RTE_ETH_NAME_MAX_LEN])
+{
+	size_t len = strcspn(*p, ",");
+
+	if (**p == '\0')
+		return 0;
+	if (len == 0 || len >= RTE_ETH_NAME_MAX_LEN)
+		return -1;
+	memcpy(name, *p, len);
+	name[len] = '\0';
+	*p += (*p)[len] == ',' ? len + 1 : len;
+	return 1;
+}
+
+/* Is ethdev port `port` named in dataplane.ports ("" takes every port)?
+ * (ports_named() has checked the list.) */
 static int
 port_wanted(const char *list, uint16_t port)
 {
-	char name[RTE_ETH_NAME_MAX_LEN] = "";
-	size_t n;
+	char name[RTE_ETH_NAME_MAX_LEN];
+	uint16_t id;
 
 	if (list[0] == '\0')
 		return 1;
-	if (rte_eth_dev_get_name_by_port(port, name) != 0)
-		return 0;
-	n = strlen(name);
-	for (const char *p = list; *p != '\0';) {
-		size_t len = strcspn(p, ",");
-
-		if (len == n && strncmp(p, name, n) == 0)
+	while (next_name(&list, name) > 0)
+		if (rte_eth_dev_get_port_by_name(name, &id) == 0 && id == port)
 			return 1;
-		p += len;
-		if (*p == ',')
-			p++;
-	}
 	return 0;
 }
 
@@ -94,35 +103,32 @@ port_wanted(const char *list, uint16_t port)
 static int
 ports_named(const char *list, char *err, size_t errlen)
 {
-	for (const char *p = list; *p != '\0';) {
-		char name[RTE_ETH_NAME_MAX_LEN] = "", probed[512] = "";
-		size_t len = strcspn(p, ","), off = 0;
-		uint16_t id, port;
+	char name[RTE_ETH_NAME_MAX_LEN], probed[512] = "";
+	const char *p = list;
+	size_t off = 0;
+	uint16_t id, port;
+	int rc;
 
-		if (len == 0 || len >= sizeof(name)) {
-			gcdl_seterr(err, errlen, "dataplane.ports '%s': an empty or too long name",
-				    list);
-			return -EINVAL;
-		}
-		memcpy(name, p, len);
-		if (rte_eth_dev_get_port_by_name(name, &id) != 0) {
-			RTE_ETH_FOREACH_DEV(port) {
-				char pn[RTE_ETH_NAME_MAX_LEN] = "";
+	while ((rc = next_name(&p, name)) > 0) {
+		if (rte_eth_dev_get_port_by_name(name, &id) == 0)
+			continue;
+		RTE_ETH_FOREACH_DEV(port) {
+			char pn[RTE_ETH_NAME_MAX_LEN] = "";
 
-				rte_eth_dev_get_name_by_port(port, pn);
-				off += (size_t)snprintf(probed + off, off < sizeof(probed)
-						? sizeof(probed) - off : 0, "%s%s", off ? ", " : "", pn);
-				if (off >= sizeof(probed))
-					break;
-			}
-			gcdl_seterr(err, errlen, "dataplane.ports names '%s', which the EAL did not "
-				    "probe (probed: %s): give it with --vdev or -a, or fix the name",
-				    name, probed[0] ? probed : "none");
-			return -ENODEV;
+			rte_eth_dev_get_name_by_port(port, pn);
+			off += (size_t)snprintf(probed + off, off < sizeof(probed) ? sizeof(probed) - off
+						: 0, "%s%s", off ? ", " : "", pn);
+			if (off >= sizeof(probed))
+				break;
 		}
-		p += len;
-		if (*p == ',')
-			p++;
+		gcdl_seterr(err, errlen, "dataplane.ports names '%s', which the EAL did not probe "
+			    "(probed: %s): give it with --vdev or -a, or fix the name", name,
+			    probed[0] ? probed : "none");
+		return -ENODEV;
+	}
+	if (rc < 0) {
+		gcdl_seterr(err, errlen, "dataplane.ports '%s': an empty or too long name", list);
+		return -EINVAL;
 	}
 	return 0;
 }

@@ -102,6 +102,9 @@ expect_exit2 no_key_mesh "need a job key" "${EAL[@]}" --vdev net_null0 -- --prof
 expect_exit2 ports_unknown "dataplane.ports names 'net_null2', which the EAL did not probe (probed: net_null0, net_null1)" \
 	"${EAL[@]}" --vdev net_null0 --vdev net_null1 -- --profile "$CI_PROFILE" --role worker --id 0 \
 	--set job.insecure=true --set dataplane.ports=net_null2
+expect_exit2 ports_empty "dataplane.ports ',net_null0': an empty or too long name" \
+	"${EAL[@]}" --vdev net_null0 -- --profile "$CI_PROFILE" --role worker --id 0 \
+	--set job.insecure=true --set dataplane.ports=,net_null0
 expect_exit2 ports_local "dataplane.ports = net_null0: --role local makes its own net_ring ports" \
 	"${EAL[@]}" -- --profile "$CI_PROFILE" --set dataplane.ports=net_null0
 # and a named port is the only one the node takes (the worker then gives up
