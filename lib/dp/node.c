@@ -516,6 +516,29 @@ fault_ports(struct gcdl_node *n, const uint16_t *ports, uint16_t nports, uint16_
 	return k;
 }
 
+/* The run of ports[p..) that share ports[p]'s MAC: @return its end. */
+static uint16_t
+same_mac_end(const struct gcdl_node *n, const uint16_t *ports, uint16_t nports, uint16_t p)
+{
+	uint16_t q = p + 1;
+
+	while (q < nports && memcmp(n->port[ports[q]].mac, n->port[ports[p]].mac, 6) == 0)
+		q++;
+	return q;
+}
+
+/* Queue one downlink mbuf on ports[0..refs), which share its source MAC: one
+ * reference each (net_ring passes the pointer on; memif and af_packet copy it
+ * out), never N copies. */
+static void
+queue_shared(struct gcdl_node *n, struct rte_mbuf *m, const uint16_t *ports, uint16_t refs)
+{
+	if (refs > 1)
+		rte_mbuf_refcnt_update(m, (int16_t)(refs - 1));
+	for (uint16_t r = 0; r < refs; r++)
+		tx_queue_as(n, ports[r], m, CLASS_DOWNLINK);
+}
+
 int
 node_group_send(struct gcdl_node *n, const uint8_t *frame, size_t len, const uint16_t *all,
 		uint16_t nall)
@@ -524,12 +547,10 @@ node_group_send(struct gcdl_node *n, const uint8_t *frame, size_t len, const uin
 	uint16_t p = 0;
 
 	while (p < nports) {
-		uint16_t q = p + 1, refs;
+		uint16_t q = same_mac_end(n, ports, nports, p);
 		struct rte_mbuf *m = node_alloc(n);
 		uint8_t *f;
 
-		while (q < nports && memcmp(n->port[ports[q]].mac, n->port[ports[p]].mac, 6) == 0)
-			q++;
 		if (m == NULL || rte_pktmbuf_tailroom(m) < len) {
 			rte_pktmbuf_free(m);
 			node_count(n, GCDL_CTR_TX_FAILED, q - p);
@@ -541,11 +562,7 @@ node_group_send(struct gcdl_node *n, const uint8_t *frame, size_t len, const uin
 		memcpy(f + 6, n->port[ports[p]].mac, 6);
 		m->data_len = (uint16_t)len;
 		m->pkt_len = (uint32_t)len;
-		refs = q - p;
-		if (refs > 1)
-			rte_mbuf_refcnt_update(m, (int16_t)(refs - 1));
-		for (uint16_t r = p; r < q; r++)
-			tx_queue_as(n, ports[r], m, CLASS_DOWNLINK);
+		queue_shared(n, m, ports + p, q - p);
 		p = q;
 	}
 	return 0;
@@ -579,23 +596,14 @@ node_group_feed(struct gcdl_node *n, struct node_stream *s, const uint16_t *port
 			uint16_t p = 0, kept[NODE_MAX_PORTS];
 			uint16_t nk = fault_ports(n, ports, nports, kept);
 
-			/* one mbuf for the ports that share a MAC (the frame's source):
-			 * built once, each port holding a reference (net_ring passes the
-			 * pointer on; memif and af_packet copy it out), never N copies */
+			/* one mbuf for the ports that share a MAC (the frame's source) */
 			while (p < nk) {
-				uint16_t q = p + 1, refs;
+				uint16_t q = same_mac_end(n, kept, nk, p);
 
-				while (q < nk && memcmp(n->port[kept[q]].mac,
-							n->port[kept[p]].mac, 6) == 0)
-					q++;
 				m = image_frame(n, img, s->next + i, kept[p], n->group);
 				if (m == NULL)
 					break;
-				refs = q - p;
-				if (refs > 1)
-					rte_mbuf_refcnt_update(m, (int16_t)(refs - 1));
-				for (uint16_t r = p; r < q; r++)
-					node_tx_queue(n, kept[r], m);
+				queue_shared(n, m, kept + p, q - p);
 				p = q;
 			}
 			if (nk > 0 && m == NULL) {
@@ -1111,11 +1119,7 @@ gcdl_node_summary(const struct gcdl_node *n, struct gcdl_node_summary *s)
 		s->ports[pi].id = n->port[pi].id;
 		rte_eth_dev_get_name_by_port(n->port[pi].id, s->ports[pi].name);
 		gcdl_mac_format(n->port[pi].mac, s->ports[pi].mac, sizeof(s->ports[pi].mac));
-		{
-			int mtu = dp_port_mtu(n->port[pi].id, NULL, 0);
-
-			s->ports[pi].mtu = mtu >= 0 ? mtu : -1;
-		}
+		s->ports[pi].mtu = RTE_MAX(dp_port_mtu(n->port[pi].id, NULL, 0), -1);
 		s->nports = pi + 1;
 	}
 	gcdl_counters_snapshot(&s->c, &n->c);
@@ -1157,7 +1161,6 @@ gcdl_node_print_placement(const struct gcdl_node *n, FILE *out)
 		n->conf.id, n->self, n->conf.socket);
 	for (uint16_t pi = 0; pi < n->nports; pi++) {
 		char name[RTE_ETH_NAME_MAX_LEN] = "", mac[18];
-
 		int mtu = dp_port_mtu(n->port[pi].id, NULL, 0);
 
 		rte_eth_dev_get_name_by_port(n->port[pi].id, name);

@@ -161,6 +161,16 @@ kernel_mtu(unsigned int if_index, char ifname[IF_NAMESIZE])
 	return rc;
 }
 
+/* Is the port driven by the PMD of that name (net_af_packet, net_memif)? */
+static int
+port_driver_is(uint16_t port, const char *driver)
+{
+	struct rte_eth_dev_info di;
+
+	return rte_eth_dev_info_get(port, &di) == 0 && di.driver_name != NULL &&
+	       strcmp(di.driver_name, driver) == 0;
+}
+
 int
 dp_port_mtu(uint16_t port, char *ifname, size_t ifnamelen)
 {
@@ -197,13 +207,7 @@ port_mtu_set(uint16_t port, const char *name, uint32_t mtu, char *err, size_t er
 	char ifname[IF_NAMESIZE] = "";
 	int rc;
 
-	rc = rte_eth_dev_info_get(port, &di);
-	if (rc != 0) {
-		gcdl_seterr(err, errlen, "port %u (%s): no device info: %s", port, name,
-			    rte_strerror(-rc));
-		return rc;
-	}
-	if (di.driver_name != NULL && strcmp(di.driver_name, "net_af_packet") == 0) {
+	if (port_driver_is(port, "net_af_packet")) {
 		rc = dp_port_mtu(port, ifname, sizeof(ifname));
 		if (rc >= 0 && (uint32_t)rc < mtu) {
 			gcdl_seterr(err, errlen, "port %u (%s on %s): the interface's MTU is %d, below "
@@ -217,6 +221,8 @@ port_mtu_set(uint16_t port, const char *name, uint32_t mtu, char *err, size_t er
 	rc = rte_eth_dev_set_mtu(port, (uint16_t)mtu);
 	if (rc == 0 || rc == -ENOTSUP)
 		return 0;
+	memset(&di, 0, sizeof(di));
+	rte_eth_dev_info_get(port, &di);
 	gcdl_seterr(err, errlen, "port %u (%s): cannot set its MTU to coding.mtu = %u: %s (the "
 		    "device takes %u to %u)", port, name, mtu, rte_strerror(-rc), di.min_mtu,
 		    di.max_mtu);
@@ -255,13 +261,9 @@ dp_port_start(uint16_t port, uint32_t ring_size, struct rte_mempool *pool, const
 	}
 	rc = rte_eth_dev_start(port);
 	if (rc != 0) {
-		struct rte_eth_dev_info di;
-		int memif = rte_eth_dev_info_get(port, &di) == 0 && di.driver_name != NULL &&
-			    strcmp(di.driver_name, "net_memif") == 0;
-
 		gcdl_seterr(err, errlen, "port %u (%s): cannot start it: %s%s", port, name,
 			    rte_strerror(-rc),
-			    memif ? " (net_memif: a client needs its server listening on the "
+			    port_driver_is(port, "net_memif") ? " (net_memif: a client needs its server listening on the "
 				    "socket; check the --vdev arguments: DPDK ignores misspelt "
 				    "ones)" : "");
 		return rc;
