@@ -654,16 +654,16 @@ gcdl_engine_decode_round(struct gcdl_engine *e, float *g, struct gcdl_round_info
 	return 0;
 }
 
-/* The optimizer step on the engine's replica from the gradient estimate in
- * e->g: u = lr * (m <- mu*m + g) + lr*wd*w (into e->g); with the onebit
- * downlink u is then compressed with error feedback; every replica then does
- * w -= u. */
 static inline uint32_t
 min_u32(uint32_t a, uint32_t b)
 {
 	return a < b ? a : b;
 }
 
+/* The optimizer step on the engine's replica from the gradient estimate in
+ * e->g: u = lr * (m <- mu*m + g) + lr*wd*w (into e->g); with the onebit
+ * downlink u is then compressed with error feedback; every replica then does
+ * w -= u. */
 static void
 step(struct gcdl_engine *e)
 {
@@ -675,45 +675,24 @@ step(struct gcdl_engine *e)
 	      *restrict r = e->resid;
 
 	e->cur.lr = lr;
-	if (r == NULL) {
-		for (uint32_t j = 0; j < e->dim; j++) {
+	/* one chunk of the downlink at a time, so that with the onebit downlink
+	 * the compression and w -= q find it in cache (the plain step has no
+	 * chunks: one pass) */
+	for (uint32_t c0 = 0; c0 < e->dim;) {
+		uint32_t clen = r == NULL ? e->dim : min_u32(e->dim - c0, e->dl_chunk_coords);
+
+		for (uint32_t j = c0; j < c0 + clen; j++) {
 			float m = mu * mom[j] + g[j];
 			float u = lr * m + lr * wd * w[j];
 
 			mom[j] = m;
 			g[j] = u;
 		}
-		gcdl_engine_apply_update(w, g, e->dim);
-		return;
-	}
-	/* downlink.mode onebit: every replica applies q = C(u + e), not u; the
-	 * same arithmetic as the step, gcdl_downlink_compress() and w -= q in
-	 * turn, one block at a time (in cache) */
-	for (uint32_t c0 = 0; c0 < e->dim; c0 += e->dl_chunk_coords) {
-		uint32_t clen = min_u32(e->dim - c0, e->dl_chunk_coords);
-		uint32_t blk = p->scale_block == 0 ? clen : p->scale_block;
-
-		for (uint32_t b0 = c0; b0 < c0 + clen; b0 += blk) {
-			uint32_t end = min_u32(c0 + clen, b0 + blk);
-			float s;
-
-			for (uint32_t j = b0; j < end; j++) {
-				float m = mu * mom[j] + g[j];
-				float u = lr * m + lr * wd * w[j];
-
-				mom[j] = m;
-				g[j] = u + r[j]; /* x */
-			}
-			s = gcdl_downlink_scale(g + b0, end - b0);
-			for (uint32_t j = b0; j < end; j++) {
-				float x = g[j];
-				float v = x >= 0.0f ? s : -s;
-
-				r[j] = x - v;
-				g[j] = v;
-				w[j] -= v;
-			}
-		}
+		/* downlink.mode onebit: every replica applies q = C(u + e), not u */
+		if (r != NULL)
+			gcdl_downlink_compress(g + c0, r + c0, g + c0, 0, clen, clen, p->scale_block);
+		gcdl_engine_apply_update(w + c0, g + c0, clen);
+		c0 += clen;
 	}
 }
 
