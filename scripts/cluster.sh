@@ -34,6 +34,14 @@
 # burst reaches them through the kernel's per-CPU backlog
 # (net.core.netdev_max_backlog, 1000 frames by default, global): raise it for
 # jumbo bursts (bench_thin.sh does, and puts it back).
+# CLUSTER_VLAN (af_packet) makes the switch VLAN-aware (802.1Q): every
+# host's port is a tagged member of that VLAN only (the nodes then need
+# --set network.vlan=VID); cluster_add_host NAME VID puts a host on another.
+# A frame that comes in on a port untagged or tagged with another VLAN, or
+# would go out on such a port, is dropped (and counted) by the switch. The
+# bridge's own vlan_filtering is not used: kernels built without
+# CONFIG_BRIDGE_VLAN_FILTERING (this project's test VMs) refuse it; nftables
+# rules on the bridge's forward hook (nft, bridge family) do the same.
 # links.txt in DIR gets every namespace's qdisc and link counters at the end.
 # Keys: cluster_init makes a job key (gcdl --gen-key DIR/job.key) and every node
 # gets --set job.key_file=DIR/job.key, unless its options name job.key_file or
@@ -65,9 +73,20 @@ cluster_init() {
 	case "$CLUSTER_TRANSPORT" in
 	af_packet)
 		cluster_ns_add "$CLUSTER_TAG-sw"
+		# a switch sends nothing of its own (no IPv6 chatter from br0)
+		ip netns exec "$CLUSTER_TAG-sw" sysctl -qw net.ipv6.conf.default.disable_ipv6=1 \
+			net.ipv6.conf.all.disable_ipv6=1 || true
 		ip -n "$CLUSTER_TAG-sw" link add br0 type bridge
 		# forward at once: no STP listening delay
 		ip -n "$CLUSTER_TAG-sw" link set br0 type bridge stp_state 0 forward_delay 0
+		if [ -n "${CLUSTER_VLAN:-}" ]; then
+			ip netns exec "$CLUSTER_TAG-sw" nft add table bridge vlans || return 2
+			ip netns exec "$CLUSTER_TAG-sw" nft add chain bridge vlans forward \
+				'{ type filter hook forward priority 0; policy accept; }' || return 2
+			# nor anything of the bridge's own (its IGMP reports are untagged)
+			ip netns exec "$CLUSTER_TAG-sw" nft add chain bridge vlans output \
+				'{ type filter hook output priority 0; policy drop; }' || return 2
+		fi
 		ip -n "$CLUSTER_TAG-sw" link set br0 up
 		local h
 		for h in $(cluster_hosts); do
@@ -82,15 +101,26 @@ cluster_init() {
 	esac
 }
 
-# cluster_add_host NAME (af_packet): a namespace $CLUSTER_TAG-NAME whose eth0
-# is a port of the bridge (cluster_init adds a0.., w0..; a test may add more,
-# e.g. a host that is not part of the job)
+# cluster_add_host NAME [VID] (af_packet): a namespace $CLUSTER_TAG-NAME whose
+# eth0 is a port of the bridge (cluster_init adds a0.., w0..; a test may add
+# more, e.g. a host that is not part of the job); with CLUSTER_VLAN, a tagged
+# member of VLAN VID only (default CLUSTER_VLAN)
 cluster_add_host() {
-	local h=$1
+	local h=$1 vid=${2:-${CLUSTER_VLAN:-}}
 	cluster_ns_add "$CLUSTER_TAG-$h"
 	ip link add "$CLUSTER_TAG-$h" type veth peer name eth0 netns "$CLUSTER_TAG-$h"
 	ip link set "$CLUSTER_TAG-$h" netns "$CLUSTER_TAG-sw"
 	ip -n "$CLUSTER_TAG-sw" link set "$CLUSTER_TAG-$h" master br0 up
+	if [ -n "${CLUSTER_VLAN:-}" ]; then
+		# frames in and out of this port carry the tag of VLAN vid, no other
+		local dir rule
+		for dir in iifname oifname; do
+			for rule in "vlan id != $vid" "ether type != 8021q"; do
+				ip netns exec "$CLUSTER_TAG-sw" nft add rule bridge vlans forward \
+					"$dir" "\"$CLUSTER_TAG-$h\"" $rule counter drop || return 2
+			done
+		done
+	fi
 	# no IPv6 chatter (router solicitations) on the test links
 	ip netns exec "$CLUSTER_TAG-$h" sysctl -qw net.ipv6.conf.eth0.disable_ipv6=1 || true
 	if [ -n "${CLUSTER_MTU:-}" ]; then
@@ -147,6 +177,7 @@ cluster_cleanup() {
 			echo "== $ns"
 			ip netns exec "$ns" tc -s qdisc show 2>/dev/null || true
 			ip netns exec "$ns" ip -s link show 2>/dev/null || true
+			[ -z "${CLUSTER_VLAN:-}" ] || ip netns exec "$ns" nft list ruleset 2>/dev/null || true
 		done >"$CLUSTER_DIR/links.txt" 2>&1
 	fi
 	for ns in "${CLUSTER_NS[@]}"; do
@@ -291,7 +322,7 @@ cluster_main() {
 		--rate) CLUSTER_RATE=$2; shift 2 ;;
 		--) shift; break ;;
 		-h | --help)
-			sed -n '2,33p' "$0"
+			sed -n '2,49p' "$0"
 			return 0
 			;;
 		*) echo "cluster.sh: unknown option '$1' (try --help)" >&2; return 2 ;;

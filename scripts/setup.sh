@@ -26,6 +26,7 @@ GCDL_PACKAGES=(
 	tshark            # decodes --pcap captures with scripts/wireshark/gcdl.lua (integration_pcap)
 	iproute2          # scripts/cluster.sh: network namespaces, veth pairs, bridge (multi-host tests)
 	procps            # pgrep in scripts/cluster.sh
+	nftables          # scripts/cluster.sh CLUSTER_VLAN: a VLAN-aware switch (integration_vlan)
 )
 
 gcdl_missing_packages() {

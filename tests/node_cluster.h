@@ -162,6 +162,21 @@ cluster_close(struct cluster *c)
 	gcdl_job_close(&c->job);
 }
 
+/* Put a frame on the receive ring of (link, side), as a host on that link
+ * would send it. */
+static inline void
+inject_bytes(struct cluster *c, uint32_t link, int side, const uint8_t *frame, size_t len)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(c->pool);
+
+	ck_assert_ptr_nonnull(m);
+	ck_assert_uint_le(len, rte_pktmbuf_tailroom(m));
+	memcpy(rte_pktmbuf_mtod(m, uint8_t *), frame, len);
+	m->data_len = (uint16_t)len;
+	m->pkt_len = (uint32_t)len;
+	ck_assert_int_eq(rte_ring_enqueue(c->ring[link][side], m), 0);
+}
+
 static inline int
 run(struct cluster *c)
 {

@@ -11,6 +11,7 @@
 #include "gcdl/frame.h"
 #include "gcdl/quant.h"
 #include "gcdl/rng.h"
+#include "gcdl/vlan.h"
 
 /* The receiver every test decodes against: mtu 1500, S = 256. */
 #define JOB 0x0A0B0C0Du
@@ -1148,6 +1149,67 @@ START_TEST(test_floats_finite)
 }
 END_TEST
 
+/* 802.1Q (gcdl/vlan.h): what is not a tag of the VLAN asked about is
+ * never taken for one. */
+START_TEST(test_vlan_classify_rejects)
+{
+	uint8_t f[64];
+
+	memset(f, 0, sizeof(f));
+	f[12] = 0x88, f[13] = 0xb5;
+	ck_assert_int_eq(gcdl_vlan_classify(NULL, sizeof(f), 100), GCDL_VLAN_UNTAGGED);
+	ck_assert_int_eq(gcdl_vlan_classify(f, sizeof(f), 100), GCDL_VLAN_UNTAGGED);
+	f[12] = 0x81, f[13] = 0x00, f[14] = 0x20, f[15] = 0x64;      /* PCP 1, VLAN 100 */
+	ck_assert_int_eq(gcdl_vlan_classify(f, sizeof(f), 100), GCDL_VLAN_TAGGED);
+	ck_assert_int_eq(gcdl_vlan_classify(f, sizeof(f), 200), GCDL_VLAN_OTHER);
+	ck_assert_int_eq(gcdl_vlan_classify(f, sizeof(f), 0), GCDL_VLAN_OTHER);
+	/* the id is 12 bits: 100 + 4096 is not 100 (the DEI and PCP bits are not it) */
+	f[14] = 0x30;
+	ck_assert_int_eq(gcdl_vlan_classify(f, sizeof(f), 100), GCDL_VLAN_TAGGED);
+	f[14] = 0x01;
+	ck_assert_int_eq(gcdl_vlan_classify(f, sizeof(f), 100), GCDL_VLAN_OTHER);
+	/* a priority tag (VLAN 0) is an untagged node's, not a VLAN's */
+	f[14] = 0xe0, f[15] = 0;
+	ck_assert_int_eq(gcdl_vlan_classify(f, sizeof(f), 0), GCDL_VLAN_TAGGED);
+	ck_assert_int_eq(gcdl_vlan_classify(f, sizeof(f), 100), GCDL_VLAN_OTHER);
+	/* too short to hold a tag and an EtherType */
+	f[14] = 0, f[15] = 100;
+	ck_assert_int_eq(gcdl_vlan_classify(f, 17, 100), GCDL_VLAN_UNTAGGED);
+	ck_assert_int_eq(gcdl_vlan_classify(f, 18, 100), GCDL_VLAN_TAGGED);
+	/* another TPID (802.1ad) is not 802.1Q */
+	f[12] = 0x88, f[13] = 0xa8;
+	ck_assert_int_eq(gcdl_vlan_classify(f, sizeof(f), 100), GCDL_VLAN_UNTAGGED);
+}
+END_TEST
+
+/* A tag inserted and stripped gives the frame back byte for byte, the copy
+ * without the tag too, and the wire layout is 802.1Q's. */
+START_TEST(test_vlan_roundtrip)
+{
+	uint8_t buf[4 + 80], tagged[84], copy[80], orig[80];
+
+	for (size_t i = 0; i < sizeof(orig); i++)
+		orig[i] = (uint8_t)(i * 7 + 1);
+	memcpy(buf + 4, orig, sizeof(orig));
+	ck_assert_uint_eq(gcdl_vlan_tci(100, 5), 0xa064);
+	ck_assert_uint_eq(gcdl_vlan_tci(4094, 7), 0xeffe);
+	ck_assert_uint_eq(gcdl_vlan_tci(4095 + 2, 9), 0x2001); /* masked to 12 and 3 bits */
+	gcdl_vlan_insert(buf, gcdl_vlan_tci(100, 5));
+	ck_assert_mem_eq(buf, orig, 12);
+	ck_assert_uint_eq(buf[12], 0x81);
+	ck_assert_uint_eq(buf[13], 0x00);
+	ck_assert_uint_eq(buf[14], 0xa0);
+	ck_assert_uint_eq(buf[15], 100);
+	ck_assert_mem_eq(buf + 16, orig + 12, sizeof(orig) - 12);
+	ck_assert_int_eq(gcdl_vlan_classify(buf, sizeof(buf), 100), GCDL_VLAN_TAGGED);
+	memcpy(tagged, buf, sizeof(tagged));
+	gcdl_vlan_copy_untagged(copy, tagged, sizeof(tagged));
+	ck_assert_mem_eq(copy, orig, sizeof(orig));
+	gcdl_vlan_strip(buf);
+	ck_assert_mem_eq(buf + 4, orig, sizeof(orig));
+}
+END_TEST
+
 static Suite *
 frame_suite(void)
 {
@@ -1178,6 +1240,7 @@ frame_suite(void)
 	tcase_add_test(tc, test_drop_scale_block);
 	tcase_add_test(tc, test_drop_payload);
 	tcase_add_test(tc, test_floats_finite);
+	tcase_add_test(tc, test_vlan_classify_rejects);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("corrupt");
@@ -1198,6 +1261,7 @@ frame_suite(void)
 	tcase_add_test(tc, test_chunk_coords_values);
 	tcase_add_test(tc, test_last_chunk);
 	tcase_add_test(tc, test_wire_bytes);
+	tcase_add_test(tc, test_vlan_roundtrip);
 	tcase_add_test(tc, test_floats_ignore_null);
 	tcase_add_test(tc, test_float_byte_order);
 	suite_add_tcase(s, tc);

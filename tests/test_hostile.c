@@ -37,20 +37,6 @@ mac_of(uint8_t mac[6], uint32_t link, int side)
 	memcpy(mac, m, 6);
 }
 
-/* Put a frame on the receive ring of (link, side). */
-static void
-inject_bytes(struct cluster *c, uint32_t link, int side, const uint8_t *frame, size_t len)
-{
-	struct rte_mbuf *m = rte_pktmbuf_alloc(c->pool);
-
-	ck_assert_ptr_nonnull(m);
-	ck_assert_uint_le(len, rte_pktmbuf_tailroom(m));
-	memcpy(rte_pktmbuf_mtod(m, uint8_t *), frame, len);
-	m->data_len = (uint16_t)len;
-	m->pkt_len = (uint32_t)len;
-	ck_assert_int_eq(rte_ring_enqueue(c->ring[link][side], m), 0);
-}
-
 /* Encode (and with a key, tag) a frame and put it on (link, side). */
 static void
 inject(struct cluster *c, uint32_t link, int side, const struct gcdl_frame_hdr *h,

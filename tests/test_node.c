@@ -14,6 +14,7 @@
 
 #include "gcdl/join.h"
 #include "gcdl/sim.h"
+#include "gcdl/vlan.h"
 
 #include "node_cluster.h"
 
@@ -367,6 +368,65 @@ START_TEST(star_garbage)
 }
 END_TEST
 
+/* network.vlan = 100: every frame goes out with the 802.1Q tag (4 bytes
+ * more on the wire for each) and comes in stripped: the model is gcdl-sim's
+ * and the untagged run's, the metrics' bytes the same. Frames the
+ * aggregator gets from a host on its link untagged, or tagged for VLAN 200,
+ * are counted as wrong_vlan and go no further; one tagged for VLAN 100 is
+ * validated (and dropped as garbage). */
+START_TEST(star_vlan)
+{
+	const uint32_t R = 12;
+	struct gcdl_profile p;
+	struct cluster c, plain;
+	uint8_t f[64];
+	uint32_t dim;
+	float *ref;
+
+	dp_test_profile(&p, R);
+	star(&plain, &p, NULL, NULL);
+	ck_assert_int_eq(run(&plain), 0);
+	p.vlan = 100;
+	p.vlan_priority = 5;
+	star(&c, &p, NULL, NULL);
+	/* broadcast frames of gcdl's EtherType with a wrong magic */
+	memset(f, 0xab, sizeof(f));
+	memset(f, 0xff, 6);
+	f[12] = 0x88;
+	f[13] = 0xb5;
+	inject_bytes(&c, 0, 0, f, sizeof(f));                         /* untagged */
+	memmove(f + 16, f + 12, sizeof(f) - 16);
+	f[12] = 0x81, f[13] = 0x00, f[14] = 0xa0, f[15] = 200;       /* VLAN 200 */
+	inject_bytes(&c, 0, 0, f, sizeof(f));
+	f[15] = 100;                                                  /* VLAN 100 */
+	inject_bytes(&c, 0, 0, f, sizeof(f));
+	ck_assert_int_eq(run(&c), 0);
+	p.vlan = 0;
+	ref = dp_test_sim_model(&p, &dim);
+	assert_model(c.node[0], ref, dim, "aggregator");
+	for (uint32_t k = 1; k <= 4; k++) {
+		assert_model(c.node[k], ref, dim, "worker replica");
+		ck_assert_uint_eq(ctr(c.node[k], GCDL_CTR_WRONG_VLAN), 0);
+		ck_assert_uint_eq(ctr(c.node[k], GCDL_CTR_RX_FRAMES),
+				  ctr(plain.node[k], GCDL_CTR_RX_FRAMES));
+		ck_assert_uint_eq(ctr(c.node[k], GCDL_CTR_RX_BYTES),
+				  ctr(plain.node[k], GCDL_CTR_RX_BYTES) +
+				  GCDL_VLAN_TAG_LEN * ctr(c.node[k], GCDL_CTR_RX_FRAMES));
+		ck_assert_uint_eq(ctr(c.node[k], GCDL_CTR_TX_BYTES),
+				  ctr(plain.node[k], GCDL_CTR_TX_BYTES) +
+				  GCDL_VLAN_TAG_LEN * ctr(c.node[k], GCDL_CTR_TX_FRAMES));
+	}
+	ck_assert_uint_eq(ctr(c.node[0], GCDL_CTR_WRONG_VLAN), 2);
+	ck_assert_uint_eq(ctr(c.node[0], GCDL_CTR_DROP(GCDL_DROP_MAGIC)), 1);
+	ck_assert_uint_eq(ctr(c.node[0], GCDL_CTR_UPLINK_WIRE_BYTES),
+			  ctr(plain.node[0], GCDL_CTR_UPLINK_WIRE_BYTES));
+	ck_assert_uint_eq(ctr(c.node[0], GCDL_CTR_UPLINK_ACCEPTED), 4 * R);
+	free(ref);
+	cluster_close(&plain);
+	cluster_close(&c);
+}
+END_TEST
+
 /* ---- sharded and mesh -------------------------------------------------- */
 
 /* K = 2 aggregators, 3 chunks per worker: each aggregator accepts only the
@@ -469,6 +529,7 @@ node_suite(void)
 	tcase_add_test(t, star_faults_drop);
 	tcase_add_test(t, star_late_frames);
 	tcase_add_test(t, star_garbage);
+	tcase_add_test(t, star_vlan);
 	tcase_add_test(t, sharded_equals_sim);
 	tcase_add_test(t, mesh_equals_sim);
 	suite_add_tcase(s, t);

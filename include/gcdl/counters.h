@@ -43,6 +43,8 @@ extern "C" {
 	_(TX_FULL, tx_full, 0, "transmit bursts a full ring took only partly (retried)")    \
 	_(ALLOC_FAILURES, alloc_failures, 0, "mbuf allocation failures (retried)")          \
 	_(NOT_MINE, not_mine, 0, "frames addressed to another MAC")                         \
+	_(WRONG_VLAN, wrong_vlan, 0,                                                        \
+	  "frames of another 802.1Q VLAN, or untagged on a node with network.vlan set")    \
 	_(PORT_MISSED, port_missed, 0,                                                      \
 	  "frames the ports dropped before this node polled them (imissed: a full receive ring)") \
 	_(DROPS, drops, 0, "frames dropped by validation (sum of drop_<reason>)")           \

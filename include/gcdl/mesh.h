@@ -64,6 +64,10 @@
 extern "C" {
 #endif
 
+/** The mesh's multicast MAC, locally administered: every peer receives it. */
+#define GCDL_MESH_GROUP { 0x03, 'g', 'c', 'd', 'l', 0x00 }
+
+
 #define GCDL_MESH_COMMIT_HDR 20     /**< commit payload bytes before the set */
 #define GCDL_MESH_REPAIR_HDR 16     /**< repair payload bytes before the set */
 #define GCDL_MESH_SET_MAX 8192      /**< largest set in bytes (65536 contributions) */

@@ -158,6 +158,8 @@ struct gcdl_profile {
 	uint32_t join_wait_ms;           /**< network.join_wait_ms */
 	uint32_t absent_rounds;          /**< network.absent_rounds */
 	uint32_t idle_timeout_ms;        /**< network.idle_timeout_ms */
+	uint32_t vlan;                   /**< network.vlan (0: untagged; gcdl/vlan.h) */
+	uint32_t vlan_priority;          /**< network.vlan_priority (802.1p, 0..7) */
 	/* [downlink] */
 	enum gcdl_downlink downlink;     /**< downlink.mode */
 	char downlink_group[GCDL_PROFILE_STR]; /**< downlink.group ("": from job.job_id) */

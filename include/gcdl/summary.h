@@ -66,6 +66,8 @@ struct gcdl_port_summary {
 	char mac[18];            /**< "aa:bb:cc:dd:ee:ff" */
 	int32_t mtu;             /**< its MTU (net_af_packet: its interface's), -1 when the
 				      PMD has none (net_ring, net_memif) */
+	int8_t promiscuous;      /**< 1: takes every frame, 0: not, -1: unknown */
+	int8_t allmulticast;     /**< 1: takes every multicast frame, 0: not, -1: unknown */
 };
 
 /** One thread of the process and the CPU time it used so far (user + system). */

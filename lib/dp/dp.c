@@ -19,6 +19,8 @@
 #include <rte_launch.h>
 #include <rte_malloc.h>
 
+#include "gcdl/mesh.h"
+
 #include "dp_internal.h"
 #include "seterr.h"
 
@@ -142,6 +144,9 @@ build_single(struct gcdl_dp *dp, char *err, size_t errlen)
 	const uint8_t *own = NULL;
 	struct gcdl_node_conf c;
 	char name[RTE_MEMPOOL_NAMESIZE], why[512];
+	static const uint8_t mesh_group[6] = GCDL_MESH_GROUP;
+	uint8_t groups[2][6];
+	uint32_t ngroups = 0;
 	uint16_t port;
 	int rc = 0;
 
@@ -182,13 +187,18 @@ build_single(struct gcdl_dp *dp, char *err, size_t errlen)
 	rc = ports_named(p->ports, err, errlen);
 	if (rc != 0)
 		goto out;
+	/* the multicast a node takes: the downlink's group, and a mesh's */
+	gcdl_profile_downlink_group(p, groups[ngroups++]);
+	if (p->topology == GCDL_TOPO_MESH)
+		memcpy(groups[ngroups++], mesh_group, 6);
 	RTE_ETH_FOREACH_DEV(port) {
 		if (dp->nports == NODE_MAX_PORTS)
 			break;
 		if (!port_wanted(p->ports, port))
 			continue; /* the EAL probed it; the profile gives it to nobody */
 		dp->ports[dp->nports] = port;
-		rc = dp_port_start(port, p->ring_size, dp->pool[socket], own, p->mtu, err, errlen);
+		rc = dp_port_start(port, p->ring_size, dp->pool[socket], own, p->mtu,
+				   (const uint8_t (*)[6])groups, ngroups, err, errlen);
 		dp->port_started[dp->nports] = rc == 0;
 		dp->nports++;
 		if (rc != 0)

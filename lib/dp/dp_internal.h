@@ -94,9 +94,13 @@ int dp_link_create(struct dp_link *l, uint32_t seq, uint32_t index, const unsign
 void dp_link_destroy(struct dp_link *l);
 /* Configure and start a probed port for frames of coding.mtu = mtu bytes
  * after the Ethernet header: its MTU set, or refused with a message (-EMSGSIZE:
- * an af_packet interface whose MTU is smaller). */
+ * an af_packet interface whose MTU is smaller). It takes its own MAC, the
+ * broadcast and the ngroups multicast groups: by the PMD's multicast list,
+ * else all multicast, else (and where the port's MAC is not the kernel's)
+ * promiscuous. */
 int dp_port_start(uint16_t port, uint32_t ring_size, struct rte_mempool *pool,
-		  const uint8_t *want_mac, uint32_t mtu, char *err, size_t errlen);
+		  const uint8_t *want_mac, uint32_t mtu, const uint8_t (*groups)[6],
+		  uint32_t ngroups, char *err, size_t errlen);
 
 /* local.c: the nodes of a local cluster on their links and lcores */
 int dp_local_build(struct gcdl_dp *dp, char *err, size_t errlen);

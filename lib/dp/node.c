@@ -133,11 +133,33 @@ node_tx_room(const struct gcdl_node *n, uint16_t pi)
 	return NODE_BACKLOG - (p->tail - p->head);
 }
 
+/* network.vlan: tag a frame (once: a multicast mbuf queued on several ports
+ * is tagged by the first); -1 when the mbuf has no headroom for it. */
+static int
+vlan_tag(const struct gcdl_node *n, struct rte_mbuf *m)
+{
+	const uint8_t *d = rte_pktmbuf_mtod(m, const uint8_t *);
+	uint8_t *t;
+
+	if (m->data_len >= 14 && d[12] == (GCDL_VLAN_TPID >> 8) && d[13] == (GCDL_VLAN_TPID & 0xff))
+		return 0;
+	t = (uint8_t *)rte_pktmbuf_prepend(m, GCDL_VLAN_TAG_LEN);
+	if (t == NULL)
+		return -1;
+	gcdl_vlan_insert(t, n->vlan_tci);
+	return 0;
+}
+
 static void
 tx_queue_as(struct gcdl_node *n, uint16_t pi, struct rte_mbuf *m, int class)
 {
 	struct node_port *p = &n->port[pi];
 
+	if (n->prof.vlan != 0 && unlikely(vlan_tag(n, m) != 0)) {
+		node_count(n, GCDL_CTR_TX_FAILED, 1);
+		rte_pktmbuf_free(m);
+		return;
+	}
 	m->hash.usr = (uint32_t)class;
 	if (p->tail - p->head == NODE_BACKLOG) {
 		node_tx_flush(n);
@@ -665,6 +687,45 @@ node_stream_feed(struct gcdl_node *n, struct node_stream *s, uint16_t pi, const 
 
 /* ---- receive ----------------------------------------------------------- */
 
+/* network.vlan: 0 when *mp is of this node's VLAN (0: untagged), its tag
+ * removed; -1 when it is of another (or untagged on a VLAN node). A port may
+ * have stripped the tag into the mbuf (af_packet: the kernel does). An mbuf
+ * other receivers hold too (a multicast frame over ring ports) is left as
+ * it is: its frame is copied untagged into a new mbuf. -2: no mbuf. */
+static int
+vlan_rx(struct gcdl_node *n, struct rte_mbuf **mp)
+{
+	struct rte_mbuf *m = *mp, *c;
+	uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
+	uint32_t len = rte_pktmbuf_data_len(m);
+
+	switch (gcdl_vlan_classify(d, len, (uint16_t)n->prof.vlan)) {
+	case GCDL_VLAN_UNTAGGED:
+		if (m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED)
+			return (m->vlan_tci & 0xfff) == n->prof.vlan ? 0 : -1;
+		return n->prof.vlan == 0 ? 0 : -1;
+	case GCDL_VLAN_OTHER:
+		return -1;
+	default:
+		break;
+	}
+	if (rte_mbuf_refcnt_read(m) == 1 && RTE_MBUF_DIRECT(m)) {
+		gcdl_vlan_strip(d);
+		rte_pktmbuf_adj(m, GCDL_VLAN_TAG_LEN);
+		return 0;
+	}
+	c = node_alloc(n);
+	if (c == NULL)
+		return -2;
+	gcdl_vlan_copy_untagged(rte_pktmbuf_mtod(c, uint8_t *), d, len);
+	c->data_len = (uint16_t)(len - GCDL_VLAN_TAG_LEN);
+	c->pkt_len = c->data_len;
+	c->port = m->port;
+	rte_pktmbuf_free(m);
+	*mp = c;
+	return 0;
+}
+
 uint16_t
 node_rx(struct gcdl_node *n, uint16_t pi, struct rte_mbuf **pkts)
 {
@@ -679,10 +740,24 @@ node_rx(struct gcdl_node *n, uint16_t pi, struct rte_mbuf **pkts)
 	for (uint16_t i = 0; i < nb; i++) {
 		const uint8_t *d = rte_pktmbuf_mtod(pkts[i], const uint8_t *);
 		uint32_t len = rte_pktmbuf_data_len(pkts[i]);
+		int v;
 
 		bytes += len;
 		if (unlikely(n->pcap != NULL))
 			gcdl_pcap_write(n->pcap, now, d, len);
+		/* a frame with an 802.1Q tag, or a port that stripped one */
+		if ((len >= 14 && d[12] == (GCDL_VLAN_TPID >> 8) && d[13] == (GCDL_VLAN_TPID & 0xff)) ||
+		    (pkts[i]->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED) || n->prof.vlan != 0) {
+			v = vlan_rx(n, &pkts[i]);
+			if (v != 0) {
+				if (v == -1)
+					node_count(n, GCDL_CTR_WRONG_VLAN, 1);
+				rte_pktmbuf_free(pkts[i]);
+				continue;
+			}
+			d = rte_pktmbuf_mtod(pkts[i], const uint8_t *);
+			len = rte_pktmbuf_data_len(pkts[i]);
+		}
 		/* group addresses (broadcast hellos, the mesh group) are for everyone */
 		if (len >= 6 && !(d[0] & 1) && memcmp(d, p->mac, 6) != 0) {
 			node_count(n, GCDL_CTR_NOT_MINE, 1);
@@ -856,6 +931,7 @@ gcdl_node_create(const struct gcdl_node_conf *c, char *err, size_t errlen)
 	n->hz = rte_get_tsc_hz();
 	n->burst = RTE_MIN(p->burst, (uint32_t)NODE_MAX_BURST);
 	n->hash = gcdl_profile_hash(p);
+	n->vlan_tci = gcdl_vlan_tci((uint16_t)p->vlan, (uint8_t)p->vlan_priority);
 	n->self = (uint16_t)(c->role == GCDL_NODE_AGGREGATOR ? p->workers + c->id : c->id);
 	n->pcap = c->pcap;
 	n->tel.rounds_total = p->rounds;
@@ -1116,10 +1192,15 @@ gcdl_node_summary(const struct gcdl_node *n, struct gcdl_node_summary *s)
 	s->crc_count = count;
 	s->in_sync = n->conf.role != GCDL_NODE_PEER || node_mesh_in_sync(n);
 	for (uint16_t pi = 0; pi < n->nports && pi < GCDL_SUMMARY_MAX_PORTS; pi++) {
+		int pm, am;
+
 		s->ports[pi].id = n->port[pi].id;
 		rte_eth_dev_get_name_by_port(n->port[pi].id, s->ports[pi].name);
 		gcdl_mac_format(n->port[pi].mac, s->ports[pi].mac, sizeof(s->ports[pi].mac));
 		s->ports[pi].mtu = RTE_MAX(dp_port_mtu(n->port[pi].id, NULL, 0), -1);
+		dp_port_rx_mode(n->port[pi].id, &pm, &am);
+		s->ports[pi].promiscuous = (int8_t)RTE_MAX(pm, -1);
+		s->ports[pi].allmulticast = (int8_t)RTE_MAX(am, -1);
 		s->nports = pi + 1;
 	}
 	gcdl_counters_snapshot(&s->c, &n->c);

@@ -35,6 +35,7 @@
 #include "gcdl/rng.h"
 #include "gcdl/round_end.h"
 #include "gcdl/straggler.h"
+#include "gcdl/vlan.h"
 
 #include "clock.h"
 
@@ -116,6 +117,7 @@ struct gcdl_node {
 	int vote;                    /* the downlink is signsgd_mv's vote (a worker steps from it) */
 	uint16_t self;               /* sender id: k, or N + a */
 	uint64_t hash;               /* gcdl_profile_hash() */
+	uint16_t vlan_tci;           /* the 802.1Q tag of every frame sent (prof.vlan set) */
 	uint64_t hz;
 	uint32_t burst;
 	size_t frame_cap;            /* longest frame, bytes */
@@ -346,5 +348,8 @@ void node_mesh_counters(const struct gcdl_node *n, struct gcdl_counters *c);
 /* port.c: an ethdev port's MTU (net_af_packet: its kernel interface's,
  * named in ifname when given), -ENOTSUP when the PMD has none. */
 int dp_port_mtu(uint16_t port, char *ifname, size_t ifnamelen);
+/* Whether the port takes every frame and every multicast frame (1, 0, -1:
+ * unknown); net_af_packet: its kernel interface's flags. */
+int dp_port_rx_mode(uint16_t port, int *promiscuous, int *allmulticast);
 
 #endif /* GCDL_NODE_INTERNAL_H */

@@ -48,8 +48,7 @@
 #define MESH_RESYNC_US 20000    /* resync request period */
 #define MESH_LINGER_US 2000000  /* peer 0 answers repairs and resyncs this long after the end */
 
-/* Locally administered group address of the mesh: every peer receives it. */
-static const uint8_t MESH_GROUP[6] = { 0x03, 'g', 'c', 'd', 'l', 0x00 };
+static const uint8_t MESH_GROUP[6] = GCDL_MESH_GROUP;
 
 struct node_mesh {
 	struct gcdl_mesh *m;

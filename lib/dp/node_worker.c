@@ -946,13 +946,19 @@ idle_timeout(struct gcdl_node *n, uint32_t a)
 		off += (size_t)snprintf(links + off, sizeof(links) - off, " %u:%s", n->port[pi].id,
 					lk.link_status ? "up" : "down");
 	}
+	uint64_t vlan = gcdl_counter_get(&n->c, GCDL_CTR_WRONG_VLAN);
+	char hint[128] = "";
+
+	if (vlan > 0)
+		snprintf(hint, sizeof(hint), "; %" PRIu64 " frames of another VLAN came: is "
+			 "network.vlan = %u the job's?", vlan, n->prof.vlan);
 	return node_fail(n, -ETIMEDOUT, "no frame from aggregator %u for network.idle_timeout_ms "
 			 "= %u ms (round %u, link state %s, %s): is it running, with the same job "
-			 "id, on a reachable port? (ports:%s)", a, n->prof.idle_timeout_ms,
+			 "id, on a reachable port? (ports:%s)%s", a, n->prof.idle_timeout_ms,
 			 l->round == GCDL_JOIN_NONE ? 0 : l->round,
 			 l->state == GCDL_LINK_HELLO ? "hello" :
 			 l->state == GCDL_LINK_MODEL ? "model" : "ready",
-			 l->have_mac ? "address known" : "address unknown", links);
+			 l->have_mac ? "address known" : "address unknown", links, hint);
 }
 
 /* Every link's range is at round `lo` (all READY): the rounds are over, or

@@ -161,6 +161,31 @@ kernel_mtu(unsigned int if_index, char ifname[IF_NAMESIZE])
 	return rc;
 }
 
+/* The kernel interface's flags, with `set` set first (0: none): the flags,
+ * or -errno. */
+static int
+kernel_flags(unsigned int if_index, short set)
+{
+	char ifname[IF_NAMESIZE];
+	struct ifreq ifr;
+	int fd, rc;
+
+	if (if_indextoname(if_index, ifname) == NULL)
+		return -errno;
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	if (fd < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	rc = ioctl(fd, SIOCGIFFLAGS, &ifr) == 0 ? 0 : -errno;
+	if (rc == 0 && set != 0 && (ifr.ifr_flags & set) != set) {
+		ifr.ifr_flags |= set;
+		rc = ioctl(fd, SIOCSIFFLAGS, &ifr) == 0 ? 0 : -errno;
+	}
+	close(fd);
+	return rc == 0 ? (unsigned short)ifr.ifr_flags : rc;
+}
+
 /* Is the port driven by the PMD of that name (net_af_packet, net_memif)? */
 static int
 port_driver_is(uint16_t port, const char *driver)
@@ -230,8 +255,73 @@ port_mtu_set(uint16_t port, const char *name, uint32_t mtu, char *err, size_t er
 }
 
 int
+dp_port_rx_mode(uint16_t port, int *promiscuous, int *allmulticast)
+{
+	struct rte_eth_dev_info di;
+	int f;
+
+	*promiscuous = *allmulticast = -1;
+	if (rte_eth_dev_info_get(port, &di) != 0)
+		return -ENODEV;
+	if (di.driver_name != NULL && strcmp(di.driver_name, "net_af_packet") == 0 &&
+	    di.if_index != 0) {
+		f = kernel_flags(di.if_index, 0);
+		if (f < 0)
+			return f;
+		*promiscuous = !!(f & IFF_PROMISC);
+		*allmulticast = !!(f & IFF_ALLMULTI);
+		return 0;
+	}
+	*promiscuous = rte_eth_promiscuous_get(port);
+	*allmulticast = rte_eth_allmulticast_get(port);
+	return 0;
+}
+
+/* Only the frames gcdl wants: the port's own MAC and the broadcast (every
+ * port takes those), and the multicast groups, by the PMD's list of them,
+ * else by all multicast, else promiscuous. net_af_packet has neither: its
+ * kernel interface takes all multicast (IFF_ALLMULTI, left set at exit);
+ * given the profile's MAC, which the interface does not have, promiscuous. */
+static void
+port_rx_filter(uint16_t port, const char *name, int own_mac, const uint8_t (*groups)[6],
+	       uint32_t ngroups)
+{
+	struct rte_ether_addr mc[8];
+	uint32_t n = RTE_MIN(ngroups, (uint32_t)RTE_DIM(mc));
+	struct rte_eth_dev_info di;
+	const char *why;
+
+	for (uint32_t i = 0; i < n; i++)
+		memcpy(mc[i].addr_bytes, groups[i], 6);
+	memset(&di, 0, sizeof(di));
+	rte_eth_dev_info_get(port, &di);
+	if (port_driver_is(port, "net_af_packet")) {
+		if (own_mac) {
+			why = "its MAC is the profile's, not its interface's";
+		} else {
+			rte_eth_promiscuous_disable(port);
+			if (kernel_flags(di.if_index, IFF_ALLMULTI) >= 0)
+				return;
+			why = "its interface would not take all multicast";
+		}
+	} else {
+		rte_eth_promiscuous_disable(port);
+		if (rte_eth_promiscuous_get(port) == 1)
+			why = "the PMD keeps it promiscuous";
+		else if (rte_eth_dev_set_mc_addr_list(port, mc, n) == 0)
+			return;
+		else if (rte_eth_allmulticast_enable(port) == 0)
+			return;
+		else
+			why = "it filters no multicast group";
+	}
+	if (rte_eth_promiscuous_enable(port) == 0)
+		NODE_LOG(dataplane, INFO, "port %u (%s): promiscuous: %s", port, name, why);
+}
+
+int
 dp_port_start(uint16_t port, uint32_t ring_size, struct rte_mempool *pool, const uint8_t *want_mac,
-	      uint32_t mtu, char *err, size_t errlen)
+	      uint32_t mtu, const uint8_t (*groups)[6], uint32_t ngroups, char *err, size_t errlen)
 {
 	char name[RTE_ETH_NAME_MAX_LEN] = "";
 	struct rte_ether_addr a;
@@ -268,7 +358,6 @@ dp_port_start(uint16_t port, uint32_t ring_size, struct rte_mempool *pool, const
 				    "ones)" : "");
 		return rc;
 	}
-	/* frames come to the profile's MAC, which the kernel side may not know */
-	rte_eth_promiscuous_enable(port);
+	port_rx_filter(port, name, want_mac != NULL, groups, ngroups);
 	return 0;
 }

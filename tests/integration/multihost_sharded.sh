@@ -154,6 +154,8 @@ for a in 0 1; do
 	assert_eq "$(jget "$D/a$a.json" rounds)" "$rounds" "late: aggregator $a rounds"
 done
 assert_eq "$(jget "$D/a0.json" nodes.0.ports.0.mac)" 02:00:00:00:aa:00 "late: aggregator 0's MAC"
+# a MAC the kernel's interface does not have: that port alone is promiscuous
+assert_eq "$(jget "$D/a0.json" nodes.0.ports.0.promiscuous)" true "late: aggregator 0 promiscuous"
 caught=$(jget "$D/a1.json" counters.closed_catchup)
 [ "$caught" -gt 0 ] || fail "late: aggregator 1 never caught up"
 echo "ok (late aggregator): aggregator 1 closed $caught rounds to catch up; replicas $crc"

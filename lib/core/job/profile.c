@@ -165,6 +165,11 @@ static const struct key keys[] = {
 	  "until it sends again" },
 	{ "network", "idle_timeout_ms", K_U32, OFF(idle_timeout_ms), 100, 3600000, "30000", NULL,
 	  "multi-host: a worker gives up after this long without a frame from an aggregator" },
+	{ "network", "vlan", K_U32, OFF(vlan), 0, 4094, "0", NULL,
+	  "802.1Q VLAN id of every frame sent; only frames tagged with it are taken, others "
+	  "counted as wrong_vlan (0: untagged frames only)" },
+	{ "network", "vlan_priority", K_U32, OFF(vlan_priority), 0, 7, "0", NULL,
+	  "802.1p priority in the VLAN tag (network.vlan set)" },
 
 	{ "downlink", "mode", K_ENUM, OFF(downlink), 0, 0, "onebit", downlink_names,
 	  "what goes down each round, once, by multicast: relay (the accepted 1-bit frames and "

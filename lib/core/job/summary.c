@@ -240,6 +240,13 @@ json_num(FILE *out, double v)
 		fputs("null", out);
 }
 
+/* 1, 0, else unknown: true, false, null */
+static const char *
+json_tri(int v)
+{
+	return v == 1 ? "true" : v == 0 ? "false" : "null";
+}
+
 static void
 json_counters(FILE *out, const struct gcdl_counters *c)
 {
@@ -280,7 +287,9 @@ json_node(FILE *out, const struct gcdl_node_summary *n)
 		json_str(out, n->ports[i].name);
 		fputs(",\"mac\":", out);
 		json_str(out, n->ports[i].mac);
-		fprintf(out, ",\"mtu\":%d}", (int)n->ports[i].mtu);
+		fprintf(out, ",\"mtu\":%d,\"promiscuous\":%s,\"allmulticast\":%s}",
+			(int)n->ports[i].mtu, json_tri(n->ports[i].promiscuous),
+			json_tri(n->ports[i].allmulticast));
 	}
 	fputs("],\"workers\":[", out);
 	for (uint32_t k = 0; k < n->nworkers; k++) {
