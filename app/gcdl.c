@@ -497,6 +497,12 @@ main(int argc, char **argv)
 			"ports; dataplane.ports is for --role aggregator or worker\n", prof.ports);
 		goto out_ck;
 	}
+	if (c.role == GCDL_DP_LOCAL && prof.flow_isolate) {
+		fprintf(stderr, "gcdl: dataplane.flow_isolate = true: --role local makes its own "
+			"net_ring ports, which have no flow rules; it is for --role aggregator or "
+			"worker on a NIC\n");
+		goto out_ck;
+	}
 	if (c.role != GCDL_DP_LOCAL && prof.key_file[0] == '\0' && prof.insecure)
 		fprintf(stderr, "gcdl: warning: job.insecure = true: frames carry no tag, so anyone "
 			"on this segment can send frames that change the model or stop the job\n");

@@ -171,6 +171,7 @@ struct gcdl_profile {
 	uint32_t mbufs;                  /**< dataplane.mbufs */
 	uint32_t worker_lcores;          /**< dataplane.worker_lcores */
 	char ports[GCDL_PROFILE_STR];    /**< dataplane.ports ("" or "NAME,..." ethdev names) */
+	uint32_t flow_isolate;           /**< dataplane.flow_isolate (0 false, 1 true) */
 	double time_scale;               /**< dataplane.time_scale */
 	uint32_t synthetic_gradient;     /**< dataplane.synthetic_gradient */
 	/* [faults] (gcdl/faults.h) */

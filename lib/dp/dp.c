@@ -147,6 +147,7 @@ build_single(struct gcdl_dp *dp, char *err, size_t errlen)
 	static const uint8_t mesh_group[6] = GCDL_MESH_GROUP;
 	uint8_t groups[2][6];
 	uint32_t ngroups = 0;
+	struct dp_port_conf pc;
 	uint16_t port;
 	int rc = 0;
 
@@ -191,14 +192,18 @@ build_single(struct gcdl_dp *dp, char *err, size_t errlen)
 	gcdl_profile_downlink_group(p, groups[ngroups++]);
 	if (p->topology == GCDL_TOPO_MESH)
 		memcpy(groups[ngroups++], mesh_group, 6);
+	pc = (struct dp_port_conf){
+		.ring_size = p->ring_size, .pool = dp->pool[socket], .want_mac = own,
+		.mtu = p->mtu, .groups = (const uint8_t (*)[6])groups, .ngroups = ngroups,
+		.vlan = (uint16_t)p->vlan, .isolate = p->flow_isolate != 0,
+	};
 	RTE_ETH_FOREACH_DEV(port) {
 		if (dp->nports == NODE_MAX_PORTS)
 			break;
 		if (!port_wanted(p->ports, port))
 			continue; /* the EAL probed it; the profile gives it to nobody */
 		dp->ports[dp->nports] = port;
-		rc = dp_port_start(port, p->ring_size, dp->pool[socket], own, p->mtu,
-				   (const uint8_t (*)[6])groups, ngroups, err, errlen);
+		rc = dp_port_start(port, &pc, err, errlen);
 		dp->port_started[dp->nports] = rc == 0;
 		dp->nports++;
 		if (rc != 0)

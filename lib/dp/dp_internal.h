@@ -92,15 +92,27 @@ int dp_link_create(struct dp_link *l, uint32_t seq, uint32_t index, const unsign
 		   uint32_t ring_size, struct rte_mempool *const pool[2], char *err,
 		   size_t errlen);
 void dp_link_destroy(struct dp_link *l);
+/* How a probed port is set up (dp_port_start). */
+struct dp_port_conf {
+	uint32_t ring_size;          /* descriptors per ring */
+	struct rte_mempool *pool;    /* its receive buffers */
+	const uint8_t *want_mac;     /* the profile's MAC for it, NULL: its own */
+	uint32_t mtu;                /* coding.mtu */
+	const uint8_t (*groups)[6];  /* the multicast groups a node takes */
+	uint32_t ngroups;
+	uint16_t vlan;               /* network.vlan (0: untagged) */
+	int isolate;                 /* dataplane.flow_isolate */
+};
+
 /* Configure and start a probed port for frames of coding.mtu = mtu bytes
  * after the Ethernet header: its MTU set, or refused with a message (-EMSGSIZE:
  * an af_packet interface whose MTU is smaller). It takes its own MAC, the
- * broadcast and the ngroups multicast groups: by the PMD's multicast list,
- * else all multicast, else (and where the port's MAC is not the kernel's)
- * promiscuous. */
-int dp_port_start(uint16_t port, uint32_t ring_size, struct rte_mempool *pool,
-		  const uint8_t *want_mac, uint32_t mtu, const uint8_t (*groups)[6],
-		  uint32_t ngroups, char *err, size_t errlen);
+ * broadcast and the groups: by the PMD's multicast list, else all
+ * multicast, else (and where the port's MAC is not the kernel's)
+ * promiscuous. With isolate, rte_flow's isolated mode and one rule that
+ * lets gcdl's EtherType (on the job's VLAN) in; a PMD without either is
+ * refused with a message. */
+int dp_port_start(uint16_t port, const struct dp_port_conf *pc, char *err, size_t errlen);
 
 /* local.c: the nodes of a local cluster on their links and lcores */
 int dp_local_build(struct gcdl_dp *dp, char *err, size_t errlen);

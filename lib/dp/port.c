@@ -17,6 +17,9 @@
 #include <rte_errno.h>
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
+#include <rte_flow.h>
+
+#include "gcdl/frame.h"
 
 #include "dp_internal.h"
 #include "seterr.h"
@@ -319,32 +322,97 @@ port_rx_filter(uint16_t port, const char *name, int own_mac, const uint8_t (*gro
 		NODE_LOG(dataplane, INFO, "port %u (%s): promiscuous: %s", port, name, why);
 }
 
+/* dataplane.flow_isolate, before the port is configured: only flows a
+ * rule names reach DPDK; the rest stay with the kernel (a bifurcated NIC,
+ * mlx5) or are dropped. */
+static int
+flow_isolate(uint16_t port, const char *name, char *err, size_t errlen)
+{
+	struct rte_flow_error fe;
+	int rc;
+
+	memset(&fe, 0, sizeof(fe));
+	rc = rte_flow_isolate(port, 1, &fe);
+	if (rc == 0)
+		return 0;
+	gcdl_seterr(err, errlen, "port %u (%s): dataplane.flow_isolate = true: the PMD has no "
+		    "rte_flow isolated mode (%s); set it false (the port then takes every frame "
+		    "its device gives it)", port, name,
+		    fe.message != NULL ? fe.message : rte_strerror(rc < 0 ? -rc : rc));
+	return -ENOTSUP;
+}
+
+/* The one rule of an isolated port: gcdl's EtherType, tagged with the job's
+ * VLAN when it has one, to queue 0. */
+static int
+flow_rule(uint16_t port, const char *name, uint16_t vlan, char *err, size_t errlen)
+{
+	const struct rte_flow_attr attr = { .ingress = 1 };
+	struct rte_flow_item_eth eth = { .type = RTE_BE16(GCDL_ETHERTYPE) };
+	struct rte_flow_item_eth eth_mask = { .type = RTE_BE16(0xffff) };
+	struct rte_flow_item_vlan vl = { .tci = rte_cpu_to_be_16(vlan),
+					  .inner_type = RTE_BE16(GCDL_ETHERTYPE) };
+	struct rte_flow_item_vlan vl_mask = { .tci = RTE_BE16(0x0fff),
+					       .inner_type = RTE_BE16(0xffff) };
+	struct rte_flow_item pattern[3];
+	const struct rte_flow_action_queue q = { .index = 0 };
+	const struct rte_flow_action actions[] = {
+		{ .type = RTE_FLOW_ACTION_TYPE_QUEUE, .conf = &q },
+		{ .type = RTE_FLOW_ACTION_TYPE_END },
+	};
+	struct rte_flow_error fe;
+
+	memset(pattern, 0, sizeof(pattern));
+	pattern[0].type = RTE_FLOW_ITEM_TYPE_ETH;
+	if (vlan == 0) {
+		pattern[0].spec = &eth;
+		pattern[0].mask = &eth_mask;
+		pattern[1].type = RTE_FLOW_ITEM_TYPE_END;
+	} else {
+		pattern[1].type = RTE_FLOW_ITEM_TYPE_VLAN;
+		pattern[1].spec = &vl;
+		pattern[1].mask = &vl_mask;
+		pattern[2].type = RTE_FLOW_ITEM_TYPE_END;
+	}
+	memset(&fe, 0, sizeof(fe));
+	if (rte_flow_create(port, &attr, pattern, actions, &fe) != NULL)
+		return 0;
+	gcdl_seterr(err, errlen, "port %u (%s): dataplane.flow_isolate = true: cannot add the rule "
+		    "for EtherType 0x%04X%s: %s", port, name, GCDL_ETHERTYPE,
+		    vlan ? " on the job's VLAN" : "", fe.message != NULL ? fe.message : "refused");
+	return -ENOTSUP;
+}
+
 int
-dp_port_start(uint16_t port, uint32_t ring_size, struct rte_mempool *pool, const uint8_t *want_mac,
-	      uint32_t mtu, const uint8_t (*groups)[6], uint32_t ngroups, char *err, size_t errlen)
+dp_port_start(uint16_t port, const struct dp_port_conf *pc, char *err, size_t errlen)
 {
 	char name[RTE_ETH_NAME_MAX_LEN] = "";
 	struct rte_ether_addr a;
 	int rc;
 
 	rte_eth_dev_get_name_by_port(port, name);
-	rc = queues_start(port, ring_size, pool);
+	if (pc->isolate) {
+		rc = flow_isolate(port, name, err, errlen);
+		if (rc != 0)
+			return rc;
+	}
+	rc = queues_start(port, pc->ring_size, pc->pool);
 	if (rc != 0) {
 		gcdl_seterr(err, errlen, "port %u (%s): cannot configure it: %s", port, name,
 			    rte_strerror(-rc));
 		return rc;
 	}
-	rc = port_mtu_set(port, name, mtu, err, errlen);
+	rc = port_mtu_set(port, name, pc->mtu, err, errlen);
 	if (rc != 0)
 		return rc;
-	if (want_mac != NULL) {
-		memcpy(a.addr_bytes, want_mac, 6);
+	if (pc->want_mac != NULL) {
+		memcpy(a.addr_bytes, pc->want_mac, 6);
 		rc = rte_eth_dev_default_mac_addr_set(port, &a);
 		if (rc != 0) {
 			char t[18];
 
 			gcdl_seterr(err, errlen, "port %u (%s): cannot take the profile's MAC %s: %s",
-				    port, name, gcdl_mac_format(want_mac, t, sizeof(t)),
+				    port, name, gcdl_mac_format(pc->want_mac, t, sizeof(t)),
 				    rte_strerror(-rc));
 			return rc;
 		}
@@ -358,6 +426,11 @@ dp_port_start(uint16_t port, uint32_t ring_size, struct rte_mempool *pool, const
 				    "ones)" : "");
 		return rc;
 	}
-	port_rx_filter(port, name, want_mac != NULL, groups, ngroups);
+	if (pc->isolate) {
+		rc = flow_rule(port, name, pc->vlan, err, errlen);
+		if (rc != 0)
+			return rc;
+	}
+	port_rx_filter(port, name, pc->want_mac != NULL, pc->groups, pc->ngroups);
 	return 0;
 }

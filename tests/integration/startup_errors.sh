@@ -107,6 +107,13 @@ expect_exit2 ports_empty "dataplane.ports ',net_null0': an empty or too long nam
 	--set job.insecure=true --set dataplane.ports=,net_null0
 expect_exit2 ports_local "dataplane.ports = net_null0: --role local makes its own net_ring ports" \
 	"${EAL[@]}" -- --profile "$CI_PROFILE" --set dataplane.ports=net_null0
+# dataplane.flow_isolate: a PMD without rte_flow's isolated mode (every
+# vdev here) is refused, naming the port; local mode has no flow rules
+expect_exit2 isolate_unsupported "port 0 (net_null0): dataplane.flow_isolate = true: the PMD has no rte_flow isolated mode" \
+	"${EAL[@]}" --vdev net_null0 -- --profile "$CI_PROFILE" --role worker --id 0 \
+	--set job.insecure=true --set dataplane.flow_isolate=true
+expect_exit2 isolate_local "dataplane.flow_isolate = true: --role local makes its own net_ring ports" \
+	"${EAL[@]}" -- --profile "$CI_PROFILE" --set dataplane.flow_isolate=true
 # and a named port is the only one the node takes (the worker then gives up
 # on its absent aggregator: exit 1, its summary lists its ports)
 rc=0

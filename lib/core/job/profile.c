@@ -193,6 +193,10 @@ static const struct key keys[] = {
 	  "multi-host: the ports this node uses, by ethdev name, \"NAME,...\" (a NIC's PCI "
 	  "address as the EAL names it, e.g. 0000:3b:00.0, or a vdev such as net_af_packet0); "
 	  "empty: every port the EAL probed" },
+	{ "dataplane", "flow_isolate", K_ENUM, OFF(flow_isolate), 0, 0, "false", bool_names,
+	  "multi-host: true: rte_flow isolated mode, the ports take only gcdl's EtherType (on "
+	  "network.vlan); the rest stays with the kernel on a bifurcated NIC (mlx5); a PMD "
+	  "without it is refused" },
 	{ "dataplane", "time_scale", K_F64, OFF(time_scale), 0, 1e6, "1", NULL,
 	  "timing stragglers: real delay per simulated microsecond" },
 	{ "dataplane", "synthetic_gradient", K_U32, OFF(synthetic_gradient), 0, 1, "0", NULL,
