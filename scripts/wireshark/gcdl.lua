@@ -30,7 +30,7 @@ local f = {
 	version = ProtoField.uint8("gcdl.version", "Version", base.DEC),
 	type = ProtoField.uint8("gcdl.type", "Type", base.DEC, types),
 	job_id = ProtoField.uint32("gcdl.job_id", "Job id", base.DEC),
-	round = ProtoField.uint32("gcdl.round", "Round", base.DEC),
+	round = ProtoField.uint32("gcdl.round", "Round t (0-based; round t+1 in gcdl's progress, metrics and telemetry)", base.DEC),
 	sender = ProtoField.uint16("gcdl.sender", "Sender", base.DEC),
 	flags = ProtoField.uint16("gcdl.flags", "Flags", base.HEX),
 	flag_auth = ProtoField.bool("gcdl.flags.auth", "Authentication tag follows the payload", 16, nil, 0x0001),
@@ -154,10 +154,10 @@ function gcdl.dissector(tvb, pinfo, tree)
 	if magic ~= MAGIC then
 		t:add_proto_expert_info(ex_magic)
 	end
-	pinfo.cols.info = string.format("%s round=%u sender=%u chunk=%u coords=%u",
-		tname, round, sender, chunk, count)
-	t:append_text(string.format(", %s, round %u, sender %u, chunk %u", tname, round,
-		sender, chunk))
+	pinfo.cols.info = string.format("%s t=%u (round %u) sender=%u chunk=%u coords=%u",
+		tname, round, round + 1, sender, chunk, count)
+	t:append_text(string.format(", %s, t %u (round %u), sender %u, chunk %u", tname, round,
+		round + 1, sender, chunk))
 
 	-- the CRC, when the frame holds the whole payload: a frame gcdl would
 	-- drop for it is flagged, in the tree and the info column
