@@ -14,6 +14,8 @@
 #include "gcdl/engine.h"
 #include "gcdl/job.h"
 
+#include <zlib.h>
+
 static char dir[64], path[128];
 
 static void
@@ -79,6 +81,7 @@ write_known(const struct gcdl_profile *p, uint32_t round)
 	ck.totals[GCDL_CTR_STRAGGLERS] = 7;
 	ck.totals[GCDL_CTR_RX_FRAMES] = 99; /* not a run total: not written */
 	ck_assert_msg(gcdl_checkpoint_save(path, &ck, err, sizeof(err)) == 0, "%s", err);
+	gcdl_checkpoint_free(&ck);
 	gcdl_job_close(&job);
 }
 
@@ -281,6 +284,100 @@ START_TEST(mismatch_refused)
 }
 END_TEST
 
+/* Worker states (onebit_gc_ef's residuals, workers' momentum) go through a
+ * checkpoint whole and come back into another engine; a job that does not
+ * keep them refuses the file; a version-3 file (no states) is still read. */
+START_TEST(worker_states_round_trip)
+{
+	struct gcdl_profile p, q;
+	struct gcdl_checkpoint ck;
+	struct gcdl_job job, back, other;
+	char err[256];
+	float *v, *got;
+	uint32_t dim;
+
+	profile(&p);
+	p.method = GCDL_METHOD_ONEBIT_GC_EF;
+	p.momentum_at = 1;
+	open_job(&job, &p);
+	dim = gcdl_engine_dim(job.engine);
+	v = malloc(sizeof(float) * dim);
+	got = malloc(sizeof(float) * dim);
+	for (uint32_t k = 0; k < 3; k++) {
+		for (uint32_t i = 0; i < dim; i++)
+			v[i] = (float)(k + 1) * 0.5f - 0.01f * (float)i;
+		ck_assert_int_eq(gcdl_engine_worker_state_set(job.engine, k,
+							      k == 1 ? GCDL_WSTATE_MOMENTUM
+								     : GCDL_WSTATE_EF, v), 0);
+	}
+	ck_assert_int_eq(gcdl_checkpoint_describe(&ck, &p, job.engine, 12), 0);
+	ck_assert_uint_eq(ck.nstates, 3);
+	ck_assert_uint_eq(ck.states_busy, 0);
+	ck_assert_msg(gcdl_checkpoint_save(path, &ck, err, sizeof(err)) == 0, "%s", err);
+	gcdl_checkpoint_free(&ck);
+	ck_assert_int_eq(gcdl_checkpoint_load(path, &ck, err, sizeof(err)), 0);
+	ck_assert_uint_eq(ck.nstates, 3);
+	open_job(&back, &p);
+	ck_assert_int_eq(gcdl_engine_worker_state_get(back.engine, 0, GCDL_WSTATE_EF, got), 0);
+	ck_assert_int_eq(gcdl_checkpoint_restore(&ck, &p, back.engine, err, sizeof(err)), 0);
+	for (uint32_t k = 0; k < 4; k++) {
+		for (int w = GCDL_WSTATE_EF; w <= GCDL_WSTATE_MOMENTUM; w++) {
+			int want = k < 3 && (w == GCDL_WSTATE_MOMENTUM) == (k == 1);
+			int rc = gcdl_engine_worker_state_get(back.engine, k,
+							      (enum gcdl_worker_state)w, got);
+
+			ck_assert_int_eq(rc, want);
+			if (!want)
+				continue;
+			for (uint32_t i = 0; i < dim; i++)
+				ck_assert_float_eq(got[i], (float)(k + 1) * 0.5f - 0.01f * (float)i);
+		}
+	}
+	/* onebit_gc keeps neither */
+	q = p;
+	q.method = GCDL_METHOD_ONEBIT_GC;
+	q.momentum_at = 0;
+	open_job(&other, &q);
+	ck_assert_int_eq(gcdl_checkpoint_restore(&ck, &q, other.engine, err, sizeof(err)), -ESTALE);
+	ck_assert_msg(strstr(err, "does not keep") != NULL || strstr(err, "another") != NULL,
+		      "%s", err);
+	gcdl_checkpoint_free(&ck);
+	gcdl_job_close(&other);
+	gcdl_job_close(&back);
+	gcdl_job_close(&job);
+	free(v);
+	free(got);
+	/* version 3: the same bytes without states, read as none */
+	{
+		struct gcdl_profile p3;
+		FILE *f;
+		uint8_t *buf;
+		long len;
+		uint32_t crc;
+
+		profile(&p3);
+		write_known(&p3, 30);
+		len = file_len();
+		buf = malloc((size_t)len);
+		f = fopen(path, "r+b");
+		ck_assert_ptr_nonnull(f);
+		ck_assert_uint_eq(fread(buf, 1, (size_t)len, f), (size_t)len);
+		buf[8] = 3;
+		crc = (uint32_t)crc32(0L, buf, (uInt)(len - 4));
+		for (int i = 0; i < 4; i++)
+			buf[len - 4 + i] = (uint8_t)(crc >> (8 * i));
+		rewind(f);
+		ck_assert_uint_eq(fwrite(buf, 1, (size_t)len, f), (size_t)len);
+		fclose(f);
+		free(buf);
+		ck_assert_msg(gcdl_checkpoint_load(path, &ck, err, sizeof(err)) == 0, "%s", err);
+		ck_assert_uint_eq(ck.nstates, 0);
+		ck_assert_uint_eq(ck.round, 30);
+		gcdl_checkpoint_free(&ck);
+	}
+}
+END_TEST
+
 int
 main(void)
 {
@@ -296,6 +393,7 @@ main(void)
 	tcase_add_test(neg, corruption_refused);
 	tcase_add_test(neg, mismatch_refused);
 	tcase_add_test(pos, round_trip_and_restore);
+	tcase_add_test(pos, worker_states_round_trip);
 	tcase_set_timeout(neg, 120);
 	suite_add_tcase(s, neg);
 	suite_add_tcase(s, pos);

@@ -159,6 +159,11 @@ START_TEST(checkpoint_resume)
 
 	dp_test_profile(&p, 20);
 	p.straggler_model = GCDL_STRAGGLER_BERNOULLI;
+	if (_i == 1) {
+		/* the workers' states: residuals and momentum, in the checkpoint */
+		p.method = GCDL_METHOD_ONEBIT_GC_EF;
+		p.momentum_at = 1;
+	}
 	p.checkpoint_every = 10;
 	snprintf(p.checkpoint_path, sizeof(p.checkpoint_path), "%s/ck.bin", dir);
 	full = local(&p, NULL);
@@ -167,6 +172,8 @@ START_TEST(checkpoint_resume)
 	ck_assert_uint_eq(a.total.v[GCDL_CTR_CHECKPOINTS], 1);
 	ck_assert_msg(gcdl_checkpoint_load(p.checkpoint_path, &ck, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_uint_eq(ck.round, 10);
+	/* every worker computed a round by then: 4 residuals and 4 momenta */
+	ck_assert_uint_eq(ck.nstates, _i == 1 ? 8 : 0);
 	o.resume = &ck;
 	resumed = local(&p, &o);
 	ck_assert_int_eq(gcdl_dp_run(resumed), 0);
@@ -258,7 +265,7 @@ dp_suite(void)
 	tcase_add_test(t, local_sharded);
 	tcase_add_test(t, local_mesh);
 	tcase_add_test(t, stop_request);
-	tcase_add_test(t, checkpoint_resume);
+	tcase_add_loop_test(t, checkpoint_resume, 0, 2);
 	tcase_add_test(t, refused);
 	suite_add_tcase(s, t);
 	return s;

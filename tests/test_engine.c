@@ -12,6 +12,7 @@
 #include "gcdl/job.h"
 #include "gcdl/quant.h"
 #include "gcdl/rng.h"
+#include "gcdl/sim.h"
 
 #define N 4
 
@@ -931,6 +932,177 @@ START_TEST(decode_round_is_close_round_without_step)
 }
 END_TEST
 
+/* onebit_gc_ef, refusals first: arguments, a non-finite v (the residual
+ * untouched), a residual of another method, and the unbiased decoder. */
+START_TEST(ef_rejects)
+{
+	struct gcdl_profile prof;
+	struct gcdl_job job, other;
+	struct gcdl_engine *e;
+	char err[256];
+	float *v;
+	uint32_t dim;
+
+	small_profile(&prof, GCDL_METHOD_ONEBIT_GC_EF);
+	prof.decoder = GCDL_DECODER_UNBIASED;
+	ck_assert_int_eq(gcdl_profile_validate(&prof, err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, "onebit_gc_ef decodes with the normalised decoder") != NULL,
+		      "%s", err);
+	prof.decoder = GCDL_DECODER_NORMALISED;
+	open_job(&job, &prof);
+	e = job.engine;
+	dim = gcdl_engine_dim(e);
+	v = calloc(dim, sizeof(float));
+	ck_assert_int_eq(gcdl_engine_worker_compress(NULL, 0, v), -EINVAL);
+	ck_assert_int_eq(gcdl_engine_worker_compress(e, 0, NULL), -EINVAL);
+	ck_assert_int_eq(gcdl_engine_worker_compress(e, N, v), -ERANGE);
+	ck_assert_int_eq(gcdl_engine_worker_state_set(e, N, GCDL_WSTATE_EF, v), -ERANGE);
+	ck_assert_int_eq(gcdl_engine_worker_state_set(e, 0, GCDL_WSTATE_MOMENTUM, v), -ERANGE);
+	ck_assert_ptr_null(gcdl_engine_ef_residual(e, N));
+	/* no residual before the first round */
+	ck_assert_ptr_null(gcdl_engine_ef_residual(e, 0));
+	v[dim / 2] = NAN;
+	ck_assert_int_eq(gcdl_engine_worker_compress(e, 0, v), -EDOM);
+	ck_assert_ptr_null(gcdl_engine_ef_residual(e, 0));
+	ck_assert_int_eq(gcdl_engine_worker_state_set(e, 0, GCDL_WSTATE_EF, v), -EDOM);
+	/* another method has none */
+	small_profile(&prof, GCDL_METHOD_ONEBIT_GC);
+	open_job(&other, &prof);
+	v[dim / 2] = 1.0f;
+	ck_assert_int_eq(gcdl_engine_worker_compress(other.engine, 0, v), 0);
+	ck_assert_float_eq(v[dim / 2], 1.0f); /* untouched */
+	ck_assert_int_eq(gcdl_engine_worker_state_set(other.engine, 0, GCDL_WSTATE_EF, v), -ERANGE);
+	ck_assert_ptr_null(gcdl_engine_ef_residual(other.engine, 0));
+	free(v);
+	gcdl_job_close(&other);
+	gcdl_job_close(&job);
+}
+END_TEST
+
+/* The residual identity of METHOD.md over several rounds, exactly in float
+ * arithmetic: x = v + e_old, q = +-mean|x| per block of the uplink's chunks
+ * (the sign of x), e_new = x - q; the frame carries q's scales and signs,
+ * and the aggregator decodes it to q (the normalised decoder, every worker
+ * in: g = sum of q). A worker that skips a round keeps its residual. */
+START_TEST(ef_residual_identity)
+{
+	struct gcdl_profile prof;
+	struct gcdl_job job;
+	struct gcdl_engine *e;
+	struct gcdl_round_info info;
+	float *v, *x, *eold, *g, *sum;
+	uint32_t dim, L, S = 8;
+
+	small_profile(&prof, GCDL_METHOD_ONEBIT_GC_EF);
+	prof.scale_block = S;
+	prof.synth_features = 30; /* dim 93 */
+	prof.mtu = 64;            /* several chunks, a short last block */
+	open_job(&job, &prof);
+	e = job.engine;
+	dim = gcdl_engine_dim(e);
+	L = gcdl_engine_chunk_coords(e);
+	ck_assert_msg(gcdl_engine_chunks(e) > 1 && (L % S != 0 || dim % L % S != 0),
+		      "dim %u, chunks of %u: want several, and a short block", dim, L);
+	v = malloc(sizeof(float) * dim);
+	x = malloc(sizeof(float) * dim);
+	eold = calloc(dim, sizeof(float));
+	g = malloc(sizeof(float) * dim);
+	sum = malloc(sizeof(float) * dim);
+	for (uint32_t t = 0; t < 5; t++) {
+		gcdl_engine_begin_round(e, t);
+		memset(sum, 0, sizeof(float) * dim);
+		for (uint32_t k = 0; k < N; k++) {
+			const float *r = gcdl_engine_ef_residual(e, k);
+
+			/* worker 3 straggles in rounds 1 and 2: its residual stays */
+			if (k == 3 && (t == 1 || t == 2)) {
+				ck_assert_ptr_nonnull(r);
+				continue;
+			}
+			gcdl_engine_worker_gradient(e, 0, k, t, gcdl_engine_model(e), v);
+			if (r != NULL)
+				memcpy(eold, r, sizeof(float) * dim);
+			else
+				memset(eold, 0, sizeof(float) * dim);
+			for (uint32_t j = 0; j < dim; j++)
+				x[j] = v[j] + eold[j];
+			ck_assert_int_eq(gcdl_engine_worker_compress(e, k, v), 0);
+			r = gcdl_engine_ef_residual(e, k);
+			ck_assert_ptr_nonnull(r);
+			for (uint32_t c0 = 0; c0 < dim; c0 += L) {
+				uint32_t clen = dim - c0 < L ? dim - c0 : L;
+
+				for (uint32_t b0 = c0; b0 < c0 + clen; b0 += S) {
+					uint32_t n = c0 + clen - b0 < S ? c0 + clen - b0 : S;
+					float s = gcdl_downlink_scale(x + b0, n);
+
+					ck_assert_float_gt(s, 0.0f);
+					for (uint32_t j = b0; j < b0 + n; j++) {
+						float q = x[j] >= 0.0f ? s : -s;
+
+						ck_assert_msg(v[j] == q, "t %u k %u j %u: q", t, k, j);
+						ck_assert_msg(r[j] == x[j] - q, "t %u k %u j %u: e", t, k, j);
+					}
+				}
+			}
+			for (uint32_t c = 0; c < gcdl_engine_chunks(e); c++)
+				deliver(e, k, t, v, c);
+			if (t == 0)
+				for (uint32_t j = 0; j < dim; j++)
+					sum[j] += v[j];
+		}
+		ck_assert_int_eq(gcdl_engine_decode_round(e, g, &info), 0);
+		if (t == 0) {
+			/* every worker in: the normalised decoder's N/|R| is 1 */
+			ck_assert_uint_eq(info.contributors, N);
+			for (uint32_t j = 0; j < dim; j++)
+				ck_assert_float_eq_tol(g[j], sum[j], 1e-6f * fabsf(sum[j]) + 1e-12f);
+		}
+		gcdl_engine_close_round(e, NULL, &info);
+	}
+	free(v);
+	free(x);
+	free(eold);
+	free(g);
+	free(sum);
+	gcdl_job_close(&job);
+}
+END_TEST
+
+/* gcdl-sim with worker 0 always late (timing stragglers, 1000x slower):
+ * it never computes, so it never has a residual; the others have one, and
+ * a residual set from a checkpoint is the one kept. */
+START_TEST(ef_straggler_keeps_residual)
+{
+	struct gcdl_profile prof;
+	struct gcdl_job job;
+	struct gcdl_sim_result res;
+	float *r;
+	uint32_t dim;
+
+	small_profile(&prof, GCDL_METHOD_ONEBIT_GC_EF);
+	prof.rounds = 10;
+	prof.eval_every = 0;
+	prof.straggler_model = GCDL_STRAGGLER_TIMING;
+	prof.deadline_us = 5000;
+	snprintf(prof.slowdown, sizeof(prof.slowdown), "0:1000");
+	open_job(&job, &prof);
+	ck_assert_int_eq(gcdl_sim_run(&job, NULL, &res), 0);
+	ck_assert_uint_eq(res.stragglers, prof.rounds);
+	ck_assert_ptr_null(gcdl_engine_ef_residual(job.engine, 0));
+	for (uint32_t k = 1; k < N; k++)
+		ck_assert_ptr_nonnull(gcdl_engine_ef_residual(job.engine, k));
+	dim = gcdl_engine_dim(job.engine);
+	r = malloc(sizeof(float) * dim);
+	for (uint32_t j = 0; j < dim; j++)
+		r[j] = (float)j * 0.25f;
+	ck_assert_int_eq(gcdl_engine_worker_state_set(job.engine, 0, GCDL_WSTATE_EF, r), 0);
+	ck_assert_mem_eq(gcdl_engine_ef_residual(job.engine, 0), r, sizeof(float) * dim);
+	free(r);
+	gcdl_job_close(&job);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -942,6 +1114,9 @@ main(void)
 
 	tcase_set_timeout(pos, 120);
 	tcase_add_test(neg, create_rejects);
+	tcase_add_test(neg, ef_rejects);
+	tcase_add_test(pos, ef_residual_identity);
+	tcase_add_test(pos, ef_straggler_keeps_residual);
 	tcase_add_test(neg, calls_reject_bad_arguments);
 	tcase_add_test(neg, duplicates_are_ignored_and_counted);
 	tcase_add_test(neg, non_finite_values_are_refused);

@@ -244,6 +244,31 @@ END_TEST
 /* Bernoulli stragglers: the skipped worker-rounds are the aggregator's
  * stragglers, and (every frame of the others in time) the model is still
  * gcdl-sim's. */
+/* The 1-bit methods of the loop tests (_i): the unbiased quantizer, and
+ * the scaled sign with worker-side error feedback (each worker's residual
+ * kept across the rounds it skips). */
+static const enum gcdl_method onebit_methods[] = { GCDL_METHOD_ONEBIT_GC,
+						   GCDL_METHOD_ONEBIT_GC_EF };
+
+/* With error feedback the model is not the unbiased quantizer's: the
+ * method is in effect. */
+static void
+assert_method_matters(const struct gcdl_profile *p, const float *ref, uint32_t dim)
+{
+	struct gcdl_profile q = *p;
+	uint32_t d2;
+	float *other;
+
+	if (p->method == GCDL_METHOD_ONEBIT_GC)
+		return;
+	q.method = GCDL_METHOD_ONEBIT_GC;
+	other = dp_test_sim_model(&q, &d2);
+	ck_assert_uint_eq(d2, dim);
+	ck_assert_msg(memcmp(other, ref, sizeof(float) * dim) != 0,
+		      "%s gives onebit_gc's model", gcdl_method_name(p->method));
+	free(other);
+}
+
 START_TEST(star_bernoulli_equals_sim)
 {
 	const uint32_t R = 20;
@@ -254,6 +279,7 @@ START_TEST(star_bernoulli_equals_sim)
 	float *ref;
 
 	dp_test_profile(&p, R);
+	p.method = onebit_methods[_i];
 	p.straggler_model = GCDL_STRAGGLER_BERNOULLI;
 	p.deadline_us = 100000; /* rounds with a straggler wait for it */
 	star(&c, &p, NULL, NULL);
@@ -268,6 +294,7 @@ START_TEST(star_bernoulli_equals_sim)
 	assert_model(c.node[0], ref, dim, "aggregator");
 	for (uint32_t k = 1; k <= 4; k++)
 		assert_model(c.node[k], ref, dim, "worker replica");
+	assert_method_matters(&p, ref, dim);
 	free(ref);
 	cluster_close(&c);
 }
@@ -441,6 +468,7 @@ START_TEST(sharded_equals_sim)
 	float *ref;
 
 	dp_test_profile(&p, R);
+	p.method = onebit_methods[_i];
 	p.mtu = 64;
 	p.scale_block = 8;
 	p.topology = GCDL_TOPO_SHARDED;
@@ -491,6 +519,7 @@ START_TEST(mesh_equals_sim)
 	float *ref;
 
 	dp_test_profile(&p, R);
+	p.method = onebit_methods[_i];
 	p.workers = N;
 	p.partitions = N;
 	p.topology = GCDL_TOPO_MESH;
@@ -507,6 +536,7 @@ START_TEST(mesh_equals_sim)
 		ck_assert_uint_eq(ctr(c.node[i], GCDL_CTR_CONTRIBUTED), R);
 	}
 	ck_assert_uint_eq(ctr(c.node[0], GCDL_CTR_MESH_COMMITS_SENT), R);
+	assert_method_matters(&p, ref, dim);
 	free(ref);
 	cluster_close(&c);
 }
@@ -525,13 +555,13 @@ node_suite(void)
 	tcase_add_test(t, star_equals_sim);
 	tcase_add_test(t, star_downlink_modes_equal_sim);
 	tcase_add_test(t, star_downlink_loss_repaired);
-	tcase_add_test(t, star_bernoulli_equals_sim);
+	tcase_add_loop_test(t, star_bernoulli_equals_sim, 0, 2);
 	tcase_add_test(t, star_faults_drop);
 	tcase_add_test(t, star_late_frames);
 	tcase_add_test(t, star_garbage);
 	tcase_add_test(t, star_vlan);
-	tcase_add_test(t, sharded_equals_sim);
-	tcase_add_test(t, mesh_equals_sim);
+	tcase_add_loop_test(t, sharded_equals_sim, 0, 2);
+	tcase_add_loop_test(t, mesh_equals_sim, 0, 2);
 	suite_add_tcase(s, t);
 	return s;
 }

@@ -19,9 +19,17 @@
  * (u32, 96), round, dim, workers, partitions, redundancy, layout kind,
  * method, number of totals T (u32 each), profile hash, layout hash, seed,
  * hash of the totals' names (u64 each), whether the downlink's residual
- * follows (u32, 0 or 1), 12 bytes of zeros; then T u64 totals in the order
- * of the counter list, dim float32 of model, dim of momentum and, if so,
- * dim of residual, then the CRC-32 (zlib) of everything before.
+ * follows (u32, 0 or 1), the number S of worker states (u32; version 4),
+ * 8 bytes of zeros; then T u64 totals in the order of the counter list, dim
+ * float32 of model, dim of momentum and, if so, dim of residual, then S
+ * worker states (u32 worker, u32 which: gcdl/engine.h enum
+ * gcdl_worker_state, dim float32), then the CRC-32 (zlib) of everything
+ * before. Version 3 (S = 0) is read too.
+ *
+ * Worker states (onebit_gc_ef's residuals, optim.momentum_at = workers) are
+ * those the writing engine sees: in local mode every worker's (the nodes
+ * share them); a multi-host aggregator's checkpoint holds none (each worker
+ * keeps its own in its process; a restarted worker starts from 0).
  */
 #ifndef GCDL_CHECKPOINT_H
 #define GCDL_CHECKPOINT_H
@@ -38,7 +46,7 @@ extern "C" {
 struct gcdl_engine;
 struct gcdl_profile;
 
-#define GCDL_CHECKPOINT_VERSION 3
+#define GCDL_CHECKPOINT_VERSION 4
 
 /** A checkpoint in memory. */
 struct gcdl_checkpoint {
@@ -57,18 +65,24 @@ struct gcdl_checkpoint {
 	float *momentum;         /**< dim values */
 	float *residual;         /**< dim values: the downlink's error feedback (downlink.mode
 				  *   onebit), or NULL */
+	uint32_t nstates;        /**< worker states that follow */
+	uint32_t states_busy;    /**< describe: states skipped, their worker computing */
+	uint32_t *state_worker;  /**< nstates: the worker of each */
+	uint32_t *state_which;   /**< nstates: enum gcdl_worker_state */
+	float *states;           /**< nstates * dim values (the checkpoint's own copy) */
 	int owned;               /**< model and momentum are the checkpoint's (load) */
 };
 
 /**
  * Describe an engine's state after `round` completed rounds (model and
- * momentum point into the engine; nothing is copied).
+ * momentum point into the engine; the worker states it holds are copied:
+ * free with gcdl_checkpoint_free()).
  *
  * @param ck     receives the description (totals 0); set the totals after.
  * @param p      the job's profile.
  * @param e      the engine.
  * @param round  rounds completed.
- * @return 0, or -EINVAL for NULL arguments.
+ * @return 0, -EINVAL for NULL arguments, -ENOMEM.
  */
 int gcdl_checkpoint_describe(struct gcdl_checkpoint *ck, const struct gcdl_profile *p,
 			     struct gcdl_engine *e, uint32_t round);
@@ -104,8 +118,9 @@ int gcdl_checkpoint_load(const char *path, struct gcdl_checkpoint *ck, char *err
 
 /**
  * Check that a checkpoint belongs to this job and load it into the engine
- * (model and momentum). Refused: another profile hash, seed, method,
- * dimension or layout, or a round at or past job.rounds.
+ * (model, momentum, the downlink's residual and the worker states). Refused:
+ * another profile hash, seed, method, dimension or layout, a round at or
+ * past job.rounds, or a worker state this job does not keep.
  *
  * @param ck      a loaded checkpoint.
  * @param p       the job's profile.

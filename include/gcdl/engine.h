@@ -11,6 +11,7 @@
  *
  *     worker k (not a straggler):
  *         gcdl_engine_worker_gradient(e, ctx, k, t, w, v)     v_k
+ *         gcdl_engine_worker_compress(e, k, v)   onebit_gc_ef: v <- C(v_k + e_k)
  *         for each chunk c:
  *             gcdl_engine_encode_chunk(e, k, t, c, v, payload)  -> frame payload
  *     aggregator:
@@ -133,6 +134,74 @@ float *gcdl_engine_momentum(struct gcdl_engine *e);
  */
 int gcdl_engine_worker_gradient(struct gcdl_engine *e, uint32_t ctx, uint32_t worker,
 				uint32_t round, const float *w, float *v);
+
+/**
+ * Error feedback on the uplink (job.method onebit_gc_ef, METHOD.md): once per
+ * round worker k computes, replace v = v_k by q = C(v_k + e_k), the scaled
+ * sign per scale block of the uplink's chunks, and keep e_k = v_k + e_k - q
+ * (in float arithmetic: e_k[j] = x[j] - q[j] with x[j] = v[j] + e_k[j]).
+ * With optim.momentum_at = workers (any method) v_k is first replaced by the
+ * worker's momentum m_k = mu m_k + v_k. The state starts at 0 (allocated
+ * here at the first call); a worker that does not compute a round does not
+ * call this and keeps it. A no-op for the other methods without worker
+ * momentum. Not thread-safe for one worker; distinct workers may run
+ * at once only after each made its residual.
+ *
+ * @param e       the engine.
+ * @param worker  k.
+ * @param v       v_k (dim values), replaced by q.
+ * @return 0, -EINVAL for NULL, -ERANGE for worker out of range, -EDOM for a
+ *         non-finite v (residual untouched), -ENOMEM.
+ */
+int gcdl_engine_worker_compress(struct gcdl_engine *e, uint32_t worker, float *v);
+
+/**
+ * Worker k's error-feedback residual e_k (onebit_gc_ef), dim values.
+ *
+ * @return it, or NULL: another method, k out of range, or k has not
+ *         computed a round yet (e_k = 0).
+ */
+const float *gcdl_engine_ef_residual(const struct gcdl_engine *e, uint32_t worker);
+
+/** A worker's state kept between its rounds (checkpoints carry it). */
+enum gcdl_worker_state {
+	GCDL_WSTATE_EF = 1,       /**< onebit_gc_ef: the residual e_k */
+	GCDL_WSTATE_MOMENTUM = 2, /**< optim.momentum_at workers: m_k */
+};
+
+/**
+ * Copy worker k's state, whole: a copy that overlaps a
+ * gcdl_engine_worker_compress() of k on another thread is retried, then
+ * given up.
+ *
+ * @param out  dim values.
+ * @return 1 copied, 0 none yet (k never computed: the state is 0), -EINVAL
+ *         for NULL, -ERANGE for a state this job does not keep or k out of
+ *         range, -EBUSY when k kept changing it.
+ */
+int gcdl_engine_worker_state_get(const struct gcdl_engine *e, uint32_t worker,
+				 enum gcdl_worker_state which, float *out);
+
+/**
+ * Set worker k's state (a checkpoint's); not while k computes.
+ *
+ * @return 0, -EINVAL for NULL, -ERANGE for a state this job does not keep or
+ *         k out of range, -EDOM for a non-finite value, -ENOMEM.
+ */
+int gcdl_engine_worker_state_set(struct gcdl_engine *e, uint32_t worker,
+				 enum gcdl_worker_state which, const float *in);
+
+/**
+ * Keep the workers' states in @p owner's store instead of @p e's own: the
+ * engines of one process's nodes (local mode) share it, so that the
+ * aggregator's checkpoint holds every worker's. @p owner must outlive @p e;
+ * call before any round.
+ *
+ * @return 0 (also when the job keeps no worker state), -EINVAL for NULL,
+ *         the same engine or engines of other jobs, -EBUSY when @p e already
+ *         holds a state.
+ */
+int gcdl_engine_share_worker_state(struct gcdl_engine *e, struct gcdl_engine *owner);
 
 /**
  * Encode one chunk of v_k as the uplink payload of the method (1-bit with

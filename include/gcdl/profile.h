@@ -41,6 +41,7 @@ enum gcdl_method {
 	GCDL_METHOD_SIGNSGD_MV,
 	GCDL_METHOD_IGNORE,
 	GCDL_METHOD_ONEBIT_UNCODED,
+	GCDL_METHOD_ONEBIT_GC_EF,        /**< scaled sign with worker-side error feedback */
 	GCDL_METHOD__COUNT
 };
 
@@ -144,6 +145,7 @@ struct gcdl_profile {
 	uint32_t step_every;             /**< optim.step_every */
 	double step_gamma;               /**< optim.step_gamma */
 	double momentum;                 /**< optim.momentum */
+	uint32_t momentum_at;            /**< optim.momentum_at: 0 aggregator, 1 workers */
 	double weight_decay;             /**< optim.weight_decay */
 	/* [coding] */
 	uint32_t scale_block;            /**< coding.scale_block */

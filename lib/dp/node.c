@@ -903,6 +903,13 @@ engine_on(const struct gcdl_node_conf *c, char *err, size_t errlen)
 	e = gcdl_job_engine_create(c->job, 1, err, errlen);
 	if (numa)
 		numa_set_localalloc();
+	/* one process, one store of the workers' states (onebit_gc_ef's
+	 * residuals, their momentum): the aggregator's checkpoint holds them */
+	if (e != NULL && c->local && gcdl_engine_share_worker_state(e, c->job->engine) != 0) {
+		gcdl_seterr(err, errlen, "node: cannot share the workers' state");
+		gcdl_engine_free(e);
+		return NULL;
+	}
 	return e;
 }
 

@@ -63,6 +63,8 @@ struct node_worker {
 				      * order, so a missing one below it was lost, one above may
 				      * be on its way */
 	float *v;                    /* the gradient v_k */
+	float *vq;                   /* onebit_gc_ef with dataplane.synthetic_gradient: the
+				      * compressed copy (v stays the fixed load) */
 	struct gcdl_auth *lkey;      /* K: each link's session key (its aggregator's run) */
 	uint8_t *lkey_ok;            /* K: the link has one */
 	uint64_t incarnation;
@@ -167,6 +169,12 @@ node_worker_init(struct gcdl_node *n, char *err, size_t errlen)
 	    w->held == NULL || w->held_port == NULL || w->plan == NULL || w->scratch == NULL ||
 	    w->scratch_port == NULL)
 		goto nomem;
+	if (p->synthetic_gradient && p->method == GCDL_METHOD_ONEBIT_GC_EF) {
+		w->vq = rte_zmalloc_socket("gcdl_grad_q", sizeof(float) * n->dim,
+					   RTE_CACHE_LINE_SIZE, sock);
+		if (w->vq == NULL)
+			goto nomem;
+	}
 	if (p->synthetic_gradient) {
 		/* small seeded values: the update keeps the replicas finite */
 		struct gcdl_rng r;
@@ -284,6 +292,7 @@ node_worker_fini(struct gcdl_node *n)
 	free(w->uround);
 	free(w->uhigh);
 	rte_free(w->v);
+	rte_free(w->vq);
 	rte_free(w->held);
 	rte_free(w->held_port);
 	rte_free(w->plan);
@@ -778,13 +787,22 @@ build_frames(struct gcdl_node *n, uint32_t round)
 	struct node_worker *w = n->w;
 	uint64_t t0, coords = 0;
 	uint32_t nbulk = 0;
+	const float *src = w->v;
 	int rc;
 
 	if (!p->synthetic_gradient) {
 		rc = gcdl_engine_worker_gradient(n->e, 0, n->conf.id, round, gcdl_engine_model(n->e),
 						 w->v);
+		if (rc == 0)
+			rc = gcdl_engine_worker_compress(n->e, n->conf.id, w->v);
 		if (rc != 0)
 			return rc;
+	} else if (w->vq != NULL) {
+		memcpy(w->vq, w->v, sizeof(float) * n->dim);
+		rc = gcdl_engine_worker_compress(n->e, n->conf.id, w->vq);
+		if (rc != 0)
+			return rc;
+		src = w->vq;
 	}
 	t0 = node_thread_ns();
 	for (uint32_t c = 0; c < n->chunks; c++) {
@@ -818,7 +836,7 @@ build_frames(struct gcdl_node *n, uint32_t round)
 			}
 		}
 		f = rte_pktmbuf_mtod(m, uint8_t *);
-		len = gcdl_engine_encode_chunk(n->e, n->conf.id, round, c, w->v,
+		len = gcdl_engine_encode_chunk(n->e, n->conf.id, round, c, src,
 					       f + GCDL_FRAME_OVERHEAD,
 					       rte_pktmbuf_tailroom(m) - GCDL_FRAME_OVERHEAD, &count);
 		if (len < 0) {

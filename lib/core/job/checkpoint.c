@@ -71,6 +71,49 @@ layout_hash(const struct gcdl_layout *l)
 	return h;
 }
 
+/* The worker states the engine holds, copied whole (a worker computing its
+ * round meanwhile is skipped and counted in states_busy). */
+static int
+describe_states(struct gcdl_checkpoint *ck, const struct gcdl_engine *e)
+{
+	static const enum gcdl_worker_state kinds[] = { GCDL_WSTATE_EF, GCDL_WSTATE_MOMENTUM };
+	size_t dim = ck->dim;
+	uint32_t max = 2 * ck->workers, n = 0;
+	float *tmp;
+
+	tmp = malloc(sizeof(float) * dim);
+	if (tmp == NULL)
+		return -ENOMEM;
+	for (uint32_t k = 0; k < ck->workers; k++) {
+		for (size_t i = 0; i < 2; i++) {
+			int rc = gcdl_engine_worker_state_get(e, k, kinds[i], tmp);
+
+			if (rc == -EBUSY)
+				ck->states_busy++;
+			if (rc != 1)
+				continue;
+			if (ck->states == NULL) {
+				ck->states = malloc(sizeof(float) * dim * max);
+				ck->state_worker = malloc(sizeof(uint32_t) * max);
+				ck->state_which = malloc(sizeof(uint32_t) * max);
+				if (ck->states == NULL || ck->state_worker == NULL ||
+				    ck->state_which == NULL) {
+					free(tmp);
+					gcdl_checkpoint_free(ck);
+					return -ENOMEM;
+				}
+			}
+			memcpy(ck->states + dim * n, tmp, sizeof(float) * dim);
+			ck->state_worker[n] = k;
+			ck->state_which[n] = (uint32_t)kinds[i];
+			n++;
+		}
+	}
+	free(tmp);
+	ck->nstates = n;
+	return 0;
+}
+
 int
 gcdl_checkpoint_describe(struct gcdl_checkpoint *ck, const struct gcdl_profile *p,
 			 struct gcdl_engine *e, uint32_t round)
@@ -95,7 +138,7 @@ gcdl_checkpoint_describe(struct gcdl_checkpoint *ck, const struct gcdl_profile *
 	ck->model = gcdl_engine_model(e);
 	ck->momentum = gcdl_engine_momentum(e);
 	ck->residual = gcdl_engine_residual(e);
-	return 0;
+	return describe_states(ck, e);
 }
 
 static void
@@ -143,11 +186,20 @@ totals_count(uint64_t *hash)
 	return n;
 }
 
-/* header, totals, model, momentum, the downlink's residual if any, CRC */
+/* header, totals, model, momentum, the downlink's residual if any, the
+ * worker states, CRC */
 static size_t
-file_size(uint32_t dim, uint32_t ntotals, int resid)
+file_size(uint32_t dim, uint32_t ntotals, int resid, uint32_t nstates)
 {
-	return CK_HDR + 8 * (size_t)ntotals + (resid ? 12 : 8) * (size_t)dim + 4;
+	return CK_HDR + 8 * (size_t)ntotals + (resid ? 12 : 8) * (size_t)dim +
+	       (size_t)nstates * (8 + 4 * (size_t)dim) + 4;
+}
+
+/* where the worker states begin */
+static size_t
+states_off(uint32_t dim, uint32_t ntotals, int resid)
+{
+	return file_size(dim, ntotals, resid, 0) - 4;
 }
 
 int
@@ -168,7 +220,7 @@ gcdl_checkpoint_save(const char *path, const struct gcdl_checkpoint *ck, char *e
 		return -EINVAL;
 	}
 	ntotals = totals_count(&thash);
-	len = file_size(ck->dim, ntotals, ck->residual != NULL);
+	len = file_size(ck->dim, ntotals, ck->residual != NULL, ck->nstates);
 	buf = malloc(len);
 	if (buf == NULL) {
 		gcdl_seterr(err, errlen, "%s: out of memory", path);
@@ -191,6 +243,7 @@ gcdl_checkpoint_save(const char *path, const struct gcdl_checkpoint *ck, char *e
 	put64(buf + 64, ck->seed);
 	put64(buf + 72, thash);
 	put32(buf + 80, ck->residual != NULL);
+	put32(buf + 84, ck->nstates);
 	for (int c = 0; c < GCDL_CTR__COUNT; c++)
 		if (gcdl_counter_flags(c) & GCDL_CTR_F_RESUME)
 			put64(buf + CK_HDR + 8 * t++, ck->totals[c]);
@@ -199,6 +252,14 @@ gcdl_checkpoint_save(const char *path, const struct gcdl_checkpoint *ck, char *e
 	if (ck->residual != NULL)
 		put_floats(buf + CK_HDR + 8 * (size_t)ntotals + 8 * (size_t)ck->dim, ck->residual,
 			   ck->dim);
+	for (uint32_t i = 0; i < ck->nstates; i++) {
+		uint8_t *q = buf + states_off(ck->dim, ntotals, ck->residual != NULL) +
+			     (size_t)i * (8 + 4 * (size_t)ck->dim);
+
+		put32(q, ck->state_worker[i]);
+		put32(q + 4, ck->state_which[i]);
+		put_floats(q + 8, ck->states + (size_t)i * ck->dim, ck->dim);
+	}
 	put32(buf + len - 4, (uint32_t)crc32(0L, buf, (uInt)(len - 4)));
 
 	/* only a regular file (or a new path) is ever replaced */
@@ -258,7 +319,8 @@ gcdl_checkpoint_load(const char *path, struct gcdl_checkpoint *ck, char *err, si
 {
 	uint8_t *buf = NULL;
 	size_t len = 0, cap = 0, t = 0;
-	uint32_t dim, ftotals, resid, ntotals = totals_count(NULL);
+	uint32_t dim, ftotals, resid, nstates, version, ntotals = totals_count(NULL);
+	size_t limit;
 	uint64_t thash;
 	FILE *f;
 	int rc = -EBADMSG;
@@ -274,9 +336,11 @@ gcdl_checkpoint_load(const char *path, struct gcdl_checkpoint *ck, char *err, si
 		gcdl_seterr(err, errlen, "%s: %s", path, strerror(-rc));
 		return rc;
 	}
-	/* its type and size first: /dev/zero would be read for ever */
+	/* its type and size first: /dev/zero would be read for ever; a file
+	 * whose header reads is read up to the size that header gives */
 	{
 		struct stat st;
+		uint8_t h[CK_HDR];
 
 		if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
 			gcdl_seterr(err, errlen, "%s: not a gcdl checkpoint (not a regular file)",
@@ -284,12 +348,21 @@ gcdl_checkpoint_load(const char *path, struct gcdl_checkpoint *ck, char *err, si
 			fclose(f);
 			return -EBADMSG;
 		}
-		if ((uint64_t)st.st_size > file_size(GCDL_PROFILE_MAX_DIM, GCDL_CTR__COUNT, 1)) {
+		limit = file_size(GCDL_PROFILE_MAX_DIM, GCDL_CTR__COUNT, 1, 0);
+		if (fread(h, 1, CK_HDR, f) == CK_HDR && memcmp(h, CK_MAGIC, 8) == 0 &&
+		    (get32(h + 8) == 3 || get32(h + 8) == GCDL_CHECKPOINT_VERSION) &&
+		    get32(h + 44) <= GCDL_CTR__COUNT && get32(h + 20) > 0 &&
+		    get32(h + 20) <= GCDL_PROFILE_MAX_DIM && get32(h + 80) <= 1 &&
+		    (get32(h + 8) == 3 || get32(h + 84) <= 2 * GCDL_LAYOUT_MAX_NODES))
+			limit = file_size(get32(h + 20), get32(h + 44), (int)get32(h + 80),
+					  get32(h + 8) == 3 ? 0 : get32(h + 84));
+		if ((uint64_t)st.st_size > limit) {
 			gcdl_seterr(err, errlen, "%s: not a gcdl checkpoint (%lld bytes, larger than "
 				    "any)", path, (long long)st.st_size);
 			fclose(f);
 			return -EBADMSG;
 		}
+		rewind(f);
 	}
 	for (;;) {
 		size_t n;
@@ -298,7 +371,7 @@ gcdl_checkpoint_load(const char *path, struct gcdl_checkpoint *ck, char *err, si
 			uint8_t *nb;
 
 			/* no checkpoint is larger than the largest model allows */
-			if (cap >= file_size(GCDL_PROFILE_MAX_DIM, ntotals, 1)) {
+			if (cap > limit) {
 				gcdl_seterr(err, errlen, "%s: not a gcdl checkpoint (too large)", path);
 				goto out;
 			}
@@ -325,9 +398,10 @@ gcdl_checkpoint_load(const char *path, struct gcdl_checkpoint *ck, char *err, si
 		gcdl_seterr(err, errlen, "%s: not a gcdl checkpoint (no GCDLCKPT header)", path);
 		goto out;
 	}
-	if (get32(buf + 8) != GCDL_CHECKPOINT_VERSION || get32(buf + 12) != CK_HDR) {
-		gcdl_seterr(err, errlen, "%s: checkpoint version %u, this build reads version %u",
-			    path, get32(buf + 8), GCDL_CHECKPOINT_VERSION);
+	version = get32(buf + 8);
+	if ((version != GCDL_CHECKPOINT_VERSION && version != 3) || get32(buf + 12) != CK_HDR) {
+		gcdl_seterr(err, errlen, "%s: checkpoint version %u, this build reads versions 3 "
+			    "and %u", path, version, GCDL_CHECKPOINT_VERSION);
 		goto out;
 	}
 	/* the size the file's own header promises (its totals are bounded by the
@@ -335,12 +409,15 @@ gcdl_checkpoint_load(const char *path, struct gcdl_checkpoint *ck, char *err, si
 	ftotals = get32(buf + 44);
 	dim = get32(buf + 20);
 	resid = get32(buf + 80);
+	nstates = version == 3 ? 0 : get32(buf + 84);
 	if (ftotals > GCDL_CTR__COUNT || dim == 0 || dim > GCDL_PROFILE_MAX_DIM || resid > 1 ||
-	    len != file_size(dim, ftotals, (int)resid)) {
+	    nstates > 2 * GCDL_LAYOUT_MAX_NODES || len != file_size(dim, ftotals, (int)resid,
+								     nstates)) {
 		gcdl_seterr(err, errlen, "%s: checkpoint truncated or padded (%zu bytes, %u "
 			    "coordinates need %zu)", path, len, dim,
-			    dim <= GCDL_PROFILE_MAX_DIM && ftotals <= GCDL_CTR__COUNT && resid <= 1
-				    ? file_size(dim, ftotals, (int)resid) : 0);
+			    dim <= GCDL_PROFILE_MAX_DIM && ftotals <= GCDL_CTR__COUNT && resid <= 1 &&
+			    nstates <= 2 * GCDL_LAYOUT_MAX_NODES
+				    ? file_size(dim, ftotals, (int)resid, nstates) : 0);
 		goto out;
 	}
 	if (get32(buf + len - 4) != (uint32_t)crc32(0L, buf, (uInt)(len - 4))) {
@@ -386,6 +463,33 @@ gcdl_checkpoint_load(const char *path, struct gcdl_checkpoint *ck, char *err, si
 			goto out;
 		}
 	}
+	if (nstates > 0) {
+		ck->states = malloc(sizeof(float) * dim * nstates);
+		ck->state_worker = malloc(sizeof(uint32_t) * nstates);
+		ck->state_which = malloc(sizeof(uint32_t) * nstates);
+		if (ck->states == NULL || ck->state_worker == NULL || ck->state_which == NULL) {
+			rc = -ENOMEM;
+			gcdl_seterr(err, errlen, "%s: out of memory", path);
+			goto out;
+		}
+		ck->nstates = nstates;
+		for (uint32_t i = 0; i < nstates; i++) {
+			const uint8_t *q = buf + states_off(dim, ntotals, (int)resid) +
+					   (size_t)i * (8 + 4 * (size_t)dim);
+			float *v = ck->states + (size_t)i * dim;
+
+			ck->state_worker[i] = get32(q);
+			ck->state_which[i] = get32(q + 4);
+			get_floats(v, q + 8, dim);
+			for (uint32_t j = 0; j < dim; j++) {
+				if (!isfinite(v[j])) {
+					gcdl_seterr(err, errlen, "%s: checkpoint holds non-finite "
+						    "values (worker state %u)", path, i);
+					goto out;
+				}
+			}
+		}
+	}
 	rc = 0;
 out:
 	fclose(f);
@@ -406,6 +510,7 @@ gcdl_checkpoint_restore(const struct gcdl_checkpoint *ck, const struct gcdl_prof
 		return -EINVAL;
 	}
 	gcdl_checkpoint_describe(&now, p, e, 0);
+	gcdl_checkpoint_free(&now); /* its shape is all we compare */
 	if (ck->seed != now.seed || ck->method != now.method) {
 		gcdl_seterr(err, errlen, "checkpoint of another job: job.seed %llu, method %s "
 			    "(this profile: job.seed %llu, method %s)", (unsigned long long)ck->seed,
@@ -438,11 +543,36 @@ gcdl_checkpoint_restore(const struct gcdl_checkpoint *ck, const struct gcdl_prof
 			    ck->round, p->rounds);
 		return -ESTALE;
 	}
+	for (uint32_t i = 0; i < ck->nstates; i++) {
+		float tmp;
+
+		/* a state this job keeps, of a worker it has (nothing set yet) */
+		if (ck->state_worker[i] >= now.workers ||
+		    gcdl_engine_worker_state_get(e, ck->state_worker[i],
+						 (enum gcdl_worker_state)ck->state_which[i], &tmp) ==
+			    -ERANGE) {
+			gcdl_seterr(err, errlen, "checkpoint holds a worker state (worker %u, kind %u) "
+				    "this job does not keep (job.method, optim.momentum_at)",
+				    ck->state_worker[i], ck->state_which[i]);
+			return -ESTALE;
+		}
+	}
 	if ((ck->residual != NULL) != (gcdl_engine_residual(e) != NULL)) {
 		gcdl_seterr(err, errlen, "checkpoint %s the downlink's residual, this job %s one "
 			    "(downlink.mode)", ck->residual != NULL ? "holds" : "lacks",
 			    gcdl_engine_residual(e) != NULL ? "keeps" : "keeps no");
 		return -ESTALE;
+	}
+	for (uint32_t i = 0; i < ck->nstates; i++) {
+		int rc = gcdl_engine_worker_state_set(e, ck->state_worker[i],
+						      (enum gcdl_worker_state)ck->state_which[i],
+						      ck->states + (size_t)i * ck->dim);
+
+		if (rc != 0) {
+			gcdl_seterr(err, errlen, "checkpoint: worker %u's state: %s",
+				    ck->state_worker[i], strerror(-rc));
+			return rc;
+		}
 	}
 	memcpy(gcdl_engine_model(e), ck->model, sizeof(float) * ck->dim);
 	memcpy(gcdl_engine_momentum(e), ck->momentum, sizeof(float) * ck->dim);
@@ -461,6 +591,13 @@ gcdl_checkpoint_free(struct gcdl_checkpoint *ck)
 		free(ck->momentum);
 		free(ck->residual);
 	}
+	free(ck->states);
+	free(ck->state_worker);
+	free(ck->state_which);
+	ck->states = NULL;
+	ck->state_worker = NULL;
+	ck->state_which = NULL;
+	ck->nstates = 0;
 	ck->model = NULL;
 	ck->momentum = NULL;
 	ck->residual = NULL;

@@ -31,7 +31,7 @@ struct key {
 };
 
 static const char *const method_names[] = { "onebit_gc", "sgc", "signsgd_mv", "ignore",
-					    "onebit_uncoded", NULL };
+					    "onebit_uncoded", "onebit_gc_ef", NULL };
 static const char *const layout_names[] = { "pairwise", "cyclic", "fractional", "random",
 					    "uncoded", NULL };
 static const char *const straggler_names[] = { "none", "bernoulli", "timing", NULL };
@@ -42,6 +42,7 @@ static const char *const part_names[] = { "iid", "label", NULL };
 static const char *const norm_names[] = { "none", "scale", "standardize", NULL };
 static const char *const model_names[] = { "least_squares", "softmax", "mlp", NULL };
 static const char *const schedule_names[] = { "constant", "sqrt", "step", NULL };
+static const char *const momentum_at_names[] = { "aggregator", "workers", NULL };
 static const char *const decoder_names[] = { "normalised", "unbiased", NULL };
 static const char *const topology_names[] = { "star", "sharded", "mesh", NULL };
 static const char *const bool_names[] = { "false", "true", NULL };
@@ -135,6 +136,9 @@ static const struct key keys[] = {
 	{ "optim", "step_gamma", K_F64, OFF(step_gamma), 1e-6, 1, "0.5", NULL,
 	  "step schedule: decay factor" },
 	{ "optim", "momentum", K_F64, OFF(momentum), 0, 0.999, "0", NULL, "heavy-ball momentum" },
+	{ "optim", "momentum_at", K_ENUM, OFF(momentum_at), 0, 0, "aggregator", momentum_at_names,
+	  "where the momentum is kept: aggregator (on the decoded gradient) or workers (each "
+	  "on its own v_k, before compression; the aggregator then steps without)" },
 	{ "optim", "weight_decay", K_F64, OFF(weight_decay), 0, 1e3, "0", NULL,
 	  "decoupled weight decay added to the update" },
 
@@ -713,6 +717,14 @@ gcdl_profile_layout(const struct gcdl_profile *p, enum gcdl_layout_kind *kind,
 	return 0;
 }
 
+/* The uplink is 1 bit per coordinate with block scales (GCDL_MSG_ONEBIT). */
+static int
+method_onebit(enum gcdl_method m)
+{
+	return m == GCDL_METHOD_ONEBIT_GC || m == GCDL_METHOD_ONEBIT_UNCODED ||
+	       m == GCDL_METHOD_ONEBIT_GC_EF;
+}
+
 static int
 is_pow2(uint32_t x)
 {
@@ -747,7 +759,14 @@ gcdl_profile_validate(const struct gcdl_profile *p, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	gcdl_layout_free(l);
-	if (p->method == GCDL_METHOD_ONEBIT_GC || p->method == GCDL_METHOD_ONEBIT_UNCODED) {
+	if (p->method == GCDL_METHOD_ONEBIT_GC_EF && p->decoder != GCDL_DECODER_NORMALISED) {
+		bad(p, err, errlen, "coding.decoder", "coding.decoder %s: job.method onebit_gc_ef "
+		    "decodes with the normalised decoder (METHOD.md, error feedback): its frames "
+		    "are biased, so the unbiased decoder's 1/(1-p) has no meaning for them",
+		    "unbiased");
+		return -EINVAL;
+	}
+	if (method_onebit(p->method)) {
 		if (gcdl_frame_chunk_coords(GCDL_MSG_ONEBIT, gcdl_profile_frame_mtu(p),
 					    p->scale_block) == 0) {
 			bad(p, err, errlen, "coding.scale_block", "coding.scale_block %u does not fit one frame of "
@@ -857,11 +876,12 @@ gcdl_profile_validate(const struct gcdl_profile *p, char *err, size_t errlen)
 	}
 	if (p->topology == GCDL_TOPO_SHARDED &&
 	    (gcdl_profile_downlink_compressed(p) || gcdl_profile_downlink_vote(p)) &&
-	    p->method != GCDL_METHOD_ONEBIT_GC && p->method != GCDL_METHOD_ONEBIT_UNCODED) {
+	    !method_onebit(p->method)) {
 		/* the 1-bit update's frames are the 1-bit uplink's chunks: with another
 		 * uplink they would straddle the aggregators' ranges */
 		bad(p, err, errlen, "downlink.mode", "downlink.mode %s with network.topology "
-		    "sharded needs a 1-bit uplink method (onebit_gc, onebit_uncoded): use float32",
+		    "sharded needs a 1-bit uplink method (onebit_gc, onebit_uncoded, onebit_gc_ef): "
+		    "use float32",
 		    p->downlink == GCDL_DOWNLINK_ONEBIT ? "onebit" : "float32 (a 1-bit vote)");
 		return -EINVAL;
 	}

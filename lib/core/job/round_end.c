@@ -109,11 +109,16 @@ checkpoint(struct gcdl_round_end *re, uint32_t rounds, char *err, size_t errlen)
 	char why[384];
 	int rc;
 
-	gcdl_checkpoint_describe(&ck, p, re->e, rounds);
+	rc = gcdl_checkpoint_describe(&ck, p, re->e, rounds);
+	if (rc != 0) {
+		gcdl_seterr(err, errlen, "checkpoint after round %u: %s", rounds, strerror(-rc));
+		return rc;
+	}
 	for (int k = 0; k < GCDL_CTR__COUNT; k++)
 		if (gcdl_counter_flags(k) & GCDL_CTR_F_RESUME)
 			ck.totals[k] = gcdl_counter_get(re->c, k);
 	rc = gcdl_checkpoint_save(p->checkpoint_path, &ck, why, sizeof(why));
+	gcdl_checkpoint_free(&ck);
 	if (rc != 0) {
 		gcdl_seterr(err, errlen, "checkpoint after round %u: %.300s", rounds, why);
 		return rc;

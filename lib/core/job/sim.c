@@ -136,6 +136,8 @@ gcdl_sim_run(struct gcdl_job *job, const struct gcdl_sim_opts *o, struct gcdl_si
 			}
 			rc = gcdl_engine_worker_gradient(e, 0, k, t, gcdl_engine_model(e), v);
 			if (rc == 0)
+				rc = gcdl_engine_worker_compress(e, k, v);
+			if (rc == 0)
 				rc = send_worker(e, p, k, t, v, payload, frame, cap, &lim,
 						 o->packet_loss, &r.lost_frames);
 			if (rc != 0)

@@ -41,6 +41,12 @@ struct gcdl_engine {
 	float *w;   /* the aggregator's replica */
 	float *mom; /* momentum buffer */
 	float *resid; /* the downlink's error-feedback residual (onebit), else NULL */
+	float **ef;   /* onebit_gc_ef: worker k's residual e_k (allocated at its first
+		       * round, dim values), else NULL */
+	float **wmom; /* optim.momentum_at workers: worker k's momentum m_k (likewise) */
+	uint32_t *wseq; /* per worker: odd while its state is being changed (a
+			 * checkpoint's copy of it retries or skips) */
+	int ws_borrowed; /* ef, wmom and wseq are another engine's (shared) */
 	int vote;     /* the downlink is signsgd_mv's vote (gcdl_profile_downlink_vote()) */
 	uint32_t dl_chunk_coords; /* coordinates per 1-bit update frame */
 	float *g;   /* decoded gradient */
@@ -94,6 +100,15 @@ gcdl_engine_free(struct gcdl_engine *e)
 	free(e->w);
 	free(e->mom);
 	free(e->resid);
+	if (!e->ws_borrowed) {
+		for (uint32_t k = 0; e->ef != NULL && k < e->n; k++)
+			free(e->ef[k]);
+		for (uint32_t k = 0; e->wmom != NULL && k < e->n; k++)
+			free(e->wmom[k]);
+		free(e->ef);
+		free(e->wmom);
+		free(e->wseq);
+	}
 	free(e->g);
 	free(e->tmp);
 	free(e->slots);
@@ -139,6 +154,21 @@ gcdl_engine_create(const struct gcdl_profile *p, const struct gcdl_dataset *trai
 	e->offsets = offsets;
 	e->type = method_type(p->method);
 	e->decoder = p->method == GCDL_METHOD_IGNORE ? GCDL_DECODER_NORMALISED : p->decoder;
+	if (p->method == GCDL_METHOD_ONEBIT_GC_EF) {
+		e->ef = calloc(e->n, sizeof(*e->ef));
+		if (e->ef == NULL)
+			goto nomem;
+	}
+	if (p->momentum_at == 1 && p->momentum > 0) {
+		e->wmom = calloc(e->n, sizeof(*e->wmom));
+		if (e->wmom == NULL)
+			goto nomem;
+	}
+	if (e->ef != NULL || e->wmom != NULL) {
+		e->wseq = calloc(e->n, sizeof(*e->wseq));
+		if (e->wseq == NULL)
+			goto nomem;
+	}
 	if (offsets[e->m] != train->rows) {
 		gcdl_seterr(err, errlen, "engine: partition offsets do not cover the %u training rows",
 		       train->rows);
@@ -385,6 +415,145 @@ gcdl_engine_worker_gradient(struct gcdl_engine *e, uint32_t ctx, uint32_t worker
 	return 0;
 }
 
+/* A worker's state vector (residual, momentum), made (zero) at its first use. */
+static float *
+worker_state(struct gcdl_engine *e, float **slot)
+{
+	if (*slot == NULL)
+		__atomic_store_n(slot, calloc(e->dim, sizeof(float)), __ATOMIC_RELEASE);
+	return *slot;
+}
+
+static float *
+ef_residual(struct gcdl_engine *e, uint32_t worker)
+{
+	return worker_state(e, &e->ef[worker]);
+}
+
+int
+gcdl_engine_worker_compress(struct gcdl_engine *e, uint32_t worker, float *v)
+{
+	float *r;
+
+	if (e == NULL || v == NULL)
+		return -EINVAL;
+	if (worker >= e->n)
+		return -ERANGE;
+	if (e->ef == NULL && e->wmom == NULL)
+		return 0;
+	/* a non-finite v would poison the state for good: refuse it first */
+	for (uint32_t j = 0; j < e->dim; j++)
+		if (!isfinite(v[j]))
+			return -EDOM;
+	if ((e->wmom != NULL && worker_state(e, &e->wmom[worker]) == NULL) ||
+	    (e->ef != NULL && ef_residual(e, worker) == NULL))
+		return -ENOMEM;
+	__atomic_fetch_add(&e->wseq[worker], 1, __ATOMIC_ACQ_REL);
+	if (e->wmom != NULL) {
+		/* optim.momentum_at workers: v <- m_k = mu m_k + v_k */
+		float mu = (float)e->prof.momentum, *m = e->wmom[worker];
+
+		for (uint32_t j = 0; j < e->dim; j++) {
+			m[j] = mu * m[j] + v[j];
+			v[j] = m[j];
+		}
+	}
+	if (e->ef != NULL) {
+		r = e->ef[worker];
+		/* the uplink's chunks and blocks: q = C(v + e_k), e_k = v + e_k - q */
+		gcdl_downlink_compress(v, r, v, 0, e->dim, e->chunk_coords, e->prof.scale_block);
+	}
+	__atomic_fetch_add(&e->wseq[worker], 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+int
+gcdl_engine_share_worker_state(struct gcdl_engine *e, struct gcdl_engine *owner)
+{
+	if (e == NULL || owner == NULL || e == owner)
+		return -EINVAL;
+	if (e->n != owner->n || e->dim != owner->dim || (e->ef == NULL) != (owner->ef == NULL) ||
+	    (e->wmom == NULL) != (owner->wmom == NULL))
+		return -EINVAL;
+	if (e->ws_borrowed || e->wseq == NULL)
+		return 0; /* already, or nothing to share */
+	for (uint32_t k = 0; k < e->n; k++)
+		if ((e->ef != NULL && e->ef[k] != NULL) || (e->wmom != NULL && e->wmom[k] != NULL))
+			return -EBUSY;
+	free(e->ef);
+	free(e->wmom);
+	free(e->wseq);
+	e->ef = owner->ef;
+	e->wmom = owner->wmom;
+	e->wseq = owner->wseq;
+	e->ws_borrowed = 1;
+	return 0;
+}
+
+static float **
+state_array(const struct gcdl_engine *e, enum gcdl_worker_state which)
+{
+	return which == GCDL_WSTATE_EF ? e->ef : which == GCDL_WSTATE_MOMENTUM ? e->wmom : NULL;
+}
+
+int
+gcdl_engine_worker_state_get(const struct gcdl_engine *e, uint32_t worker,
+			     enum gcdl_worker_state which, float *out)
+{
+	float **a;
+
+	if (e == NULL || out == NULL)
+		return -EINVAL;
+	a = state_array(e, which);
+	if (a == NULL || worker >= e->n)
+		return -ERANGE;
+	/* a copy between two even, equal counts is whole (seqlock) */
+	for (int tries = 0; tries < 3; tries++) {
+		uint32_t s0 = __atomic_load_n(&e->wseq[worker], __ATOMIC_ACQUIRE), s1;
+		const float *src = __atomic_load_n(&a[worker], __ATOMIC_ACQUIRE);
+
+		if (s0 & 1)
+			continue;
+		if (src == NULL)
+			return 0;
+		memcpy(out, src, sizeof(float) * e->dim);
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		s1 = __atomic_load_n(&e->wseq[worker], __ATOMIC_RELAXED);
+		if (s0 == s1)
+			return 1;
+	}
+	return -EBUSY;
+}
+
+int
+gcdl_engine_worker_state_set(struct gcdl_engine *e, uint32_t worker, enum gcdl_worker_state which,
+			     const float *in)
+{
+	float **a, *dst;
+
+	if (e == NULL || in == NULL)
+		return -EINVAL;
+	a = state_array(e, which);
+	if (a == NULL || worker >= e->n)
+		return -ERANGE;
+	for (uint32_t j = 0; j < e->dim; j++)
+		if (!isfinite(in[j]))
+			return -EDOM;
+	dst = worker_state(e, &a[worker]);
+	if (dst == NULL)
+		return -ENOMEM;
+	memcpy(dst, in, sizeof(float) * e->dim);
+	return 0;
+}
+
+const float *
+gcdl_engine_ef_residual(const struct gcdl_engine *e, uint32_t worker)
+{
+	if (e == NULL || e->ef == NULL || worker >= e->n)
+		return NULL;
+	return e->ef[worker];
+}
+
 int
 gcdl_engine_encode_chunk(const struct gcdl_engine *e, uint32_t worker, uint32_t round,
 			 uint32_t chunk, const float *v, uint8_t *payload, size_t cap,
@@ -403,6 +572,19 @@ gcdl_engine_encode_chunk(const struct gcdl_engine *e, uint32_t worker, uint32_t 
 	len = gcdl_frame_payload_len(e->type, cnt, e->prof.scale_block);
 	if (len > cap)
 		return -ENOSPC;
+	if (e->ef != NULL) {
+		/* v is q = C(v_k + e_k) (gcdl_engine_worker_compress()): +-s per
+		 * block, sent as its scale and signs */
+		blocks = gcdl_quant_blocks(cnt, e->prof.scale_block);
+		for (uint32_t b = 0, blk = e->prof.scale_block ? e->prof.scale_block : cnt;
+		     b < blocks; b++)
+			if (!isfinite(v[first + b * blk]))
+				return -EDOM;
+		len = gcdl_downlink_encode(v + first, cnt, e->prof.scale_block, payload);
+		if (count != NULL)
+			*count = cnt;
+		return (int)len;
+	}
 	switch (e->type) {
 	case GCDL_MSG_ONEBIT: {
 		float scales[GCDL_MTU_MAX / 4];
@@ -668,8 +850,8 @@ static void
 step(struct gcdl_engine *e)
 {
 	const struct gcdl_profile *p = &e->prof;
-	float lr = (float)step_size(p, e->round), mu = (float)p->momentum,
-	      wd = (float)p->weight_decay;
+	float lr = (float)step_size(p, e->round),
+	      mu = p->momentum_at == 1 ? 0.0f : (float)p->momentum, wd = (float)p->weight_decay;
 	/* four arrays that never overlap: restrict lets the compiler vectorise */
 	float *restrict w = e->w, *restrict mom = e->mom, *restrict g = e->g,
 	      *restrict r = e->resid;
