@@ -50,8 +50,9 @@ run_variance(struct gcdl_job *job, const struct gcdl_profile *prof, const struct
 	rc = gcdl_sim_variance(job, so, draws, &vr);
 	if (rc != 0) {
 		fprintf(stderr, "gcdl-sim: variance measurement failed: %s%s\n", strerror(-rc),
-			rc == -ENOTSUP ? " (signsgd_mv decodes signs, not a gradient estimate)"
-				       : "");
+			rc == -ENOTSUP ? " (signsgd_mv decodes signs, not a gradient estimate; "
+					 "with optim.momentum_at = workers the workers send their "
+					 "momentum)" : "");
 		return rc;
 	}
 	gcdl_profile_layout(prof, &kind, &m, &d);

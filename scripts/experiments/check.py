@@ -17,9 +17,10 @@ import sys
 SWEEPS = {
     "methods": (60, ["model", "part", "method", "dl"], "methods_accuracy_vs_bits.png"),
     "stragglers": (15, ["d", "p"], "stragglers_budget_vs_p.png"),
-    "variance": (44, ["part", "method", "d", "layout"], "variance_layouts.png"),
+    "variance": (66, ["part", "method", "d", "layout"], "variance_layouts.png"),
     "decoders": (6, ["decoder", "loss"], "decoders_curves.png"),
     "layouts": (7, ["d", "layout"], "layouts_curves.png"),
+    "ef": (31, ["model", "part", "p", "batch", "cfg"], "ef_accuracy_vs_bits.png"),
 }
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 problems = []

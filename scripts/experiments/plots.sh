@@ -13,7 +13,9 @@
 # layouts:    OUT/plots/layouts_curves.png (accuracy against round, one line per layout)
 # decoders:   OUT/plots/decoders_curves.png (accuracy against round per decoder and loss)
 # variance:   OUT/plots/variance_layouts.png (E||g - grad F||^2 / ||grad F||^2 against
-#             d, one line per layout)
+#             d, one line per layout; a panel per partitioning and method)
+# ef:         OUT/plots/ef_accuracy_vs_bits.png (a panel per setting, a line per
+#             configuration, against total bits) and ef_label_vs_p.png
 # PNGs are 900x600 (900x700 for 2x2 grids). Exit status: 0, 1 gnuplot failed,
 # 2 bad command line or missing data.
 set -euo pipefail
@@ -142,11 +144,11 @@ plot $(plot_blocks "$f" 1 3)"
 variance)
 	f=$dir/variance.dat
 	need "$f"
-	script="set terminal $term size 900,700 noenhanced
+	script="set terminal $term size 1300,700 noenhanced
 set output '$out/plots/variance_layouts.png'
 $STYLES
 set key top right
-set multiplot layout 2,2 title 'Decoded gradient: E||g - grad F||^2 / ||grad F||^2 at the initial model, p = 0.2 (mean over seeds)'
+set multiplot layout 2,3 title 'Decoded gradient: E||g - grad F||^2 / ||grad F||^2 at the initial model, p = 0.2 (mean over seeds)'
 set xlabel 'redundancy d'
 set ylabel 'relative mean squared error'
 set xtics (2, 3, 5)
@@ -155,7 +157,7 @@ set xrange [1.5:5.5]
 "
 	blk=0
 	for part in iid label; do
-		for method in onebit_gc sgc; do
+		for method in onebit_gc sgc onebit_gc_ef; do
 			clause=
 			for j in 0 1 2 3; do
 				t=$(grep '^# ' "$f" | grep -v '^# d ' | sed -n "$((blk + j + 1))p" | awk '{print $4}')
@@ -168,6 +170,51 @@ plot $clause
 		done
 	done
 	script+="unset multiplot"
+	;;
+ef)
+	script="set terminal $term size 1100,900 noenhanced
+set output '$out/plots/ef_accuracy_vs_bits.png'
+$STYLES
+set style line 7 lc rgb '#e377c2' lw 2 pt 7 ps 0.5
+set style line 8 lc rgb '#7f7f7f' lw 2 pt 5 ps 0.5
+set style line 9 lc rgb '#bcbd22' lw 2 pt 9 ps 0.5
+set style line 10 lc rgb '#17becf' lw 2 pt 11 ps 0.5
+set style line 11 lc rgb '#000000' lw 2 pt 13 ps 0.5
+set key bottom right font ',7' spacing 0.8
+set multiplot layout 2,2 title 'onebit_gc_ef and its levers against onebit_gc, sgc and signsgd_mv: test accuracy against cumulative uplink + downlink bits (mean over seeds)'
+set logscale x
+set format x '1e%L'
+set xlabel 'uplink + downlink bits on the wire'
+set ylabel 'test accuracy'
+"
+	for c in softmax_label_p0.3_b0 softmax_iid_p0.2_b0 mlp_iid_p0.2_b64 mlp_label_p0.3_b64; do
+		f=$dir/curves_$c.dat
+		need "$f"
+		script+="set title '${c//_/, }'
+set yrange [0.6:*]
+plot $(plot_blocks "$f" 2 3)
+"
+	done
+	script+="unset multiplot
+set terminal $term size 900,600 noenhanced
+set output '$out/plots/ef_label_vs_p.png'
+unset logscale x
+set format x '%g'
+set key bottom left
+set title 'softmax, label partitions, minibatch 500: mean of the last 8 evaluations against p'
+set xlabel 'straggler probability p'
+set ylabel 'test accuracy (last 8 evaluations)'
+set xrange [0.05:0.55]
+set yrange [*:*]
+"
+	f=$dir/p.dat
+	need "$f"
+	i=0 clause=
+	while IFS= read -r t; do
+		clause+="${clause:+, }'$f' index $i using 1:2:3 with yerrorlines ls $((i + 1)) title '$t'"
+		i=$((i + 1))
+	done < <(grep '^# ' "$f" | grep -v '^# p ' | sed 's/^# //')
+	script+="plot $clause"
 	;;
 *)
 	echo "plots.sh: unknown sweep '$name'" >&2

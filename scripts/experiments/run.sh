@@ -5,7 +5,7 @@
 #
 #   scripts/experiments/run.sh NAME|all [--quick] [--seeds K] [--jobs J] [--out DIR]
 #
-# NAME is one of: methods, stragglers, layouts, decoders, variance (or all).
+# NAME is one of: methods, stragglers, layouts, decoders, variance, ef (or all).
 # Every run is seeded (job.seed = 1..K) and writes its metrics CSV under
 # OUT/raw/NAME/; a run whose CSV exists is not run again (delete it to redo).
 # Then summarize.py writes OUT/NAME/summary.csv and summary.md and plots.sh
@@ -18,7 +18,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 HERE=$ROOT/scripts/experiments
 SIM=${GCDL_SIM:-$ROOT/build/app/gcdl-sim}
-SWEEPS=(methods stragglers variance decoders layouts)
+SWEEPS=(methods stragglers variance decoders layouts ef)
 NICE=${GCDL_EXP_NICE:-10}
 # one BLAS thread per run: runs go in parallel (--jobs), and results do not
 # depend on the thread count
@@ -39,7 +39,14 @@ Sweeps (gcdl-sim on Fashion-MNIST, N = M = 10 workers):
   decoders    onebit_gc softmax iid, p = 0.2, d = 2: normalised and unbiased decoder
               under packet loss 0, 0.1, 0.3
   variance    decoded gradient against the exact gradient at the initial model:
-              layouts x d in {2,3,5} x {onebit_gc, sgc} x {iid, label}, 500 draws
+              layouts x d in {2,3,5} x {onebit_gc, sgc, onebit_gc_ef} x {iid, label},
+              500 draws
+  ef          error feedback under gradient coding (onebit_gc_ef) and its levers
+              (momentum 0/0.5/0.9 at the aggregator or on the workers, scale blocks
+              128/256/512, relay downlink) against onebit_gc, sgc and signsgd_mv, on
+              total bits: softmax label p = 0.3 (full partitions, 600 rounds),
+              softmax label p in {0.1,0.3,0.5} (minibatch 500), softmax iid p = 0.2,
+              MLP iid p = 0.2 and label p = 0.3 (3000 rounds)
   all         every sweep above
 
 Options:
@@ -69,7 +76,7 @@ while [ $# -gt 0 ]; do
 	--jobs) [ $# -ge 2 ] || die "--jobs needs a number"; jobs=$2; shift 2 ;;
 	--out) [ $# -ge 2 ] || die "--out needs a directory"; out=$2; shift 2 ;;
 	all) names+=("${SWEEPS[@]}"); shift ;;
-	methods | stragglers | layouts | decoders | variance) names+=("$1"); shift ;;
+	methods | stragglers | layouts | decoders | variance | ef) names+=("$1"); shift ;;
 	*) die "unknown sweep or option '$1' (see --help)" ;;
 	esac
 done
@@ -182,7 +189,7 @@ specs_decoders() {
 specs_variance() {
 	local part method d layout seed
 	for part in iid label; do
-		for method in onebit_gc sgc; do
+		for method in onebit_gc sgc onebit_gc_ef; do
 			for d in 2 3 5; do
 				for layout in pairwise cyclic random fractional; do
 					[ $d = 3 ] && [ $layout = fractional ] && continue
@@ -194,6 +201,52 @@ specs_variance() {
 			done
 		done
 	done
+}
+
+# The configurations of the ef sweep: a name, then its gcdl-sim options
+# (softmax: lr 0.2, momentum 0.9 from the profile; MLP: lr 0.01, momentum 0.9).
+ef_cfg() {
+	case $1 in
+	sgc | sgc_m0.9) echo "--method sgc --set downlink.mode=float32" ;;
+	sgc_m0.5) echo "--method sgc --set downlink.mode=float32 --set optim.momentum=0.5" ;;
+	gc | gc_m0.9) echo "--method onebit_gc" ;;
+	gc_m0.5) echo "--method onebit_gc --set optim.momentum=0.5" ;;
+	gc_lr0.02) echo "--method onebit_gc --set optim.lr=0.02" ;;
+	ef | ef_m0.9) echo "--method onebit_gc_ef" ;;
+	ef_m0.5) echo "--method onebit_gc_ef --set optim.momentum=0.5" ;;
+	ef_m0) echo "--method onebit_gc_ef --set optim.momentum=0" ;;
+	ef_m0.5_b128) echo "--method onebit_gc_ef --set optim.momentum=0.5 --set coding.scale_block=128" ;;
+	ef_m0.5_b512) echo "--method onebit_gc_ef --set optim.momentum=0.5 --set coding.scale_block=512" ;;
+	ef_m0.5_relay) echo "--method onebit_gc_ef --set optim.momentum=0.5 --set downlink.mode=relay" ;;
+	efw_m0.9) echo "--method onebit_gc_ef --set optim.momentum_at=workers" ;;
+	ef_lr0.02) echo "--method onebit_gc_ef --set optim.lr=0.02" ;;
+	sign) echo "--method signsgd_mv --set optim.lr=0.0003" ;;
+	*) die "ef: unknown configuration $1" ;;
+	esac
+}
+
+# ID: MODEL-PART-pP-bBATCH-CFG-sSEED
+specs_ef() {
+	local line model part p batch cfgs cfg seed prof rounds ev
+	while read -r model part p batch cfgs; do
+		prof=$SM rounds=$(r 40 600) ev=$(r 5 25)
+		[ "$model" = mlp ] && prof=$MLP rounds=$(r 60 3000) ev=$(r 10 100)
+		for cfg in $cfgs; do
+			for seed in $(seq 1 "$seeds"); do
+				printf '%s-%s-p%s-b%s-%s-s%s\t--profile %s --seed %s --rounds %s --set job.eval_every=%s --set data.partitioning=%s --set stragglers.p=%s --set model.batch=%s %s\n' \
+					"$model" "$part" "$p" "$batch" "$cfg" "$seed" "$prof" "$seed" "$rounds" "$ev" \
+					"$part" "$p" "$batch" "$(ef_cfg "$cfg")"
+			done
+		done
+	done <<EOF
+softmax label 0.3 0 sgc_m0.9 sgc_m0.5 gc_m0.9 gc_m0.5 ef_m0.9 ef_m0.5 ef_m0 ef_m0.5_b128 ef_m0.5_b512 efw_m0.9 ef_m0.5_relay
+softmax label 0.1 $SM_BATCH sgc_m0.9 gc_m0.9 ef_m0.5
+softmax label 0.3 $SM_BATCH sgc_m0.9 gc_m0.9 ef_m0.5
+softmax label 0.5 $SM_BATCH sgc_m0.9 gc_m0.9 ef_m0.5
+softmax iid 0.2 0 sign gc_m0.9 ef_m0.5
+mlp iid 0.2 64 sign gc gc_lr0.02 ef ef_lr0.02
+mlp label 0.3 64 sgc gc ef_lr0.02
+EOF
 }
 
 # run_one SWEEP ID ARGS...: one gcdl-sim run; output written atomically.

@@ -36,6 +36,8 @@ IDS = {
     "layouts": re.compile(r"^d(?P<d>\d+)-(?P<layout>\w+)-s(?P<seed>\d+)$"),
     "decoders": re.compile(r"^(?P<decoder>normalised|unbiased)-loss(?P<loss>[0-9.]+)-s(?P<seed>\d+)$"),
     "variance": re.compile(r"^(?P<part>iid|label)-(?P<method>\w+)-d(?P<d>\d+)-(?P<layout>\w+)-s(?P<seed>\d+)$"),
+    "ef": re.compile(r"^(?P<model>softmax|mlp)-(?P<part>iid|label)-p(?P<p>[0-9.]+)-b(?P<batch>\d+)-"
+                     r"(?P<cfg>[\w.]+?)-s(?P<seed>\d+)$"),
 }
 GROUP = {
     "methods": ["model", "part", "method", "dl"],
@@ -43,6 +45,7 @@ GROUP = {
     "layouts": ["d", "layout"],
     "decoders": ["decoder", "loss"],
     "variance": ["part", "method", "d", "layout"],
+    "ef": ["model", "part", "p", "batch", "cfg"],
 }
 # runs compared at one bit budget
 BUDGET_SET = {
@@ -50,7 +53,14 @@ BUDGET_SET = {
     "stragglers": [],
     "layouts": ["d"],
     "decoders": [],
+    "ef": ["model", "part", "p", "batch"],
 }
+# the ef sweep's configurations, in the order its tables list them
+EF_ORDER = ["sgc", "sgc_m0.9", "sgc_m0.5", "sign", "gc", "gc_m0.9", "gc_m0.5", "gc_lr0.02", "ef",
+            "ef_m0.9", "ef_m0.5", "ef_m0", "ef_m0.5_b128", "ef_m0.5_b512", "efw_m0.9",
+            "ef_m0.5_relay", "ef_lr0.02"]
+# "the mean of the last 8 evaluations": the accuracy figure of the ef sweep
+LAST = 8
 
 
 def fail(msg):
@@ -60,7 +70,7 @@ def fail(msg):
 
 # the bits a sweep compares runs on: methods total bits (uplink + downlink:
 # their downlinks differ), the others uplink bits (their downlinks are alike)
-TOTAL_BITS = {"methods"}
+TOTAL_BITS = {"methods", "ef"}
 
 
 def read_metrics(path, total=False):
@@ -208,7 +218,7 @@ def main():
                             "bits_to_target_mean", "bits_to_target_sd", "budget_bits",
                             "acc_at_budget_mean", "acc_at_budget_sd", "bits_per_round_mean",
                             "uplink_budget_bits", "acc_at_uplink_budget_mean",
-                            "acc_at_uplink_budget_sd"]
+                            "acc_at_uplink_budget_sd", "last8_mean", "last8_sd", "final_bits_mean"]
     rows = []
     for gk in sorted(groups, key=lambda g: sort_key(name, g)):
         rs = groups[gk]
@@ -224,9 +234,11 @@ def main():
         reached = sum(1 for t in tt if t[0] is not None)
         up_budget = up_budgets[tuple(key[k] for k in BUDGET_SET[name])]
         au = mean_sd([at_budget(r["evals"], up_budget, 4) for r in rs])
+        l8 = mean_sd([statistics.fmean(e[2] for e in r["evals"][-LAST:]) for r in rs])
+        fb = statistics.fmean(r["evals"][-1][1] for r in rs)
         rows.append([key[k] for k in GROUP[name]] + [
             len(rs), target, fa[0], fa[1], "%d/%d" % (reached, len(rs)), rt[0], rt[1],
-            bt[0], bt[1], budget, ab[0], ab[1], bpr, up_budget, au[0], au[1]])
+            bt[0], bt[1], budget, ab[0], ab[1], bpr, up_budget, au[0], au[1], l8[0], l8[1], fb])
     with open(os.path.join(out, name, "summary.csv"), "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(header)
@@ -234,6 +246,9 @@ def main():
             w.writerow([fmt(x, 6) if isinstance(x, float) else ("" if x is None else x)
                         for x in row])
     bits = "total bits" if name in TOTAL_BITS else "bits"
+    if name == "ef":
+        write_ef(out, name, groups, rows)
+        return
     with open(os.path.join(out, name, "summary.md"), "w") as f:
         f.write("| %s | seeds | final acc | reached target | rounds to target | "
                 "%s to target | acc at %s budget | %s/round | acc at uplink budget |\n"
@@ -271,8 +286,56 @@ def main():
         write_curves(os.path.join(out, name, "curves.dat"), groups, ["decoder", "loss"])
 
 
+def write_ef(out, name, groups, rows):
+    """The ef sweep's table: per setting (model, partitions, p, minibatch), each
+    configuration's mean of the last 8 evaluations, its gap to the best sgc
+    configuration of the setting, total bits and sgc's bits over them, and
+    the accuracy at the setting's equal-bits budget; and one curve file per
+    setting for the plots."""
+    g = len(GROUP[name])
+    col = {c: i for i, c in enumerate(GROUP[name] + [
+        "seeds", "target", "final_acc_mean", "final_acc_sd", "reached", "rt", "rts", "bt", "bts",
+        "budget", "ab", "abs", "bpr", "ub", "au", "aus", "l8", "l8s", "fb"])}
+    settings = []
+    for row in rows:
+        st = tuple(row[:g - 1])
+        if st not in settings:
+            settings.append(st)
+    with open(os.path.join(out, name, "summary.md"), "w") as f:
+        f.write("| model | partitions | p | minibatch | configuration | seeds | last-8 mean | "
+                "vs best sgc (points) | total bits | sgc bits / these | acc at equal bits "
+                "(budget) |\n|%s\n" % ("---|" * 11))
+        for st in settings:
+            mine = [r for r in rows if tuple(r[:g - 1]) == st]
+            sgc = [r for r in mine if r[g - 1].startswith("sgc")]
+            best = max((r[col["l8"]] for r in sgc), default=None)
+            sgc_bits = min((r[col["fb"]] for r in sgc), default=None)
+            for r in mine:
+                gap = "%+.2f" % (100 * (r[col["l8"]] - best)) if best is not None else "n/a"
+                ratio = "%.1f" % (sgc_bits / r[col["fb"]]) if sgc_bits else "n/a"
+                f.write("| %s | %s | %s | %s | %s | %d | %s | %s | %.3g | %s | %s (%.3g) |\n" % (
+                    r[0], r[1], r[2], "full" if r[3] == "0" else r[3], r[4], r[col["seeds"]],
+                    pm(r[col["l8"]], r[col["l8s"]]), gap, r[col["fb"]], ratio,
+                    pm(r[col["ab"]], r[col["abs"]]), r[col["budget"]]))
+    for st in settings:
+        sel = {gk: rs for gk, rs in groups.items() if tuple(dict(gk)[k] for k in GROUP[name][:-1]) == st}
+        write_curves(os.path.join(out, name, "curves_%s_%s_p%s_b%s.dat" % st), sel, ["cfg"])
+    # softmax, label partitions, minibatches: the last-8 mean against p
+    with open(os.path.join(out, name, "p.dat"), "w") as f:
+        pts = [r for r in rows if r[0] == "softmax" and r[1] == "label" and r[3] != "0"]
+        for cfg in [c for c in EF_ORDER if any(r[4] == c for r in pts)]:
+            f.write("# %s\n# p last8_mean sd\n" % cfg)
+            for r in sorted((r for r in pts if r[4] == cfg), key=lambda r: float(r[2])):
+                f.write("%s %.6f %.6f\n" % (r[2], r[col["l8"]], r[col["l8s"]]))
+            f.write("\n\n")
+
+
 def sort_key(name, g):
     key = dict(g)
+    if name == "ef":
+        return [{"softmax": 0, "mlp": 1}[key["model"]], {"label": 0, "iid": 1}[key["part"]],
+                int(key["batch"]), float(key["p"]),
+                EF_ORDER.index(key["cfg"]) if key["cfg"] in EF_ORDER else len(EF_ORDER)]
     order = {"onebit_gc": 0, "sgc": 1, "signsgd_mv": 2, "ignore": 3, "onebit_uncoded": 4,
              "onebit": 0, "relay": 1, "float32": 2,
              "pairwise": 0, "cyclic": 1, "random": 2, "fractional": 3,
@@ -311,7 +374,7 @@ def summarize_variance(name, out, groups):
                 row[10], row[11]))
     with open(os.path.join(out, name, "variance.dat"), "w") as f:
         for part in ("iid", "label"):
-            for method in ("onebit_gc", "sgc"):
+            for method in ("onebit_gc", "sgc", "onebit_gc_ef"):
                 for layout in ("pairwise", "cyclic", "random", "fractional"):
                     f.write("# %s %s %s\n# d rel_mse_mean sd\n" % (part, method, layout))
                     for row in rows:

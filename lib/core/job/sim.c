@@ -188,7 +188,7 @@ gcdl_sim_variance(struct gcdl_job *job, const struct gcdl_sim_opts *o, uint32_t 
 	double *exact = NULL, *gsum = NULL, *slow = NULL, deadline, loss;
 	double esum = 0, esq = 0, gsq = 0;
 	uint8_t *payload = NULL, *frame = NULL;
-	float *v = NULL, *g = NULL;
+	float *v = NULL, *g = NULL, *q = NULL;
 	uint64_t lost = 0;
 	uint32_t dim, n;
 	size_t cap;
@@ -197,7 +197,9 @@ gcdl_sim_variance(struct gcdl_job *job, const struct gcdl_sim_opts *o, uint32_t 
 	if (job == NULL || job->engine == NULL || out == NULL || draws < 2)
 		return -EINVAL;
 	p = &job->prof;
-	if (p->method == GCDL_METHOD_SIGNSGD_MV)
+	/* signsgd_mv's vote estimates no gradient; momentum on the workers would
+	 * be measured, not the gradient */
+	if (p->method == GCDL_METHOD_SIGNSGD_MV || (p->momentum_at == 1 && p->momentum > 0))
 		return -ENOTSUP;
 	loss = o != NULL ? o->packet_loss : 0.0;
 	if (!(loss >= 0 && loss <= 1))
@@ -213,8 +215,9 @@ gcdl_sim_variance(struct gcdl_job *job, const struct gcdl_sim_opts *o, uint32_t 
 	slow = malloc(sizeof(double) * n);
 	payload = malloc(gcdl_engine_max_payload(e));
 	frame = malloc(cap);
+	q = malloc(sizeof(float) * dim);
 	if (v == NULL || g == NULL || exact == NULL || gsum == NULL || slow == NULL ||
-	    payload == NULL || frame == NULL) {
+	    payload == NULL || frame == NULL || q == NULL) {
 		rc = -ENOMEM;
 		goto out;
 	}
@@ -248,8 +251,13 @@ gcdl_sim_variance(struct gcdl_job *job, const struct gcdl_sim_opts *o, uint32_t 
 			} else if (gcdl_straggler_is(&sm, p->seed, t, k, deadline)) {
 				continue;
 			}
-			rc = send_worker(e, p, k, t, v + (size_t)k * dim, payload, frame, cap, &lim,
-					 loss, &lost);
+			/* onebit_gc_ef: each draw is a round of the same gradient, so the
+			 * residuals evolve as they would (their bias shows in bias2) */
+			memcpy(q, v + (size_t)k * dim, sizeof(float) * dim);
+			rc = gcdl_engine_worker_compress(e, k, q);
+			if (rc == 0)
+				rc = send_worker(e, p, k, t, q, payload, frame, cap, &lim, loss,
+						 &lost);
 			if (rc != 0)
 				goto out;
 		}
@@ -287,6 +295,7 @@ gcdl_sim_variance(struct gcdl_job *job, const struct gcdl_sim_opts *o, uint32_t 
 out:
 	free(v);
 	free(g);
+	free(q);
 	free(exact);
 	free(gsum);
 	free(slow);
