@@ -144,21 +144,33 @@ dp_link_destroy(struct dp_link *l)
 	l->port[0] = l->port[1] = -1;
 }
 
-/* The MTU of the kernel interface with that index (in this process's network
- * namespace), or a negative errno. */
+/* A socket for the ioctls of the kernel interface with that index, its
+ * name in ifname and ifr: the socket, or a negative errno. */
 static int
-kernel_mtu(unsigned int if_index, char ifname[IF_NAMESIZE])
+kernel_if(unsigned int if_index, char ifname[IF_NAMESIZE], struct ifreq *ifr)
 {
-	struct ifreq ifr;
-	int fd, rc;
+	int fd;
 
 	if (if_indextoname(if_index, ifname) == NULL)
 		return -errno;
 	fd = socket(AF_INET, SOCK_DGRAM, 0);
 	if (fd < 0)
 		return -errno;
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	memset(ifr, 0, sizeof(*ifr));
+	snprintf(ifr->ifr_name, sizeof(ifr->ifr_name), "%s", ifname);
+	return fd;
+}
+
+/* The MTU of the kernel interface with that index (in this process's network
+ * namespace), or a negative errno. */
+static int
+kernel_mtu(unsigned int if_index, char ifname[IF_NAMESIZE])
+{
+	struct ifreq ifr;
+	int fd = kernel_if(if_index, ifname, &ifr), rc;
+
+	if (fd < 0)
+		return fd;
 	rc = ioctl(fd, SIOCGIFMTU, &ifr) == 0 ? ifr.ifr_mtu : -errno;
 	close(fd);
 	return rc;
@@ -171,15 +183,10 @@ kernel_flags(unsigned int if_index, short set)
 {
 	char ifname[IF_NAMESIZE];
 	struct ifreq ifr;
-	int fd, rc;
+	int fd = kernel_if(if_index, ifname, &ifr), rc;
 
-	if (if_indextoname(if_index, ifname) == NULL)
-		return -errno;
-	fd = socket(AF_INET, SOCK_DGRAM, 0);
 	if (fd < 0)
-		return -errno;
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+		return fd;
 	rc = ioctl(fd, SIOCGIFFLAGS, &ifr) == 0 ? 0 : -errno;
 	if (rc == 0 && set != 0 && (ifr.ifr_flags & set) != set) {
 		ifr.ifr_flags |= set;

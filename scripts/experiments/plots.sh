@@ -66,21 +66,39 @@ method_blocks() {
 	echo "$clause"
 }
 
+# error_blocks FILE < titles: a plot clause of x, y and its error bar over
+# the index blocks of FILE, one per title line read
+error_blocks() {
+	local f=$1 i=0 clause= t
+	while IFS= read -r t; do
+		clause+="${clause:+, }'$f' index $i using 1:2:3 with yerrorlines ls $((i + 1)) title '$t'"
+		i=$((i + 1))
+	done
+	echo "$clause"
+}
+
+# grid_head PNG TITLE XLABEL: a 2x2 multiplot of accuracy against bits (log x)
+grid_head() {
+	echo "set terminal $term size 1100,900 noenhanced
+set output '$out/plots/$1'
+$STYLES
+set key bottom right font ',7' spacing 0.8
+set multiplot layout 2,2 title '$2'
+set logscale x
+set format x '1e%L'
+set xlabel '$3'
+set ylabel 'test accuracy'
+"
+}
+
 case $name in
 methods)
 	script=
 	for what in total uplink; do
 		png=methods_accuracy_vs_bits.png col=2 xl='uplink + downlink bits on the wire'
 		[ $what = uplink ] && png=methods_accuracy_vs_uplink_bits.png col=6 xl='uplink bits on the wire'
-		script+="set terminal $term size 1100,900 noenhanced
-set output '$out/plots/$png'
-$STYLES
-set key bottom right font ',7' spacing 0.8
-set multiplot layout 2,2 title 'Test accuracy against cumulative $what bits (mean over seeds; solid: onebit, dashed: relay, dotted: float32 downlink)'
-set logscale x
-set format x '1e%L'
-set xlabel '$xl'
-set ylabel 'test accuracy'
+		script+=$(grid_head "$png" "Test accuracy against cumulative $what bits (mean over seeds; solid: onebit, dashed: relay, dotted: float32 downlink)" "$xl")
+		script+="
 "
 		for c in softmax_iid softmax_label mlp_iid mlp_label; do
 			f=$dir/curves_$c.dat
@@ -98,11 +116,7 @@ plot $(method_blocks "$f" $col)
 stragglers)
 	f=$dir/budget.dat
 	need "$f"
-	i=0 clause=
-	while IFS= read -r t; do
-		clause+="${clause:+, }'$f' index $i using 1:2:3 with yerrorlines ls $((i + 1)) title '$t'"
-		i=$((i + 1))
-	done < <(grep '^# d=' "$f" | sed 's/^# //')
+	clause=$(error_blocks "$f" < <(grep '^# d=' "$f" | sed 's/^# //'))
 	script="set terminal $term size 900,600 noenhanced
 set output '$out/plots/stragglers_budget_vs_p.png'
 $STYLES
@@ -172,20 +186,13 @@ plot $clause
 	script+="unset multiplot"
 	;;
 ef)
-	script="set terminal $term size 1100,900 noenhanced
-set output '$out/plots/ef_accuracy_vs_bits.png'
-$STYLES
+	script=$(grid_head ef_accuracy_vs_bits.png "onebit_gc_ef and its levers against onebit_gc, sgc and signsgd_mv: test accuracy against cumulative uplink + downlink bits (mean over seeds)" "uplink + downlink bits on the wire")
+	script+="
 set style line 7 lc rgb '#e377c2' lw 2 pt 7 ps 0.5
 set style line 8 lc rgb '#7f7f7f' lw 2 pt 5 ps 0.5
 set style line 9 lc rgb '#bcbd22' lw 2 pt 9 ps 0.5
 set style line 10 lc rgb '#17becf' lw 2 pt 11 ps 0.5
 set style line 11 lc rgb '#000000' lw 2 pt 13 ps 0.5
-set key bottom right font ',7' spacing 0.8
-set multiplot layout 2,2 title 'onebit_gc_ef and its levers against onebit_gc, sgc and signsgd_mv: test accuracy against cumulative uplink + downlink bits (mean over seeds)'
-set logscale x
-set format x '1e%L'
-set xlabel 'uplink + downlink bits on the wire'
-set ylabel 'test accuracy'
 "
 	for c in softmax_label_p0.3_b0 softmax_iid_p0.2_b0 mlp_iid_p0.2_b64 mlp_label_p0.3_b64; do
 		f=$dir/curves_$c.dat
@@ -209,11 +216,7 @@ set yrange [*:*]
 "
 	f=$dir/p.dat
 	need "$f"
-	i=0 clause=
-	while IFS= read -r t; do
-		clause+="${clause:+, }'$f' index $i using 1:2:3 with yerrorlines ls $((i + 1)) title '$t'"
-		i=$((i + 1))
-	done < <(grep '^# ' "$f" | grep -v '^# p ' | sed 's/^# //')
+	clause=$(error_blocks "$f" < <(titles "$f"))
 	script+="plot $clause"
 	;;
 *)
