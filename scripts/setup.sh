@@ -27,6 +27,8 @@ GCDL_PACKAGES=(
 	iproute2          # scripts/cluster.sh: network namespaces, veth pairs, bridge (multi-host tests)
 	procps            # pgrep in scripts/cluster.sh
 	nftables          # scripts/cluster.sh CLUSTER_VLAN: a VLAN-aware switch (integration_vlan)
+	libopenmpi-dev    # the peer baseline: an MPI ring allreduce (gcdl-mpi-allreduce)
+	openmpi-bin       # mpirun for it (scripts/bench_allreduce.sh)
 )
 
 gcdl_missing_packages() {
