@@ -16,6 +16,8 @@
 #      dpdk-telemetry.py answers /gcdl/round and /gcdl/node on every node.
 #  (d) every downlink mode, keyed, with 1% of the downlink dropped: repairs
 #      counted, replicas identical to the aggregator's model.
+#  (e) onebit_gc_ef with the momentum on the workers, each worker process
+#      keeping its own state: every replica is gcdl-sim's model.
 # Every check reads the nodes' JSON summaries (--summary-json).
 . "$(dirname "$0")/common.sh"
 
@@ -233,3 +235,26 @@ for mode in onebit relay float32; do
 	echo "ok (d) $mode: $dropped downlink frames dropped, $asked asked for again," \
 		"$joins joins of 4 workers, replicas identical"
 done
+
+# (e) -----------------------------------------------------------------------
+# onebit_gc_ef with the momentum on the workers, as separate processes: each
+# worker keeps its own residual and momentum (nothing shared, unlike local
+# mode); with a deadline no frame misses, the model is gcdl-sim's bit for bit
+# (the CRC of the model gcdl-sim writes against every replica's).
+R=60
+JOB=(--profile "$CI_PROFILE" --rounds $R --quiet --set job.method=onebit_gc_ef
+     --set optim.momentum_at=workers --set deadline.fixed_us=2000000)
+CLUSTER_OUT=$TMP/a/e-a0.out cluster_start_aggregator 0 "${JOB[@]}"
+for k in 0 1 2 3; do CLUSTER_OUT=$TMP/a/e-w$k.out cluster_start_worker "$k" "${JOB[@]}"; done
+for k in 0 1 2 3; do
+	cluster_wait_pid "${CLUSTER_WORKER_PID[$k]}" || fail "(e) worker $k exited with $?"
+done
+cluster_wait_pid "${CLUSTER_AGG_PID[0]}" || fail "(e) aggregator exited with $?"
+A=$TMP/a/e-a0.json
+assert_eq "$(jget "$A" counters.late)" 0 "(e) late frames"
+"$GCDL_SIM" "${JOB[@]}" --summary-json "$TMP/e-sim.json" >/dev/null 2>&1 || fail "(e) gcdl-sim failed"
+assert_eq "$(jget "$A" model_crc)" "$(jget "$TMP/e-sim.json" model_crc)" "(e) the model against gcdl-sim's"
+for k in 0 1 2 3; do
+	assert_eq "$(jget "$TMP/a/e-w$k.json" model_crc)" "$(jget "$A" model_crc)" "(e) worker $k's replica CRC"
+done
+echo "ok (e): onebit_gc_ef with momentum on 4 worker processes = gcdl-sim ($(jget "$A" model_crc))"
