@@ -1103,6 +1103,66 @@ START_TEST(ef_straggler_keeps_residual)
 }
 END_TEST
 
+/* optim.momentum_at = workers: a worker sends its momentum m_k = mu m_k + v_k
+ * (onebit_gc quantizes it as it is), kept across the rounds it skips, and
+ * the aggregator steps without momentum: u = lr g. */
+START_TEST(worker_momentum)
+{
+	struct gcdl_profile prof;
+	struct gcdl_job job;
+	struct gcdl_engine *e;
+	struct gcdl_round_info info;
+	float *v, *m, *want, *u, *g, *w0;
+	uint32_t dim;
+
+	small_profile(&prof, GCDL_METHOD_ONEBIT_GC);
+	prof.momentum = 0.75;
+	prof.momentum_at = 1;
+	prof.lr = 0.5;
+	open_job(&job, &prof);
+	e = job.engine;
+	dim = gcdl_engine_dim(e);
+	v = malloc(sizeof(float) * dim);
+	m = calloc(dim, sizeof(float));
+	want = malloc(sizeof(float) * dim);
+	u = malloc(sizeof(float) * dim);
+	g = malloc(sizeof(float) * dim);
+	w0 = malloc(sizeof(float) * dim);
+	for (uint32_t t = 0; t < 3; t++) {
+		gcdl_engine_worker_gradient(e, 0, 1, t, gcdl_engine_model(e), v);
+		for (uint32_t j = 0; j < dim; j++)
+			want[j] = m[j] = 0.75f * m[j] + v[j];
+		ck_assert_int_eq(gcdl_engine_worker_compress(e, 1, v), 0);
+		ck_assert_mem_eq(v, want, sizeof(float) * dim);
+	}
+	/* worker 1's momentum as kept, worker 2 (never computed) has none */
+	ck_assert_int_eq(gcdl_engine_worker_state_get(e, 1, GCDL_WSTATE_MOMENTUM, v), 1);
+	ck_assert_mem_eq(v, m, sizeof(float) * dim);
+	ck_assert_int_eq(gcdl_engine_worker_state_get(e, 2, GCDL_WSTATE_MOMENTUM, v), 0);
+	ck_assert_int_eq(gcdl_engine_worker_state_get(e, 1, GCDL_WSTATE_EF, v), -ERANGE);
+	/* the aggregator: no momentum on top */
+	memcpy(w0, gcdl_engine_model(e), sizeof(float) * dim);
+	gcdl_engine_begin_round(e, 5);
+	for (uint32_t k = 0; k < N; k++) {
+		gcdl_engine_worker_gradient(e, 0, k, 5, w0, v);
+		ck_assert_int_eq(gcdl_engine_worker_compress(e, k, v), 0);
+		for (uint32_t c = 0; c < gcdl_engine_chunks(e); c++)
+			deliver(e, k, 5, v, c);
+	}
+	ck_assert_int_eq(gcdl_engine_decode_round(e, g, &info), 0);
+	ck_assert_int_eq(gcdl_engine_close_round(e, u, &info), 0);
+	for (uint32_t j = 0; j < dim; j++)
+		ck_assert_float_eq(u[j], 0.5f * g[j]);
+	free(v);
+	free(m);
+	free(want);
+	free(u);
+	free(g);
+	free(w0);
+	gcdl_job_close(&job);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -1117,6 +1177,7 @@ main(void)
 	tcase_add_test(neg, ef_rejects);
 	tcase_add_test(pos, ef_residual_identity);
 	tcase_add_test(pos, ef_straggler_keeps_residual);
+	tcase_add_test(pos, worker_momentum);
 	tcase_add_test(neg, calls_reject_bad_arguments);
 	tcase_add_test(neg, duplicates_are_ignored_and_counted);
 	tcase_add_test(neg, non_finite_values_are_refused);
