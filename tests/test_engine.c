@@ -953,23 +953,23 @@ START_TEST(ef_rejects)
 	e = job.engine;
 	dim = gcdl_engine_dim(e);
 	v = calloc(dim, sizeof(float));
-	ck_assert_int_eq(gcdl_engine_worker_compress(NULL, 0, v), -EINVAL);
-	ck_assert_int_eq(gcdl_engine_worker_compress(e, 0, NULL), -EINVAL);
-	ck_assert_int_eq(gcdl_engine_worker_compress(e, N, v), -ERANGE);
+	ck_assert_int_eq(gcdl_engine_worker_compress(NULL, 0, 0, v), -EINVAL);
+	ck_assert_int_eq(gcdl_engine_worker_compress(e, 0, 0, NULL), -EINVAL);
+	ck_assert_int_eq(gcdl_engine_worker_compress(e, N, 0, v), -ERANGE);
 	ck_assert_int_eq(gcdl_engine_worker_state_set(e, N, GCDL_WSTATE_EF, v), -ERANGE);
 	ck_assert_int_eq(gcdl_engine_worker_state_set(e, 0, GCDL_WSTATE_MOMENTUM, v), -ERANGE);
 	ck_assert_ptr_null(gcdl_engine_ef_residual(e, N));
 	/* no residual before the first round */
 	ck_assert_ptr_null(gcdl_engine_ef_residual(e, 0));
 	v[dim / 2] = NAN;
-	ck_assert_int_eq(gcdl_engine_worker_compress(e, 0, v), -EDOM);
+	ck_assert_int_eq(gcdl_engine_worker_compress(e, 0, 0, v), -EDOM);
 	ck_assert_ptr_null(gcdl_engine_ef_residual(e, 0));
 	ck_assert_int_eq(gcdl_engine_worker_state_set(e, 0, GCDL_WSTATE_EF, v), -EDOM);
 	/* another method has none */
 	small_profile(&prof, GCDL_METHOD_ONEBIT_GC);
 	open_job(&other, &prof);
 	v[dim / 2] = 1.0f;
-	ck_assert_int_eq(gcdl_engine_worker_compress(other.engine, 0, v), 0);
+	ck_assert_int_eq(gcdl_engine_worker_compress(other.engine, 0, 0, v), 0);
 	ck_assert_float_eq(v[dim / 2], 1.0f); /* untouched */
 	ck_assert_int_eq(gcdl_engine_worker_state_set(other.engine, 0, GCDL_WSTATE_EF, v), -ERANGE);
 	ck_assert_ptr_null(gcdl_engine_ef_residual(other.engine, 0));
@@ -990,7 +990,7 @@ START_TEST(ef_residual_identity)
 	struct gcdl_job job;
 	struct gcdl_engine *e;
 	struct gcdl_round_info info;
-	float *v, *x, *eold, *g, *sum;
+	float *v, *x, *eold, *g, *sum, q[9000];
 	uint32_t dim, L, S = 8;
 
 	small_profile(&prof, GCDL_METHOD_ONEBIT_GC_EF);
@@ -1026,30 +1026,44 @@ START_TEST(ef_residual_identity)
 				memset(eold, 0, sizeof(float) * dim);
 			for (uint32_t j = 0; j < dim; j++)
 				x[j] = v[j] + eold[j];
-			ck_assert_int_eq(gcdl_engine_worker_compress(e, k, v), 0);
+			/* a payload asked for before this round's compression is refused */
+			{
+				uint8_t pl[9000];
+
+				ck_assert_int_eq(gcdl_engine_encode_chunk(e, k, t, 0, v, pl,
+									  sizeof(pl), NULL), -ESTALE);
+			}
+			ck_assert_int_eq(gcdl_engine_worker_compress(e, k, t, v), 0);
 			r = gcdl_engine_ef_residual(e, k);
 			ck_assert_ptr_nonnull(r);
 			for (uint32_t c0 = 0; c0 < dim; c0 += L) {
 				uint32_t clen = dim - c0 < L ? dim - c0 : L;
+				uint8_t pl[9000];
+				uint32_t cnt;
+				int len = gcdl_engine_encode_chunk(e, k, t, c0 / L, v, pl, sizeof(pl),
+								   &cnt);
 
+				/* what the frame carries decodes to q */
+				ck_assert_int_gt(len, 0);
+				ck_assert_uint_eq(cnt, clen);
+				ck_assert_int_eq(gcdl_downlink_decode(pl, cnt, S, q), 0);
 				for (uint32_t b0 = c0; b0 < c0 + clen; b0 += S) {
 					uint32_t n = c0 + clen - b0 < S ? c0 + clen - b0 : S;
 					float s = gcdl_downlink_scale(x + b0, n);
 
 					ck_assert_float_gt(s, 0.0f);
 					for (uint32_t j = b0; j < b0 + n; j++) {
-						float q = x[j] >= 0.0f ? s : -s;
+						float qj = x[j] >= 0.0f ? s : -s;
 
-						ck_assert_msg(v[j] == q, "t %u k %u j %u: q", t, k, j);
-						ck_assert_msg(r[j] == x[j] - q, "t %u k %u j %u: e", t, k, j);
+						ck_assert_msg(q[j - c0] == qj, "t %u k %u j %u: q", t, k, j);
+						ck_assert_msg(r[j] == x[j] - qj, "t %u k %u j %u: e", t, k, j);
+						if (t == 0)
+							sum[j] += qj;
 					}
 				}
 			}
 			for (uint32_t c = 0; c < gcdl_engine_chunks(e); c++)
 				deliver(e, k, t, v, c);
-			if (t == 0)
-				for (uint32_t j = 0; j < dim; j++)
-					sum[j] += v[j];
 		}
 		ck_assert_int_eq(gcdl_engine_decode_round(e, g, &info), 0);
 		if (t == 0) {
@@ -1132,7 +1146,7 @@ START_TEST(worker_momentum)
 		gcdl_engine_worker_gradient(e, 0, 1, t, gcdl_engine_model(e), v);
 		for (uint32_t j = 0; j < dim; j++)
 			want[j] = m[j] = 0.75f * m[j] + v[j];
-		ck_assert_int_eq(gcdl_engine_worker_compress(e, 1, v), 0);
+		ck_assert_int_eq(gcdl_engine_worker_compress(e, 1, t, v), 0);
 		ck_assert_mem_eq(v, want, sizeof(float) * dim);
 	}
 	/* worker 1's momentum as kept, worker 2 (never computed) has none */
@@ -1145,7 +1159,7 @@ START_TEST(worker_momentum)
 	gcdl_engine_begin_round(e, 5);
 	for (uint32_t k = 0; k < N; k++) {
 		gcdl_engine_worker_gradient(e, 0, k, 5, w0, v);
-		ck_assert_int_eq(gcdl_engine_worker_compress(e, k, v), 0);
+		ck_assert_int_eq(gcdl_engine_worker_compress(e, k, 5, v), 0);
 		for (uint32_t c = 0; c < gcdl_engine_chunks(e); c++)
 			deliver(e, k, 5, v, c);
 	}

@@ -11,7 +11,7 @@
  *
  *     worker k (not a straggler):
  *         gcdl_engine_worker_gradient(e, ctx, k, t, w, v)     v_k
- *         gcdl_engine_worker_compress(e, k, v)   onebit_gc_ef: v <- C(v_k + e_k)
+ *         gcdl_engine_worker_compress(e, k, t, v)  onebit_gc_ef: C(v_k + e_k)
  *         for each chunk c:
  *             gcdl_engine_encode_chunk(e, k, t, c, v, payload)  -> frame payload
  *     aggregator:
@@ -137,23 +137,25 @@ int gcdl_engine_worker_gradient(struct gcdl_engine *e, uint32_t ctx, uint32_t wo
 
 /**
  * Error feedback on the uplink (job.method onebit_gc_ef, METHOD.md): once per
- * round worker k computes, replace v = v_k by q = C(v_k + e_k), the scaled
- * sign per scale block of the uplink's chunks, and keep e_k = v_k + e_k - q
- * (in float arithmetic: e_k[j] = x[j] - q[j] with x[j] = v[j] + e_k[j]).
- * With optim.momentum_at = workers (any method) v_k is first replaced by the
- * worker's momentum m_k = mu m_k + v_k. The state starts at 0 (allocated
- * here at the first call); a worker that does not compute a round does not
- * call this and keeps it. A no-op for the other methods without worker
- * momentum. Not thread-safe for one worker; distinct workers may run
- * at once only after each made its residual.
+ * round t that worker k computes, compress x = v_k + e_k to q = C(x), the
+ * scaled sign per scale block of the uplink's chunks, keep e_k = x - q (in
+ * float arithmetic: e_k[j] = x[j] - q[j] with x[j] = v[j] + e_k[j]), and
+ * make q's payloads (block scales and signs), which
+ * gcdl_engine_encode_chunk() then gives for round t. v is not changed. With
+ * optim.momentum_at = workers (any method) v_k is first replaced by the
+ * worker's momentum m_k = mu m_k + v_k (in v). The state starts at 0
+ * (allocated here at the first call); a worker that does not compute a round
+ * does not call this and keeps it. A no-op for the other methods without
+ * worker momentum. Not thread-safe for one engine.
  *
  * @param e       the engine.
  * @param worker  k.
- * @param v       v_k (dim values), replaced by q.
+ * @param round   t: the round the payloads are for.
+ * @param v       v_k (dim values).
  * @return 0, -EINVAL for NULL, -ERANGE for worker out of range, -EDOM for a
- *         non-finite v (residual untouched), -ENOMEM.
+ *         non-finite v (state untouched), -ENOMEM.
  */
-int gcdl_engine_worker_compress(struct gcdl_engine *e, uint32_t worker, float *v);
+int gcdl_engine_worker_compress(struct gcdl_engine *e, uint32_t worker, uint32_t round, float *v);
 
 /**
  * Worker k's error-feedback residual e_k (onebit_gc_ef), dim values.
@@ -217,7 +219,9 @@ int gcdl_engine_share_worker_state(struct gcdl_engine *e, struct gcdl_engine *ow
  * @param cap      its capacity.
  * @param count    receives the chunk's coordinate count, or NULL.
  * @return the payload length, -EINVAL for NULL, -ERANGE for chunk or worker
- *         out of range, -ENOSPC when cap is too small, -EDOM for a non-finite v.
+ *         out of range, -ENOSPC when cap is too small, -EDOM for a non-finite v,
+ *         -ESTALE (onebit_gc_ef) when gcdl_engine_worker_compress() did not
+ *         compress round t for k.
  */
 int gcdl_engine_encode_chunk(const struct gcdl_engine *e, uint32_t worker, uint32_t round,
 			     uint32_t chunk, const float *v, uint8_t *payload, size_t cap,

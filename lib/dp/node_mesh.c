@@ -301,7 +301,7 @@ start_round(struct gcdl_node *n, uint32_t t, uint64_t now)
 	}
 	rc = gcdl_engine_worker_gradient(n->e, 0, n->conf.id, t, w, x->v);
 	if (rc == 0)
-		rc = gcdl_engine_worker_compress(n->e, n->conf.id, x->v);
+		rc = gcdl_engine_worker_compress(n->e, n->conf.id, t, x->v);
 	if (rc != 0)
 		return node_fail(n, rc, "gradient of round %u: %s", t, strerror(-rc));
 	t0 = node_thread_ns();

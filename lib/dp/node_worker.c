@@ -63,8 +63,8 @@ struct node_worker {
 				      * order, so a missing one below it was lost, one above may
 				      * be on its way */
 	float *v;                    /* the gradient v_k */
-	float *vq;                   /* onebit_gc_ef with dataplane.synthetic_gradient: the
-				      * compressed copy (v stays the fixed load) */
+	float *vq;                   /* the workers' momentum with dataplane.synthetic_gradient:
+				      * the copy it goes into (v stays the fixed load) */
 	struct gcdl_auth *lkey;      /* K: each link's session key (its aggregator's run) */
 	uint8_t *lkey_ok;            /* K: the link has one */
 	uint64_t incarnation;
@@ -169,7 +169,7 @@ node_worker_init(struct gcdl_node *n, char *err, size_t errlen)
 	    w->held == NULL || w->held_port == NULL || w->plan == NULL || w->scratch == NULL ||
 	    w->scratch_port == NULL)
 		goto nomem;
-	if (p->synthetic_gradient && p->method == GCDL_METHOD_ONEBIT_GC_EF) {
+	if (p->synthetic_gradient && p->momentum_at == 1 && p->momentum > 0) {
 		w->vq = rte_zmalloc_socket("gcdl_grad_q", sizeof(float) * n->dim,
 					   RTE_CACHE_LINE_SIZE, sock);
 		if (w->vq == NULL)
@@ -787,22 +787,24 @@ build_frames(struct gcdl_node *n, uint32_t round)
 	struct node_worker *w = n->w;
 	uint64_t t0, coords = 0;
 	uint32_t nbulk = 0;
-	const float *src = w->v;
+	float *src = w->v;
 	int rc;
 
 	if (!p->synthetic_gradient) {
 		rc = gcdl_engine_worker_gradient(n->e, 0, n->conf.id, round, gcdl_engine_model(n->e),
 						 w->v);
 		if (rc == 0)
-			rc = gcdl_engine_worker_compress(n->e, n->conf.id, w->v);
+			rc = gcdl_engine_worker_compress(n->e, n->conf.id, round, w->v);
 		if (rc != 0)
 			return rc;
-	} else if (w->vq != NULL) {
-		memcpy(w->vq, w->v, sizeof(float) * n->dim);
-		rc = gcdl_engine_worker_compress(n->e, n->conf.id, w->vq);
+	} else {
+		if (w->vq != NULL) {
+			memcpy(w->vq, w->v, sizeof(float) * n->dim);
+			src = w->vq;
+		}
+		rc = gcdl_engine_worker_compress(n->e, n->conf.id, round, src);
 		if (rc != 0)
 			return rc;
-		src = w->vq;
 	}
 	t0 = node_thread_ns();
 	for (uint32_t c = 0; c < n->chunks; c++) {

@@ -136,7 +136,7 @@ gcdl_sim_run(struct gcdl_job *job, const struct gcdl_sim_opts *o, struct gcdl_si
 			}
 			rc = gcdl_engine_worker_gradient(e, 0, k, t, gcdl_engine_model(e), v);
 			if (rc == 0)
-				rc = gcdl_engine_worker_compress(e, k, v);
+				rc = gcdl_engine_worker_compress(e, k, t, v);
 			if (rc == 0)
 				rc = send_worker(e, p, k, t, v, payload, frame, cap, &lim,
 						 o->packet_loss, &r.lost_frames);
@@ -254,7 +254,7 @@ gcdl_sim_variance(struct gcdl_job *job, const struct gcdl_sim_opts *o, uint32_t 
 			/* onebit_gc_ef: each draw is a round of the same gradient, so the
 			 * residuals evolve as they would (their bias shows in bias2) */
 			memcpy(q, v + (size_t)k * dim, sizeof(float) * dim);
-			rc = gcdl_engine_worker_compress(e, k, q);
+			rc = gcdl_engine_worker_compress(e, k, t, q);
 			if (rc == 0)
 				rc = send_worker(e, p, k, t, q, payload, frame, cap, &lim, loss,
 						 &lost);

@@ -46,6 +46,13 @@ struct gcdl_engine {
 	float **wmom; /* optim.momentum_at workers: worker k's momentum m_k (likewise) */
 	uint32_t *wseq; /* per worker: odd while its state is being changed (a
 			 * checkpoint's copy of it retries or skips) */
+	/* onebit_gc_ef: the payloads compression made, per worker (chunks x
+	 * max_payload bytes, allocated at its first round) and the round they
+	 * are of; and one chunk of x = v + e (this engine's compressions run on
+	 * one thread at a time) */
+	uint8_t **efpay;
+	uint32_t *efround;
+	float *efx;
 	int ws_borrowed; /* ef, wmom and wseq are another engine's (shared) */
 	int vote;     /* the downlink is signsgd_mv's vote (gcdl_profile_downlink_vote()) */
 	uint32_t dl_chunk_coords; /* coordinates per 1-bit update frame */
@@ -100,6 +107,11 @@ gcdl_engine_free(struct gcdl_engine *e)
 	free(e->w);
 	free(e->mom);
 	free(e->resid);
+	for (uint32_t k = 0; e->efpay != NULL && k < e->n; k++)
+		free(e->efpay[k]);
+	free(e->efpay);
+	free(e->efround);
+	free(e->efx);
 	if (!e->ws_borrowed) {
 		for (uint32_t k = 0; e->ef != NULL && k < e->n; k++)
 			free(e->ef[k]);
@@ -156,8 +168,12 @@ gcdl_engine_create(const struct gcdl_profile *p, const struct gcdl_dataset *trai
 	e->decoder = p->method == GCDL_METHOD_IGNORE ? GCDL_DECODER_NORMALISED : p->decoder;
 	if (p->method == GCDL_METHOD_ONEBIT_GC_EF) {
 		e->ef = calloc(e->n, sizeof(*e->ef));
-		if (e->ef == NULL)
+		e->efpay = calloc(e->n, sizeof(*e->efpay));
+		e->efround = malloc(sizeof(*e->efround) * e->n);
+		if (e->ef == NULL || e->efpay == NULL || e->efround == NULL)
 			goto nomem;
+		for (uint32_t k = 0; k < e->n; k++)
+			e->efround[k] = UINT32_MAX;
 	}
 	if (p->momentum_at == 1 && p->momentum > 0) {
 		e->wmom = calloc(e->n, sizeof(*e->wmom));
@@ -430,11 +446,29 @@ ef_residual(struct gcdl_engine *e, uint32_t worker)
 	return worker_state(e, &e->ef[worker]);
 }
 
-int
-gcdl_engine_worker_compress(struct gcdl_engine *e, uint32_t worker, float *v)
+/* onebit_gc_ef, chunk by chunk while it is in cache: x = v + e_k into efx,
+ * q = C(x) in its place with e_k = x - q, then q's payload (block scales and
+ * signs) into the worker's stash: v is read once and q never goes back to
+ * memory. */
+static void
+ef_compress_encode(struct gcdl_engine *e, uint32_t worker, const float *v)
 {
-	float *r;
+	uint32_t bs = e->prof.scale_block;
+	float *r = e->ef[worker];
+	uint8_t *pay = e->efpay[worker];
 
+	for (uint32_t c = 0; c < e->chunks; c++) {
+		uint32_t first = c * e->chunk_coords;
+		uint32_t cnt = e->dim - first < e->chunk_coords ? e->dim - first : e->chunk_coords;
+
+		gcdl_downlink_compress(v + first, r + first, e->efx, 0, cnt, cnt, bs);
+		gcdl_downlink_encode(e->efx, cnt, bs, pay + (size_t)c * e->max_payload);
+	}
+}
+
+int
+gcdl_engine_worker_compress(struct gcdl_engine *e, uint32_t worker, uint32_t round, float *v)
+{
 	if (e == NULL || v == NULL)
 		return -EINVAL;
 	if (worker >= e->n)
@@ -448,6 +482,14 @@ gcdl_engine_worker_compress(struct gcdl_engine *e, uint32_t worker, float *v)
 	if ((e->wmom != NULL && worker_state(e, &e->wmom[worker]) == NULL) ||
 	    (e->ef != NULL && ef_residual(e, worker) == NULL))
 		return -ENOMEM;
+	if (e->ef != NULL) {
+		if (e->efx == NULL)
+			e->efx = malloc(sizeof(float) * e->chunk_coords);
+		if (e->efpay[worker] == NULL)
+			e->efpay[worker] = malloc((size_t)e->chunks * e->max_payload);
+		if (e->efx == NULL || e->efpay[worker] == NULL)
+			return -ENOMEM;
+	}
 	__atomic_fetch_add(&e->wseq[worker], 1, __ATOMIC_ACQ_REL);
 	if (e->wmom != NULL) {
 		/* optim.momentum_at workers: v <- m_k = mu m_k + v_k */
@@ -459,9 +501,9 @@ gcdl_engine_worker_compress(struct gcdl_engine *e, uint32_t worker, float *v)
 		}
 	}
 	if (e->ef != NULL) {
-		r = e->ef[worker];
 		/* the uplink's chunks and blocks: q = C(v + e_k), e_k = v + e_k - q */
-		gcdl_downlink_compress(v, r, v, 0, e->dim, e->chunk_coords, e->prof.scale_block);
+		ef_compress_encode(e, worker, v);
+		e->efround[worker] = round;
 	}
 	__atomic_fetch_add(&e->wseq[worker], 1, __ATOMIC_RELEASE);
 	return 0;
@@ -573,14 +615,10 @@ gcdl_engine_encode_chunk(const struct gcdl_engine *e, uint32_t worker, uint32_t 
 	if (len > cap)
 		return -ENOSPC;
 	if (e->ef != NULL) {
-		/* v is q = C(v_k + e_k) (gcdl_engine_worker_compress()): +-s per
-		 * block, sent as its scale and signs */
-		blocks = gcdl_quant_blocks(cnt, e->prof.scale_block);
-		for (uint32_t b = 0, blk = e->prof.scale_block ? e->prof.scale_block : cnt;
-		     b < blocks; b++)
-			if (!isfinite(v[first + b * blk]))
-				return -EDOM;
-		len = gcdl_downlink_encode(v + first, cnt, e->prof.scale_block, payload);
+		/* the payload gcdl_engine_worker_compress() made for this round */
+		if (e->efround[worker] != round || e->efpay[worker] == NULL)
+			return -ESTALE;
+		memcpy(payload, e->efpay[worker] + (size_t)chunk * e->max_payload, len);
 		if (count != NULL)
 			*count = cnt;
 		return (int)len;
