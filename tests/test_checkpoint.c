@@ -298,7 +298,7 @@ START_TEST(worker_states_round_trip)
 
 	profile(&p);
 	p.method = GCDL_METHOD_ONEBIT_GC_EF;
-	p.momentum_at = 1;
+	p.momentum_at = GCDL_MOMENTUM_WORKERS;
 	open_job(&job, &p);
 	dim = gcdl_engine_dim(job.engine);
 	v = malloc(sizeof(float) * dim);

@@ -162,7 +162,7 @@ START_TEST(checkpoint_resume)
 	if (_i == 1) {
 		/* the workers' states: residuals and momentum, in the checkpoint */
 		p.method = GCDL_METHOD_ONEBIT_GC_EF;
-		p.momentum_at = 1;
+		p.momentum_at = GCDL_MOMENTUM_WORKERS;
 	}
 	p.checkpoint_every = 10;
 	snprintf(p.checkpoint_path, sizeof(p.checkpoint_path), "%s/ck.bin", dir);

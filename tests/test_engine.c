@@ -958,12 +958,12 @@ START_TEST(ef_rejects)
 	ck_assert_int_eq(gcdl_engine_worker_compress(e, N, 0, v), -ERANGE);
 	ck_assert_int_eq(gcdl_engine_worker_state_set(e, N, GCDL_WSTATE_EF, v), -ERANGE);
 	ck_assert_int_eq(gcdl_engine_worker_state_set(e, 0, GCDL_WSTATE_MOMENTUM, v), -ERANGE);
-	ck_assert_ptr_null(gcdl_engine_ef_residual(e, N));
+	ck_assert_int_eq(gcdl_engine_worker_state_get(e, N, GCDL_WSTATE_EF, v), -ERANGE);
 	/* no residual before the first round */
-	ck_assert_ptr_null(gcdl_engine_ef_residual(e, 0));
+	ck_assert_int_eq(gcdl_engine_worker_state_get(e, 0, GCDL_WSTATE_EF, v), 0);
 	v[dim / 2] = NAN;
 	ck_assert_int_eq(gcdl_engine_worker_compress(e, 0, 0, v), -EDOM);
-	ck_assert_ptr_null(gcdl_engine_ef_residual(e, 0));
+	ck_assert_int_eq(gcdl_engine_worker_state_get(e, 0, GCDL_WSTATE_EF, v), 0);
 	ck_assert_int_eq(gcdl_engine_worker_state_set(e, 0, GCDL_WSTATE_EF, v), -EDOM);
 	/* another method has none */
 	small_profile(&prof, GCDL_METHOD_ONEBIT_GC);
@@ -972,7 +972,7 @@ START_TEST(ef_rejects)
 	ck_assert_int_eq(gcdl_engine_worker_compress(other.engine, 0, 0, v), 0);
 	ck_assert_float_eq(v[dim / 2], 1.0f); /* untouched */
 	ck_assert_int_eq(gcdl_engine_worker_state_set(other.engine, 0, GCDL_WSTATE_EF, v), -ERANGE);
-	ck_assert_ptr_null(gcdl_engine_ef_residual(other.engine, 0));
+	ck_assert_int_eq(gcdl_engine_worker_state_get(other.engine, 0, GCDL_WSTATE_EF, v), -ERANGE);
 	free(v);
 	gcdl_job_close(&other);
 	gcdl_job_close(&job);
@@ -990,7 +990,7 @@ START_TEST(ef_residual_identity)
 	struct gcdl_job job;
 	struct gcdl_engine *e;
 	struct gcdl_round_info info;
-	float *v, *x, *eold, *g, *sum, q[9000];
+	float *v, *x, *eold, *g, *sum, *r, q[9000];
 	uint32_t dim, L, S = 8;
 
 	small_profile(&prof, GCDL_METHOD_ONEBIT_GC_EF);
@@ -1006,23 +1006,23 @@ START_TEST(ef_residual_identity)
 	v = malloc(sizeof(float) * dim);
 	x = malloc(sizeof(float) * dim);
 	eold = calloc(dim, sizeof(float));
+	r = malloc(sizeof(float) * dim);
 	g = malloc(sizeof(float) * dim);
 	sum = malloc(sizeof(float) * dim);
 	for (uint32_t t = 0; t < 5; t++) {
 		gcdl_engine_begin_round(e, t);
 		memset(sum, 0, sizeof(float) * dim);
 		for (uint32_t k = 0; k < N; k++) {
-			const float *r = gcdl_engine_ef_residual(e, k);
+			int had = gcdl_engine_worker_state_get(e, k, GCDL_WSTATE_EF, eold);
 
 			/* worker 3 straggles in rounds 1 and 2: its residual stays */
 			if (k == 3 && (t == 1 || t == 2)) {
-				ck_assert_ptr_nonnull(r);
+				ck_assert_int_eq(had, 1);
 				continue;
 			}
+			ck_assert_int_eq(had, t == 0 ? 0 : 1);
 			gcdl_engine_worker_gradient(e, 0, k, t, gcdl_engine_model(e), v);
-			if (r != NULL)
-				memcpy(eold, r, sizeof(float) * dim);
-			else
+			if (had == 0)
 				memset(eold, 0, sizeof(float) * dim);
 			for (uint32_t j = 0; j < dim; j++)
 				x[j] = v[j] + eold[j];
@@ -1034,8 +1034,7 @@ START_TEST(ef_residual_identity)
 									  sizeof(pl), NULL), -ESTALE);
 			}
 			ck_assert_int_eq(gcdl_engine_worker_compress(e, k, t, v), 0);
-			r = gcdl_engine_ef_residual(e, k);
-			ck_assert_ptr_nonnull(r);
+			ck_assert_int_eq(gcdl_engine_worker_state_get(e, k, GCDL_WSTATE_EF, r), 1);
 			for (uint32_t c0 = 0; c0 < dim; c0 += L) {
 				uint32_t clen = dim - c0 < L ? dim - c0 : L;
 				uint8_t pl[9000];
@@ -1077,6 +1076,7 @@ START_TEST(ef_residual_identity)
 	free(v);
 	free(x);
 	free(eold);
+	free(r);
 	free(g);
 	free(sum);
 	gcdl_job_close(&job);
@@ -1091,7 +1091,7 @@ START_TEST(ef_straggler_keeps_residual)
 	struct gcdl_profile prof;
 	struct gcdl_job job;
 	struct gcdl_sim_result res;
-	float *r;
+	float *r, *got;
 	uint32_t dim;
 
 	small_profile(&prof, GCDL_METHOD_ONEBIT_GC_EF);
@@ -1103,16 +1103,19 @@ START_TEST(ef_straggler_keeps_residual)
 	open_job(&job, &prof);
 	ck_assert_int_eq(gcdl_sim_run(&job, NULL, &res), 0);
 	ck_assert_uint_eq(res.stragglers, prof.rounds);
-	ck_assert_ptr_null(gcdl_engine_ef_residual(job.engine, 0));
-	for (uint32_t k = 1; k < N; k++)
-		ck_assert_ptr_nonnull(gcdl_engine_ef_residual(job.engine, k));
 	dim = gcdl_engine_dim(job.engine);
 	r = malloc(sizeof(float) * dim);
+	got = malloc(sizeof(float) * dim);
+	ck_assert_int_eq(gcdl_engine_worker_state_get(job.engine, 0, GCDL_WSTATE_EF, got), 0);
+	for (uint32_t k = 1; k < N; k++)
+		ck_assert_int_eq(gcdl_engine_worker_state_get(job.engine, k, GCDL_WSTATE_EF, got), 1);
 	for (uint32_t j = 0; j < dim; j++)
 		r[j] = (float)j * 0.25f;
 	ck_assert_int_eq(gcdl_engine_worker_state_set(job.engine, 0, GCDL_WSTATE_EF, r), 0);
-	ck_assert_mem_eq(gcdl_engine_ef_residual(job.engine, 0), r, sizeof(float) * dim);
+	ck_assert_int_eq(gcdl_engine_worker_state_get(job.engine, 0, GCDL_WSTATE_EF, got), 1);
+	ck_assert_mem_eq(got, r, sizeof(float) * dim);
 	free(r);
+	free(got);
 	gcdl_job_close(&job);
 }
 END_TEST
@@ -1131,7 +1134,7 @@ START_TEST(worker_momentum)
 
 	small_profile(&prof, GCDL_METHOD_ONEBIT_GC);
 	prof.momentum = 0.75;
-	prof.momentum_at = 1;
+	prof.momentum_at = GCDL_MOMENTUM_WORKERS;
 	prof.lr = 0.5;
 	open_job(&job, &prof);
 	e = job.engine;

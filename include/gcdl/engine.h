@@ -157,14 +157,6 @@ int gcdl_engine_worker_gradient(struct gcdl_engine *e, uint32_t ctx, uint32_t wo
  */
 int gcdl_engine_worker_compress(struct gcdl_engine *e, uint32_t worker, uint32_t round, float *v);
 
-/**
- * Worker k's error-feedback residual e_k (onebit_gc_ef), dim values.
- *
- * @return it, or NULL: another method, k out of range, or k has not
- *         computed a round yet (e_k = 0).
- */
-const float *gcdl_engine_ef_residual(const struct gcdl_engine *e, uint32_t worker);
-
 /** A worker's state kept between its rounds (checkpoints carry it). */
 enum gcdl_worker_state {
 	GCDL_WSTATE_EF = 1,       /**< onebit_gc_ef: the residual e_k */

@@ -34,6 +34,12 @@ extern "C" {
 #define GCDL_PROFILE_LINE_CLI UINT32_MAX   /**< key_line[] of a key set by --set */
 #define GCDL_PROFILE_MAX_DIM (1u << 28)    /**< most model coordinates a profile may ask for */
 
+/** Where the momentum is kept (optim.momentum_at). */
+enum gcdl_momentum_at {
+	GCDL_MOMENTUM_AGGREGATOR = 0, /**< on the decoded gradient */
+	GCDL_MOMENTUM_WORKERS,        /**< each worker on its own v_k, before compression */
+};
+
 /** Methods (METHOD.md, Baselines). */
 enum gcdl_method {
 	GCDL_METHOD_ONEBIT_GC = 0,
@@ -145,7 +151,7 @@ struct gcdl_profile {
 	uint32_t step_every;             /**< optim.step_every */
 	double step_gamma;               /**< optim.step_gamma */
 	double momentum;                 /**< optim.momentum */
-	uint32_t momentum_at;            /**< optim.momentum_at: 0 aggregator, 1 workers */
+	uint32_t momentum_at;            /**< optim.momentum_at: enum gcdl_momentum_at */
 	double weight_decay;             /**< optim.weight_decay */
 	/* [coding] */
 	uint32_t scale_block;            /**< coding.scale_block */
@@ -302,6 +308,14 @@ int gcdl_profile_downlink_vote(const struct gcdl_profile *p);
  * @return the bytes.
  */
 size_t gcdl_profile_wire_bytes(const struct gcdl_profile *p, size_t payload_len);
+
+/**
+ * Whether the workers keep a momentum of their own (optim.momentum_at =
+ * workers with optim.momentum > 0): the aggregator then steps without one.
+ *
+ * @return 1 or 0 (0 for NULL).
+ */
+int gcdl_profile_worker_momentum(const struct gcdl_profile *p);
 
 /**
  * The multicast MAC of the downlink: downlink.group, or when empty

@@ -43,6 +43,20 @@ gcdl_vlan_tci(uint16_t vid, uint8_t priority)
 }
 
 /**
+ * Whether a frame carries an 802.1Q tag (its EtherType field is the TPID).
+ *
+ * @param frame  the frame from its destination MAC.
+ * @param len    its length.
+ * @return 1 or 0.
+ */
+static inline int
+gcdl_vlan_tagged(const uint8_t *frame, size_t len)
+{
+	return len >= 14 && frame[12] == (GCDL_VLAN_TPID >> 8) &&
+	       frame[13] == (GCDL_VLAN_TPID & 0xff);
+}
+
+/**
  * Classify a received frame by its 802.1Q tag.
  *
  * @param frame  the frame from its destination MAC.

@@ -141,7 +141,7 @@ vlan_tag(const struct gcdl_node *n, struct rte_mbuf *m)
 	const uint8_t *d = rte_pktmbuf_mtod(m, const uint8_t *);
 	uint8_t *t;
 
-	if (m->data_len >= 14 && d[12] == (GCDL_VLAN_TPID >> 8) && d[13] == (GCDL_VLAN_TPID & 0xff))
+	if (gcdl_vlan_tagged(d, m->data_len))
 		return 0;
 	t = (uint8_t *)rte_pktmbuf_prepend(m, GCDL_VLAN_TAG_LEN);
 	if (t == NULL)
@@ -746,8 +746,8 @@ node_rx(struct gcdl_node *n, uint16_t pi, struct rte_mbuf **pkts)
 		if (unlikely(n->pcap != NULL))
 			gcdl_pcap_write(n->pcap, now, d, len);
 		/* a frame with an 802.1Q tag, or a port that stripped one */
-		if ((len >= 14 && d[12] == (GCDL_VLAN_TPID >> 8) && d[13] == (GCDL_VLAN_TPID & 0xff)) ||
-		    (pkts[i]->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED) || n->prof.vlan != 0) {
+		if (gcdl_vlan_tagged(d, len) || (pkts[i]->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED) ||
+		    n->prof.vlan != 0) {
 			v = vlan_rx(n, &pkts[i]);
 			if (v != 0) {
 				if (v == -1)

@@ -169,7 +169,7 @@ node_worker_init(struct gcdl_node *n, char *err, size_t errlen)
 	    w->held == NULL || w->held_port == NULL || w->plan == NULL || w->scratch == NULL ||
 	    w->scratch_port == NULL)
 		goto nomem;
-	if (p->synthetic_gradient && p->momentum_at == 1 && p->momentum > 0) {
+	if (p->synthetic_gradient && gcdl_profile_worker_momentum(p)) {
 		w->vq = rte_zmalloc_socket("gcdl_grad_q", sizeof(float) * n->dim,
 					   RTE_CACHE_LINE_SIZE, sock);
 		if (w->vq == NULL)
@@ -793,19 +793,15 @@ build_frames(struct gcdl_node *n, uint32_t round)
 	if (!p->synthetic_gradient) {
 		rc = gcdl_engine_worker_gradient(n->e, 0, n->conf.id, round, gcdl_engine_model(n->e),
 						 w->v);
-		if (rc == 0)
-			rc = gcdl_engine_worker_compress(n->e, n->conf.id, round, w->v);
 		if (rc != 0)
 			return rc;
-	} else {
-		if (w->vq != NULL) {
-			memcpy(w->vq, w->v, sizeof(float) * n->dim);
-			src = w->vq;
-		}
-		rc = gcdl_engine_worker_compress(n->e, n->conf.id, round, src);
-		if (rc != 0)
-			return rc;
+	} else if (w->vq != NULL) {
+		memcpy(w->vq, w->v, sizeof(float) * n->dim);
+		src = w->vq;
 	}
+	rc = gcdl_engine_worker_compress(n->e, n->conf.id, round, src);
+	if (rc != 0)
+		return rc;
 	t0 = node_thread_ns();
 	for (uint32_t c = 0; c < n->chunks; c++) {
 		const struct gcdl_link *l = &w->links[gcdl_shard_owner(n->chunks, n->k, c)];

@@ -196,6 +196,19 @@ kernel_flags(unsigned int if_index, short set)
 	return rc == 0 ? (unsigned short)ifr.ifr_flags : rc;
 }
 
+/* The index of the kernel interface under a net_af_packet port, 0 for
+ * another PMD. */
+static unsigned int
+af_packet_ifindex(uint16_t port)
+{
+	struct rte_eth_dev_info di;
+
+	if (rte_eth_dev_info_get(port, &di) != 0 || di.driver_name == NULL ||
+	    strcmp(di.driver_name, "net_af_packet") != 0)
+		return 0;
+	return di.if_index;
+}
+
 /* Is the port driven by the PMD of that name (net_af_packet, net_memif)? */
 static int
 port_driver_is(uint16_t port, const char *driver)
@@ -209,18 +222,17 @@ port_driver_is(uint16_t port, const char *driver)
 int
 dp_port_mtu(uint16_t port, char *ifname, size_t ifnamelen)
 {
-	struct rte_eth_dev_info di;
+	unsigned int ifindex = af_packet_ifindex(port);
 	char kif[IF_NAMESIZE] = "";
 	uint16_t mtu = 0;
 	int km;
 
 	if (ifname != NULL && ifnamelen > 0)
 		ifname[0] = '\0';
-	if (rte_eth_dev_info_get(port, &di) != 0)
+	if (!rte_eth_dev_is_valid_port(port))
 		return -ENODEV;
-	if (di.driver_name != NULL && strcmp(di.driver_name, "net_af_packet") == 0 &&
-	    di.if_index != 0) {
-		km = kernel_mtu(di.if_index, kif);
+	if (ifindex != 0) {
+		km = kernel_mtu(ifindex, kif);
 		if (km >= 0 && ifname != NULL)
 			snprintf(ifname, ifnamelen, "%s", kif);
 		return km;
@@ -267,15 +279,14 @@ port_mtu_set(uint16_t port, const char *name, uint32_t mtu, char *err, size_t er
 int
 dp_port_rx_mode(uint16_t port, int *promiscuous, int *allmulticast)
 {
-	struct rte_eth_dev_info di;
+	unsigned int ifindex = af_packet_ifindex(port);
 	int f;
 
 	*promiscuous = *allmulticast = -1;
-	if (rte_eth_dev_info_get(port, &di) != 0)
+	if (!rte_eth_dev_is_valid_port(port))
 		return -ENODEV;
-	if (di.driver_name != NULL && strcmp(di.driver_name, "net_af_packet") == 0 &&
-	    di.if_index != 0) {
-		f = kernel_flags(di.if_index, 0);
+	if (ifindex != 0) {
+		f = kernel_flags(ifindex, 0);
 		if (f < 0)
 			return f;
 		*promiscuous = !!(f & IFF_PROMISC);
@@ -298,19 +309,17 @@ port_rx_filter(uint16_t port, const char *name, int own_mac, const uint8_t (*gro
 {
 	struct rte_ether_addr mc[8];
 	uint32_t n = RTE_MIN(ngroups, (uint32_t)RTE_DIM(mc));
-	struct rte_eth_dev_info di;
+	unsigned int ifindex = af_packet_ifindex(port);
 	const char *why;
 
 	for (uint32_t i = 0; i < n; i++)
 		memcpy(mc[i].addr_bytes, groups[i], 6);
-	memset(&di, 0, sizeof(di));
-	rte_eth_dev_info_get(port, &di);
-	if (port_driver_is(port, "net_af_packet")) {
+	if (ifindex != 0) {
 		if (own_mac) {
 			why = "its MAC is the profile's, not its interface's";
 		} else {
 			rte_eth_promiscuous_disable(port);
-			if (kernel_flags(di.if_index, IFF_ALLMULTI) >= 0)
+			if (kernel_flags(ifindex, IFF_ALLMULTI) >= 0)
 				return;
 			why = "its interface would not take all multicast";
 		}

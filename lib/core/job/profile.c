@@ -673,6 +673,12 @@ gcdl_profile_wire_bytes(const struct gcdl_profile *p, size_t payload_len)
 }
 
 int
+gcdl_profile_worker_momentum(const struct gcdl_profile *p)
+{
+	return p != NULL && p->momentum_at == GCDL_MOMENTUM_WORKERS && p->momentum > 0;
+}
+
+int
 gcdl_profile_downlink_group(const struct gcdl_profile *p, uint8_t mac[6])
 {
 	uint8_t m[2][6];

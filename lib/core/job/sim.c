@@ -199,7 +199,7 @@ gcdl_sim_variance(struct gcdl_job *job, const struct gcdl_sim_opts *o, uint32_t 
 	p = &job->prof;
 	/* signsgd_mv's vote estimates no gradient; momentum on the workers would
 	 * be measured, not the gradient */
-	if (p->method == GCDL_METHOD_SIGNSGD_MV || (p->momentum_at == 1 && p->momentum > 0))
+	if (p->method == GCDL_METHOD_SIGNSGD_MV || gcdl_profile_worker_momentum(p))
 		return -ENOTSUP;
 	loss = o != NULL ? o->packet_loss : 0.0;
 	if (!(loss >= 0 && loss <= 1))

@@ -175,7 +175,7 @@ gcdl_engine_create(const struct gcdl_profile *p, const struct gcdl_dataset *trai
 		for (uint32_t k = 0; k < e->n; k++)
 			e->efround[k] = UINT32_MAX;
 	}
-	if (p->momentum_at == 1 && p->momentum > 0) {
+	if (gcdl_profile_worker_momentum(p)) {
 		e->wmom = calloc(e->n, sizeof(*e->wmom));
 		if (e->wmom == NULL)
 			goto nomem;
@@ -440,12 +440,6 @@ worker_state(struct gcdl_engine *e, float **slot)
 	return *slot;
 }
 
-static float *
-ef_residual(struct gcdl_engine *e, uint32_t worker)
-{
-	return worker_state(e, &e->ef[worker]);
-}
-
 /* onebit_gc_ef, chunk by chunk while it is in cache: x = v + e_k into efx,
  * q = C(x) in its place with e_k = x - q, then q's payload (block scales and
  * signs) into the worker's stash: v is read once and q never goes back to
@@ -480,7 +474,7 @@ gcdl_engine_worker_compress(struct gcdl_engine *e, uint32_t worker, uint32_t rou
 		if (!isfinite(v[j]))
 			return -EDOM;
 	if ((e->wmom != NULL && worker_state(e, &e->wmom[worker]) == NULL) ||
-	    (e->ef != NULL && ef_residual(e, worker) == NULL))
+	    (e->ef != NULL && worker_state(e, &e->ef[worker]) == NULL))
 		return -ENOMEM;
 	if (e->ef != NULL) {
 		if (e->efx == NULL)
@@ -586,14 +580,6 @@ gcdl_engine_worker_state_set(struct gcdl_engine *e, uint32_t worker, enum gcdl_w
 		return -ENOMEM;
 	memcpy(dst, in, sizeof(float) * e->dim);
 	return 0;
-}
-
-const float *
-gcdl_engine_ef_residual(const struct gcdl_engine *e, uint32_t worker)
-{
-	if (e == NULL || e->ef == NULL || worker >= e->n)
-		return NULL;
-	return e->ef[worker];
 }
 
 int
@@ -889,7 +875,8 @@ step(struct gcdl_engine *e)
 {
 	const struct gcdl_profile *p = &e->prof;
 	float lr = (float)step_size(p, e->round),
-	      mu = p->momentum_at == 1 ? 0.0f : (float)p->momentum, wd = (float)p->weight_decay;
+	      mu = gcdl_profile_worker_momentum(p) ? 0.0f : (float)p->momentum,
+	      wd = (float)p->weight_decay;
 	/* four arrays that never overlap: restrict lets the compiler vectorise */
 	float *restrict w = e->w, *restrict mom = e->mom, *restrict g = e->g,
 	      *restrict r = e->resid;

@@ -10,8 +10,7 @@ gcdl_vlan_classify(const uint8_t *frame, size_t len, uint16_t vid)
 {
 	uint16_t got;
 
-	if (frame == NULL || len < MACS + GCDL_VLAN_TAG_LEN + 2 ||
-	    frame[12] != (GCDL_VLAN_TPID >> 8) || frame[13] != (GCDL_VLAN_TPID & 0xff))
+	if (frame == NULL || len < MACS + GCDL_VLAN_TAG_LEN + 2 || !gcdl_vlan_tagged(frame, len))
 		return GCDL_VLAN_UNTAGGED;
 	got = (uint16_t)(((frame[14] & 0x0f) << 8) | frame[15]);
 	return got == vid ? GCDL_VLAN_TAGGED : GCDL_VLAN_OTHER;
