@@ -333,6 +333,12 @@ START_TEST(worker_states_round_trip)
 				ck_assert_float_eq(got[i], (float)(k + 1) * 0.5f - 0.01f * (float)i);
 		}
 	}
+	/* restored again into an engine that holds the states already (a local
+	 * mesh's peers restore the one shared store each): the same values */
+	ck_assert_int_eq(gcdl_checkpoint_restore(&ck, &p, back.engine, err, sizeof(err)), 0);
+	ck_assert_int_eq(gcdl_engine_worker_state_get(back.engine, 2, GCDL_WSTATE_EF, got), 1);
+	for (uint32_t i = 0; i < dim; i++)
+		ck_assert_float_eq(got[i], 1.5f - 0.01f * (float)i);
 	/* onebit_gc keeps neither */
 	q = p;
 	q.method = GCDL_METHOD_ONEBIT_GC;

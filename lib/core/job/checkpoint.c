@@ -499,6 +499,14 @@ out:
 	return rc;
 }
 
+/* Whether the job keeps that worker state (gcdl/engine.h). */
+static int
+keeps_state(const struct gcdl_profile *p, uint32_t which)
+{
+	return (which == GCDL_WSTATE_EF && p->method == GCDL_METHOD_ONEBIT_GC_EF) ||
+	       (which == GCDL_WSTATE_MOMENTUM && gcdl_profile_worker_momentum(p));
+}
+
 int
 gcdl_checkpoint_restore(const struct gcdl_checkpoint *ck, const struct gcdl_profile *p,
 			struct gcdl_engine *e, char *err, size_t errlen)
@@ -544,13 +552,8 @@ gcdl_checkpoint_restore(const struct gcdl_checkpoint *ck, const struct gcdl_prof
 		return -ESTALE;
 	}
 	for (uint32_t i = 0; i < ck->nstates; i++) {
-		float tmp;
-
 		/* a state this job keeps, of a worker it has (nothing set yet) */
-		if (ck->state_worker[i] >= now.workers ||
-		    gcdl_engine_worker_state_get(e, ck->state_worker[i],
-						 (enum gcdl_worker_state)ck->state_which[i], &tmp) ==
-			    -ERANGE) {
+		if (ck->state_worker[i] >= now.workers || !keeps_state(p, ck->state_which[i])) {
 			gcdl_seterr(err, errlen, "checkpoint holds a worker state (worker %u, kind %u) "
 				    "this job does not keep (job.method, optim.momentum_at)",
 				    ck->state_worker[i], ck->state_which[i]);
