@@ -577,6 +577,146 @@ START_TEST(arrival_order_does_not_matter)
 }
 END_TEST
 
+/* Run 3 rounds of @p m over a fresh job with the aggregation cut into @p
+ * parts (each part's accumulation called between ingests, as its thread
+ * would), frames in @p order (0: worker order, 1: reverse, 2: worker 0 a
+ * straggler); the updates of every round and the model after them in out
+ * (4 x dim floats). @return coordinates accumulated when the rounds
+ * closed rather than on arrival. */
+static uint64_t
+run_parts(enum gcdl_method m, uint32_t parts, int order, float *out, uint32_t *dim_out,
+	  uint64_t *total)
+{
+	struct gcdl_profile prof;
+	struct gcdl_job job;
+	struct gcdl_engine *e;
+	uint32_t dim, chunks;
+	uint64_t at_close = 0;
+	float *v;
+
+	small_profile(&prof, m);
+	prof.synth_features = 60;
+	prof.mtu = 120;
+	prof.momentum = 0.5;
+	if (m == GCDL_METHOD_ONEBIT_GC)
+		prof.downlink = GCDL_DOWNLINK_ONEBIT;
+	open_job(&job, &prof);
+	e = job.engine;
+	ck_assert_int_eq(gcdl_engine_set_parts(e, parts), 0);
+	ck_assert_uint_eq(gcdl_engine_parts(e), parts);
+	dim = gcdl_engine_dim(e);
+	chunks = gcdl_engine_chunks(e);
+	*dim_out = dim;
+	v = malloc(sizeof(float) * dim);
+	for (uint32_t t = 0; t < 3; t++) {
+		gcdl_engine_begin_round(e, t);
+		for (uint32_t i = 0; i < N; i++) {
+			uint32_t k = order == 1 ? N - 1 - i : i;
+
+			if (order == 2 && k == 0)
+				continue;
+			gcdl_engine_worker_gradient(e, 0, k, t, gcdl_engine_model(e), v);
+			for (uint32_t c = 0; c < chunks; c++) {
+				deliver(e, k, t, v, c);
+				if (parts > 1)
+					gcdl_engine_accumulate(e, (c + k) % parts);
+			}
+		}
+		ck_assert_int_eq(gcdl_engine_close_round(e, out + (size_t)t * dim, NULL), 0);
+	}
+	memcpy(out + (size_t)3 * dim, gcdl_engine_model(e), sizeof(float) * dim);
+	*total = 0;
+	for (uint32_t i = 0; i < parts; i++) {
+		struct gcdl_engine_part_stats st;
+
+		ck_assert_int_eq(gcdl_engine_part_stats(e, i, &st), 0);
+		at_close += st.coords_at_close;
+		*total += st.coords;
+	}
+	ck_assert_int_eq(gcdl_engine_part_stats(e, parts, &(struct gcdl_engine_part_stats){ 0 }),
+			 -ERANGE);
+	free(v);
+	gcdl_job_close(&job);
+	return at_close;
+}
+
+/* Accumulation parts (threads) and arrival order change no bit of the
+ * updates or the model; frames in worker order are accumulated on arrival,
+ * a missing worker 0 holds every chunk back to the close. */
+START_TEST(parts_give_the_same_bits)
+{
+	static const enum gcdl_method ms[] = { GCDL_METHOD_ONEBIT_GC, GCDL_METHOD_SGC,
+					       GCDL_METHOD_SIGNSGD_MV };
+	static const uint32_t ps[] = { 2, 3, 16 };
+
+	for (size_t mi = 0; mi < sizeof(ms) / sizeof(ms[0]); mi++) {
+		for (int order = 0; order < 3; order++) {
+			float *ref = malloc(sizeof(float) * 4 * 4096), *got = malloc(sizeof(float) * 4 * 4096);
+			uint32_t dim;
+			uint64_t total, at_close = run_parts(ms[mi], 1, order, ref, &dim, &total);
+			uint32_t senders = order == 2 ? N - 1 : N;
+
+			ck_assert_uint_le(dim, 4096);
+			/* every accepted frame is accumulated exactly once */
+			ck_assert_uint_eq(total, (uint64_t)3 * senders * dim);
+			/* one part, on arrival: all of it in worker or reverse order
+			 * (the last frame of a chunk completes its prefix), none
+			 * while worker 0 is missing */
+			ck_assert_uint_eq(at_close, order == 2 ? total : 0);
+			for (size_t pi = 0; pi < sizeof(ps) / sizeof(ps[0]); pi++) {
+				uint64_t t2;
+
+				run_parts(ms[mi], ps[pi], order, got, &dim, &t2);
+				ck_assert_uint_eq(t2, total);
+				ck_assert_msg(memcmp(ref, got, sizeof(float) * 4 * dim) == 0,
+					      "method %zu, order %d, %u parts: other bits", mi, order,
+					      ps[pi]);
+			}
+			free(ref);
+			free(got);
+		}
+	}
+}
+END_TEST
+
+START_TEST(parts_reject_bad_arguments)
+{
+	struct gcdl_profile prof;
+	struct gcdl_job job;
+	struct gcdl_engine_part_stats st;
+
+	small_profile(&prof, GCDL_METHOD_ONEBIT_GC);
+	open_job(&job, &prof);
+	ck_assert_int_eq(gcdl_engine_set_parts(NULL, 2), -EINVAL);
+	ck_assert_int_eq(gcdl_engine_set_parts(job.engine, 0), -EINVAL);
+	ck_assert_int_eq(gcdl_engine_set_parts(job.engine, GCDL_ENGINE_MAX_PARTS + 1), -EINVAL);
+	ck_assert_uint_eq(gcdl_engine_parts(job.engine), 1);
+	ck_assert_uint_eq(gcdl_engine_parts(NULL), 0);
+	ck_assert_int_eq(gcdl_engine_part_stats(NULL, 0, &st), -EINVAL);
+	ck_assert_int_eq(gcdl_engine_part_stats(job.engine, 0, NULL), -EINVAL);
+	ck_assert_int_eq(gcdl_engine_part_stats(job.engine, 1, &st), -ERANGE);
+	ck_assert_uint_eq(gcdl_engine_accumulate(NULL, 0), 0);
+	ck_assert_uint_eq(gcdl_engine_accumulate(job.engine, 1), 0);
+	ck_assert_int_eq(gcdl_engine_close_part(NULL, 0, NULL), -EINVAL);
+	ck_assert_int_eq(gcdl_engine_close_part(job.engine, 1, NULL), -ERANGE);
+	ck_assert_int_eq(gcdl_engine_close_finish(NULL, NULL), -EINVAL);
+	/* the parts cover the model once, in order */
+	ck_assert_int_eq(gcdl_engine_set_parts(job.engine, 3), 0);
+	for (uint32_t i = 0, next = 0, cnext = 0; i < 3; i++) {
+		ck_assert_int_eq(gcdl_engine_part_stats(job.engine, i, &st), 0);
+		ck_assert_uint_eq(st.coord_first, next);
+		ck_assert_uint_eq(st.chunk_first, cnext);
+		next += st.coord_count;
+		cnext += st.chunk_count;
+		if (i == 2) {
+			ck_assert_uint_eq(next, gcdl_engine_dim(job.engine));
+			ck_assert_uint_eq(cnext, gcdl_engine_chunks(job.engine));
+		}
+	}
+	gcdl_job_close(&job);
+}
+END_TEST
+
 START_TEST(signsgd_majority_and_update)
 {
 	struct gcdl_profile prof;
@@ -1203,6 +1343,8 @@ main(void)
 	tcase_add_test(pos, float_decoders_exactly_unbiased);
 	tcase_add_test(pos, onebit_statistically_unbiased);
 	tcase_add_test(pos, arrival_order_does_not_matter);
+	tcase_add_test(pos, parts_give_the_same_bits);
+	tcase_add_test(neg, parts_reject_bad_arguments);
 	tcase_add_test(pos, signsgd_majority_and_update);
 	tcase_add_test(pos, onebit_downlink_error_feedback);
 	tcase_add_test(pos, downlink_payload_decode_and_apply);

@@ -72,6 +72,16 @@ void gcdl_agg_free(struct gcdl_agg *agg);
  */
 int gcdl_agg_reset(struct gcdl_agg *agg);
 
+/**
+ * Clear one chunk's accumulators and contributor set (touches nothing
+ * else: threads that own other chunks may work on them meanwhile).
+ *
+ * @param agg    the aggregator.
+ * @param chunk  chunk index.
+ * @return 0, -EINVAL for NULL, -ERANGE for a chunk out of range.
+ */
+int gcdl_agg_reset_chunk(struct gcdl_agg *agg, uint32_t chunk);
+
 /** @return the number of chunks, 0 for NULL. @param agg the aggregator. */
 uint32_t gcdl_agg_chunks(const struct gcdl_agg *agg);
 
@@ -168,6 +178,34 @@ uint64_t gcdl_agg_total_contributions(const struct gcdl_agg *agg);
  */
 int gcdl_agg_decode(const struct gcdl_agg *agg, enum gcdl_decoder dec, double p, float *g,
 		    uint32_t *empty);
+
+/**
+ * Decode the chunks [lo, hi) only: as gcdl_agg_decode(), which decodes
+ * [0, chunks). Reads and writes nothing outside those chunks' coordinates.
+ *
+ * @param agg     the aggregator.
+ * @param dec     the decoder.
+ * @param p       straggler probability for the unbiased decoder, [0, 1).
+ * @param g       the whole gradient (dim values); only the range is written.
+ * @param lo      first chunk.
+ * @param hi      one past the last chunk.
+ * @param empty   if not NULL, receives the range's chunks without contributors.
+ * @return 0, -EINVAL as gcdl_agg_decode(), -ERANGE when lo > hi or hi > chunks.
+ */
+int gcdl_agg_decode_range(const struct gcdl_agg *agg, enum gcdl_decoder dec, double p,
+			  float *g, uint32_t lo, uint32_t hi, uint32_t *empty);
+
+/**
+ * Majority vote over the chunks [lo, hi) only (gcdl_agg_decode_majority()).
+ *
+ * @param agg  the aggregator.
+ * @param g    the whole vote (dim values); only the range is written.
+ * @param lo   first chunk.
+ * @param hi   one past the last chunk.
+ * @return 0, -EINVAL for NULL pointers, -ERANGE when lo > hi or hi > chunks.
+ */
+int gcdl_agg_decode_majority_range(const struct gcdl_agg *agg, float *g, uint32_t lo,
+				   uint32_t hi);
 
 /**
  * Decode by majority vote: g_j = sign(sum of votes), 0 on a tie or no vote.

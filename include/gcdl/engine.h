@@ -250,7 +250,10 @@ int gcdl_engine_begin_round(struct gcdl_engine *e, uint32_t round);
  * @param e        the engine.
  * @param hdr      the decoded header.
  * @param payload  its payload.
- * @return 0 when accumulated, -EALREADY for a duplicate (ignored), -ESTALE for
+ * The frame is stored; with one accumulation part it is also added to its
+ * chunk's accumulator at once if the frames of every lower worker are in.
+ *
+ * @return 0 when accepted, -EALREADY for a duplicate (ignored), -ESTALE for
  *         a frame of another round, -EPROTO for a frame of another type than
  *         the method's uplink, -EINVAL for NULL or a sender/chunk out of range,
  *         -EDOM for a value that is not finite or above GCDL_ENGINE_MAX_VALUE
@@ -263,7 +266,8 @@ int gcdl_engine_ingest(struct gcdl_engine *e, const struct gcdl_frame_hdr *hdr,
 
 /**
  * Close the round: decode the gradient estimate, take the optimizer step on
- * the engine's replica, and write the update u (w_{t+1} = w_t - u). When the
+ * the engine's replica (every part, gcdl_engine_close_part(), then
+ * gcdl_engine_close_finish()), and write the update u (w_{t+1} = w_t - u). When the
  * downlink is compressed (gcdl_profile_downlink_compressed()) the update
  * written and applied is q = C(u + e) with error feedback (gcdl/downlink.h);
  * with signsgd_mv's vote downlink (gcdl_profile_downlink_vote()) @p update
@@ -276,6 +280,82 @@ int gcdl_engine_ingest(struct gcdl_engine *e, const struct gcdl_frame_hdr *hdr,
  * @return 0, or -EINVAL for NULL @p e.
  */
 int gcdl_engine_close_round(struct gcdl_engine *e, float *update, struct gcdl_round_info *info);
+
+/** Most accumulation parts (gcdl_engine_set_parts()). */
+#define GCDL_ENGINE_MAX_PARTS 16
+
+/** What one accumulation part owns and did (gcdl_engine_part_stats()). */
+struct gcdl_engine_part_stats {
+	uint32_t chunk_first, chunk_count; /**< its uplink chunks */
+	uint32_t coord_first, coord_count; /**< their coordinates (whole update frames) */
+	uint64_t coords;          /**< coordinates accumulated, all rounds */
+	uint64_t coords_at_close; /**< of which when a round closed rather than on arrival */
+};
+
+/**
+ * Cut the aggregation into @p parts contiguous ranges of chunks, each run by
+ * one thread: gcdl_engine_accumulate() and gcdl_engine_close_part() of part
+ * i touch only its chunks' slots, accumulators and coordinates (the model,
+ * momentum, residual and update of its range), so the parts run on
+ * different threads at once. A range is whole uplink chunks and, with the
+ * onebit downlink, whole update frames. With one part (the default)
+ * gcdl_engine_ingest() accumulates a frame on arrival itself; with more,
+ * ingest only stores it (with release order) and the parts' threads
+ * accumulate. Every part count gives the same bits: each chunk's frames are
+ * added in worker order. Call between rounds.
+ *
+ * @param e      the engine.
+ * @param parts  1..GCDL_ENGINE_MAX_PARTS (parts past the number of ranges own nothing).
+ * @return 0, -EINVAL for NULL or a count out of range, -ENOMEM.
+ */
+int gcdl_engine_set_parts(struct gcdl_engine *e, uint32_t parts);
+
+/** @return the number of accumulation parts, 0 for NULL. @param e the engine. */
+uint32_t gcdl_engine_parts(const struct gcdl_engine *e);
+
+/**
+ * What one part owns and has accumulated.
+ *
+ * @param e     the engine.
+ * @param part  the part.
+ * @param st    receives the figures.
+ * @return 0, -EINVAL for NULL, -ERANGE for a part out of range.
+ */
+int gcdl_engine_part_stats(const struct gcdl_engine *e, uint32_t part,
+			   struct gcdl_engine_part_stats *st);
+
+/**
+ * Accumulate, in worker order, the frames of part @p part's chunks whose
+ * lower workers' frames are all in (the thread of the part, while the round
+ * is open; frames are stored by gcdl_engine_ingest() on another thread).
+ *
+ * @param e     the engine.
+ * @param part  the part.
+ * @return coordinates accumulated by this call (0 for bad arguments).
+ */
+uint64_t gcdl_engine_accumulate(struct gcdl_engine *e, uint32_t part);
+
+/**
+ * Close part @p part of the round (its thread, after the last ingest of the
+ * round): accumulate what is left of its chunks, decode them, take the
+ * optimizer step on its coordinates and write its range of @p update, as
+ * gcdl_engine_close_round() does for the whole model.
+ *
+ * @param e       the engine.
+ * @param part    the part.
+ * @param update  the whole update (dim values; the part's range written), or NULL.
+ * @return 0, -EINVAL for NULL @p e, -ERANGE for a part out of range.
+ */
+int gcdl_engine_close_part(struct gcdl_engine *e, uint32_t part, float *update);
+
+/**
+ * End the round's close once every part closed: the round's counts.
+ *
+ * @param e     the engine.
+ * @param info  receives the round's counts, or NULL.
+ * @return 0, -EINVAL for NULL @p e.
+ */
+int gcdl_engine_close_finish(struct gcdl_engine *e, struct gcdl_round_info *info);
 
 /**
  * Take the optimizer step of round @p round on the engine's replica (its

@@ -96,6 +96,20 @@ gcdl_agg_reset(struct gcdl_agg *a)
 	return 0;
 }
 
+int
+gcdl_agg_reset_chunk(struct gcdl_agg *a, uint32_t chunk)
+{
+	if (a == NULL)
+		return -EINVAL;
+	if (chunk >= a->chunks)
+		return -ERANGE;
+	memset(a->acc + (size_t)chunk * a->chunk_coords, 0,
+	       sizeof(float) * gcdl_agg_chunk_len(a, chunk));
+	memset(a->seen + (size_t)chunk * a->words, 0, sizeof(uint64_t) * a->words);
+	a->count[chunk] = 0;
+	return 0;
+}
+
 uint32_t
 gcdl_agg_chunks(const struct gcdl_agg *a)
 {
@@ -230,8 +244,8 @@ scale_floats(float *restrict g, const float *restrict acc, uint32_t n, double f)
 }
 
 int
-gcdl_agg_decode(const struct gcdl_agg *a, enum gcdl_decoder dec, double p, float *g,
-		uint32_t *empty)
+gcdl_agg_decode_range(const struct gcdl_agg *a, enum gcdl_decoder dec, double p, float *g,
+		      uint32_t lo, uint32_t hi, uint32_t *empty)
 {
 	uint32_t nempty = 0;
 
@@ -239,7 +253,9 @@ gcdl_agg_decode(const struct gcdl_agg *a, enum gcdl_decoder dec, double p, float
 		return -EINVAL;
 	if (!(p >= 0.0 && p < 1.0))
 		return -EINVAL;
-	for (uint32_t c = 0; c < a->chunks; c++) {
+	if (lo > hi || hi > a->chunks)
+		return -ERANGE;
+	for (uint32_t c = lo; c < hi; c++) {
 		uint32_t first = c * a->chunk_coords, len = gcdl_agg_chunk_len(a, c);
 		double f;
 
@@ -260,11 +276,33 @@ gcdl_agg_decode(const struct gcdl_agg *a, enum gcdl_decoder dec, double p, float
 }
 
 int
-gcdl_agg_decode_majority(const struct gcdl_agg *a, float *g)
+gcdl_agg_decode(const struct gcdl_agg *a, enum gcdl_decoder dec, double p, float *g,
+		uint32_t *empty)
 {
+	if (a == NULL)
+		return -EINVAL;
+	return gcdl_agg_decode_range(a, dec, p, g, 0, a->chunks, empty);
+}
+
+int
+gcdl_agg_decode_majority_range(const struct gcdl_agg *a, float *g, uint32_t lo, uint32_t hi)
+{
+	uint32_t end;
+
 	if (a == NULL || g == NULL)
 		return -EINVAL;
-	for (uint32_t j = 0; j < a->dim; j++)
+	if (lo > hi || hi > a->chunks)
+		return -ERANGE;
+	end = hi == a->chunks ? a->dim : hi * a->chunk_coords;
+	for (uint32_t j = lo * a->chunk_coords; j < end; j++)
 		g[j] = a->acc[j] > 0.0f ? 1.0f : a->acc[j] < 0.0f ? -1.0f : 0.0f;
 	return 0;
+}
+
+int
+gcdl_agg_decode_majority(const struct gcdl_agg *a, float *g)
+{
+	if (a == NULL)
+		return -EINVAL;
+	return gcdl_agg_decode_majority_range(a, g, 0, a->chunks);
 }

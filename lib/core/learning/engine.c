@@ -17,6 +17,17 @@
 #include "gcdl/rng.h"
 #include "seterr.h"
 
+/* One accumulation part: its chunks, their coordinates, its scratch and
+ * what it did (written by the thread that runs the part only). */
+struct engine_part {
+	uint32_t lo, hi;       /* chunks */
+	uint32_t x0, x1;       /* coordinates */
+	float *tmp;            /* one chunk of floats */
+	uint32_t empty;        /* chunks without a contributor at the last close */
+	uint64_t coords;       /* coordinates accumulated, all rounds */
+	uint64_t coords_close; /* of which when the round closed (not on arrival) */
+};
+
 /* Per compute context: a model (it owns scratch) and gather buffers. */
 struct engine_ctx {
 	struct gcdl_model *model;
@@ -57,15 +68,24 @@ struct gcdl_engine {
 	int vote;     /* the downlink is signsgd_mv's vote (gcdl_profile_downlink_vote()) */
 	uint32_t dl_chunk_coords; /* coordinates per 1-bit update frame */
 	float *g;   /* decoded gradient */
-	float *tmp; /* one chunk of floats */
 
-	/* Payloads are kept per (chunk, worker) and accumulated in worker order
-	 * when the round closes, so the float sums do not depend on the order
-	 * in which frames arrive: any transport gives the same bits. */
+	/* Payloads are kept per (chunk, worker) and accumulated in worker order,
+	 * so the float sums do not depend on the order in which frames arrive:
+	 * any transport gives the same bits. Chunk c's accumulator has taken
+	 * workers 0 .. acc_next[c] - 1 (every one of them that contributed): a
+	 * frame is added as soon as the frames of every lower worker are in
+	 * (at once, while it is in cache, when frames come in worker order);
+	 * the rest when the round closes, skipping the workers that sent none.
+	 * acc_next[c] = N: chunk c is closed (decoded). */
 	uint8_t *slots;
-	uint8_t *slot_full;
+	uint8_t *slot_full;     /* written with release, read with acquire */
 	uint16_t *slot_len;
+	uint32_t *acc_next;
 	struct gcdl_agg *agg;
+	/* the accumulation parts (gcdl_engine_set_parts()): part i owns the
+	 * chunks [lo, hi) and their coordinates [x0, x1) */
+	uint32_t parts;
+	struct engine_part *part;
 
 	uint32_t round;
 	struct gcdl_round_info cur;
@@ -122,7 +142,10 @@ gcdl_engine_free(struct gcdl_engine *e)
 		free(e->wseq);
 	}
 	free(e->g);
-	free(e->tmp);
+	for (uint32_t i = 0; e->part != NULL && i < e->parts; i++)
+		free(e->part[i].tmp);
+	free(e->part);
+	free(e->acc_next);
 	free(e->slots);
 	free(e->slot_full);
 	free(e->slot_len);
@@ -257,14 +280,15 @@ gcdl_engine_create(const struct gcdl_profile *p, const struct gcdl_dataset *trai
 			goto nomem;
 	}
 	e->g = malloc(sizeof(float) * e->dim);
-	e->tmp = malloc(sizeof(float) * e->chunk_coords);
 	nslots = (size_t)e->chunks * e->n;
 	e->slots = malloc(nslots * e->max_payload);
 	e->slot_full = calloc(nslots, 1);
 	e->slot_len = calloc(nslots, sizeof(uint16_t));
+	e->acc_next = calloc(e->chunks, sizeof(uint32_t));
 	e->agg = gcdl_agg_create(e->n, e->dim, e->chunk_coords);
-	if (e->w == NULL || e->mom == NULL || e->g == NULL || e->tmp == NULL ||
-	    e->slots == NULL || e->slot_full == NULL || e->slot_len == NULL || e->agg == NULL)
+	if (e->w == NULL || e->mom == NULL || e->g == NULL || e->slots == NULL ||
+	    e->slot_full == NULL || e->slot_len == NULL || e->acc_next == NULL || e->agg == NULL ||
+	    gcdl_engine_set_parts(e, 1) != 0)
 		goto nomem;
 	gcdl_model_init(e->ctx[0].model, e->w, p->seed);
 	gcdl_engine_begin_round(e, 0);
@@ -666,7 +690,135 @@ gcdl_engine_begin_round(struct gcdl_engine *e, uint32_t round)
 		e->ref_max = e->cur_max;
 	e->cur_max = 0;
 	memset(e->slot_full, 0, (size_t)e->chunks * e->n);
+	for (uint32_t c = 0; c < e->chunks; c++) {
+		if (gcdl_agg_contributors(e->agg, c) > 0)
+			gcdl_agg_reset_chunk(e->agg, c);
+		e->acc_next[c] = 0;
+	}
 	return 0;
+}
+
+/* The smallest common multiple of a and b. */
+static uint64_t
+lcm_u64(uint64_t a, uint64_t b)
+{
+	uint64_t x = a, y = b;
+
+	while (y != 0) {
+		uint64_t r = x % y;
+
+		x = y;
+		y = r;
+	}
+	return a / x * b;
+}
+
+int
+gcdl_engine_set_parts(struct gcdl_engine *e, uint32_t parts)
+{
+	struct engine_part *np;
+	uint64_t unit, units;
+
+	if (e == NULL || parts == 0 || parts > GCDL_ENGINE_MAX_PARTS)
+		return -EINVAL;
+	/* a part's range is whole uplink chunks and, with the onebit downlink
+	 * (its error feedback runs per update frame), whole update frames */
+	unit = e->resid != NULL ? lcm_u64(e->chunk_coords, e->dl_chunk_coords) : e->chunk_coords;
+	units = (e->dim + unit - 1) / unit;
+	np = calloc(parts, sizeof(*np));
+	if (np == NULL)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < parts; i++) {
+		uint64_t u0 = units * i / parts, u1 = units * (i + 1) / parts;
+		uint64_t x0 = u0 * unit, x1 = u1 * unit;
+
+		np[i].x0 = (uint32_t)(x0 < e->dim ? x0 : e->dim);
+		np[i].x1 = (uint32_t)(x1 < e->dim ? x1 : e->dim);
+		np[i].lo = np[i].x0 / e->chunk_coords;
+		np[i].hi = (np[i].x1 + e->chunk_coords - 1) / e->chunk_coords;
+		np[i].tmp = malloc(sizeof(float) * e->chunk_coords);
+		if (np[i].tmp == NULL) {
+			for (uint32_t j = 0; j <= i; j++)
+				free(np[j].tmp);
+			free(np);
+			return -ENOMEM;
+		}
+	}
+	for (uint32_t i = 0; e->part != NULL && i < e->parts; i++)
+		free(e->part[i].tmp);
+	free(e->part);
+	e->part = np;
+	e->parts = parts;
+	return 0;
+}
+
+uint32_t
+gcdl_engine_parts(const struct gcdl_engine *e)
+{
+	return e != NULL ? e->parts : 0;
+}
+
+int
+gcdl_engine_part_stats(const struct gcdl_engine *e, uint32_t part, struct gcdl_engine_part_stats *st)
+{
+	if (e == NULL || st == NULL)
+		return -EINVAL;
+	if (part >= e->parts)
+		return -ERANGE;
+	st->chunk_first = e->part[part].lo;
+	st->chunk_count = e->part[part].hi - e->part[part].lo;
+	st->coord_first = e->part[part].x0;
+	st->coord_count = e->part[part].x1 - e->part[part].x0;
+	st->coords = e->part[part].coords;
+	st->coords_at_close = e->part[part].coords_close;
+	return 0;
+}
+
+/* Add slot (c, k)'s payload to chunk c's accumulator. */
+static void
+add_slot(struct gcdl_engine *e, struct engine_part *pt, uint32_t c, uint32_t k)
+{
+	float scales[GCDL_MTU_MAX / 4];
+	uint32_t S = e->prof.scale_block, cnt = gcdl_agg_chunk_len(e->agg, c);
+	uint32_t blocks = gcdl_quant_blocks(cnt, S);
+	const uint8_t *pl = e->slots + ((size_t)c * e->n + k) * e->max_payload;
+
+	switch (e->type) {
+	case GCDL_MSG_ONEBIT:
+		gcdl_frame_get_floats(scales, pl, blocks);
+		gcdl_agg_add_onebit(e->agg, k, c, scales, S, pl + 4 * (size_t)blocks, cnt);
+		break;
+	case GCDL_MSG_SIGN:
+		gcdl_agg_add_sign(e->agg, k, c, pl, cnt);
+		break;
+	default:
+		gcdl_frame_get_floats(pt->tmp, pl, cnt);
+		gcdl_agg_add_float(e->agg, k, c, pt->tmp, cnt);
+		break;
+	}
+}
+
+/* Chunk c's accumulator takes, in worker order, every frame whose lower
+ * workers' frames are all in; with @p close, also the frames after a
+ * missing one (the round is over: the missing ones will not count), and
+ * the chunk is closed. @return coordinates added. */
+static uint64_t
+accumulate_chunk(struct gcdl_engine *e, struct engine_part *pt, uint32_t c, int close)
+{
+	uint32_t k = e->acc_next[c], added = 0;
+	const uint8_t *full = e->slot_full + (size_t)c * e->n;
+
+	for (; k < e->n; k++) {
+		if (__atomic_load_n(&full[k], __ATOMIC_ACQUIRE))
+			added++;
+		else if (close)
+			continue;
+		else
+			break;
+		add_slot(e, pt, c, k);
+	}
+	e->acc_next[c] = k;
+	return (uint64_t)added * gcdl_agg_chunk_len(e->agg, c);
 }
 
 /* Scales must be in [0, GCDL_ENGINE_MAX_VALUE], floats within
@@ -736,10 +888,20 @@ gcdl_engine_ingest(struct gcdl_engine *e, const struct gcdl_frame_hdr *hdr,
 		e->cur_max = max;
 	memcpy(e->slots + slot * e->max_payload, payload, hdr->payload_len);
 	e->slot_len[slot] = hdr->payload_len;
-	e->slot_full[slot] = 1;
+	/* a chunk a decode closed takes frames again: accumulated anew, in
+	 * worker order, as if it had never closed */
+	if (e->acc_next[hdr->chunk] == e->n) {
+		gcdl_agg_reset_chunk(e->agg, hdr->chunk);
+		e->acc_next[hdr->chunk] = 0;
+	}
+	__atomic_store_n(&e->slot_full[slot], 1, __ATOMIC_RELEASE);
 	e->cur.frames++;
 	e->cur.payload_bytes += hdr->payload_len;
 	e->cur.wire_bytes += gcdl_profile_wire_bytes(&e->prof, hdr->payload_len);
+	/* one part: accumulated here, on arrival; more: by their threads
+	 * (gcdl_engine_accumulate()) */
+	if (e->parts == 1)
+		e->part[0].coords += accumulate_chunk(e, &e->part[0], hdr->chunk, 0);
 	return 0;
 }
 
@@ -756,49 +918,29 @@ step_size(const struct gcdl_profile *p, uint32_t t)
 	}
 }
 
-/* Feed the stored payloads to the aggregator, worker by worker. */
-static void
-accumulate_slots(struct gcdl_engine *e)
+uint64_t
+gcdl_engine_accumulate(struct gcdl_engine *e, uint32_t part)
 {
-	float scales[GCDL_MTU_MAX / 4];
-	uint32_t S = e->prof.scale_block;
+	struct engine_part *pt;
+	uint64_t coords = 0;
 
-	gcdl_agg_reset(e->agg);
-	for (uint32_t c = 0; c < e->chunks; c++) {
-		uint32_t cnt = gcdl_agg_chunk_len(e->agg, c);
-		uint32_t blocks = gcdl_quant_blocks(cnt, S);
-
-		for (uint32_t k = 0; k < e->n; k++) {
-			size_t slot = (size_t)c * e->n + k;
-			const uint8_t *pl = e->slots + slot * e->max_payload;
-
-			if (!e->slot_full[slot])
-				continue;
-			switch (e->type) {
-			case GCDL_MSG_ONEBIT:
-				gcdl_frame_get_floats(scales, pl, blocks);
-				gcdl_agg_add_onebit(e->agg, k, c, scales, S, pl + 4 * (size_t)blocks,
-						    cnt);
-				break;
-			case GCDL_MSG_SIGN:
-				gcdl_agg_add_sign(e->agg, k, c, pl, cnt);
-				break;
-			default:
-				gcdl_frame_get_floats(e->tmp, pl, cnt);
-				gcdl_agg_add_float(e->agg, k, c, e->tmp, cnt);
-				break;
-			}
-		}
-	}
+	if (e == NULL || part >= e->parts)
+		return 0;
+	pt = &e->part[part];
+	for (uint32_t c = pt->lo; c < pt->hi; c++)
+		if (e->acc_next[c] < e->n)
+			coords += accumulate_chunk(e, pt, c, 0);
+	pt->coords += coords;
+	return coords;
 }
 
 /* signsgd_mv: a tied vote (a chunk with votes, their sum 0) is broken by a
  * bit of the counter-based stream keyed by (seed, round, chunk), so that
  * every replica breaks it the same way and the vote is 1 bit everywhere. */
 static void
-break_ties(struct gcdl_engine *e, float *g)
+break_ties(struct gcdl_engine *e, float *g, uint32_t from, uint32_t to)
 {
-	for (uint32_t c = 0; c < e->chunks; c++) {
+	for (uint32_t c = from; c < to; c++) {
 		uint32_t lo = c * e->chunk_coords, cnt = gcdl_agg_chunk_len(e->agg, c);
 		uint32_t word[1] = { 0 };
 		uint64_t have = UINT64_MAX;
@@ -818,25 +960,41 @@ break_ties(struct gcdl_engine *e, float *g)
 	}
 }
 
-/* Decode what the round's accepted frames hold into g; fills the round's
- * empty_chunks, contributors and stragglers. */
+/* Close the part's chunks (accumulate what is left) and decode them into
+ * g; counts the part's empty chunks. */
 static void
-decode_slots(struct gcdl_engine *e, float *g)
+decode_part(struct gcdl_engine *e, struct engine_part *pt, float *g)
+{
+	uint64_t coords = 0;
+
+	for (uint32_t c = pt->lo; c < pt->hi; c++)
+		if (e->acc_next[c] < e->n)
+			coords += accumulate_chunk(e, pt, c, 1);
+	pt->coords += coords;
+	pt->coords_close += coords;
+	pt->empty = 0;
+	if (e->type == GCDL_MSG_SIGN) {
+		gcdl_agg_decode_majority_range(e->agg, g, pt->lo, pt->hi);
+		break_ties(e, g, pt->lo, pt->hi);
+		for (uint32_t c = pt->lo; c < pt->hi; c++)
+			if (gcdl_agg_contributors(e->agg, c) == 0)
+				pt->empty++;
+	} else {
+		gcdl_agg_decode_range(e->agg, e->decoder, e->prof.straggler_p, g, pt->lo, pt->hi,
+				      &pt->empty);
+	}
+}
+
+/* The round's empty chunks, contributors and stragglers, once every part
+ * decoded. */
+static void
+count_round(struct gcdl_engine *e)
 {
 	uint32_t contributors = 0;
 
 	e->cur.empty_chunks = 0;
-	accumulate_slots(e);
-	if (e->type == GCDL_MSG_SIGN) {
-		gcdl_agg_decode_majority(e->agg, g);
-		break_ties(e, g);
-	} else
-		gcdl_agg_decode(e->agg, e->decoder, e->prof.straggler_p, g, &e->cur.empty_chunks);
-	if (e->type == GCDL_MSG_SIGN) {
-		for (uint32_t c = 0; c < e->chunks; c++)
-			if (gcdl_agg_contributors(e->agg, c) == 0)
-				e->cur.empty_chunks++;
-	}
+	for (uint32_t i = 0; i < e->parts; i++)
+		e->cur.empty_chunks += e->part[i].empty;
 	for (uint32_t k = 0; k < e->n; k++) {
 		for (uint32_t c = 0; c < e->chunks; c++) {
 			if (e->slot_full[(size_t)c * e->n + k]) {
@@ -854,7 +1012,9 @@ gcdl_engine_decode_round(struct gcdl_engine *e, float *g, struct gcdl_round_info
 {
 	if (e == NULL || g == NULL)
 		return -EINVAL;
-	decode_slots(e, g);
+	for (uint32_t i = 0; i < e->parts; i++)
+		decode_part(e, &e->part[i], g);
+	count_round(e);
 	if (info != NULL)
 		*info = e->cur;
 	return 0;
@@ -871,7 +1031,7 @@ min_u32(uint32_t a, uint32_t b)
  * downlink u is then compressed with error feedback; every replica then does
  * w -= u. */
 static void
-step(struct gcdl_engine *e)
+step_range(struct gcdl_engine *e, uint32_t x0, uint32_t x1)
 {
 	const struct gcdl_profile *p = &e->prof;
 	float lr = (float)step_size(p, e->round),
@@ -881,12 +1041,11 @@ step(struct gcdl_engine *e)
 	float *restrict w = e->w, *restrict mom = e->mom, *restrict g = e->g,
 	      *restrict r = e->resid;
 
-	e->cur.lr = lr;
 	/* one chunk of the downlink at a time, so that with the onebit downlink
 	 * the compression and w -= q find it in cache (the plain step has no
-	 * chunks: one pass) */
-	for (uint32_t c0 = 0; c0 < e->dim;) {
-		uint32_t clen = r == NULL ? e->dim : min_u32(e->dim - c0, e->dl_chunk_coords);
+	 * chunks: one pass); x0 is the first coordinate of an update frame */
+	for (uint32_t c0 = x0; c0 < x1;) {
+		uint32_t clen = r == NULL ? x1 - c0 : min_u32(x1 - c0, e->dl_chunk_coords);
 
 		for (uint32_t j = c0; j < c0 + clen; j++) {
 			float m = mu * mom[j] + g[j];
@@ -903,22 +1062,56 @@ step(struct gcdl_engine *e)
 	}
 }
 
+static void
+step(struct gcdl_engine *e)
+{
+	e->cur.lr = (float)step_size(&e->prof, e->round);
+	step_range(e, 0, e->dim);
+}
+
+int
+gcdl_engine_close_part(struct gcdl_engine *e, uint32_t part, float *update)
+{
+	struct engine_part *pt;
+	size_t bytes;
+
+	if (e == NULL)
+		return -EINVAL;
+	if (part >= e->parts)
+		return -ERANGE;
+	pt = &e->part[part];
+	bytes = sizeof(float) * (pt->x1 - pt->x0);
+	decode_part(e, pt, e->g);
+	/* a vote downlink sends the vote: every replica steps from it */
+	if (update != NULL && e->vote)
+		memcpy(update + pt->x0, e->g + pt->x0, bytes);
+	step_range(e, pt->x0, pt->x1);
+	if (update != NULL && !e->vote)
+		memcpy(update + pt->x0, e->g + pt->x0, bytes);
+	return 0;
+}
+
+int
+gcdl_engine_close_finish(struct gcdl_engine *e, struct gcdl_round_info *info)
+{
+	if (e == NULL)
+		return -EINVAL;
+	count_round(e);
+	e->cur.lr = (float)step_size(&e->prof, e->round);
+	e->cur.downlink_bytes = gcdl_engine_downlink_bytes(e, 0, e->dim, &e->cur);
+	if (info != NULL)
+		*info = e->cur;
+	return 0;
+}
+
 int
 gcdl_engine_close_round(struct gcdl_engine *e, float *update, struct gcdl_round_info *info)
 {
 	if (e == NULL)
 		return -EINVAL;
-	decode_slots(e, e->g);
-	/* a vote downlink sends the vote: every replica steps from it */
-	if (update != NULL && e->vote)
-		memcpy(update, e->g, sizeof(float) * e->dim);
-	step(e);
-	if (update != NULL && !e->vote)
-		memcpy(update, e->g, sizeof(float) * e->dim);
-	e->cur.downlink_bytes = gcdl_engine_downlink_bytes(e, 0, e->dim, &e->cur);
-	if (info != NULL)
-		*info = e->cur;
-	return 0;
+	for (uint32_t i = 0; i < e->parts; i++)
+		gcdl_engine_close_part(e, i, update);
+	return gcdl_engine_close_finish(e, info);
 }
 
 int
