@@ -349,6 +349,16 @@ uint64_t gcdl_engine_accumulate(struct gcdl_engine *e, uint32_t part);
 int gcdl_engine_close_part(struct gcdl_engine *e, uint32_t part, float *update);
 
 /**
+ * The update of the round just closed (what gcdl_engine_close_round() writes
+ * to its @p update; for signsgd_mv's vote downlink the step taken, not the
+ * vote): the engine's own array, valid until the next close or step.
+ *
+ * @param e  the engine.
+ * @return dim values, NULL for NULL.
+ */
+const float *gcdl_engine_update(const struct gcdl_engine *e);
+
+/**
  * End the round's close once every part closed: the round's counts.
  *
  * @param e     the engine.

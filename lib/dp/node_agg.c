@@ -83,7 +83,7 @@ struct node_agg {
 	uint32_t silent;                /* rounds in a row without a contributor */
 	uint64_t *answered;             /* N: TSC of the last answer to each worker */
 	uint64_t answer_tsc;
-	float *update;
+	float *update;                  /* signsgd_mv: the vote of the round closed, else NULL */
 	struct node_image img[NODE_IMAGES];   /* models (joins, resyncs) */
 	struct node_image upd[NODE_DL_KEEP];  /* the updates of the last rounds, by t % KEEP */
 	struct agg_queue gq;                  /* updates on their way to the group */
@@ -146,10 +146,12 @@ node_agg_init(struct gcdl_node *n, char *err, size_t errlen)
 	a->q = calloc(n->n, sizeof(*a->q));
 	a->arr = calloc(n->n, sizeof(uint32_t));
 	a->answered = calloc(n->n, sizeof(uint64_t));
-	a->update = rte_zmalloc_socket("gcdl_agg_update", sizeof(float) * n->dim,
-				       RTE_CACHE_LINE_SIZE, sock);
+	/* signsgd_mv's vote: a copy of it (the engine's array holds the step) */
+	if (n->vote)
+		a->update = rte_zmalloc_socket("gcdl_agg_update", sizeof(float) * n->dim,
+					       RTE_CACHE_LINE_SIZE, sock);
 	if (a->jw == NULL || a->row == NULL || a->q == NULL || a->arr == NULL ||
-	    a->update == NULL || a->answered == NULL)
+	    (n->vote && a->update == NULL) || a->answered == NULL)
 		goto nomem;
 	for (int i = 0; i < NODE_IMAGES; i++)
 		if (node_image_init(n, &a->img[i], n->mchunks) != 0)
@@ -829,7 +831,9 @@ finish_round(struct gcdl_node *n, struct gcdl_loop *lp)
 	if (img->users > 0)
 		return 0;
 	c0 = node_thread_ns();
-	gcdl_engine_close_round(n->e, a->update, &info);
+	/* the update is encoded from the engine's own array (no copy), the
+	 * vote from a copy taken before the step */
+	gcdl_engine_close_round(n->e, n->vote ? a->update : NULL, &info);
 	node_count(n, GCDL_CTR_CPU_DECODE_NS, node_thread_ns() - c0);
 	node_count(n, GCDL_CTR_DECODE_COORDS, (uint64_t)n->dim * info.contributors);
 	a->closing = 0;
@@ -861,7 +865,8 @@ finish_round(struct gcdl_node *n, struct gcdl_loop *lp)
 	} else {
 	/* the update of a's range goes once to the group, to every worker that
 	 * joined (kept NODE_DL_KEEP rounds for repairs) */
-	node_image_encode(n, img, n->dl_type, a->t, a->update, a->coord_first, a->coord_count);
+	node_image_encode(n, img, n->dl_type, a->t, n->vote ? a->update : gcdl_engine_update(n->e),
+			  a->coord_first, a->coord_count);
 	if (a->gq.len < AGG_QUEUE) {
 		struct node_stream *s = &a->gq.s[(a->gq.head + a->gq.len) % AGG_QUEUE];
 

@@ -22,6 +22,7 @@
 struct engine_part {
 	uint32_t lo, hi;       /* chunks */
 	uint32_t x0, x1;       /* coordinates */
+	uint32_t blk;          /* coordinates closed at a time (whole chunks, update frames) */
 	float *tmp;            /* one chunk of floats */
 	uint32_t empty;        /* chunks without a contributor at the last close */
 	uint64_t coords;       /* coordinates accumulated, all rounds */
@@ -731,11 +732,15 @@ gcdl_engine_set_parts(struct gcdl_engine *e, uint32_t parts)
 	for (uint32_t i = 0; i < parts; i++) {
 		uint64_t u0 = units * i / parts, u1 = units * (i + 1) / parts;
 		uint64_t x0 = u0 * unit, x1 = u1 * unit;
+		/* the close runs block by block, each in cache: decode, step,
+		 * compression and update of ~64 K coordinates at a time */
+		uint64_t blk = unit * (unit < 65536 ? 65536 / unit : 1);
 
 		np[i].x0 = (uint32_t)(x0 < e->dim ? x0 : e->dim);
 		np[i].x1 = (uint32_t)(x1 < e->dim ? x1 : e->dim);
 		np[i].lo = np[i].x0 / e->chunk_coords;
 		np[i].hi = (np[i].x1 + e->chunk_coords - 1) / e->chunk_coords;
+		np[i].blk = (uint32_t)(blk < e->dim ? blk : e->dim);
 		np[i].tmp = malloc(sizeof(float) * e->chunk_coords);
 		if (np[i].tmp == NULL) {
 			for (uint32_t j = 0; j <= i; j++)
@@ -960,29 +965,36 @@ break_ties(struct gcdl_engine *e, float *g, uint32_t from, uint32_t to)
 	}
 }
 
-/* Close the part's chunks (accumulate what is left) and decode them into
- * g; counts the part's empty chunks. */
+/* Close chunks [lo, hi) of a part (accumulate what is left) and decode
+ * them into g; adds their empty chunks to the part's count. */
 static void
-decode_part(struct gcdl_engine *e, struct engine_part *pt, float *g)
+decode_chunks(struct gcdl_engine *e, struct engine_part *pt, float *g, uint32_t lo, uint32_t hi)
 {
 	uint64_t coords = 0;
+	uint32_t empty = 0;
 
-	for (uint32_t c = pt->lo; c < pt->hi; c++)
+	for (uint32_t c = lo; c < hi; c++)
 		if (e->acc_next[c] < e->n)
 			coords += accumulate_chunk(e, pt, c, 1);
 	pt->coords += coords;
 	pt->coords_close += coords;
-	pt->empty = 0;
 	if (e->type == GCDL_MSG_SIGN) {
-		gcdl_agg_decode_majority_range(e->agg, g, pt->lo, pt->hi);
-		break_ties(e, g, pt->lo, pt->hi);
-		for (uint32_t c = pt->lo; c < pt->hi; c++)
+		gcdl_agg_decode_majority_range(e->agg, g, lo, hi);
+		break_ties(e, g, lo, hi);
+		for (uint32_t c = lo; c < hi; c++)
 			if (gcdl_agg_contributors(e->agg, c) == 0)
-				pt->empty++;
+				empty++;
 	} else {
-		gcdl_agg_decode_range(e->agg, e->decoder, e->prof.straggler_p, g, pt->lo, pt->hi,
-				      &pt->empty);
+		gcdl_agg_decode_range(e->agg, e->decoder, e->prof.straggler_p, g, lo, hi, &empty);
 	}
+	pt->empty += empty;
+}
+
+static void
+decode_part(struct gcdl_engine *e, struct engine_part *pt, float *g)
+{
+	pt->empty = 0;
+	decode_chunks(e, pt, g, pt->lo, pt->hi);
 }
 
 /* The round's empty chunks, contributors and stragglers, once every part
@@ -1080,15 +1092,29 @@ gcdl_engine_close_part(struct gcdl_engine *e, uint32_t part, float *update)
 	if (part >= e->parts)
 		return -ERANGE;
 	pt = &e->part[part];
-	bytes = sizeof(float) * (pt->x1 - pt->x0);
-	decode_part(e, pt, e->g);
-	/* a vote downlink sends the vote: every replica steps from it */
-	if (update != NULL && e->vote)
-		memcpy(update + pt->x0, e->g + pt->x0, bytes);
-	step_range(e, pt->x0, pt->x1);
-	if (update != NULL && !e->vote)
-		memcpy(update + pt->x0, e->g + pt->x0, bytes);
+	pt->empty = 0;
+	/* block by block, so that the accumulators, the decoded gradient, the
+	 * model, the momentum and the residual of a block are in cache for
+	 * every step of its close */
+	for (uint32_t x = pt->x0, xe; x < pt->x1; x = xe) {
+		xe = x + pt->blk < pt->x1 ? x + pt->blk : pt->x1;
+		bytes = sizeof(float) * (xe - x);
+		decode_chunks(e, pt, e->g, x / e->chunk_coords,
+			      (xe + e->chunk_coords - 1) / e->chunk_coords);
+		/* a vote downlink sends the vote: every replica steps from it */
+		if (update != NULL && e->vote)
+			memcpy(update + x, e->g + x, bytes);
+		step_range(e, x, xe);
+		if (update != NULL && !e->vote)
+			memcpy(update + x, e->g + x, bytes);
+	}
 	return 0;
+}
+
+const float *
+gcdl_engine_update(const struct gcdl_engine *e)
+{
+	return e != NULL ? e->g : NULL;
 }
 
 int
