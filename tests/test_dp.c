@@ -114,6 +114,73 @@ START_TEST(local_sharded)
 }
 END_TEST
 
+/* dataplane.agg_lcores = 2: the aggregator's lcore receives and stores,
+ * two aggregation lcores accumulate and close a range of chunks each (the
+ * software dispatch of net_ring, memif, af_packet). Both work, and the
+ * model is gcdl-sim's and one lcore's, bit for bit. */
+START_TEST(local_agg_lcores)
+{
+	struct gcdl_profile p;
+	struct gcdl_summary s;
+	struct gcdl_dp *dp;
+	const float *w;
+	float *one;
+	uint32_t dim, d;
+	uint64_t coords = 0;
+
+	dp_test_profile(&p, 30);
+	p.mtu = 64;
+	p.scale_block = 8;
+	/* one lcore: the reference */
+	dp = local(&p, NULL);
+	ck_assert_msg(gcdl_dp_run(dp) == 0, "%s", gcdl_dp_error(dp));
+	w = gcdl_dp_model(dp, &dim);
+	one = malloc(sizeof(float) * dim);
+	ck_assert_ptr_nonnull(one);
+	memcpy(one, w, sizeof(float) * dim);
+	gcdl_dp_summary(dp, &s);
+	ck_assert_uint_eq(s.nodes[0].nagg_lcores, 1);
+	ck_assert_int_eq(s.nodes[0].agg_lcores[0].lcore, -1);
+	ck_assert_uint_eq(s.nodes[0].agg_lcores[0].coords, (uint64_t)30 * 4 * dim);
+	gcdl_dp_free(dp);
+
+	p.agg_lcores = 2;
+	run_against_sim(&p, 5, 4);
+	dp = local(&p, NULL);
+	ck_assert_msg(gcdl_dp_run(dp) == 0, "%s", gcdl_dp_error(dp));
+	w = gcdl_dp_model(dp, &d);
+	ck_assert_uint_eq(d, dim);
+	ck_assert(memcmp(w, one, sizeof(float) * dim) == 0);
+	gcdl_dp_summary(dp, &s);
+	ck_assert_str_eq(s.nodes[0].role, "aggregator");
+	ck_assert_uint_eq(s.nodes[0].nagg_lcores, 2);
+	for (uint32_t i = 0; i < 2; i++) {
+		const struct gcdl_agg_lcore_summary *l = &s.nodes[0].agg_lcores[i];
+
+		ck_assert_uint_eq(l->part, i);
+		ck_assert_int_ge(l->lcore, 1);
+		ck_assert_uint_gt(l->chunk_count, 0);
+		uint32_t cc = gcdl_engine_chunk_coords(gcdl_dp_job(dp)->engine);
+		uint32_t x1 = (l->chunk_first + l->chunk_count) * cc;
+
+		/* every frame of its chunks, every round: 4 workers, no straggler */
+		ck_assert_uint_eq(l->coords, (uint64_t)30 * 4 * ((x1 < dim ? x1 : dim) -
+								 l->chunk_first * cc));
+		ck_assert_uint_eq(l->closes, 30);
+		ck_assert_uint_gt(l->cpu_close_ns, 0);
+		coords += l->coords;
+	}
+	ck_assert_int_ne(s.nodes[0].agg_lcores[0].lcore, s.nodes[0].agg_lcores[1].lcore);
+	ck_assert_uint_eq(s.nodes[0].agg_lcores[0].chunk_first + s.nodes[0].agg_lcores[0].chunk_count,
+			  s.nodes[0].agg_lcores[1].chunk_first);
+	ck_assert_uint_eq(coords, (uint64_t)30 * 4 * dim);
+	/* the workers' tables say the same: every frame accepted */
+	ck_assert_uint_eq(s.total.v[GCDL_CTR_INGEST_COORDS], coords);
+	gcdl_dp_free(dp);
+	free(one);
+}
+END_TEST
+
 START_TEST(local_mesh)
 {
 	struct gcdl_profile p;
@@ -219,6 +286,9 @@ START_TEST(refused)
 		{ GCDL_DP_LOCAL, 0, GCDL_TOPO_SHARDED, 4, 1, 0, 0, 0, "checkpoints of a sharded job" },
 		{ GCDL_DP_LOCAL, 0, GCDL_TOPO_STAR, 20, 0, 0, 0, 0, "the local mode needs 40 net_ring ports" },
 		{ GCDL_DP_WORKER, 0, GCDL_TOPO_STAR, 4, 0, 0, 0, 0, "no ethdev port" },
+		/* aggregation lcores: more than the EAL has free, or in a mesh */
+		{ GCDL_DP_LOCAL, 0, GCDL_TOPO_STAR, 4, 0, 0, 0, 0, "dataplane.agg_lcores = 3 needs 3 EAL lcores" },
+		{ GCDL_DP_LOCAL, 0, GCDL_TOPO_MESH, 4, 0, 0, 0, 0, "dataplane.agg_lcores = 3: a mesh has no aggregator" },
 	};
 	struct gcdl_checkpoint ck = { 0 };
 
@@ -242,6 +312,8 @@ START_TEST(refused)
 			p.checkpoint_every = 2;
 			snprintf(p.checkpoint_path, sizeof(p.checkpoint_path), "%s/x.bin", dir);
 		}
+		if (strstr(cases[i].why, "agg_lcores") != NULL)
+			p.agg_lcores = 3;
 		o.metrics = cases[i].metrics ? stderr : NULL;
 		o.resume = cases[i].resume ? &ck : NULL;
 		ck_assert_ptr_null(gcdl_dp_create(&p, &o, err, sizeof(err)));
@@ -264,6 +336,7 @@ dp_suite(void)
 	tcase_add_test(t, local_star);
 	tcase_add_test(t, local_sharded);
 	tcase_add_test(t, local_mesh);
+	tcase_add_test(t, local_agg_lcores);
 	tcase_add_test(t, stop_request);
 	tcase_add_loop_test(t, checkpoint_resume, 0, 2);
 	tcase_add_test(t, refused);

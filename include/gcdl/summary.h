@@ -77,6 +77,22 @@ struct gcdl_thread_summary {
 	double cpu_s;            /**< CPU seconds, from /proc/self/task/TID/stat */
 };
 
+/** Most aggregation parts listed per node (GCDL_ENGINE_MAX_PARTS). */
+#define GCDL_SUMMARY_MAX_AGG_LCORES 16
+
+/** One part of an aggregator's aggregation (dataplane.agg_lcores). */
+struct gcdl_agg_lcore_summary {
+	uint32_t part;             /**< the part, 0.. */
+	int lcore;                 /**< the EAL lcore that ran it; -1: the node's own lcore
+				    *   (one part, accumulated as frames are ingested) */
+	uint32_t chunk_first, chunk_count; /**< the uplink chunks it owns */
+	uint64_t coords;           /**< coordinates accumulated, all rounds */
+	uint64_t coords_at_close;  /**< of which when a round closed, not on arrival */
+	uint64_t cpu_accumulate_ns; /**< its lcore's CPU time accumulating (lcore >= 0) */
+	uint64_t cpu_close_ns;     /**< its lcore's CPU time closing its part (lcore >= 0) */
+	uint64_t closes;           /**< rounds it closed (lcore >= 0) */
+};
+
 /** One node of the run. */
 struct gcdl_node_summary {
 	char role[16];           /**< "worker", "aggregator" or "peer" (mesh) */
@@ -93,6 +109,8 @@ struct gcdl_node_summary {
 	struct gcdl_worker_row *workers;
 	uint16_t nports;         /**< ports it ran on */
 	struct gcdl_port_summary ports[GCDL_SUMMARY_MAX_PORTS];
+	uint32_t nagg_lcores;    /**< aggregator: its aggregation parts */
+	struct gcdl_agg_lcore_summary agg_lcores[GCDL_SUMMARY_MAX_AGG_LCORES];
 };
 
 /** A whole run. */

@@ -248,6 +248,55 @@ out:
 	return rc;
 }
 
+/* The aggregation lcores of every aggregator node: EAL lcores no group polls
+ * on, in order. */
+static int
+assign_agg_lcores(struct gcdl_dp *dp, char *err, size_t errlen)
+{
+	unsigned free_ids[RTE_MAX_LCORE], nfree = 0, lc, eal = rte_lcore_count();
+	uint32_t need = 0, used_lcores = 0;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	for (uint32_t i = 0; i < dp->nnodes; i++)
+		need += gcdl_node_agg_lcores(dp->nodes[i]);
+	if (need == 0)
+		return 0;
+	RTE_LCORE_FOREACH_WORKER(lc) {
+		int taken = 0;
+
+		for (uint32_t g = 0; g < dp->ngroups; g++)
+			taken |= dp->groups[g].lcore == lc;
+		if (!taken)
+			free_ids[nfree++] = lc;
+	}
+	if (nfree < need) {
+		for (uint32_t g = 0; g < dp->ngroups; g++)
+			used_lcores += dp->groups[g].lcore != dp->main_lcore;
+		gcdl_seterr(err, errlen, "dataplane.agg_lcores = %u needs %u EAL lcores of its own "
+			    "(besides the main lcore and the %u that poll nodes), the EAL has %u: "
+			    "pass e.g. --lcores '(0-%u)@(0-%ld)', or set dataplane.agg_lcores = 1",
+			    dp->prof.agg_lcores, need, used_lcores, eal, used_lcores + need,
+			    cpus > 1 ? cpus - 1 : 0);
+		return -EINVAL;
+	}
+	dp->alc = calloc(need, sizeof(*dp->alc));
+	if (dp->alc == NULL) {
+		gcdl_seterr(err, errlen, "aggregation lcores: out of memory");
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < dp->nnodes; i++) {
+		for (uint32_t j = 0; j < gcdl_node_agg_lcores(dp->nodes[i]); j++) {
+			struct dp_agg_lcore *a = &dp->alc[dp->nalc];
+
+			a->dp = dp;
+			a->node = dp->nodes[i];
+			a->part = j;
+			a->lcore = free_ids[dp->nalc++];
+		}
+	}
+	return 0;
+}
+
 static int
 check_opts(const struct gcdl_profile *p, const struct gcdl_dp_opts *o, char *err, size_t errlen)
 {
@@ -367,6 +416,8 @@ gcdl_dp_create(const struct gcdl_profile *p, const struct gcdl_dp_opts *o, char 
 					   RTE_ALIGN_CEIL(dp->frame_cap + DP_AF_PACKET_HDR, 1024));
 	rc = o->role == GCDL_DP_LOCAL ? dp_local_build(dp, err, errlen)
 				      : build_single(dp, err, errlen);
+	if (rc == 0)
+		rc = assign_agg_lcores(dp, err, errlen);
 	if (rc != 0)
 		goto fail;
 	/* telemetry is an observer: without it the run goes on */
@@ -431,6 +482,15 @@ group_main(void *arg)
 	return g->rc;
 }
 
+static int
+agg_lcore_main(void *arg)
+{
+	struct dp_agg_lcore *a = arg;
+
+	a->rc = gcdl_node_agg_lcore_run(a->node, a->part, &a->dp->quit);
+	return a->rc;
+}
+
 /* The first failing node's message. */
 static int
 first_failure(struct gcdl_dp *dp)
@@ -493,7 +553,16 @@ gcdl_dp_run(struct gcdl_dp *dp)
 	if (dp == NULL || dp->ran)
 		return -EINVAL;
 	dp->ran = 1;
-	for (uint32_t g = 0; g < dp->ngroups; g++) {
+	for (uint32_t i = 0; i < dp->nalc; i++) {
+		rc = rte_eal_remote_launch(agg_lcore_main, &dp->alc[i], dp->alc[i].lcore);
+		if (rc != 0) {
+			snprintf(dp->fail, sizeof(dp->fail), "cannot launch aggregation lcore %u: %s",
+				 dp->alc[i].lcore, strerror(-rc));
+			__atomic_store_n(&dp->quit, 1, __ATOMIC_RELEASE);
+			break;
+		}
+	}
+	for (uint32_t g = 0; rc == 0 && g < dp->ngroups; g++) {
 		struct dp_group *gr = &dp->groups[g];
 
 		if (gr->lcore == dp->main_lcore) {
@@ -510,7 +579,7 @@ gcdl_dp_run(struct gcdl_dp *dp)
 	}
 	if (rc == 0 && on_main != NULL)
 		group_main(on_main);
-	if (dp->ngroups > 1 || on_main == NULL)
+	if (dp->ngroups > 1 || on_main == NULL || dp->nalc > 0)
 		wait_groups(dp);
 	if (rc == 0)
 		rc = first_failure(dp);
@@ -695,6 +764,7 @@ gcdl_dp_free(struct gcdl_dp *dp)
 		for (uint32_t i = 0; i < dp->nnodes; i++)
 			gcdl_node_free(dp->nodes[i]);
 		free(dp->nodes);
+		free(dp->alc);
 	}
 	if (dp->links != NULL) {
 		for (uint32_t i = 0; i < dp->nlinks; i++)

@@ -43,6 +43,15 @@ struct dp_group {
 	int rc;
 };
 
+/* One aggregation lcore of an aggregator node (dataplane.agg_lcores > 1). */
+struct dp_agg_lcore {
+	struct gcdl_dp *dp;
+	struct gcdl_node *node;
+	uint32_t part;
+	unsigned lcore;
+	int rc;
+};
+
 struct gcdl_dp {
 	uint32_t seq;                   /* this process's n-th data plane: in the names of
 					 * its pools, rings and ports */
@@ -71,6 +80,8 @@ struct gcdl_dp {
 	uint32_t workers_done;          /* local: workers done (gcdl_node_conf.local_finished) */
 	struct dp_group groups[DP_MAX_GROUPS];
 	uint32_t ngroups;
+	struct dp_agg_lcore *alc;       /* the aggregation lcores of every aggregator */
+	uint32_t nalc;
 	unsigned main_lcore;
 	int quit;                       /* set once: every loop returns */
 	int ran;

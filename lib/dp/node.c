@@ -54,6 +54,7 @@ node_fail(struct gcdl_node *n, int rc, const char *fmt, ...)
 		vsnprintf(n->fail, sizeof(n->fail), fmt, ap);
 		va_end(ap);
 		n->rc = rc < 0 ? rc : -EIO;
+		node_agg_lcores_stop(n);
 		NODE_LOG(control, ERR, "%s %u: %s", gcdl_node_role_name(n->conf.role),
 			 n->conf.id, n->fail);
 	}
@@ -1221,6 +1222,11 @@ gcdl_node_summary(const struct gcdl_node *n, struct gcdl_node_summary *s)
 		node_mesh_counters(n, &s->c);
 	gcdl_counters_sum_drops(&s->c);
 	if (n->conf.role == GCDL_NODE_AGGREGATOR) {
+		uint32_t parts = gcdl_engine_parts(n->e);
+
+		for (uint32_t i = 0; i < parts && i < GCDL_SUMMARY_MAX_AGG_LCORES; i++)
+			if (gcdl_node_agg_lcore_stats(n, i, &s->agg_lcores[i]) == 0)
+				s->nagg_lcores = i + 1;
 		s->workers = calloc(n->n, sizeof(*s->workers));
 		if (s->workers != NULL) {
 			s->nworkers = n->n;

@@ -175,12 +175,15 @@ node_agg_init(struct gcdl_node *n, char *err, size_t errlen)
 	{
 		int rc = node_relay_init(n, err, errlen);
 
+		if (rc == 0 && p->agg_lcores > 1)
+			rc = node_agg_lcores_init(n, a->update, err, errlen);
 		if (rc != 0)
 			return rc;
 	}
 	/* after --resume the workers join at the checkpoint's round and model */
 	a->t = n->re.first_round;
 	gcdl_engine_begin_round(n->e, a->t);
+	node_agg_lcores_open(n, a->t);
 	node_relay_open(n, a->t);
 	a->join_until = rte_rdtsc() + node_us_tsc(n, (double)p->join_wait_ms * 1000);
 	a->spin_tsc = node_us_tsc(n, NODE_DEADLINE_SPIN_US);
@@ -212,6 +215,7 @@ node_agg_fini(struct gcdl_node *n)
 	for (int i = 0; i < NODE_DL_KEEP; i++)
 		node_image_fini(&a->upd[i]);
 	node_relay_fini(n);
+	node_agg_lcores_fini(n);
 	free(a->jw);
 	free(a->q);
 	free(a->arr);
@@ -833,7 +837,14 @@ finish_round(struct gcdl_node *n, struct gcdl_loop *lp)
 	c0 = node_thread_ns();
 	/* the update is encoded from the engine's own array (no copy), the
 	 * vote from a copy taken before the step */
-	gcdl_engine_close_round(n->e, n->vote ? a->update : NULL, &info);
+	if (n->al == NULL) {
+		gcdl_engine_close_round(n->e, n->vote ? a->update : NULL, &info);
+	} else {
+		/* the aggregation lcores close their parts (CPU time theirs) */
+		if (!node_agg_lcores_close(n, a->t))
+			return 0;
+		gcdl_engine_close_finish(n->e, &info);
+	}
 	node_count(n, GCDL_CTR_CPU_DECODE_NS, node_thread_ns() - c0);
 	node_count(n, GCDL_CTR_DECODE_COORDS, (uint64_t)n->dim * info.contributors);
 	a->closing = 0;
@@ -900,6 +911,7 @@ finish_round(struct gcdl_node *n, struct gcdl_loop *lp)
 		return 1;
 	}
 	gcdl_engine_begin_round(n->e, a->t);
+	node_agg_lcores_open(n, a->t);
 	node_relay_open(n, a->t);
 	a->got = 0;
 	memset(a->arr, 0, sizeof(uint32_t) * n->n);
@@ -979,5 +991,7 @@ node_agg_poll(struct gcdl_node *n, struct gcdl_loop *lp)
 		}
 	}
 	work += feed(n);
+	if (n->finished)
+		node_agg_lcores_stop(n); /* lingering needs no aggregation */
 	return (int)work;
 }

@@ -95,6 +95,7 @@ struct node_stream {
 
 struct node_worker;
 struct node_agg;
+struct node_agg_lcores;
 struct node_mesh;
 struct gcdl_mesh;
 
@@ -149,6 +150,8 @@ struct gcdl_node {
 	struct node_worker *w;
 	struct node_agg *a;
 	struct node_mesh *m;
+	struct node_agg_lcores *al;  /* aggregator, dataplane.agg_lcores > 1: its
+				      * aggregation lcores (agg_lcore.c), else NULL */
 	/* downlink.mode relay (node_relay.c): the aggregator holds and commits the
 	 * round's accepted frames, a worker collects them and applies the commit */
 	struct gcdl_mesh *relay;
@@ -339,6 +342,16 @@ int node_agg_poll(struct gcdl_node *n, struct gcdl_loop *lp);
 void node_agg_fini(struct gcdl_node *n);
 int node_agg_row(const struct gcdl_node *n, uint32_t k, struct gcdl_worker_row *row);
 int node_agg_drained(const struct gcdl_node *n);
+/* agg_lcore.c: an aggregator's aggregation lcores. init: the engine cut into
+ * dataplane.agg_lcores parts; open: round t takes frames (the lcores
+ * accumulate on arrival); close: ask the lcores to close round t, 1 once
+ * every one has (the engine's close_finish is then the caller's), 0 while
+ * waiting; stop: the lcores return. */
+int node_agg_lcores_init(struct gcdl_node *n, float *update, char *err, size_t errlen);
+void node_agg_lcores_open(struct gcdl_node *n, uint32_t t);
+int node_agg_lcores_close(struct gcdl_node *n, uint32_t t);
+void node_agg_lcores_stop(struct gcdl_node *n);
+void node_agg_lcores_fini(struct gcdl_node *n);
 int node_mesh_init(struct gcdl_node *n, char *err, size_t errlen);
 int node_mesh_poll(struct gcdl_node *n, struct gcdl_loop *lp);
 void node_mesh_fini(struct gcdl_node *n);

@@ -193,6 +193,9 @@ static const struct key keys[] = {
 	  "mbufs in the packet pool" },
 	{ "dataplane", "worker_lcores", K_U32, OFF(worker_lcores), 1, 128, "1", NULL,
 	  "lcores that run the logical workers (local mode)" },
+	{ "dataplane", "agg_lcores", K_U32, OFF(agg_lcores), 1, 16, "1", NULL,
+	  "aggregation lcores per aggregator: above 1, that many lcores besides the one that "
+	  "receives accumulate and close a range of chunks each (same bits as 1)" },
 	{ "dataplane", "ports", K_STR, OFF(ports), 0, 0, "", NULL,
 	  "multi-host: the ports this node uses, by ethdev name, \"NAME,...\" (a NIC's PCI "
 	  "address as the EAL names it, e.g. 0000:3b:00.0, or a vdev such as net_af_packet0); "
@@ -765,6 +768,12 @@ gcdl_profile_validate(const struct gcdl_profile *p, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	gcdl_layout_free(l);
+	if (p->agg_lcores > 1 && p->topology == GCDL_TOPO_MESH) {
+		bad(p, err, errlen, "dataplane.agg_lcores", "dataplane.agg_lcores = %u: a mesh has "
+		    "no aggregator (every peer aggregates on its own lcore); set it to 1",
+		    p->agg_lcores);
+		return -EINVAL;
+	}
 	if (p->method == GCDL_METHOD_ONEBIT_GC_EF && p->decoder != GCDL_DECODER_NORMALISED) {
 		bad(p, err, errlen, "coding.decoder", "coding.decoder %s: job.method onebit_gc_ef "
 		    "decodes with the normalised decoder (METHOD.md, error feedback): its frames "

@@ -204,6 +204,23 @@ gcdl_summary_print(const struct gcdl_summary *s, FILE *out)
 				w->accepted_since_join, w->late, w->duplicates, w->rejected,
 				w->joined_round, w->last_round);
 		}
+		for (uint32_t j = 0; j < n->nagg_lcores; j++) {
+			const struct gcdl_agg_lcore_summary *l = &n->agg_lcores[j];
+
+			if (l->lcore < 0) {
+				fprintf(out, "%s %u: aggregation on its lcore: %" PRIu64 " coords "
+					"accumulated, %" PRIu64 " of them when a round closed\n",
+					n->role, n->id, l->coords, l->coords_at_close);
+				continue;
+			}
+			fprintf(out, "%s %u: aggregation lcore %d (part %u, chunks [%u, %u)): %"
+				PRIu64 " coords accumulated, %" PRIu64 " when a round closed; cpu "
+				"accumulate %.3f ms, close %.3f ms for %" PRIu64 " rounds\n", n->role,
+				n->id, l->lcore, l->part, l->chunk_first,
+				l->chunk_first + l->chunk_count, l->coords,
+				l->coords_at_close, l->cpu_accumulate_ns / 1e6, l->cpu_close_ns / 1e6,
+				l->closes);
+		}
 	}
 	if (s->cpu_s > 0)
 		fprintf(out, "cpu_s: %.3f (CPU seconds of the whole process, every thread)\n", s->cpu_s);
@@ -290,6 +307,16 @@ json_node(FILE *out, const struct gcdl_node_summary *n)
 		fprintf(out, ",\"mtu\":%d,\"promiscuous\":%s,\"allmulticast\":%s}",
 			(int)n->ports[i].mtu, json_tri(n->ports[i].promiscuous),
 			json_tri(n->ports[i].allmulticast));
+	}
+	fputs("],\"agg_lcores\":[", out);
+	for (uint32_t j = 0; j < n->nagg_lcores; j++) {
+		const struct gcdl_agg_lcore_summary *l = &n->agg_lcores[j];
+
+		fprintf(out, "%s{\"part\":%u,\"lcore\":%d,\"chunk_first\":%u,\"chunk_count\":%u,"
+			"\"coords\":%" PRIu64 ",\"coords_at_close\":%" PRIu64 ",\"cpu_accumulate_ns\":%"
+			PRIu64 ",\"cpu_close_ns\":%" PRIu64 ",\"closes\":%" PRIu64 "}", j ? "," : "",
+			l->part, l->lcore, l->chunk_first, l->chunk_count, l->coords,
+			l->coords_at_close, l->cpu_accumulate_ns, l->cpu_close_ns, l->closes);
 	}
 	fputs("],\"workers\":[", out);
 	for (uint32_t k = 0; k < n->nworkers; k++) {
