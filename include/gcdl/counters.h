@@ -136,6 +136,8 @@ extern "C" {
 	_(INGEST_COORDS, ingest_coords, 0, "coordinates of the gradient frames ingested")   \
 	_(CPU_DECODE_NS, cpu_decode_ns, 0, "CPU ns decoding rounds and taking the optimizer step") \
 	_(DECODE_COORDS, decode_coords, 0, "coordinates accumulated (dim x contributors)")  \
+	_(CPU_DL_ENCODE_NS, cpu_dl_encode_ns, 0, "CPU ns encoding the downlink's frames (aggregator)") \
+	_(CPU_DL_RX_NS, cpu_dl_rx_ns, 0, "CPU ns in receive polls that brought frames, applying updates included (worker)") \
 	_(CPU_EVAL_NS, cpu_eval_ns, 0, "CPU ns evaluating train loss and test accuracy")
 
 /** Counter ids: GCDL_CTR_<ENUM>, then GCDL_CTR_DROP_<REASON> and GCDL_CTR_MESH_DROP_<REASON>. */

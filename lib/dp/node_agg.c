@@ -876,8 +876,10 @@ finish_round(struct gcdl_node *n, struct gcdl_loop *lp)
 	} else {
 	/* the update of a's range goes once to the group, to every worker that
 	 * joined (kept NODE_DL_KEEP rounds for repairs) */
+	c0 = node_thread_ns();
 	node_image_encode(n, img, n->dl_type, a->t, n->vote ? a->update : gcdl_engine_update(n->e),
 			  a->coord_first, a->coord_count);
+	node_count(n, GCDL_CTR_CPU_DL_ENCODE_NS, node_thread_ns() - c0);
 	if (a->gq.len < AGG_QUEUE) {
 		struct node_stream *s = &a->gq.s[(a->gq.head + a->gq.len) % AGG_QUEUE];
 

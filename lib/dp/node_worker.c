@@ -724,9 +724,13 @@ poll_ports(struct gcdl_node *n, uint64_t now, uint32_t *work)
 	struct rte_mbuf *pkts[NODE_MAX_BURST];
 	int rc = 0;
 
+	uint64_t t0 = 0; /* read when a poll first brings frames: idle polls make no system call */
+
 	for (uint16_t pi = 0; pi < n->nports; pi++) {
 		uint16_t nb = node_rx(n, pi, pkts);
 
+		if (nb > 0 && t0 == 0)
+			t0 = node_thread_ns();
 		for (uint16_t i = 0; i < nb && rc == 0; i++) {
 			struct gcdl_frame_hdr hdr;
 			const uint8_t *pl;
@@ -759,6 +763,8 @@ poll_ports(struct gcdl_node *n, uint64_t now, uint32_t *work)
 			rte_pktmbuf_free_bulk(pkts, nb);
 		*work += nb;
 	}
+	if (t0 != 0)
+		node_count(n, GCDL_CTR_CPU_DL_RX_NS, node_thread_ns() - t0);
 	return rc;
 }
 
