@@ -70,7 +70,7 @@ for d in $dims; do
 		J=(--profile configs/bench.ini --set coding.mtu=9000 --set data.dataset=synthetic-gmm
 		   --set data.synthetic_classes=10 --set model.type=softmax
 		   --set data.synthetic_features="$F" --set dataplane.mbufs=65535
-		   --set cluster.workers="$n" --set cluster.partitions="$n")
+		   --set cluster.workers="$n" --set cluster.partitions="$n" --set data.train_rows="$n")
 		# sgc moves 32 times the bytes: fewer rounds (it has no first-touch
 		# warm-up of a large 1-bit pool to wait out)
 		if [ "$quick" = 1 ]; then r=(--r1 2 --r2 4) rs=(--r1 2 --r2 4); else r=(--r1 20 --r2 40) rs=(--r1 5 --r2 15); fi
