@@ -41,7 +41,7 @@ fi
 [ -x build/app/gcdl ] || { echo "bench_grid.sh: build/app/gcdl missing: build first" >&2; exit 2; }
 mkdir -p runs
 out=${out:-runs/bench-grid-$(date -u +%Y%m%dT%H%M%SZ).jsonl}
-: > "$out"
+[ -n "${GRID_APPEND:-}" ] || : > "$out"
 have_mpi=0
 if [ -x build/app/gcdl-mpi-allreduce ] && command -v mpirun >/dev/null; then
 	have_mpi=1
@@ -74,14 +74,20 @@ for d in $dims; do
 		# sgc moves 32 times the bytes: fewer rounds (it has no first-touch
 		# warm-up of a large 1-bit pool to wait out)
 		if [ "$quick" = 1 ]; then r=(--r1 2 --r2 4) rs=(--r1 2 --r2 4); else r=(--r1 20 --r2 40) rs=(--r1 5 --r2 15); fi
-		echo "== D=$D N=$n" >&2
-		scripts/bench_round.sh --runs "$runs" "${r[@]}" --label "onebit_gc D=$D N=$n" \
+		# DPDK memory (-m, MiB): the pool and every node's buffers (under
+		# --no-huge, plain memory): ~8 floats of D per worker
+		mem=$((2048 + n * D * 32 / 1048576))
+		echo "== D=$D N=$n (-m $mem)" >&2
+		scripts/bench_round.sh --runs "$runs" --mem "$mem" "${r[@]}" --label "onebit_gc D=$D N=$n" \
 			--json "$out" -- "${J[@]}" | tail -n 1 >&2
-		scripts/bench_round.sh --runs "$runs" "${rs[@]}" --label "sgc D=$D N=$n" \
-			--json "$out" -- "${J[@]}" --set job.method=sgc --set downlink.mode=float32 |
+		# float32 frames: 32 times the frames, each held until sent
+		smb=$((n * (D / 2200 + 64) + 65535))
+		scripts/bench_round.sh --runs "$runs" --mem "$((mem + smb * 10 / 1024))" "${rs[@]}" \
+			--label "sgc D=$D N=$n" --json "$out" -- "${J[@]}" --set job.method=sgc \
+			--set downlink.mode=float32 --set dataplane.mbufs="$smb" |
 			tail -n 1 >&2
 		if [ "$D" -ge 10000000 ] && [ "$n" = 4 ]; then
-			scripts/bench_round.sh --runs "$runs" "${r[@]}" --lcores "(0-4)@(0-$cpus)" \
+			scripts/bench_round.sh --runs "$runs" --mem "$mem" "${r[@]}" --lcores "(0-4)@(0-$cpus)" \
 				--label "onebit_gc agg_lcores=2 D=$D N=$n" --json "$out" -- "${J[@]}" \
 				--set dataplane.agg_lcores=2 | tail -n 1 >&2
 		fi

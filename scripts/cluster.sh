@@ -23,7 +23,8 @@
 # CLUSTER_MTU sets the veths' MTU (af_packet), CLUSTER_AF_PACKET_ARGS adds
 # net_af_packet arguments (framesz=...,blocksz=... for jumbo frames),
 # CLUSTER_MEMIF_ARGS adds net_memif arguments (bsize=...,rsize=... for jumbo
-# frames and deep rings). CLUSTER_MEM is each process's -m (MiB, default 64).
+# frames and deep rings). CLUSTER_MEM is each process's -m (MiB, default 64),
+# CLUSTER_LCORES its --lcores (default one lcore: 0@(all CPUs)).
 # CLUSTER_RATE (af_packet) caps every host's link to a thin link: a tc token
 # bucket (tbf) of that rate (tc syntax: 1gbit, 100mbit) on the switch's end
 # of each veth. net_af_packet bypasses the host's qdisc (and with
@@ -209,7 +210,7 @@ cluster_eal() {
 	local node=$1 a k pre="gcdl-$CLUSTER_TAG-$1-$RANDOM"
 	CLUSTER_PREFIXES+=("$pre")
 	CLUSTER_EAL=(--no-huge --no-pci --no-shconf --file-prefix "$pre" -m "${CLUSTER_MEM:-64}"
-		     --lcores "0@(0-$(($(nproc) - 1)))" --log-level "${CLUSTER_LOG_LEVEL:-*:warning}")
+		     --lcores "${CLUSTER_LCORES:-0@(0-$(($(nproc) - 1)))}" --log-level "${CLUSTER_LOG_LEVEL:-*:warning}")
 	# more EAL options for every node, e.g. (--log-level gcdl.control:notice)
 	CLUSTER_EAL+=(${CLUSTER_EAL_EXTRA[@]+"${CLUSTER_EAL_EXTRA[@]}"})
 	case "$CLUSTER_TRANSPORT" in

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Shared by the data-plane suites (test_node.c, test_dp.c): the EAL they run
- * on (--no-huge --no-pci --no-shconf, a unique --file-prefix, five lcores on
+ * on (--no-huge --no-pci --no-shconf, a unique --file-prefix, seven lcores on
  * the machine's cores) and the small job of configs/ci.ini as a profile.
  * The EAL lives in the test process: the suites run with CK_NOFORK.
  */
@@ -31,8 +31,9 @@ dp_test_eal(const char *name)
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
 	snprintf(prefix, sizeof(prefix), "%s-%ld", name, (long)getpid());
-	/* main, workers, aggregators, and two aggregation lcores */
-	snprintf(lcores, sizeof(lcores), "(0-4)@(0-%ld)", cpus > 1 ? cpus - 1 : 0);
+	/* main, workers, aggregators, and four helpers (two aggregation lcores,
+	 * or a quantizing lcore for each of 4 workers) */
+	snprintf(lcores, sizeof(lcores), "(0-6)@(0-%ld)", cpus > 1 ? cpus - 1 : 0);
 	setenv("OPENBLAS_NUM_THREADS", "1", 1);
 	if (rte_eal_init((int)(sizeof(argv) / sizeof(argv[0])) - 1, argv) < 0) {
 		fprintf(stderr, "%s: EAL initialisation failed\n", name);

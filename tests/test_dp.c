@@ -181,6 +181,51 @@ START_TEST(local_agg_lcores)
 }
 END_TEST
 
+/* dataplane.quant_lcores = 2: each worker's lcore frames the first half of
+ * its chunks, a quantizing lcore the second; the frames are the same bytes,
+ * so the model is gcdl-sim's bit for bit. */
+START_TEST(local_quant_lcores)
+{
+	struct gcdl_profile p;
+	struct gcdl_summary s;
+	struct gcdl_dp *dp;
+	uint32_t cc, dim;
+	int lcores[4];
+
+	dp_test_profile(&p, 30);
+	p.mtu = 64;
+	p.scale_block = 8;
+	p.quant_lcores = 2;
+	run_against_sim(&p, 5, 4);
+	dp = local(&p, NULL);
+	ck_assert_msg(gcdl_dp_run(dp) == 0, "%s", gcdl_dp_error(dp));
+	gcdl_dp_summary(dp, &s);
+	cc = gcdl_engine_chunk_coords(gcdl_dp_job(dp)->engine);
+	dim = gcdl_engine_dim(gcdl_dp_job(dp)->engine);
+	ck_assert_uint_eq(s.nodes[0].nquant_lcores, 0); /* the aggregator */
+	for (uint32_t k = 0; k < 4; k++) {
+		const struct gcdl_node_summary *w = &s.nodes[1 + k];
+		const struct gcdl_quant_lcore_summary *l = &w->quant_lcores[0];
+		uint32_t x1 = (l->chunk_first + l->chunk_count) * cc;
+
+		ck_assert_str_eq(w->role, "worker");
+		ck_assert_uint_eq(w->nquant_lcores, 1);
+		ck_assert_int_ge(l->lcore, 1);
+		ck_assert_uint_gt(l->chunk_first, 0);
+		ck_assert_uint_gt(l->chunk_count, 0);
+		/* its chunks, every round; the worker's own lcore framed the rest */
+		ck_assert_uint_eq(l->rounds, 30);
+		ck_assert_uint_eq(l->coords, (uint64_t)30 * ((x1 < dim ? x1 : dim) -
+							     l->chunk_first * cc));
+		ck_assert_uint_eq(w->c.v[GCDL_CTR_ENCODE_COORDS], (uint64_t)30 * dim);
+		lcores[k] = l->lcore;
+		for (uint32_t j = 0; j < k; j++)
+			ck_assert_int_ne(lcores[j], lcores[k]);
+	}
+	gcdl_dp_free(dp);
+}
+END_TEST
+
 START_TEST(local_mesh)
 {
 	struct gcdl_profile p;
@@ -287,8 +332,10 @@ START_TEST(refused)
 		{ GCDL_DP_LOCAL, 0, GCDL_TOPO_STAR, 20, 0, 0, 0, 0, "the local mode needs 40 net_ring ports" },
 		{ GCDL_DP_WORKER, 0, GCDL_TOPO_STAR, 4, 0, 0, 0, 0, "no ethdev port" },
 		/* aggregation lcores: more than the EAL has free, or in a mesh */
-		{ GCDL_DP_LOCAL, 0, GCDL_TOPO_STAR, 4, 0, 0, 0, 0, "dataplane.agg_lcores = 3 needs 3 EAL lcores" },
-		{ GCDL_DP_LOCAL, 0, GCDL_TOPO_MESH, 4, 0, 0, 0, 0, "dataplane.agg_lcores = 3: a mesh has no aggregator" },
+		{ GCDL_DP_LOCAL, 0, GCDL_TOPO_STAR, 4, 0, 0, 0, 0, "dataplane.agg_lcores = 5 and dataplane.quant_lcores = 1 need 5 EAL lcores" },
+		{ GCDL_DP_LOCAL, 0, GCDL_TOPO_MESH, 4, 0, 0, 0, 0, "dataplane.agg_lcores = 5: a mesh has no aggregator" },
+		{ GCDL_DP_LOCAL, 0, GCDL_TOPO_STAR, 4, 0, 0, 0, 0, "dataplane.agg_lcores = 1 and dataplane.quant_lcores = 3 need 8 EAL lcores" },
+		{ GCDL_DP_LOCAL, 0, GCDL_TOPO_MESH, 4, 0, 0, 0, 0, "dataplane.quant_lcores = 3: a mesh peer" },
 	};
 	struct gcdl_checkpoint ck = { 0 };
 
@@ -312,8 +359,10 @@ START_TEST(refused)
 			p.checkpoint_every = 2;
 			snprintf(p.checkpoint_path, sizeof(p.checkpoint_path), "%s/x.bin", dir);
 		}
-		if (strstr(cases[i].why, "agg_lcores") != NULL)
-			p.agg_lcores = 3;
+		if (strstr(cases[i].why, "agg_lcores = 5") != NULL)
+			p.agg_lcores = 5;
+		if (strstr(cases[i].why, "quant_lcores = 3") != NULL)
+			p.quant_lcores = 3;
 		o.metrics = cases[i].metrics ? stderr : NULL;
 		o.resume = cases[i].resume ? &ck : NULL;
 		ck_assert_ptr_null(gcdl_dp_create(&p, &o, err, sizeof(err)));
@@ -337,6 +386,7 @@ dp_suite(void)
 	tcase_add_test(t, local_sharded);
 	tcase_add_test(t, local_mesh);
 	tcase_add_test(t, local_agg_lcores);
+	tcase_add_test(t, local_quant_lcores);
 	tcase_add_test(t, stop_request);
 	tcase_add_loop_test(t, checkpoint_resume, 0, 2);
 	tcase_add_test(t, refused);

@@ -584,14 +584,14 @@ END_TEST
  * (4 x dim floats). @return coordinates accumulated when the rounds
  * closed rather than on arrival. */
 static uint64_t
-run_parts(enum gcdl_method m, uint32_t parts, int order, float *out, uint32_t *dim_out,
+run_parts(enum gcdl_method m, uint32_t parts, int order, int early, float *out, uint32_t *dim_out,
 	  uint64_t *total)
 {
 	struct gcdl_profile prof;
 	struct gcdl_job job;
 	struct gcdl_engine *e;
 	uint32_t dim, chunks;
-	uint64_t at_close = 0;
+	uint64_t at_close = 0, early_chunks = 0;
 	float *v;
 
 	small_profile(&prof, m);
@@ -610,6 +610,7 @@ run_parts(enum gcdl_method m, uint32_t parts, int order, float *out, uint32_t *d
 	v = malloc(sizeof(float) * dim);
 	for (uint32_t t = 0; t < 3; t++) {
 		gcdl_engine_begin_round(e, t);
+		ck_assert_int_eq(gcdl_engine_set_early_close(e, early, out + (size_t)t * dim), 0);
 		for (uint32_t i = 0; i < N; i++) {
 			uint32_t k = order == 1 ? N - 1 - i : i;
 
@@ -618,9 +619,15 @@ run_parts(enum gcdl_method m, uint32_t parts, int order, float *out, uint32_t *d
 			gcdl_engine_worker_gradient(e, 0, k, t, gcdl_engine_model(e), v);
 			for (uint32_t c = 0; c < chunks; c++) {
 				deliver(e, k, t, v, c);
-				if (parts > 1)
-					gcdl_engine_accumulate(e, (c + k) % parts);
+				/* each part's thread polls, in some order */
+				for (uint32_t q = 0; parts > 1 && q < parts; q++)
+					gcdl_engine_accumulate(e, (c + k + q) % parts);
 			}
+		}
+		if (early) {
+			float g1[4096];
+
+			ck_assert_int_eq(gcdl_engine_decode_round(e, g1, NULL), -EBUSY);
 		}
 		ck_assert_int_eq(gcdl_engine_close_round(e, out + (size_t)t * dim, NULL), 0);
 	}
@@ -632,17 +639,20 @@ run_parts(enum gcdl_method m, uint32_t parts, int order, float *out, uint32_t *d
 		ck_assert_int_eq(gcdl_engine_part_stats(e, i, &st), 0);
 		at_close += st.coords_at_close;
 		*total += st.coords;
+		early_chunks += st.chunks_closed_early;
 	}
 	ck_assert_int_eq(gcdl_engine_part_stats(e, parts, &(struct gcdl_engine_part_stats){ 0 }),
 			 -ERANGE);
+	/* early close: every chunk of every round when all 4 sent, none without worker 0 */
+	ck_assert_uint_eq(early_chunks, early && order != 2 ? 3 * chunks : 0);
 	free(v);
 	gcdl_job_close(&job);
 	return at_close;
 }
 
-/* Accumulation parts (threads) and arrival order change no bit of the
- * updates or the model; frames in worker order are accumulated on arrival,
- * a missing worker 0 holds every chunk back to the close. */
+/* Accumulation parts (threads), early close and arrival order change no bit
+ * of the updates or the model; a chunk is accumulated when its last frame
+ * arrives, and a missing worker 0 holds every chunk back to the close. */
 START_TEST(parts_give_the_same_bits)
 {
 	static const enum gcdl_method ms[] = { GCDL_METHOD_ONEBIT_GC, GCDL_METHOD_SGC,
@@ -653,7 +663,7 @@ START_TEST(parts_give_the_same_bits)
 		for (int order = 0; order < 3; order++) {
 			float *ref = malloc(sizeof(float) * 4 * 4096), *got = malloc(sizeof(float) * 4 * 4096);
 			uint32_t dim;
-			uint64_t total, at_close = run_parts(ms[mi], 1, order, ref, &dim, &total);
+			uint64_t total, at_close = run_parts(ms[mi], 1, order, 0, ref, &dim, &total);
 			uint32_t senders = order == 2 ? N - 1 : N;
 
 			ck_assert_uint_le(dim, 4096);
@@ -663,14 +673,18 @@ START_TEST(parts_give_the_same_bits)
 			 * (the last frame of a chunk completes its prefix), none
 			 * while worker 0 is missing */
 			ck_assert_uint_eq(at_close, order == 2 ? total : 0);
-			for (size_t pi = 0; pi < sizeof(ps) / sizeof(ps[0]); pi++) {
+			for (size_t pi = 0; pi < 2 * sizeof(ps) / sizeof(ps[0]) + 1; pi++) {
+				/* 2, 3, 16 parts; then 1, 2, 3, 16 with early close */
+				uint32_t parts = pi < 3 ? ps[pi] : pi == 3 ? 1 : ps[pi - 4];
+				int early = pi >= 3;
 				uint64_t t2;
 
-				run_parts(ms[mi], ps[pi], order, got, &dim, &t2);
+				memset(got, 0, sizeof(float) * 4 * 4096);
+				run_parts(ms[mi], parts, order, early, got, &dim, &t2);
 				ck_assert_uint_eq(t2, total);
 				ck_assert_msg(memcmp(ref, got, sizeof(float) * 4 * dim) == 0,
-					      "method %zu, order %d, %u parts: other bits", mi, order,
-					      ps[pi]);
+					      "method %zu, order %d, %u parts, early %d: other bits", mi,
+					      order, parts, early);
 			}
 			free(ref);
 			free(got);

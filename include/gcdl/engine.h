@@ -250,8 +250,8 @@ int gcdl_engine_begin_round(struct gcdl_engine *e, uint32_t round);
  * @param e        the engine.
  * @param hdr      the decoded header.
  * @param payload  its payload.
- * The frame is stored; with one accumulation part it is also added to its
- * chunk's accumulator at once if the frames of every lower worker are in.
+ * The frame is stored; with one accumulation part, the frame that completes
+ * its chunk (every worker's frame in) has the chunk accumulated at once.
  *
  * @return 0 when accepted, -EALREADY for a duplicate (ignored), -ESTALE for
  *         a frame of another round, -EPROTO for a frame of another type than
@@ -290,6 +290,7 @@ struct gcdl_engine_part_stats {
 	uint32_t coord_first, coord_count; /**< their coordinates (whole update frames) */
 	uint64_t coords;          /**< coordinates accumulated, all rounds */
 	uint64_t coords_at_close; /**< of which when a round closed rather than on arrival */
+	uint64_t chunks_closed_early; /**< chunks closed when they completed (early close) */
 };
 
 /**
@@ -302,13 +303,32 @@ struct gcdl_engine_part_stats {
  * gcdl_engine_ingest() accumulates a frame on arrival itself; with more,
  * ingest only stores it (with release order) and the parts' threads
  * accumulate. Every part count gives the same bits: each chunk's frames are
- * added in worker order. Call between rounds.
+ * added in worker order. Call between rounds; with more than one part, no
+ * frame is ingested between the close of a round and the next
+ * gcdl_engine_begin_round().
  *
  * @param e      the engine.
  * @param parts  1..GCDL_ENGINE_MAX_PARTS (parts past the number of ranges own nothing).
  * @return 0, -EINVAL for NULL or a count out of range, -ENOMEM.
  */
 int gcdl_engine_set_parts(struct gcdl_engine *e, uint32_t parts);
+
+/**
+ * Early close: a chunk whose every worker's frame is in is closed at once,
+ * by the thread that accumulates it (decode, optimizer step, downlink
+ * compression, its range of @p update), while it is in cache; the round's
+ * close then handles only the chunks that were not complete. The same bits
+ * as closing everything at the end. For an aggregator, which steps every
+ * round it accumulates: gcdl_engine_decode_round() (no step) refuses to run
+ * on such an engine.
+ *
+ * @param e       the engine.
+ * @param on      1 to close complete chunks early, 0 not to.
+ * @param update  what gcdl_engine_close_round() would be given (NULL: none).
+ * @return 0, -EINVAL for NULL, -ENOTSUP when a chunk is not a whole number
+ *         of update frames (onebit downlink with other frame sizes).
+ */
+int gcdl_engine_set_early_close(struct gcdl_engine *e, int on, float *update);
 
 /** @return the number of accumulation parts, 0 for NULL. @param e the engine. */
 uint32_t gcdl_engine_parts(const struct gcdl_engine *e);
@@ -325,9 +345,9 @@ int gcdl_engine_part_stats(const struct gcdl_engine *e, uint32_t part,
 			   struct gcdl_engine_part_stats *st);
 
 /**
- * Accumulate, in worker order, the frames of part @p part's chunks whose
- * lower workers' frames are all in (the thread of the part, while the round
- * is open; frames are stored by gcdl_engine_ingest() on another thread).
+ * Accumulate, in worker order, part @p part's chunks whose every worker's
+ * frame is in (the thread of the part, while the round is open; frames are
+ * stored by gcdl_engine_ingest() on another thread).
  *
  * @param e     the engine.
  * @param part  the part.
@@ -392,7 +412,8 @@ int gcdl_engine_step(struct gcdl_engine *e, const float *g, uint32_t round);
  *              (for signsgd_mv, the majority vote's signs).
  * @param info  receives the round's counts so far (contributors, stragglers,
  *              empty chunks, frames), or NULL.
- * @return 0, or -EINVAL for NULL @p e or @p g.
+ * @return 0, -EINVAL for NULL @p e or @p g, -EBUSY on an engine with early
+ *         close (gcdl_engine_set_early_close()).
  */
 int gcdl_engine_decode_round(struct gcdl_engine *e, float *g, struct gcdl_round_info *info);
 

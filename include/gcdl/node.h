@@ -110,28 +110,29 @@ struct gcdl_node;
 struct gcdl_node *gcdl_node_create(const struct gcdl_node_conf *c, char *err, size_t errlen);
 
 /**
- * The aggregation lcores an aggregator node needs besides the lcore that
- * polls it: dataplane.agg_lcores when above 1, else 0 (its lcore
- * accumulates frames as they come). Each must run
- * gcdl_node_agg_lcore_run() while the node is polled.
+ * The helper lcores a node needs besides the lcore that polls it: an
+ * aggregator's aggregation lcores (dataplane.agg_lcores when above 1), a
+ * worker's quantizing lcores (dataplane.quant_lcores - 1), else 0. Each
+ * must run gcdl_node_helper_run() while the node is polled.
  *
  * @param n  the node.
  * @return the count, 0 for NULL or a node without.
  */
-uint32_t gcdl_node_agg_lcores(const struct gcdl_node *n);
+uint32_t gcdl_node_helper_lcores(const struct gcdl_node *n);
 
 /**
- * The loop of aggregation lcore @p i of an aggregator (lib/dp/agg_lcore.c):
- * it accumulates its chunks' frames as the node's lcore stores them and
- * closes its part of each round when asked. Returns when the node finished
- * its rounds, failed, or @p quit is set.
+ * The loop of helper lcore @p i: an aggregation lcore (lib/dp/agg_lcore.c)
+ * accumulates its chunks' frames as the node's lcore stores them and closes
+ * its part of each round when asked; a quantizing lcore
+ * (lib/dp/quant_lcore.c) frames its range of the worker's chunks each
+ * round. Returns when the node finished its rounds, failed, or @p quit is set.
  *
  * @param n     the node.
- * @param i     0 .. gcdl_node_agg_lcores() - 1.
+ * @param i     0 .. gcdl_node_helper_lcores() - 1.
  * @param quit  stop request (atomic load), or NULL.
  * @return 0, or -EINVAL for bad arguments.
  */
-int gcdl_node_agg_lcore_run(struct gcdl_node *n, uint32_t i, const int *quit);
+int gcdl_node_helper_run(struct gcdl_node *n, uint32_t i, const int *quit);
 
 /**
  * What aggregation part @p i of an aggregator owns and did.

@@ -179,6 +179,7 @@ struct gcdl_profile {
 	uint32_t mbufs;                  /**< dataplane.mbufs */
 	uint32_t worker_lcores;          /**< dataplane.worker_lcores */
 	uint32_t agg_lcores;             /**< dataplane.agg_lcores */
+	uint32_t quant_lcores;           /**< dataplane.quant_lcores */
 	char ports[GCDL_PROFILE_STR];    /**< dataplane.ports ("" or "NAME,..." ethdev names) */
 	uint32_t flow_isolate;           /**< dataplane.flow_isolate (0 false, 1 true) */
 	double time_scale;               /**< dataplane.time_scale */

@@ -88,9 +88,19 @@ struct gcdl_agg_lcore_summary {
 	uint32_t chunk_first, chunk_count; /**< the uplink chunks it owns */
 	uint64_t coords;           /**< coordinates accumulated, all rounds */
 	uint64_t coords_at_close;  /**< of which when a round closed, not on arrival */
+	uint64_t chunks_closed_early; /**< chunks closed as they completed, not at the end */
 	uint64_t cpu_accumulate_ns; /**< its lcore's CPU time accumulating (lcore >= 0) */
 	uint64_t cpu_close_ns;     /**< its lcore's CPU time closing its part (lcore >= 0) */
 	uint64_t closes;           /**< rounds it closed (lcore >= 0) */
+};
+
+/** One quantizing lcore of a worker (dataplane.quant_lcores). */
+struct gcdl_quant_lcore_summary {
+	int lcore;                 /**< its EAL lcore, -1 before it ran */
+	uint32_t chunk_first, chunk_count; /**< the chunks it frames each round */
+	uint64_t coords;           /**< coordinates it quantized and framed */
+	uint64_t cpu_ns;           /**< its CPU time doing so */
+	uint64_t rounds;           /**< rounds it framed */
 };
 
 /** One node of the run. */
@@ -111,6 +121,8 @@ struct gcdl_node_summary {
 	struct gcdl_port_summary ports[GCDL_SUMMARY_MAX_PORTS];
 	uint32_t nagg_lcores;    /**< aggregator: its aggregation parts */
 	struct gcdl_agg_lcore_summary agg_lcores[GCDL_SUMMARY_MAX_AGG_LCORES];
+	uint32_t nquant_lcores;  /**< worker: its quantizing lcores (its own not counted) */
+	struct gcdl_quant_lcore_summary quant_lcores[GCDL_SUMMARY_MAX_AGG_LCORES];
 };
 
 /** A whole run. */

@@ -123,9 +123,9 @@ node_agg_lcores_fini(struct gcdl_node *n)
 }
 
 uint32_t
-gcdl_node_agg_lcores(const struct gcdl_node *n)
+node_agg_lcores_count(const struct gcdl_node *n)
 {
-	return n != NULL && n->al != NULL ? n->al->count : 0;
+	return n->al != NULL ? n->al->count : 0;
 }
 
 int
@@ -144,6 +144,7 @@ gcdl_node_agg_lcore_stats(const struct gcdl_node *n, uint32_t i, struct gcdl_agg
 	s->chunk_count = st.chunk_count;
 	s->coords = st.coords;
 	s->coords_at_close = st.coords_at_close;
+	s->chunks_closed_early = st.chunks_closed_early;
 	if (n->al != NULL) {
 		const struct agg_lcore *l = &n->al->l[i];
 		unsigned lc = __atomic_load_n(&l->lcore, __ATOMIC_RELAXED);
@@ -157,15 +158,12 @@ gcdl_node_agg_lcore_stats(const struct gcdl_node *n, uint32_t i, struct gcdl_agg
 }
 
 int
-gcdl_node_agg_lcore_run(struct gcdl_node *n, uint32_t i, const int *quit)
+node_agg_lcore_run(struct gcdl_node *n, uint32_t i, const int *quit)
 {
-	struct node_agg_lcores *al;
+	struct node_agg_lcores *al = n->al;
 	struct agg_lcore *me;
 	uint32_t idle = 0;
 
-	if (n == NULL || n->al == NULL || i >= n->al->count)
-		return -EINVAL;
-	al = n->al;
 	me = &al->l[i];
 	__atomic_store_n(&me->lcore, rte_lcore_id(), __ATOMIC_RELAXED);
 	for (;;) {

@@ -248,8 +248,8 @@ out:
 	return rc;
 }
 
-/* The aggregation lcores of every aggregator node: EAL lcores no group polls
- * on, in order. */
+/* The helper lcores of every node (an aggregator's aggregation lcores, a
+ * worker's quantizing lcores): EAL lcores no group polls on, in order. */
 static int
 assign_agg_lcores(struct gcdl_dp *dp, char *err, size_t errlen)
 {
@@ -258,7 +258,7 @@ assign_agg_lcores(struct gcdl_dp *dp, char *err, size_t errlen)
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
 	for (uint32_t i = 0; i < dp->nnodes; i++)
-		need += gcdl_node_agg_lcores(dp->nodes[i]);
+		need += gcdl_node_helper_lcores(dp->nodes[i]);
 	if (need == 0)
 		return 0;
 	RTE_LCORE_FOREACH_WORKER(lc) {
@@ -272,11 +272,11 @@ assign_agg_lcores(struct gcdl_dp *dp, char *err, size_t errlen)
 	if (nfree < need) {
 		for (uint32_t g = 0; g < dp->ngroups; g++)
 			used_lcores += dp->groups[g].lcore != dp->main_lcore;
-		gcdl_seterr(err, errlen, "dataplane.agg_lcores = %u needs %u EAL lcores of its own "
-			    "(besides the main lcore and the %u that poll nodes), the EAL has %u: "
-			    "pass e.g. --lcores '(0-%u)@(0-%ld)', or set dataplane.agg_lcores = 1",
-			    dp->prof.agg_lcores, need, used_lcores, eal, used_lcores + need,
-			    cpus > 1 ? cpus - 1 : 0);
+		gcdl_seterr(err, errlen, "dataplane.agg_lcores = %u and dataplane.quant_lcores = %u "
+			    "need %u EAL lcores of their own (besides the main lcore and the %u that "
+			    "poll nodes), the EAL has %u: pass e.g. --lcores '(0-%u)@(0-%ld)', or set "
+			    "them to 1", dp->prof.agg_lcores, dp->prof.quant_lcores, need, used_lcores,
+			    eal, used_lcores + need, cpus > 1 ? cpus - 1 : 0);
 		return -EINVAL;
 	}
 	dp->alc = calloc(need, sizeof(*dp->alc));
@@ -285,7 +285,7 @@ assign_agg_lcores(struct gcdl_dp *dp, char *err, size_t errlen)
 		return -ENOMEM;
 	}
 	for (uint32_t i = 0; i < dp->nnodes; i++) {
-		for (uint32_t j = 0; j < gcdl_node_agg_lcores(dp->nodes[i]); j++) {
+		for (uint32_t j = 0; j < gcdl_node_helper_lcores(dp->nodes[i]); j++) {
 			struct dp_agg_lcore *a = &dp->alc[dp->nalc];
 
 			a->dp = dp;
@@ -487,7 +487,7 @@ agg_lcore_main(void *arg)
 {
 	struct dp_agg_lcore *a = arg;
 
-	a->rc = gcdl_node_agg_lcore_run(a->node, a->part, &a->dp->quit);
+	a->rc = gcdl_node_helper_run(a->node, a->part, &a->dp->quit);
 	return a->rc;
 }
 
@@ -556,7 +556,7 @@ gcdl_dp_run(struct gcdl_dp *dp)
 	for (uint32_t i = 0; i < dp->nalc; i++) {
 		rc = rte_eal_remote_launch(agg_lcore_main, &dp->alc[i], dp->alc[i].lcore);
 		if (rc != 0) {
-			snprintf(dp->fail, sizeof(dp->fail), "cannot launch aggregation lcore %u: %s",
+			snprintf(dp->fail, sizeof(dp->fail), "cannot launch helper lcore %u: %s",
 				 dp->alc[i].lcore, strerror(-rc));
 			__atomic_store_n(&dp->quit, 1, __ATOMIC_RELEASE);
 			break;

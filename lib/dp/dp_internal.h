@@ -43,7 +43,9 @@ struct dp_group {
 	int rc;
 };
 
-/* One aggregation lcore of an aggregator node (dataplane.agg_lcores > 1). */
+/* One helper lcore of a node: an aggregator's aggregation lcore
+ * (dataplane.agg_lcores > 1) or a worker's quantizing lcore
+ * (dataplane.quant_lcores > 1). */
 struct dp_agg_lcore {
 	struct gcdl_dp *dp;
 	struct gcdl_node *node;
@@ -80,7 +82,7 @@ struct gcdl_dp {
 	uint32_t workers_done;          /* local: workers done (gcdl_node_conf.local_finished) */
 	struct dp_group groups[DP_MAX_GROUPS];
 	uint32_t ngroups;
-	struct dp_agg_lcore *alc;       /* the aggregation lcores of every aggregator */
+	struct dp_agg_lcore *alc;       /* the helper lcores of every node */
 	uint32_t nalc;
 	unsigned main_lcore;
 	int quit;                       /* set once: every loop returns */

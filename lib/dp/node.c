@@ -55,6 +55,7 @@ node_fail(struct gcdl_node *n, int rc, const char *fmt, ...)
 		va_end(ap);
 		n->rc = rc < 0 ? rc : -EIO;
 		node_agg_lcores_stop(n);
+		node_quant_lcores_stop(n);
 		NODE_LOG(control, ERR, "%s %u: %s", gcdl_node_role_name(n->conf.role),
 			 n->conf.id, n->fail);
 	}
@@ -1077,6 +1078,11 @@ gcdl_node_poll(struct gcdl_node *n, struct gcdl_loop *lp)
 		rc = node_mesh_poll(n, lp);
 		break;
 	}
+	/* the helper lcores return once there are no more rounds */
+	if (n->finished || n->rc != 0) {
+		node_agg_lcores_stop(n);
+		node_quant_lcores_stop(n);
+	}
 	if (rc >= 0)
 		rc += (int)node_tx_flush(n);
 	if (n->rc != 0)
@@ -1116,6 +1122,24 @@ gcdl_node_end_linger(struct gcdl_node *n)
 {
 	if (n != NULL && n->linger_until != 0)
 		n->linger_until = 1;
+}
+
+uint32_t
+gcdl_node_helper_lcores(const struct gcdl_node *n)
+{
+	if (n == NULL)
+		return 0;
+	return node_agg_lcores_count(n) + node_quant_lcores_count(n);
+}
+
+int
+gcdl_node_helper_run(struct gcdl_node *n, uint32_t i, const int *quit)
+{
+	if (n == NULL || i >= gcdl_node_helper_lcores(n))
+		return -EINVAL;
+	if (n->al != NULL)
+		return node_agg_lcore_run(n, i, quit);
+	return node_quant_lcore_run(n, i, quit);
 }
 
 const char *
@@ -1221,6 +1245,9 @@ gcdl_node_summary(const struct gcdl_node *n, struct gcdl_node_summary *s)
 	if (n->conf.role == GCDL_NODE_PEER)
 		node_mesh_counters(n, &s->c);
 	gcdl_counters_sum_drops(&s->c);
+	for (uint32_t i = 0; i < node_quant_lcores_count(n) && i < GCDL_SUMMARY_MAX_AGG_LCORES; i++)
+		if (node_quant_lcore_stats(n, i, &s->quant_lcores[i]) == 0)
+			s->nquant_lcores = i + 1;
 	if (n->conf.role == GCDL_NODE_AGGREGATOR) {
 		uint32_t parts = gcdl_engine_parts(n->e);
 

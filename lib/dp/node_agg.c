@@ -179,6 +179,9 @@ node_agg_init(struct gcdl_node *n, char *err, size_t errlen)
 			rc = node_agg_lcores_init(n, a->update, err, errlen);
 		if (rc != 0)
 			return rc;
+		/* complete chunks closed as they complete, where a chunk is a
+		 * whole number of update frames (-ENOTSUP: at the end) */
+		gcdl_engine_set_early_close(n->e, 1, a->update);
 	}
 	/* after --resume the workers join at the checkpoint's round and model */
 	a->t = n->re.first_round;
@@ -993,7 +996,5 @@ node_agg_poll(struct gcdl_node *n, struct gcdl_loop *lp)
 		}
 	}
 	work += feed(n);
-	if (n->finished)
-		node_agg_lcores_stop(n); /* lingering needs no aggregation */
 	return (int)work;
 }

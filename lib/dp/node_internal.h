@@ -96,6 +96,8 @@ struct node_stream {
 struct node_worker;
 struct node_agg;
 struct node_agg_lcores;
+struct node_quant_lcores;
+struct gcdl_quant_lcore_summary;
 struct node_mesh;
 struct gcdl_mesh;
 
@@ -152,6 +154,8 @@ struct gcdl_node {
 	struct node_mesh *m;
 	struct node_agg_lcores *al;  /* aggregator, dataplane.agg_lcores > 1: its
 				      * aggregation lcores (agg_lcore.c), else NULL */
+	struct node_quant_lcores *ql; /* worker, dataplane.quant_lcores > 1: its
+				       * quantizing lcores (quant_lcore.c), else NULL */
 	/* downlink.mode relay (node_relay.c): the aggregator holds and commits the
 	 * round's accepted frames, a worker collects them and applies the commit */
 	struct gcdl_mesh *relay;
@@ -352,6 +356,23 @@ void node_agg_lcores_open(struct gcdl_node *n, uint32_t t);
 int node_agg_lcores_close(struct gcdl_node *n, uint32_t t);
 void node_agg_lcores_stop(struct gcdl_node *n);
 void node_agg_lcores_fini(struct gcdl_node *n);
+uint32_t node_agg_lcores_count(const struct gcdl_node *n);
+int node_agg_lcore_run(struct gcdl_node *n, uint32_t i, const int *quit);
+/* quant_lcore.c: a worker's quantizing lcores. frame: the chunks of round t
+ * framed into held[] (range 0 by the caller, the others by the lcores);
+ * @return 0 or the first negative errno of a range. */
+int node_quant_lcores_init(struct gcdl_node *n, char *err, size_t errlen);
+int node_quant_lcores_frame(struct gcdl_node *n, uint32_t t, const float *src, uint64_t *coords);
+void node_quant_lcores_stop(struct gcdl_node *n);
+void node_quant_lcores_fini(struct gcdl_node *n);
+uint32_t node_quant_lcores_count(const struct gcdl_node *n);
+int node_quant_lcore_run(struct gcdl_node *n, uint32_t i, const int *quit);
+int node_quant_lcore_stats(const struct gcdl_node *n, uint32_t i,
+			   struct gcdl_quant_lcore_summary *s);
+/* node_worker.c: chunks [lo, hi) of v_k of round t framed into held[]
+ * (mbufs taken); adds their coordinates. @return 0 or a negative errno. */
+int node_worker_frame_range(const struct gcdl_node *n, uint32_t round, const float *src,
+			    uint32_t lo, uint32_t hi, uint64_t *coords);
 int node_mesh_init(struct gcdl_node *n, char *err, size_t errlen);
 int node_mesh_poll(struct gcdl_node *n, struct gcdl_loop *lp);
 void node_mesh_fini(struct gcdl_node *n);

@@ -245,6 +245,8 @@ node_worker_init(struct gcdl_node *n, char *err, size_t errlen)
 	{
 		int rc = node_relay_init(n, err, errlen);
 
+		if (rc == 0 && p->quant_lcores > 1)
+			rc = node_quant_lcores_init(n, err, errlen);
 		if (rc != 0)
 			return rc;
 	}
@@ -277,6 +279,7 @@ node_worker_fini(struct gcdl_node *n)
 	if (w->held != NULL)
 		free_held(w);
 	node_relay_fini(n);
+	node_quant_lcores_fini(n);
 	free(w->links);
 	free(w->lgot);
 	if (w->lkey != NULL)
@@ -785,37 +788,75 @@ set_due(struct gcdl_node *n, uint32_t round)
 	w->due_tsc = node_faults_due(n, w->start_tsc, w->ready_tsc, due, w->nheld);
 }
 
-/* v_k of round R into held mbufs, one per chunk, for its owner's port. */
+/* Chunk c of v_k of round R framed into m for its owner. @return the
+ * chunk's coordinates, or a negative errno (nothing framed). Reads the
+ * node's read-only state only: a quantizing lcore runs it for its chunks. */
 static int
-build_frames(struct gcdl_node *n, uint32_t round)
+frame_chunk(const struct gcdl_node *n, uint32_t round, uint32_t c, const float *src,
+	    struct rte_mbuf *m)
 {
-	const struct gcdl_profile *p = &n->prof;
-	struct node_worker *w = n->w;
-	uint64_t t0, coords = 0;
-	uint32_t nbulk = 0;
-	float *src = w->v;
-	int rc;
+	const struct node_worker *w = n->w;
+	const struct gcdl_link *l = &w->links[gcdl_shard_owner(n->chunks, n->k, c)];
+	uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
+	uint32_t count = 0;
+	size_t flen;
+	int len;
 
-	if (!p->synthetic_gradient) {
-		rc = gcdl_engine_worker_gradient(n->e, 0, n->conf.id, round, gcdl_engine_model(n->e),
-						 w->v);
-		if (rc != 0)
-			return rc;
-	} else if (w->vq != NULL) {
-		memcpy(w->vq, w->v, sizeof(float) * n->dim);
-		src = w->vq;
+	len = gcdl_engine_encode_chunk(n->e, n->conf.id, round, c, src, f + GCDL_FRAME_OVERHEAD,
+				       rte_pktmbuf_tailroom(m) - GCDL_FRAME_OVERHEAD, &count);
+	if (len < 0)
+		return len;
+	memcpy(f, w->tmpl, GCDL_FRAME_OVERHEAD);
+	memcpy(f, l->mac, 6);
+	memcpy(f + 6, n->port[l->port].mac, 6);
+	put_be32(f + OFF_ROUND, round);
+	put_be32(f + OFF_CHUNK, c);
+	put_be32(f + OFF_FIRST, c * n->chunk_coords);
+	put_be32(f + OFF_COUNT, count);
+	put_be16(f + OFF_PAYLOAD_LEN, (uint16_t)len);
+	flen = GCDL_FRAME_OVERHEAD + (size_t)len;
+	if (n->conf.auth != NULL) {
+		/* CRC, then the tag (the owner's session key) after the payload */
+		flen = (size_t)gcdl_auth_seal(node_worker_key(n, gcdl_shard_owner(n->chunks, n->k,
+										    c)),
+					      f, rte_pktmbuf_tailroom(m));
+	} else {
+		if (flen < GCDL_ETH_MIN_FRAME) {
+			memset(f + flen, 0, GCDL_ETH_MIN_FRAME - flen);
+			flen = GCDL_ETH_MIN_FRAME;
+		}
+		gcdl_frame_seal(f, flen);
 	}
-	rc = gcdl_engine_worker_compress(n->e, n->conf.id, round, src);
-	if (rc != 0)
-		return rc;
-	t0 = node_thread_ns();
+	m->data_len = (uint16_t)flen;
+	m->pkt_len = (uint32_t)flen;
+	return (int)count;
+}
+
+int
+node_worker_frame_range(const struct gcdl_node *n, uint32_t round, const float *src,
+			uint32_t lo, uint32_t hi, uint64_t *coords)
+{
+	for (uint32_t c = lo; c < hi; c++) {
+		int rc = frame_chunk(n, round, c, src, n->w->held[c]);
+
+		if (rc < 0)
+			return rc;
+		*coords += (uint64_t)rc;
+	}
+	return 0;
+}
+
+/* An mbuf for every chunk into held[] (bulk, and one at a time while the
+ * pool refills). @return 0, -ENOBUFS (the pool stayed empty) or -ECANCELED
+ * (a stop request), with nothing held. */
+static int
+alloc_held(struct gcdl_node *n)
+{
+	struct node_worker *w = n->w;
+	uint32_t nbulk = 0;
+
 	for (uint32_t c = 0; c < n->chunks; c++) {
-		const struct gcdl_link *l = &w->links[gcdl_shard_owner(n->chunks, n->k, c)];
 		struct rte_mbuf *m;
-		uint32_t count = 0;
-		size_t flen;
-		uint8_t *f;
-		int len;
 
 		if (c == nbulk) {
 			uint32_t want = RTE_MIN(n->chunks - c, (uint32_t)NODE_MAX_BURST);
@@ -839,45 +880,48 @@ build_frames(struct gcdl_node *n, uint32_t round)
 				rte_delay_us_sleep(NODE_IDLE_SLEEP_US);
 			}
 		}
-		f = rte_pktmbuf_mtod(m, uint8_t *);
-		len = gcdl_engine_encode_chunk(n->e, n->conf.id, round, c, src,
-					       f + GCDL_FRAME_OVERHEAD,
-					       rte_pktmbuf_tailroom(m) - GCDL_FRAME_OVERHEAD, &count);
-		if (len < 0) {
-			rte_pktmbuf_free(m);
-			w->nheld = c;
-			w->sent = 0;
-			free_held(w);
-			if (nbulk > c + 1)
-				rte_pktmbuf_free_bulk(w->held + c + 1, nbulk - c - 1);
-			return len;
-		}
-		coords += count;
-		memcpy(f, w->tmpl, GCDL_FRAME_OVERHEAD);
-		memcpy(f, l->mac, 6);
-		memcpy(f + 6, n->port[l->port].mac, 6);
-		put_be32(f + OFF_ROUND, round);
-		put_be32(f + OFF_CHUNK, c);
-		put_be32(f + OFF_FIRST, c * n->chunk_coords);
-		put_be32(f + OFF_COUNT, count);
-		put_be16(f + OFF_PAYLOAD_LEN, (uint16_t)len);
-		flen = GCDL_FRAME_OVERHEAD + (size_t)len;
-		if (n->conf.auth != NULL) {
-			/* CRC, then the tag (the owner's session key) after the payload */
-			flen = (size_t)gcdl_auth_seal(node_worker_key(n, gcdl_shard_owner(n->chunks,
-									     n->k, c)),
-						      f, rte_pktmbuf_tailroom(m));
-		} else {
-			if (flen < GCDL_ETH_MIN_FRAME) {
-				memset(f + flen, 0, GCDL_ETH_MIN_FRAME - flen);
-				flen = GCDL_ETH_MIN_FRAME;
-			}
-			gcdl_frame_seal(f, flen);
-		}
-		m->data_len = (uint16_t)flen;
-		m->pkt_len = (uint32_t)flen;
 		w->held[c] = m;
-		w->held_port[c] = l->port;
+		w->held_port[c] = w->links[gcdl_shard_owner(n->chunks, n->k, c)].port;
+	}
+	return 0;
+}
+
+/* v_k of round R into held mbufs, one per chunk, for its owner's port: by
+ * this lcore, or cut among the quantizing lcores (quant_lcore.c). */
+static int
+build_frames(struct gcdl_node *n, uint32_t round)
+{
+	const struct gcdl_profile *p = &n->prof;
+	struct node_worker *w = n->w;
+	uint64_t t0, coords = 0;
+	float *src = w->v;
+	int rc;
+
+	if (!p->synthetic_gradient) {
+		rc = gcdl_engine_worker_gradient(n->e, 0, n->conf.id, round, gcdl_engine_model(n->e),
+						 w->v);
+		if (rc != 0)
+			return rc;
+	} else if (w->vq != NULL) {
+		memcpy(w->vq, w->v, sizeof(float) * n->dim);
+		src = w->vq;
+	}
+	rc = gcdl_engine_worker_compress(n->e, n->conf.id, round, src);
+	if (rc != 0)
+		return rc;
+	t0 = node_thread_ns();
+	rc = alloc_held(n);
+	if (rc != 0)
+		return rc;
+	if (n->ql != NULL)
+		rc = node_quant_lcores_frame(n, round, src, &coords);
+	else
+		rc = node_worker_frame_range(n, round, src, 0, n->chunks, &coords);
+	if (rc < 0) {
+		w->nheld = n->chunks;
+		w->sent = 0;
+		free_held(w);
+		return rc;
 	}
 	w->nheld = n->chunks;
 	w->sent = 0;

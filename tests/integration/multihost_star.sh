@@ -18,6 +18,9 @@
 #      counted, replicas identical to the aggregator's model.
 #  (e) onebit_gc_ef with the momentum on the workers, each worker process
 #      keeping its own state: every replica is gcdl-sim's model.
+#  (f) 2 aggregation lcores at the aggregator, 2 quantizing lcores at every
+#      worker (the software dispatch over af_packet): both aggregation lcores
+#      and every quantizing lcore did their share, every replica is gcdl-sim's.
 # Every check reads the nodes' JSON summaries (--summary-json).
 . "$(dirname "$0")/common.sh"
 
@@ -258,3 +261,32 @@ for k in 0 1 2 3; do
 	assert_eq "$(jget "$TMP/a/e-w$k.json" model_crc)" "$(jget "$A" model_crc)" "(e) worker $k's replica CRC"
 done
 echo "ok (e): onebit_gc_ef with momentum on 4 worker processes = gcdl-sim ($(jget "$A" model_crc))"
+
+# (f) -----------------------------------------------------------------------
+R=60
+JOB=(--profile "$CI_PROFILE" --rounds $R --quiet --set coding.mtu=64 --set coding.scale_block=8
+     --set deadline.fixed_us=2000000 --set dataplane.agg_lcores=2 --set dataplane.quant_lcores=2)
+CLUSTER_LCORES="(0-2)@(0-$(($(nproc) - 1)))"
+CLUSTER_OUT=$TMP/a/f-a0.out cluster_start_aggregator 0 "${JOB[@]}"
+for k in 0 1 2 3; do CLUSTER_OUT=$TMP/a/f-w$k.out cluster_start_worker "$k" "${JOB[@]}"; done
+for k in 0 1 2 3; do
+	cluster_wait_pid "${CLUSTER_WORKER_PID[$k]}" || fail "(f) worker $k exited with $?: $(tail -n 3 "$TMP/a/f-w$k.out")"
+done
+cluster_wait_pid "${CLUSTER_AGG_PID[0]}" || fail "(f) aggregator exited with $?: $(tail -n 3 "$TMP/a/f-a0.out")"
+unset CLUSTER_LCORES
+A=$TMP/a/f-a0.json
+assert_eq "$(jget "$A" counters.late)" 0 "(f) late frames"
+for i in 0 1; do
+	[ "$(jget "$A" nodes.0.agg_lcores.$i.lcore)" -ge 1 ] || fail "(f) aggregation lcore $i did not run"
+	[ "$(jget "$A" nodes.0.agg_lcores.$i.coords)" -gt 0 ] || fail "(f) aggregation lcore $i accumulated nothing"
+	assert_eq "$(jget "$A" nodes.0.agg_lcores.$i.closes)" $R "(f) aggregation lcore $i closes"
+done
+"$GCDL_SIM" "${JOB[@]}" --summary-json "$TMP/f-sim.json" >/dev/null 2>&1 || fail "(f) gcdl-sim failed"
+assert_eq "$(jget "$A" model_crc)" "$(jget "$TMP/f-sim.json" model_crc)" "(f) the model against gcdl-sim's"
+for k in 0 1 2 3; do
+	W=$TMP/a/f-w$k.json
+	assert_eq "$(jget "$W" model_crc)" "$(jget "$A" model_crc)" "(f) worker $k's replica CRC"
+	assert_eq "$(jget "$W" nodes.0.quant_lcores.0.rounds)" $R "(f) worker $k's quantizing lcore rounds"
+	[ "$(jget "$W" nodes.0.quant_lcores.0.coords)" -gt 0 ] || fail "(f) worker $k's quantizing lcore framed nothing"
+done
+echo "ok (f): 2 aggregation lcores, 2 quantizing lcores per worker over af_packet = gcdl-sim ($(jget "$A" model_crc))"

@@ -196,6 +196,9 @@ static const struct key keys[] = {
 	{ "dataplane", "agg_lcores", K_U32, OFF(agg_lcores), 1, 16, "1", NULL,
 	  "aggregation lcores per aggregator: above 1, that many lcores besides the one that "
 	  "receives accumulate and close a range of chunks each (same bits as 1)" },
+	{ "dataplane", "quant_lcores", K_U32, OFF(quant_lcores), 1, 16, "1", NULL,
+	  "quantizing lcores per worker: above 1, the worker's lcore and quant_lcores - 1 more "
+	  "each quantize and frame a range of its chunks (the same frames as 1)" },
 	{ "dataplane", "ports", K_STR, OFF(ports), 0, 0, "", NULL,
 	  "multi-host: the ports this node uses, by ethdev name, \"NAME,...\" (a NIC's PCI "
 	  "address as the EAL names it, e.g. 0000:3b:00.0, or a vdev such as net_af_packet0); "
@@ -768,6 +771,11 @@ gcdl_profile_validate(const struct gcdl_profile *p, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	gcdl_layout_free(l);
+	if (p->quant_lcores > 1 && p->topology == GCDL_TOPO_MESH) {
+		bad(p, err, errlen, "dataplane.quant_lcores", "dataplane.quant_lcores = %u: a mesh "
+		    "peer quantizes on its own lcore; set it to 1", p->quant_lcores);
+		return -EINVAL;
+	}
 	if (p->agg_lcores > 1 && p->topology == GCDL_TOPO_MESH) {
 		bad(p, err, errlen, "dataplane.agg_lcores", "dataplane.agg_lcores = %u: a mesh has "
 		    "no aggregator (every peer aggregates on its own lcore); set it to 1",

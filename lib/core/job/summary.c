@@ -204,13 +204,22 @@ gcdl_summary_print(const struct gcdl_summary *s, FILE *out)
 				w->accepted_since_join, w->late, w->duplicates, w->rejected,
 				w->joined_round, w->last_round);
 		}
+		for (uint32_t j = 0; j < n->nquant_lcores; j++) {
+			const struct gcdl_quant_lcore_summary *l = &n->quant_lcores[j];
+
+			fprintf(out, "%s %u: quantizing lcore %d (chunks [%u, %u)): %" PRIu64 " coords "
+				"framed in %" PRIu64 " rounds, cpu %.3f ms\n", n->role, n->id, l->lcore,
+				l->chunk_first, l->chunk_first + l->chunk_count, l->coords, l->rounds,
+				l->cpu_ns / 1e6);
+		}
 		for (uint32_t j = 0; j < n->nagg_lcores; j++) {
 			const struct gcdl_agg_lcore_summary *l = &n->agg_lcores[j];
 
 			if (l->lcore < 0) {
 				fprintf(out, "%s %u: aggregation on its lcore: %" PRIu64 " coords "
-					"accumulated, %" PRIu64 " of them when a round closed\n",
-					n->role, n->id, l->coords, l->coords_at_close);
+					"accumulated, %" PRIu64 " of them when a round closed; %" PRIu64
+					" chunks closed as they completed\n", n->role, n->id, l->coords,
+					l->coords_at_close, l->chunks_closed_early);
 				continue;
 			}
 			fprintf(out, "%s %u: aggregation lcore %d (part %u, chunks [%u, %u)): %"
@@ -313,10 +322,19 @@ json_node(FILE *out, const struct gcdl_node_summary *n)
 		const struct gcdl_agg_lcore_summary *l = &n->agg_lcores[j];
 
 		fprintf(out, "%s{\"part\":%u,\"lcore\":%d,\"chunk_first\":%u,\"chunk_count\":%u,"
-			"\"coords\":%" PRIu64 ",\"coords_at_close\":%" PRIu64 ",\"cpu_accumulate_ns\":%"
-			PRIu64 ",\"cpu_close_ns\":%" PRIu64 ",\"closes\":%" PRIu64 "}", j ? "," : "",
-			l->part, l->lcore, l->chunk_first, l->chunk_count, l->coords,
-			l->coords_at_close, l->cpu_accumulate_ns, l->cpu_close_ns, l->closes);
+			"\"coords\":%" PRIu64 ",\"coords_at_close\":%" PRIu64 ",\"chunks_closed_early\":%"
+			PRIu64 ",\"cpu_accumulate_ns\":%" PRIu64 ",\"cpu_close_ns\":%" PRIu64
+			",\"closes\":%" PRIu64 "}", j ? "," : "", l->part, l->lcore, l->chunk_first,
+			l->chunk_count, l->coords, l->coords_at_close, l->chunks_closed_early,
+			l->cpu_accumulate_ns, l->cpu_close_ns, l->closes);
+	}
+	fputs("],\"quant_lcores\":[", out);
+	for (uint32_t j = 0; j < n->nquant_lcores; j++) {
+		const struct gcdl_quant_lcore_summary *l = &n->quant_lcores[j];
+
+		fprintf(out, "%s{\"lcore\":%d,\"chunk_first\":%u,\"chunk_count\":%u,\"coords\":%"
+			PRIu64 ",\"cpu_ns\":%" PRIu64 ",\"rounds\":%" PRIu64 "}", j ? "," : "",
+			l->lcore, l->chunk_first, l->chunk_count, l->coords, l->cpu_ns, l->rounds);
 	}
 	fputs("],\"workers\":[", out);
 	for (uint32_t k = 0; k < n->nworkers; k++) {

@@ -27,6 +27,7 @@ struct engine_part {
 	uint32_t empty;        /* chunks without a contributor at the last close */
 	uint64_t coords;       /* coordinates accumulated, all rounds */
 	uint64_t coords_close; /* of which when the round closed (not on arrival) */
+	uint64_t early;        /* chunks closed when they completed, all rounds */
 };
 
 /* Per compute context: a model (it owns scratch) and gather buffers. */
@@ -72,21 +73,26 @@ struct gcdl_engine {
 
 	/* Payloads are kept per (chunk, worker) and accumulated in worker order,
 	 * so the float sums do not depend on the order in which frames arrive:
-	 * any transport gives the same bits. Chunk c's accumulator has taken
-	 * workers 0 .. acc_next[c] - 1 (every one of them that contributed): a
-	 * frame is added as soon as the frames of every lower worker are in
-	 * (at once, while it is in cache, when frames come in worker order);
-	 * the rest when the round closes, skipping the workers that sent none.
-	 * acc_next[c] = N: chunk c is closed (decoded). */
+	 * any transport gives the same bits. A chunk whose N frames are all in
+	 * is accumulated at once (its accumulator written in one pass, the
+	 * payloads still in cache), the others when the round closes, block by
+	 * block with their decode and step, skipping the workers that sent
+	 * none. Chunk c's accumulator has taken workers 0 .. acc_next[c] - 1;
+	 * acc_next[c] = N: chunk c is accumulated (complete, or closed). */
 	uint8_t *slots;
 	uint8_t *slot_full;     /* written with release, read with acquire */
 	uint16_t *slot_len;
+	uint32_t *slot_count;   /* per chunk: frames in (release; the ingest thread's) */
 	uint32_t *acc_next;
 	struct gcdl_agg *agg;
 	/* the accumulation parts (gcdl_engine_set_parts()): part i owns the
 	 * chunks [lo, hi) and their coordinates [x0, x1) */
 	uint32_t parts;
 	struct engine_part *part;
+	/* gcdl_engine_set_early_close(): a complete chunk is closed at once
+	 * (decode, step, compression, update), acc_next[c] = N + 1 */
+	int early;
+	float *early_update;
 
 	uint32_t round;
 	struct gcdl_round_info cur;
@@ -147,6 +153,7 @@ gcdl_engine_free(struct gcdl_engine *e)
 		free(e->part[i].tmp);
 	free(e->part);
 	free(e->acc_next);
+	free(e->slot_count);
 	free(e->slots);
 	free(e->slot_full);
 	free(e->slot_len);
@@ -286,9 +293,11 @@ gcdl_engine_create(const struct gcdl_profile *p, const struct gcdl_dataset *trai
 	e->slot_full = calloc(nslots, 1);
 	e->slot_len = calloc(nslots, sizeof(uint16_t));
 	e->acc_next = calloc(e->chunks, sizeof(uint32_t));
+	e->slot_count = calloc(e->chunks, sizeof(uint32_t));
 	e->agg = gcdl_agg_create(e->n, e->dim, e->chunk_coords);
 	if (e->w == NULL || e->mom == NULL || e->g == NULL || e->slots == NULL ||
-	    e->slot_full == NULL || e->slot_len == NULL || e->acc_next == NULL || e->agg == NULL ||
+	    e->slot_full == NULL || e->slot_len == NULL || e->acc_next == NULL ||
+	    e->slot_count == NULL || e->agg == NULL ||
 	    gcdl_engine_set_parts(e, 1) != 0)
 		goto nomem;
 	gcdl_model_init(e->ctx[0].model, e->w, p->seed);
@@ -695,6 +704,7 @@ gcdl_engine_begin_round(struct gcdl_engine *e, uint32_t round)
 		if (gcdl_agg_contributors(e->agg, c) > 0)
 			gcdl_agg_reset_chunk(e->agg, c);
 		e->acc_next[c] = 0;
+		e->slot_count[c] = 0;
 	}
 	return 0;
 }
@@ -776,6 +786,7 @@ gcdl_engine_part_stats(const struct gcdl_engine *e, uint32_t part, struct gcdl_e
 	st->coord_count = e->part[part].x1 - e->part[part].x0;
 	st->coords = e->part[part].coords;
 	st->coords_at_close = e->part[part].coords_close;
+	st->chunks_closed_early = e->part[part].early;
 	return 0;
 }
 
@@ -825,6 +836,8 @@ accumulate_chunk(struct gcdl_engine *e, struct engine_part *pt, uint32_t c, int 
 	e->acc_next[c] = k;
 	return (uint64_t)added * gcdl_agg_chunk_len(e->agg, c);
 }
+
+static void close_chunk_early(struct gcdl_engine *e, struct engine_part *pt, uint32_t c);
 
 /* Scales must be in [0, GCDL_ENGINE_MAX_VALUE], floats within
  * +-GCDL_ENGINE_MAX_VALUE: one NaN, infinity or value near FLT_MAX would
@@ -895,18 +908,23 @@ gcdl_engine_ingest(struct gcdl_engine *e, const struct gcdl_frame_hdr *hdr,
 	e->slot_len[slot] = hdr->payload_len;
 	/* a chunk a decode closed takes frames again: accumulated anew, in
 	 * worker order, as if it had never closed */
-	if (e->acc_next[hdr->chunk] == e->n) {
+	if (e->parts == 1 && e->acc_next[hdr->chunk] == e->n) {
 		gcdl_agg_reset_chunk(e->agg, hdr->chunk);
 		e->acc_next[hdr->chunk] = 0;
 	}
 	__atomic_store_n(&e->slot_full[slot], 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&e->slot_count[hdr->chunk], e->slot_count[hdr->chunk] + 1,
+			 __ATOMIC_RELEASE);
 	e->cur.frames++;
 	e->cur.payload_bytes += hdr->payload_len;
 	e->cur.wire_bytes += gcdl_profile_wire_bytes(&e->prof, hdr->payload_len);
-	/* one part: accumulated here, on arrival; more: by their threads
-	 * (gcdl_engine_accumulate()) */
-	if (e->parts == 1)
+	/* a chunk complete with this frame: one part accumulates it here, more
+	 * by their threads (gcdl_engine_accumulate()) */
+	if (e->parts == 1 && e->slot_count[hdr->chunk] == e->n) {
 		e->part[0].coords += accumulate_chunk(e, &e->part[0], hdr->chunk, 0);
+		if (e->early)
+			close_chunk_early(e, &e->part[0], hdr->chunk);
+	}
 	return 0;
 }
 
@@ -933,8 +951,12 @@ gcdl_engine_accumulate(struct gcdl_engine *e, uint32_t part)
 		return 0;
 	pt = &e->part[part];
 	for (uint32_t c = pt->lo; c < pt->hi; c++)
-		if (e->acc_next[c] < e->n)
+		if (e->acc_next[c] < e->n &&
+		    __atomic_load_n(&e->slot_count[c], __ATOMIC_ACQUIRE) == e->n) {
 			coords += accumulate_chunk(e, pt, c, 0);
+			if (e->early)
+				close_chunk_early(e, pt, c);
+		}
 	pt->coords += coords;
 	return coords;
 }
@@ -1024,6 +1046,8 @@ gcdl_engine_decode_round(struct gcdl_engine *e, float *g, struct gcdl_round_info
 {
 	if (e == NULL || g == NULL)
 		return -EINVAL;
+	if (e->early)
+		return -EBUSY; /* complete chunks are already stepped */
 	for (uint32_t i = 0; i < e->parts; i++)
 		decode_part(e, &e->part[i], g);
 	count_round(e);
@@ -1081,11 +1105,36 @@ step(struct gcdl_engine *e)
 	step_range(e, 0, e->dim);
 }
 
+/* Close coordinates [x, xe) of a part: accumulate what is left of their
+ * chunks (whole chunks), decode, step, compress, write the update. */
+static void
+close_range(struct gcdl_engine *e, struct engine_part *pt, uint32_t x, uint32_t xe, float *update)
+{
+	size_t bytes = sizeof(float) * (xe - x);
+
+	decode_chunks(e, pt, e->g, x / e->chunk_coords, (xe + e->chunk_coords - 1) / e->chunk_coords);
+	/* a vote downlink sends the vote: every replica steps from it */
+	if (update != NULL && e->vote)
+		memcpy(update + x, e->g + x, bytes);
+	step_range(e, x, xe);
+	if (update != NULL && !e->vote)
+		memcpy(update + x, e->g + x, bytes);
+}
+
+/* A chunk complete before the close: closed now, while it is in cache. */
+static void
+close_chunk_early(struct gcdl_engine *e, struct engine_part *pt, uint32_t c)
+{
+	close_range(e, pt, c * e->chunk_coords,
+		    c + 1 < e->chunks ? (c + 1) * e->chunk_coords : e->dim, e->early_update);
+	e->acc_next[c] = e->n + 1;
+	pt->early++;
+}
+
 int
 gcdl_engine_close_part(struct gcdl_engine *e, uint32_t part, float *update)
 {
 	struct engine_part *pt;
-	size_t bytes;
 
 	if (e == NULL)
 		return -EINVAL;
@@ -1093,21 +1142,35 @@ gcdl_engine_close_part(struct gcdl_engine *e, uint32_t part, float *update)
 		return -ERANGE;
 	pt = &e->part[part];
 	pt->empty = 0;
+	if (e->early) {
+		/* the chunks not closed when they completed, one at a time */
+		for (uint32_t c = pt->lo; c < pt->hi; c++)
+			if (e->acc_next[c] != e->n + 1)
+				close_range(e, pt, c * e->chunk_coords,
+					    c + 1 < e->chunks ? (c + 1) * e->chunk_coords : e->dim,
+					    update);
+		return 0;
+	}
 	/* block by block, so that the accumulators, the decoded gradient, the
 	 * model, the momentum and the residual of a block are in cache for
 	 * every step of its close */
 	for (uint32_t x = pt->x0, xe; x < pt->x1; x = xe) {
 		xe = x + pt->blk < pt->x1 ? x + pt->blk : pt->x1;
-		bytes = sizeof(float) * (xe - x);
-		decode_chunks(e, pt, e->g, x / e->chunk_coords,
-			      (xe + e->chunk_coords - 1) / e->chunk_coords);
-		/* a vote downlink sends the vote: every replica steps from it */
-		if (update != NULL && e->vote)
-			memcpy(update + x, e->g + x, bytes);
-		step_range(e, x, xe);
-		if (update != NULL && !e->vote)
-			memcpy(update + x, e->g + x, bytes);
+		close_range(e, pt, x, xe, update);
 	}
+	return 0;
+}
+
+int
+gcdl_engine_set_early_close(struct gcdl_engine *e, int on, float *update)
+{
+	if (e == NULL)
+		return -EINVAL;
+	/* a chunk is a unit of the close: whole update frames */
+	if (on && e->resid != NULL && e->dl_chunk_coords != e->chunk_coords)
+		return -ENOTSUP;
+	e->early = on != 0;
+	e->early_update = on ? update : NULL;
 	return 0;
 }
 
