@@ -77,19 +77,23 @@ for d in $dims; do
 		# DPDK memory (-m, MiB): the pool and every node's buffers (under
 		# --no-huge, plain memory): ~8 floats of D per worker
 		mem=$((2048 + n * D * 32 / 1048576))
+		# 1-bit frames: a round's frames of every worker in flight at once
+		omb=$((65535 + n * 4096))
+		mem=$((mem + omb * 10 / 1024))
 		echo "== D=$D N=$n (-m $mem)" >&2
 		scripts/bench_round.sh --runs "$runs" --mem "$mem" "${r[@]}" --label "onebit_gc D=$D N=$n" \
-			--json "$out" -- "${J[@]}" | tail -n 1 >&2
+			--json "$out" -- "${J[@]}" --set dataplane.mbufs="$omb" | tail -n 1 >&2
 		# float32 frames: 32 times the frames, each held until sent
-		smb=$((n * (D / 2200 + 64) + 65535))
+		smb=$((2 * n * (D / 2200 + 64) + 65535))
 		scripts/bench_round.sh --runs "$runs" --mem "$((mem + smb * 10 / 1024))" "${rs[@]}" \
 			--label "sgc D=$D N=$n" --json "$out" -- "${J[@]}" --set job.method=sgc \
-			--set downlink.mode=float32 --set dataplane.mbufs="$smb" |
+			--set downlink.mode=float32 --set dataplane.mbufs="$smb" \
+			--set network.join_wait_ms=120000 |
 			tail -n 1 >&2
 		if [ "$D" -ge 10000000 ] && [ "$n" = 4 ]; then
 			scripts/bench_round.sh --runs "$runs" --mem "$mem" "${r[@]}" --lcores "(0-4)@(0-$cpus)" \
 				--label "onebit_gc agg_lcores=2 D=$D N=$n" --json "$out" -- "${J[@]}" \
-				--set dataplane.agg_lcores=2 | tail -n 1 >&2
+				--set dataplane.agg_lcores=2 --set dataplane.mbufs="$omb" | tail -n 1 >&2
 		fi
 		if [ "$have_mpi" = 1 ]; then
 			line=$(scripts/bench_allreduce.sh --runs "$runs" --np "$n" --dim "$D" \
