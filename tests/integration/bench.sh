@@ -56,4 +56,21 @@ for mtu in (1500, 9000):
 tp = {r['frame_bytes'] for r in recs if r['type'] == 'testpmd'}
 assert tp == {1500, 9000}, tp
 PY
+
+# the round-level grid, one tiny cell: every figure there, the bytes exact
+"$ROOT/scripts/bench_grid.sh" --quick --out "$TMP/grid.jsonl" >"$TMP/grid.md" 2>"$TMP/grid.err" ||
+	fail "bench_grid.sh --quick failed: $(tail -n 5 "$TMP/grid.err")"
+python3 - "$TMP/grid.jsonl" <<'PY' || fail "bench_grid.sh: records wrong"
+import json, sys
+rows = {r['label']: r for r in map(json.loads, open(sys.argv[1])) if 'label' in r}
+one, sgc = rows['onebit_gc D=10000 N=4'], rows['sgc D=10000 N=4']
+for r in (one, sgc):
+    assert set(r['phases_ms']) == {'quantize', 'send', 'ingest', 'close', 'dl_encode', 'dl_rx'}, r
+    assert r['phases_ms']['quantize'] > 0 and r['agg_rate'] > 0, r
+# 1-bit up and down against float32 both ways: ~28x fewer bytes
+assert 27 < sgc['total_B'] / one['total_B'] < 29, (sgc['total_B'], one['total_B'])
+if 'mpi_ring D=10000 N=4' in rows:
+    assert rows['mpi_ring D=10000 N=4']['total_B'] == 2 * 3 / 4 * 4 * 10000 * 4
+PY
+grep -q '^| onebit_gc D=10000 N=4 |' "$TMP/grid.md" || fail "bench_grid.sh: no table"
 echo "OK"
