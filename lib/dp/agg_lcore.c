@@ -24,11 +24,9 @@
  * frames are added in worker order whichever lcore adds them.
  */
 #include <errno.h>
-#include <sched.h>
 #include <stdlib.h>
 
 #include <rte_lcore.h>
-#include <rte_pause.h>
 
 #include "node_internal.h"
 #include "seterr.h"
@@ -46,7 +44,6 @@ struct agg_lcore {
 struct node_agg_lcores {
 	uint32_t count;
 	uint32_t phase;             /* 2t: round t open; 2t + 1: round t closing */
-	int stop;
 	int asked;                  /* node's lcore: the close of the round asked */
 	float *update;              /* what gcdl_engine_close_part() writes, or NULL */
 	struct agg_lcore *l;        /* count, cache-line aligned */
@@ -79,6 +76,7 @@ node_agg_lcores_init(struct gcdl_node *n, float *update, char *err, size_t errle
 	al->count = count;
 	al->update = update;
 	n->al = al;
+	n->helpers = count;
 	return 0;
 }
 
@@ -106,13 +104,6 @@ node_agg_lcores_close(struct gcdl_node *n, uint32_t t)
 }
 
 void
-node_agg_lcores_stop(struct gcdl_node *n)
-{
-	if (n->al != NULL)
-		__atomic_store_n(&n->al->stop, 1, __ATOMIC_RELEASE);
-}
-
-void
 node_agg_lcores_fini(struct gcdl_node *n)
 {
 	if (n->al == NULL)
@@ -120,12 +111,6 @@ node_agg_lcores_fini(struct gcdl_node *n)
 	free(n->al->l);
 	free(n->al);
 	n->al = NULL;
-}
-
-uint32_t
-node_agg_lcores_count(const struct gcdl_node *n)
-{
-	return n->al != NULL ? n->al->count : 0;
 }
 
 int
@@ -157,56 +142,38 @@ gcdl_node_agg_lcore_stats(const struct gcdl_node *n, uint32_t i, struct gcdl_agg
 	return 0;
 }
 
+/* Aggregation lcore i's work: close its part when asked, else accumulate
+ * what completed. @return 1 when it did something. */
+static int
+agg_work(struct gcdl_node *n, uint32_t i)
+{
+	struct node_agg_lcores *al = n->al;
+	struct agg_lcore *me = &al->l[i];
+	uint32_t ph = __atomic_load_n(&al->phase, __ATOMIC_ACQUIRE);
+	uint64_t c0 = node_thread_ns();
+
+	if (ph & 1) {
+		uint32_t t = ph / 2;
+
+		if (__atomic_load_n(&me->done, __ATOMIC_RELAXED) == t + 1)
+			return 0;
+		gcdl_engine_close_part(n->e, i, al->update);
+		__atomic_store_n(&me->cpu_close_ns, me->cpu_close_ns + (node_thread_ns() - c0),
+				 __ATOMIC_RELAXED);
+		__atomic_store_n(&me->closes, me->closes + 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&me->done, t + 1, __ATOMIC_RELEASE);
+		return 1;
+	}
+	if (gcdl_engine_accumulate(n->e, i) == 0)
+		return 0;
+	__atomic_store_n(&me->cpu_accumulate_ns, me->cpu_accumulate_ns + (node_thread_ns() - c0),
+			 __ATOMIC_RELAXED);
+	return 1;
+}
+
 int
 node_agg_lcore_run(struct gcdl_node *n, uint32_t i, const int *quit)
 {
-	struct node_agg_lcores *al = n->al;
-	struct agg_lcore *me;
-	uint32_t idle = 0;
-
-	me = &al->l[i];
-	__atomic_store_n(&me->lcore, rte_lcore_id(), __ATOMIC_RELAXED);
-	for (;;) {
-		uint32_t ph;
-		int work = 0;
-
-		if ((quit != NULL && __atomic_load_n(quit, __ATOMIC_ACQUIRE)) ||
-		    __atomic_load_n(&al->stop, __ATOMIC_ACQUIRE))
-			return 0;
-		ph = __atomic_load_n(&al->phase, __ATOMIC_ACQUIRE);
-		if (ph & 1) {
-			uint32_t t = ph / 2;
-
-			if (__atomic_load_n(&me->done, __ATOMIC_RELAXED) != t + 1) {
-				uint64_t c0 = node_thread_ns();
-
-				gcdl_engine_close_part(n->e, i, al->update);
-				__atomic_store_n(&me->cpu_close_ns, me->cpu_close_ns +
-						 (node_thread_ns() - c0), __ATOMIC_RELAXED);
-				__atomic_store_n(&me->closes, me->closes + 1, __ATOMIC_RELAXED);
-				__atomic_store_n(&me->done, t + 1, __ATOMIC_RELEASE);
-				work = 1;
-			}
-		} else {
-			uint64_t c0 = node_thread_ns();
-
-			if (gcdl_engine_accumulate(n->e, i) > 0) {
-				__atomic_store_n(&me->cpu_accumulate_ns, me->cpu_accumulate_ns +
-						 (node_thread_ns() - c0), __ATOMIC_RELAXED);
-				work = 1;
-			}
-		}
-		if (work) {
-			idle = 0;
-			continue;
-		}
-		/* idle: spin, yield, then nap briefly (a close waits for it) */
-		if (idle < NODE_IDLE_SPIN)
-			rte_pause();
-		else if (idle < NODE_IDLE_YIELD)
-			sched_yield();
-		else
-			rte_delay_us_sleep(NODE_IDLE_SLEEP_US);
-		idle++;
-	}
+	__atomic_store_n(&n->al->l[i].lcore, rte_lcore_id(), __ATOMIC_RELAXED);
+	return node_helper_loop(n, i, quit, NULL, agg_work);
 }

@@ -54,8 +54,7 @@ node_fail(struct gcdl_node *n, int rc, const char *fmt, ...)
 		vsnprintf(n->fail, sizeof(n->fail), fmt, ap);
 		va_end(ap);
 		n->rc = rc < 0 ? rc : -EIO;
-		node_agg_lcores_stop(n);
-		node_quant_lcores_stop(n);
+		node_helpers_stop(n);
 		NODE_LOG(control, ERR, "%s %u: %s", gcdl_node_role_name(n->conf.role),
 			 n->conf.id, n->fail);
 	}
@@ -1079,10 +1078,8 @@ gcdl_node_poll(struct gcdl_node *n, struct gcdl_loop *lp)
 		break;
 	}
 	/* the helper lcores return once there are no more rounds */
-	if (n->finished || n->rc != 0) {
-		node_agg_lcores_stop(n);
-		node_quant_lcores_stop(n);
-	}
+	if (n->finished || n->rc != 0)
+		node_helpers_stop(n);
 	if (rc >= 0)
 		rc += (int)node_tx_flush(n);
 	if (n->rc != 0)
@@ -1124,12 +1121,16 @@ gcdl_node_end_linger(struct gcdl_node *n)
 		n->linger_until = 1;
 }
 
+void
+node_helpers_stop(struct gcdl_node *n)
+{
+	__atomic_store_n(&n->helpers_stop, 1, __ATOMIC_RELEASE);
+}
+
 uint32_t
 gcdl_node_helper_lcores(const struct gcdl_node *n)
 {
-	if (n == NULL)
-		return 0;
-	return node_agg_lcores_count(n) + node_quant_lcores_count(n);
+	return n != NULL ? n->helpers : 0;
 }
 
 int
@@ -1245,7 +1246,7 @@ gcdl_node_summary(const struct gcdl_node *n, struct gcdl_node_summary *s)
 	if (n->conf.role == GCDL_NODE_PEER)
 		node_mesh_counters(n, &s->c);
 	gcdl_counters_sum_drops(&s->c);
-	for (uint32_t i = 0; i < node_quant_lcores_count(n) && i < GCDL_SUMMARY_MAX_AGG_LCORES; i++)
+	for (uint32_t i = 0; n->ql != NULL && i < n->helpers && i < GCDL_SUMMARY_MAX_AGG_LCORES; i++)
 		if (node_quant_lcore_stats(n, i, &s->quant_lcores[i]) == 0)
 			s->nquant_lcores = i + 1;
 	if (n->conf.role == GCDL_NODE_AGGREGATOR) {

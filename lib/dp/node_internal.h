@@ -156,6 +156,8 @@ struct gcdl_node {
 				      * aggregation lcores (agg_lcore.c), else NULL */
 	struct node_quant_lcores *ql; /* worker, dataplane.quant_lcores > 1: its
 				       * quantizing lcores (quant_lcore.c), else NULL */
+	uint32_t helpers;            /* helper lcores (either kind) the node needs */
+	int helpers_stop;            /* set once: every helper loop returns */
 	/* downlink.mode relay (node_relay.c): the aggregator holds and commits the
 	 * round's accepted frames, a worker collects them and applies the commit */
 	struct gcdl_mesh *relay;
@@ -346,6 +348,13 @@ int node_agg_poll(struct gcdl_node *n, struct gcdl_loop *lp);
 void node_agg_fini(struct gcdl_node *n);
 int node_agg_row(const struct gcdl_node *n, uint32_t k, struct gcdl_worker_row *row);
 int node_agg_drained(const struct gcdl_node *n);
+/* runner.c: the loop of a helper lcore: work(n, i) until it finds nothing
+ * to do and quit or n->helpers_stop is set (then *exited, when not NULL, is
+ * set); spins, yields, then naps while idle. @return 0. */
+int node_helper_loop(struct gcdl_node *n, uint32_t i, const int *quit, int *exited,
+		     int (*work)(struct gcdl_node *n, uint32_t i));
+/* node.c: every helper loop of the node returns once idle */
+void node_helpers_stop(struct gcdl_node *n);
 /* agg_lcore.c: an aggregator's aggregation lcores. init: the engine cut into
  * dataplane.agg_lcores parts; open: round t takes frames (the lcores
  * accumulate on arrival); close: ask the lcores to close round t, 1 once
@@ -354,18 +363,14 @@ int node_agg_drained(const struct gcdl_node *n);
 int node_agg_lcores_init(struct gcdl_node *n, float *update, char *err, size_t errlen);
 void node_agg_lcores_open(struct gcdl_node *n, uint32_t t);
 int node_agg_lcores_close(struct gcdl_node *n, uint32_t t);
-void node_agg_lcores_stop(struct gcdl_node *n);
 void node_agg_lcores_fini(struct gcdl_node *n);
-uint32_t node_agg_lcores_count(const struct gcdl_node *n);
 int node_agg_lcore_run(struct gcdl_node *n, uint32_t i, const int *quit);
 /* quant_lcore.c: a worker's quantizing lcores. frame: the chunks of round t
  * framed into held[] (range 0 by the caller, the others by the lcores);
  * @return 0 or the first negative errno of a range. */
 int node_quant_lcores_init(struct gcdl_node *n, char *err, size_t errlen);
 int node_quant_lcores_frame(struct gcdl_node *n, uint32_t t, const float *src, uint64_t *coords);
-void node_quant_lcores_stop(struct gcdl_node *n);
 void node_quant_lcores_fini(struct gcdl_node *n);
-uint32_t node_quant_lcores_count(const struct gcdl_node *n);
 int node_quant_lcore_run(struct gcdl_node *n, uint32_t i, const int *quit);
 int node_quant_lcore_stats(const struct gcdl_node *n, uint32_t i,
 			   struct gcdl_quant_lcore_summary *s);

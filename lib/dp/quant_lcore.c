@@ -40,7 +40,6 @@ struct quant_lcore {
 struct node_quant_lcores {
 	uint32_t count;             /* Q - 1 quantizing lcores (the node's own is range 0) */
 	uint32_t phase;             /* the sequence number of the job published (0: none) */
-	int stop;
 	uint32_t lo0, hi0;          /* the node's own range */
 	uint32_t round;             /* the job: round t ... */
 	const float *src;           /* ... and v_k */
@@ -72,14 +71,8 @@ node_quant_lcores_init(struct gcdl_node *n, char *err, size_t errlen)
 		ql->l[i].hi = (uint32_t)((uint64_t)n->chunks * (i + 2) / q);
 	}
 	n->ql = ql;
+	n->helpers = q - 1;
 	return 0;
-}
-
-void
-node_quant_lcores_stop(struct gcdl_node *n)
-{
-	if (n->ql != NULL)
-		__atomic_store_n(&n->ql->stop, 1, __ATOMIC_RELEASE);
 }
 
 void
@@ -90,12 +83,6 @@ node_quant_lcores_fini(struct gcdl_node *n)
 	free(n->ql->l);
 	free(n->ql);
 	n->ql = NULL;
-}
-
-uint32_t
-node_quant_lcores_count(const struct gcdl_node *n)
-{
-	return n->ql != NULL ? n->ql->count : 0;
 }
 
 int
@@ -132,44 +119,35 @@ node_quant_lcores_frame(struct gcdl_node *n, uint32_t t, const float *src, uint6
 	return rc;
 }
 
-int
-node_quant_lcore_run(struct gcdl_node *n, uint32_t i, const int *quit)
+/* Quantizing lcore i's work: frame its range of a job not done yet.
+ * @return 1 when it did. */
+static int
+quant_work(struct gcdl_node *n, uint32_t i)
 {
 	struct node_quant_lcores *ql = n->ql;
 	struct quant_lcore *me = &ql->l[i];
-	uint32_t idle = 0;
+	uint32_t ph = __atomic_load_n(&ql->phase, __ATOMIC_ACQUIRE);
+	uint64_t c0, coords = 0;
+
+	if (ph == 0 || ph == __atomic_load_n(&me->done, __ATOMIC_RELAXED))
+		return 0;
+	c0 = node_thread_ns();
+	me->rc = node_worker_frame_range(n, ql->round, ql->src, me->lo, me->hi, &coords);
+	me->round_coords = coords;
+	__atomic_store_n(&me->coords, me->coords + coords, __ATOMIC_RELAXED);
+	__atomic_store_n(&me->cpu_ns, me->cpu_ns + (node_thread_ns() - c0), __ATOMIC_RELAXED);
+	__atomic_store_n(&me->rounds, me->rounds + 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&me->done, ph, __ATOMIC_RELEASE);
+	return 1;
+}
+
+int
+node_quant_lcore_run(struct gcdl_node *n, uint32_t i, const int *quit)
+{
+	struct quant_lcore *me = &n->ql->l[i];
 
 	__atomic_store_n(&me->lcore, rte_lcore_id(), __ATOMIC_RELAXED);
-	for (;;) {
-		uint32_t ph = __atomic_load_n(&ql->phase, __ATOMIC_ACQUIRE);
-
-		if (ph != 0 && ph != __atomic_load_n(&me->done, __ATOMIC_RELAXED)) {
-			uint64_t c0 = node_thread_ns(), coords = 0;
-
-			me->rc = node_worker_frame_range(n, ql->round, ql->src, me->lo, me->hi,
-							 &coords);
-			me->round_coords = coords;
-			__atomic_store_n(&me->coords, me->coords + coords, __ATOMIC_RELAXED);
-			__atomic_store_n(&me->cpu_ns, me->cpu_ns + (node_thread_ns() - c0),
-					 __ATOMIC_RELAXED);
-			__atomic_store_n(&me->rounds, me->rounds + 1, __ATOMIC_RELAXED);
-			__atomic_store_n(&me->done, ph, __ATOMIC_RELEASE);
-			idle = 0;
-			continue;
-		}
-		if ((quit != NULL && __atomic_load_n(quit, __ATOMIC_ACQUIRE)) ||
-		    __atomic_load_n(&ql->stop, __ATOMIC_ACQUIRE)) {
-			__atomic_store_n(&me->exited, 1, __ATOMIC_RELEASE);
-			return 0;
-		}
-		if (idle < NODE_IDLE_SPIN)
-			rte_pause();
-		else if (idle < NODE_IDLE_YIELD)
-			sched_yield();
-		else
-			rte_delay_us_sleep(NODE_IDLE_SLEEP_US);
-		idle++;
-	}
+	return node_helper_loop(n, i, quit, &me->exited, quant_work);
 }
 
 int

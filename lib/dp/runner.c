@@ -82,3 +82,31 @@ gcdl_node_run(struct gcdl_node **nodes, uint32_t count, const int *quit)
 		idle++;
 	}
 }
+
+int
+node_helper_loop(struct gcdl_node *n, uint32_t i, const int *quit, int *exited,
+		 int (*work)(struct gcdl_node *n, uint32_t i))
+{
+	uint32_t idle = 0;
+
+	for (;;) {
+		if (work(n, i)) {
+			idle = 0;
+			continue;
+		}
+		/* stop only when idle: a job it saw is finished first */
+		if ((quit != NULL && __atomic_load_n(quit, __ATOMIC_ACQUIRE)) ||
+		    __atomic_load_n(&n->helpers_stop, __ATOMIC_ACQUIRE)) {
+			if (exited != NULL)
+				__atomic_store_n(exited, 1, __ATOMIC_RELEASE);
+			return 0;
+		}
+		if (idle < NODE_IDLE_SPIN)
+			rte_pause();
+		else if (idle < NODE_IDLE_YIELD)
+			sched_yield();
+		else
+			rte_delay_us_sleep(NODE_IDLE_SLEEP_US);
+		idle++;
+	}
+}
