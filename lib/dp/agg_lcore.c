@@ -27,6 +27,7 @@
 #include <stdlib.h>
 
 #include <rte_lcore.h>
+#include <rte_malloc.h>
 
 #include "node_internal.h"
 #include "seterr.h"
@@ -62,15 +63,14 @@ node_agg_lcores_init(struct gcdl_node *n, float *update, char *err, size_t errle
 		return rc;
 	}
 	al = calloc(1, sizeof(*al));
-	if (al != NULL && posix_memalign((void **)&al->l, RTE_CACHE_LINE_SIZE,
-					 sizeof(*al->l) * count) != 0)
-		al->l = NULL;
+	if (al != NULL)
+		al->l = rte_zmalloc_socket("gcdl_agg_lcores", sizeof(*al->l) * count,
+					   RTE_CACHE_LINE_SIZE, (int)n->conf.socket);
 	if (al == NULL || al->l == NULL) {
 		free(al);
 		gcdl_seterr(err, errlen, "aggregation lcores: out of memory");
 		return -ENOMEM;
 	}
-	memset(al->l, 0, sizeof(*al->l) * count);
 	for (uint32_t i = 0; i < count; i++)
 		al->l[i].lcore = RTE_MAX_LCORE;
 	al->count = count;
@@ -108,7 +108,7 @@ node_agg_lcores_fini(struct gcdl_node *n)
 {
 	if (n->al == NULL)
 		return;
-	free(n->al->l);
+	rte_free(n->al->l);
 	free(n->al);
 	n->al = NULL;
 }

@@ -251,7 +251,7 @@ out:
 /* The helper lcores of every node (an aggregator's aggregation lcores, a
  * worker's quantizing lcores): EAL lcores no group polls on, in order. */
 static int
-assign_agg_lcores(struct gcdl_dp *dp, char *err, size_t errlen)
+assign_helpers(struct gcdl_dp *dp, char *err, size_t errlen)
 {
 	unsigned free_ids[RTE_MAX_LCORE], nfree = 0, lc, eal = rte_lcore_count();
 	uint32_t need = 0, used_lcores = 0;
@@ -279,19 +279,19 @@ assign_agg_lcores(struct gcdl_dp *dp, char *err, size_t errlen)
 			    eal, used_lcores + need, cpus > 1 ? cpus - 1 : 0);
 		return -EINVAL;
 	}
-	dp->alc = calloc(need, sizeof(*dp->alc));
-	if (dp->alc == NULL) {
+	dp->helpers = calloc(need, sizeof(*dp->helpers));
+	if (dp->helpers == NULL) {
 		gcdl_seterr(err, errlen, "aggregation lcores: out of memory");
 		return -ENOMEM;
 	}
 	for (uint32_t i = 0; i < dp->nnodes; i++) {
 		for (uint32_t j = 0; j < gcdl_node_helper_lcores(dp->nodes[i]); j++) {
-			struct dp_agg_lcore *a = &dp->alc[dp->nalc];
+			struct dp_helper *a = &dp->helpers[dp->nhelpers];
 
 			a->dp = dp;
 			a->node = dp->nodes[i];
 			a->part = j;
-			a->lcore = free_ids[dp->nalc++];
+			a->lcore = free_ids[dp->nhelpers++];
 		}
 	}
 	return 0;
@@ -417,7 +417,7 @@ gcdl_dp_create(const struct gcdl_profile *p, const struct gcdl_dp_opts *o, char 
 	rc = o->role == GCDL_DP_LOCAL ? dp_local_build(dp, err, errlen)
 				      : build_single(dp, err, errlen);
 	if (rc == 0)
-		rc = assign_agg_lcores(dp, err, errlen);
+		rc = assign_helpers(dp, err, errlen);
 	if (rc != 0)
 		goto fail;
 	/* telemetry is an observer: without it the run goes on */
@@ -483,9 +483,9 @@ group_main(void *arg)
 }
 
 static int
-agg_lcore_main(void *arg)
+helper_main(void *arg)
 {
-	struct dp_agg_lcore *a = arg;
+	struct dp_helper *a = arg;
 
 	a->rc = gcdl_node_helper_run(a->node, a->part, &a->dp->quit);
 	return a->rc;
@@ -553,11 +553,11 @@ gcdl_dp_run(struct gcdl_dp *dp)
 	if (dp == NULL || dp->ran)
 		return -EINVAL;
 	dp->ran = 1;
-	for (uint32_t i = 0; i < dp->nalc; i++) {
-		rc = rte_eal_remote_launch(agg_lcore_main, &dp->alc[i], dp->alc[i].lcore);
+	for (uint32_t i = 0; i < dp->nhelpers; i++) {
+		rc = rte_eal_remote_launch(helper_main, &dp->helpers[i], dp->helpers[i].lcore);
 		if (rc != 0) {
 			snprintf(dp->fail, sizeof(dp->fail), "cannot launch helper lcore %u: %s",
-				 dp->alc[i].lcore, strerror(-rc));
+				 dp->helpers[i].lcore, strerror(-rc));
 			__atomic_store_n(&dp->quit, 1, __ATOMIC_RELEASE);
 			break;
 		}
@@ -579,7 +579,7 @@ gcdl_dp_run(struct gcdl_dp *dp)
 	}
 	if (rc == 0 && on_main != NULL)
 		group_main(on_main);
-	if (dp->ngroups > 1 || on_main == NULL || dp->nalc > 0)
+	if (dp->ngroups > 1 || on_main == NULL || dp->nhelpers > 0)
 		wait_groups(dp);
 	if (rc == 0)
 		rc = first_failure(dp);
@@ -764,7 +764,7 @@ gcdl_dp_free(struct gcdl_dp *dp)
 		for (uint32_t i = 0; i < dp->nnodes; i++)
 			gcdl_node_free(dp->nodes[i]);
 		free(dp->nodes);
-		free(dp->alc);
+		free(dp->helpers);
 	}
 	if (dp->links != NULL) {
 		for (uint32_t i = 0; i < dp->nlinks; i++)

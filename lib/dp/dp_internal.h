@@ -46,7 +46,7 @@ struct dp_group {
 /* One helper lcore of a node: an aggregator's aggregation lcore
  * (dataplane.agg_lcores > 1) or a worker's quantizing lcore
  * (dataplane.quant_lcores > 1). */
-struct dp_agg_lcore {
+struct dp_helper {
 	struct gcdl_dp *dp;
 	struct gcdl_node *node;
 	uint32_t part;
@@ -82,8 +82,8 @@ struct gcdl_dp {
 	uint32_t workers_done;          /* local: workers done (gcdl_node_conf.local_finished) */
 	struct dp_group groups[DP_MAX_GROUPS];
 	uint32_t ngroups;
-	struct dp_agg_lcore *alc;       /* the helper lcores of every node */
-	uint32_t nalc;
+	struct dp_helper *helpers;   /* the helper lcores of every node */
+	uint32_t nhelpers;
 	unsigned main_lcore;
 	int quit;                       /* set once: every loop returns */
 	int ran;

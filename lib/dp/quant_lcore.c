@@ -20,6 +20,7 @@
 #include <stdlib.h>
 
 #include <rte_lcore.h>
+#include <rte_malloc.h>
 #include <rte_pause.h>
 
 #include "node_internal.h"
@@ -53,15 +54,14 @@ node_quant_lcores_init(struct gcdl_node *n, char *err, size_t errlen)
 	struct node_quant_lcores *ql;
 
 	ql = calloc(1, sizeof(*ql));
-	if (ql != NULL && posix_memalign((void **)&ql->l, RTE_CACHE_LINE_SIZE,
-					 sizeof(*ql->l) * (q - 1)) != 0)
-		ql->l = NULL;
+	if (ql != NULL)
+		ql->l = rte_zmalloc_socket("gcdl_quant_lcores", sizeof(*ql->l) * (q - 1),
+					   RTE_CACHE_LINE_SIZE, (int)n->conf.socket);
 	if (ql == NULL || ql->l == NULL) {
 		free(ql);
 		gcdl_seterr(err, errlen, "quantizing lcores: out of memory");
 		return -ENOMEM;
 	}
-	memset(ql->l, 0, sizeof(*ql->l) * (q - 1));
 	ql->count = q - 1;
 	ql->lo0 = 0;
 	ql->hi0 = (uint32_t)((uint64_t)n->chunks / q);
@@ -80,7 +80,7 @@ node_quant_lcores_fini(struct gcdl_node *n)
 {
 	if (n->ql == NULL)
 		return;
-	free(n->ql->l);
+	rte_free(n->ql->l);
 	free(n->ql);
 	n->ql = NULL;
 }

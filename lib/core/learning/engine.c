@@ -1121,12 +1121,20 @@ close_range(struct gcdl_engine *e, struct engine_part *pt, uint32_t x, uint32_t 
 		memcpy(update + x, e->g + x, bytes);
 }
 
+/* close_range() of chunk c's coordinates. */
+static void
+close_chunk(struct gcdl_engine *e, struct engine_part *pt, uint32_t c, float *update)
+{
+	uint32_t x = c * e->chunk_coords;
+
+	close_range(e, pt, x, x + gcdl_agg_chunk_len(e->agg, c), update);
+}
+
 /* A chunk complete before the close: closed now, while it is in cache. */
 static void
 close_chunk_early(struct gcdl_engine *e, struct engine_part *pt, uint32_t c)
 {
-	close_range(e, pt, c * e->chunk_coords,
-		    c + 1 < e->chunks ? (c + 1) * e->chunk_coords : e->dim, e->early_update);
+	close_chunk(e, pt, c, e->early_update);
 	e->acc_next[c] = e->n + 1;
 	pt->early++;
 }
@@ -1146,9 +1154,7 @@ gcdl_engine_close_part(struct gcdl_engine *e, uint32_t part, float *update)
 		/* the chunks not closed when they completed, one at a time */
 		for (uint32_t c = pt->lo; c < pt->hi; c++)
 			if (e->acc_next[c] != e->n + 1)
-				close_range(e, pt, c * e->chunk_coords,
-					    c + 1 < e->chunks ? (c + 1) * e->chunk_coords : e->dim,
-					    update);
+				close_chunk(e, pt, c, update);
 		return 0;
 	}
 	/* block by block, so that the accumulators, the decoded gradient, the
