@@ -60,7 +60,7 @@ trap 'rm -rf "$tmp"' EXIT
 for ((i = 1; i <= runs; i++)); do
 	for r in "$r1" "$r2"; do
 		opts=("$@")
-		if ! OPENBLAS_NUM_THREADS=1 /usr/bin/time -f "%e %U %S" -o "$tmp/$i-$r.time" \
+		if ! /usr/bin/time -f "%e %U %S" -o "$tmp/$i-$r.time" \
 			"$gcdl" --no-huge --no-pci --no-shconf --file-prefix "br-$$" \
 			-m "$mem" --lcores "$lcores" --log-level '*:warning' -- \
 			"${opts[@]}" --quiet --rounds "$r" --summary-json "$tmp/$i-$r.json" \

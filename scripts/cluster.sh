@@ -259,11 +259,11 @@ cluster_run() {
 	cluster_eal "$node"
 	CLUSTER_PREFIX=${CLUSTER_PREFIXES[${#CLUSTER_PREFIXES[@]}-1]}
 	if [ "$CLUSTER_TRANSPORT" = af_packet ]; then
-		OPENBLAS_NUM_THREADS=1 ip netns exec "$CLUSTER_TAG-$node" \
+		ip netns exec "$CLUSTER_TAG-$node" \
 			timeout "${CLUSTER_TIMEOUT:-240}" "$CLUSTER_GCDL" "${CLUSTER_EAL[@]}" -- "$@" \
 			>"$out" 2>&1 &
 	else
-		OPENBLAS_NUM_THREADS=1 timeout "${CLUSTER_TIMEOUT:-240}" "$CLUSTER_GCDL" \
+		timeout "${CLUSTER_TIMEOUT:-240}" "$CLUSTER_GCDL" \
 			"${CLUSTER_EAL[@]}" -- "$@" >"$out" 2>&1 &
 	fi
 	CLUSTER_PID=$!

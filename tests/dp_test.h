@@ -34,7 +34,6 @@ dp_test_eal(const char *name)
 	/* main, workers, aggregators, and four helpers (two aggregation lcores,
 	 * or a quantizing lcore for each of 4 workers) */
 	snprintf(lcores, sizeof(lcores), "(0-6)@(0-%ld)", cpus > 1 ? cpus - 1 : 0);
-	setenv("OPENBLAS_NUM_THREADS", "1", 1);
 	if (rte_eal_init((int)(sizeof(argv) / sizeof(argv[0])) - 1, argv) < 0) {
 		fprintf(stderr, "%s: EAL initialisation failed\n", name);
 		return -1;

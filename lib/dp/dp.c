@@ -12,7 +12,6 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include <cblas.h>
 #include <numa.h>
 
 #include <rte_errno.h>
@@ -389,9 +388,6 @@ gcdl_dp_create(const struct gcdl_profile *p, const struct gcdl_dp_opts *o, char 
 		rc = -EINVAL;
 		goto fail;
 	}
-	/* BLAS runs inside the lcores: one thread each, or its own threads would
-	 * fight the pinned lcores for the cores */
-	openblas_set_num_threads(1);
 	rc = gcdl_job_open(&dp->job, p, 1, err, errlen);
 	if (rc != 0)
 		goto fail;

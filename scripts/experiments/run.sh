@@ -20,9 +20,6 @@ HERE=$ROOT/scripts/experiments
 SIM=${GCDL_SIM:-$ROOT/build/app/gcdl-sim}
 SWEEPS=(methods stragglers variance decoders layouts ef)
 NICE=${GCDL_EXP_NICE:-10}
-# one BLAS thread per run: runs go in parallel (--jobs), and results do not
-# depend on the thread count
-export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 
 usage() {
 	cat <<EOF

@@ -20,9 +20,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Same numbers on every run: single-threaded BLAS in gcdl-sim as in gcdl.
-export OPENBLAS_NUM_THREADS=1
-
 NCPU=$(nproc)
 EAL=(--no-huge --no-pci --no-shconf --file-prefix "$PREFIX" -m 256
      --lcores "(0-2)@(0-$((NCPU - 1)))" --log-level '*:warning')

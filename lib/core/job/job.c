@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cblas.h> /* openblas_set_num_threads */
+
 #include "gcdl/job.h"
 #include "seterr.h"
 
@@ -125,6 +127,11 @@ gcdl_job_open(struct gcdl_job *job, const struct gcdl_profile *p, uint32_t conte
 	}
 	memset(job, 0, sizeof(*job));
 	job->prof = *p;
+	/* BLAS on one thread, in every program: OpenBLAS's threaded sgemm sums
+	 * in an order that depends on its thread count, so the models' bits (and
+	 * gcdl-sim's agreement with the data plane) would depend on the machine's
+	 * cores; and in the data plane its threads would fight the pinned lcores. */
+	openblas_set_num_threads(1);
 	rc = gcdl_profile_validate(p, err, errlen);
 	if (rc != 0)
 		return rc;
