@@ -101,6 +101,10 @@ usage(FILE *out)
 		"  --pcap FILE           write every frame this node (local: aggregator 0, or peer\n"
 		"                        0) receives and sends to FILE, a classic pcap (Ethernet);\n"
 		"                        decode it with Wireshark and scripts/wireshark/gcdl.lua\n"
+		"  --grad-shm FILE       a worker of model.type external: exchange each round's\n"
+		"                        gradient with its trainer (PyTorch, lib/python/gcdl)\n"
+		"                        through FILE, a shared mapping this node creates\n"
+		"                        (gcdl/extgrad.h); the trainer starts the node with it\n"
 		"  --resume FILE         continue from a checkpoint (checkpoint.every/path; the\n"
 		"                        aggregator, or mesh peer 0): the same profile and --set\n"
 		"                        options, refused otherwise\n"
@@ -244,6 +248,7 @@ parse_cli(int argc, char **argv, struct cli *c)
 		{ "inject-garbage", required_argument, NULL, 'g' },
 		{ "inject-hostile", required_argument, NULL, 'H' },
 		{ "pcap", required_argument, NULL, 'P' },
+		{ "grad-shm", required_argument, NULL, 'x' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "resume", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
@@ -323,6 +328,9 @@ parse_cli(int argc, char **argv, struct cli *c)
 			break;
 		case 'P':
 			c->pcap = optarg;
+			break;
+		case 'x':
+			c->o.grad_shm = optarg;
 			break;
 		case 'q':
 			c->quiet = 1;
@@ -502,6 +510,21 @@ main(int argc, char **argv)
 		fprintf(stderr, "gcdl: dataplane.flow_isolate = true: --role local makes its own "
 			"net_ring ports, which have no flow rules; it is for --role aggregator or "
 			"worker on a NIC\n");
+		goto out_ck;
+	}
+	if (prof.model == GCDL_MODEL_EXTERNAL && c.role == GCDL_DP_LOCAL) {
+		fprintf(stderr, "gcdl: model.type external: its trainers run beside their own "
+			"worker nodes (lib/python/gcdl starts them): use --role aggregator, or "
+			"--role worker --id K --grad-shm FILE\n");
+		goto out_ck;
+	}
+	if (prof.model == GCDL_MODEL_EXTERNAL && c.role == GCDL_DP_WORKER && c.o.grad_shm == NULL) {
+		fprintf(stderr, "gcdl: model.type external: a worker needs --grad-shm FILE, where "
+			"its trainer puts each round's gradient\n");
+		goto out_ck;
+	}
+	if (c.o.grad_shm != NULL && (c.role != GCDL_DP_WORKER || prof.model != GCDL_MODEL_EXTERNAL)) {
+		fprintf(stderr, "gcdl: --grad-shm is for --role worker with model.type external\n");
 		goto out_ck;
 	}
 	if (c.role != GCDL_DP_LOCAL && prof.key_file[0] == '\0' && prof.insecure)

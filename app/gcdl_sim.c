@@ -281,6 +281,11 @@ main(int argc, char **argv)
 			"estimate\n");
 		return 2;
 	}
+	if (prof.model == GCDL_MODEL_EXTERNAL) {
+		fprintf(stderr, "gcdl-sim: model.type external: the model is a trainer's "
+			"(PyTorch, lib/python/gcdl), which runs over gcdl's data plane, not here\n");
+		return 2;
+	}
 	rc = gcdl_job_open(&job, &prof, 1, err, sizeof(err));
 	if (rc != 0) {
 		fprintf(stderr, "gcdl-sim: %s\n", err);

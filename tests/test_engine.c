@@ -1334,6 +1334,70 @@ START_TEST(worker_momentum)
 }
 END_TEST
 
+/* model.type external: no data; the trainer computes v_k and evaluates; the
+ * update of a round is exactly its decoded gradient whatever [optim] says
+ * (the trainer's optimizer steps): the same bits as decode_round on a twin
+ * engine, round after round (no momentum carried, step size 1). */
+START_TEST(external_update_is_the_decoded_gradient)
+{
+	struct gcdl_profile p;
+	struct gcdl_job ja, jb;
+	struct gcdl_engine *a, *b;
+	enum { D = 3000 };
+	float v[D], *u = malloc(sizeof(float) * D), *g = malloc(sizeof(float) * D);
+	double loss = 0;
+
+	gcdl_profile_defaults(&p);
+	p.workers = N;
+	p.partitions = N;
+	p.redundancy = 2;
+	p.method = GCDL_METHOD_ONEBIT_GC_EF;
+	p.model = GCDL_MODEL_EXTERNAL;
+	p.model_dim = D;
+	p.downlink = GCDL_DOWNLINK_RELAY;
+	p.lr = 0.3;        /* ignored: the trainer's optimizer steps */
+	p.momentum = 0.9;
+	p.weight_decay = 0.01;
+	p.scale_block = 64;
+	open_job(&ja, &p);
+	open_job(&jb, &p);
+	a = ja.engine;
+	b = jb.engine;
+	ck_assert_uint_eq(gcdl_engine_dim(a), D);
+	ck_assert_uint_eq(ja.train.rows, 0);
+	ck_assert_int_eq(gcdl_engine_worker_gradient(a, 0, 0, 0, gcdl_engine_model(a), v),
+			 -ENOTSUP);
+	ck_assert_int_eq(gcdl_engine_eval(a, gcdl_engine_model(a), &ja.test, &loss, NULL),
+			 -ENOTSUP);
+	for (uint32_t t = 0; t < 3; t++) {
+		struct gcdl_round_info ia, ib;
+
+		ck_assert_int_eq(gcdl_engine_begin_round(a, t), 0);
+		ck_assert_int_eq(gcdl_engine_begin_round(b, t), 0);
+		for (uint32_t k = 0; k < N; k++) {
+			if (k == t) /* a straggler per round */
+				continue;
+			for (uint32_t j = 0; j < D; j++)
+				v[j] = (float)(((j * 7 + k * 13 + t * 5) % 23) - 11) * 0.01f;
+			ck_assert_int_eq(gcdl_engine_worker_compress(a, k, t, v), 0);
+			ck_assert_int_eq(gcdl_engine_worker_compress(b, k, t, v), 0);
+			for (uint32_t c = 0; c < gcdl_engine_chunks(a); c++) {
+				deliver(a, k, t, v, c);
+				deliver(b, k, t, v, c);
+			}
+		}
+		ck_assert_int_eq(gcdl_engine_close_round(a, u, &ia), 0);
+		ck_assert_int_eq(gcdl_engine_decode_round(b, g, &ib), 0);
+		ck_assert_int_eq(memcmp(u, g, sizeof(float) * D), 0);
+		ck_assert(g[0] != 0.0f || g[1] != 0.0f); /* not a zero update */
+	}
+	free(u);
+	free(g);
+	gcdl_job_close(&ja);
+	gcdl_job_close(&jb);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -1365,6 +1429,7 @@ main(void)
 	tcase_add_test(pos, optimizer_momentum_and_schedules);
 	tcase_add_test(pos, float_payload_round_trips);
 	tcase_add_test(pos, decode_round_is_close_round_without_step);
+	tcase_add_test(pos, external_update_is_the_decoded_gradient);
 	suite_add_tcase(s, neg);
 	suite_add_tcase(s, pos);
 	sr = srunner_create(s);

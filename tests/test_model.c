@@ -52,6 +52,36 @@ START_TEST(test_kind_parse)
 	ck_assert_int_eq(k, GCDL_MODEL_SOFTMAX);
 	ck_assert_int_eq(gcdl_model_kind_parse("mlp", &k), 0);
 	ck_assert_int_eq(k, GCDL_MODEL_MLP);
+	ck_assert_int_eq(gcdl_model_kind_parse("external", &k), 0);
+	ck_assert_int_eq(k, GCDL_MODEL_EXTERNAL);
+}
+END_TEST
+
+/* An external model (a trainer's): its dimension is `features`, zeros at
+ * start, and gcdl computes none of it. */
+START_TEST(test_external)
+{
+	struct gcdl_model *m = gcdl_model_create(GCDL_MODEL_EXTERNAL, 12345, 0, 0, 0.0f);
+	float *w = malloc(sizeof(float) * 12345), x[4] = { 1, 2, 3, 4 }, y[1] = { 0 };
+	double loss = -1, acc = -1;
+
+	ck_assert_ptr_nonnull(m);
+	ck_assert_ptr_nonnull(w);
+	ck_assert_uint_eq(gcdl_model_dim(m), 12345);
+	for (uint32_t j = 0; j < 12345; j++)
+		w[j] = 1.0f;
+	ck_assert_int_eq(gcdl_model_init(m, w, 3), 0);
+	for (uint32_t j = 0; j < 12345; j++)
+		ck_assert(w[j] == 0.0f);
+	ck_assert_int_eq(gcdl_model_loss_grad(m, w, x, y, 1, w, &loss), -ENOTSUP);
+	ck_assert_int_eq(gcdl_model_eval(m, w, x, y, 1, &loss, &acc), -ENOTSUP);
+	ck_assert(loss == -1 && acc == -1);
+	gcdl_model_free(m);
+	free(w);
+	/* no parameters */
+	errno = 0;
+	ck_assert_ptr_null(gcdl_model_create(GCDL_MODEL_EXTERNAL, 0, 0, 0, 0.0f));
+	ck_assert_int_eq(errno, EINVAL);
 }
 END_TEST
 
@@ -540,7 +570,7 @@ START_TEST(test_eval_blocks)
 	const uint32_t rows[] = { 1, 4096, 4097, 5000, 8192 + 11 };
 
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
-		for (int k = 0; k < GCDL_MODEL__COUNT; k++)
+		for (int k = 0; k < GCDL_MODEL_EXTERNAL; k++) /* the models gcdl computes */
 			if (rows[i] > 1 || k == GCDL_MODEL_LEAST_SQUARES)
 				eval_blocks((enum gcdl_model_kind)k, rows[i]);
 }
@@ -744,6 +774,7 @@ model_suite(void)
 	TCase *train = tcase_create("train");
 
 	tcase_add_test(neg, test_kind_parse);
+	tcase_add_test(neg, test_external);
 	tcase_add_test(neg, test_create_bad);
 	tcase_add_test(neg, test_init_bad);
 	tcase_add_test(neg, test_loss_grad_bad);

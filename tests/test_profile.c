@@ -378,6 +378,32 @@ START_TEST(rejects_bad_relations)
 	p.dataset = GCDL_DATA_LIBSVM;
 	p.path[0] = '\0';
 	ck_assert_int_eq(gcdl_profile_validate(&p, err, sizeof(err)), -EINVAL);
+
+	/* model.type external: needs model.dim, relay, star, a real gradient */
+	gcdl_profile_defaults(&p);
+	p.model = GCDL_MODEL_EXTERNAL;
+	p.downlink = GCDL_DOWNLINK_RELAY;
+	ck_assert_int_eq(gcdl_profile_validate(&p, err, sizeof(err)), -EINVAL);
+	ck_assert(strstr(err, "model.type external needs model.dim") != NULL);
+	p.model_dim = 30000;
+	ck_assert_int_eq(gcdl_profile_validate(&p, err, sizeof(err)), 0);
+	p.dataset = GCDL_DATA_SYNTH_LINEAR; /* the data is the trainer's: not checked */
+	ck_assert_int_eq(gcdl_profile_validate(&p, err, sizeof(err)), 0);
+	p.downlink = GCDL_DOWNLINK_ONEBIT;
+	ck_assert_int_eq(gcdl_profile_validate(&p, err, sizeof(err)), -EINVAL);
+	ck_assert(strstr(err, "needs downlink.mode = relay") != NULL);
+	p.downlink = GCDL_DOWNLINK_RELAY;
+	p.topology = GCDL_TOPO_MESH;
+	ck_assert_int_eq(gcdl_profile_validate(&p, err, sizeof(err)), -EINVAL);
+	ck_assert(strstr(err, "network.topology = star only") != NULL);
+	p.topology = GCDL_TOPO_STAR;
+	p.synthetic_gradient = 1;
+	ck_assert_int_eq(gcdl_profile_validate(&p, err, sizeof(err)), -EINVAL);
+	ck_assert(strstr(err, "dataplane.synthetic_gradient") != NULL);
+	gcdl_profile_defaults(&p);
+	p.model_dim = 100; /* a built-in model has its own size */
+	ck_assert_int_eq(gcdl_profile_validate(&p, err, sizeof(err)), -EINVAL);
+	ck_assert(strstr(err, "model.dim is only for model.type external") != NULL);
 }
 END_TEST
 

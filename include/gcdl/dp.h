@@ -62,6 +62,8 @@ struct gcdl_dp_opts {
 	uint32_t inject_garbage;     /**< self-test frames per round from this node (local:
 				      *   from worker 0, peer 1 in mesh) */
 	uint32_t inject_hostile;     /**< the same, needs job.key_file */
+	const char *grad_shm;        /**< a worker of model.type external: its trainer's
+				      *   channel (gcdl/extgrad.h), or NULL */
 };
 
 struct gcdl_dp;

@@ -64,6 +64,11 @@ struct gcdl_engine;
  * partitioned into M partitions (gcdl_dataset_partition()); the engine keeps
  * pointers to it, which must outlive the engine.
  *
+ * model.type external: no rows (the trainer holds the data; offsets all 0),
+ * and the engine's step is u = g exactly (step size 1, no momentum, no
+ * decay): the update of a round is its decoded gradient, for the trainer's
+ * optimizer (lib/python/gcdl).
+ *
  * @param p         the profile (validated).
  * @param train     the partitioned training set.
  * @param offsets   its M+1 partition offsets.
@@ -129,7 +134,8 @@ float *gcdl_engine_momentum(struct gcdl_engine *e);
  * @param round   t.
  * @param w       the model.
  * @param v       receives dim values.
- * @return 0, -EINVAL for NULL, -ERANGE for ctx or worker out of range, or the
+ * @return 0, -EINVAL for NULL, -ERANGE for ctx or worker out of range,
+ *         -ENOTSUP for an external model (its trainer computes v_k), or the
  *         model's error.
  */
 int gcdl_engine_worker_gradient(struct gcdl_engine *e, uint32_t ctx, uint32_t worker,
@@ -483,7 +489,8 @@ void gcdl_engine_apply_update(float *restrict w, const float *restrict u, uint32
  * @param ds        the dataset.
  * @param loss      receives the mean loss, or NULL.
  * @param accuracy  receives the accuracy, or NULL.
- * @return 0, or the model's error.
+ * @return 0, -ENOTSUP for an external model (its trainer evaluates), or the
+ *         model's error.
  */
 int gcdl_engine_eval(struct gcdl_engine *e, const float *w, const struct gcdl_dataset *ds,
 		     double *loss, double *accuracy);

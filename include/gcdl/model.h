@@ -10,6 +10,8 @@
  *  - softmax:       W[classes][features], b[classes]   (mean cross-entropy)
  *  - mlp:           W1[hidden][features], b1[hidden], W2[classes][hidden], b2[classes]
  *                   with ReLU on the hidden layer      (mean cross-entropy)
+ *  - external:      `features` coordinates of a model gcdl does not compute:
+ *                   loss, gradient and evaluation answer -ENOTSUP
  * An optional L2 term l2/2 * ||weights||^2 (biases excluded) is added to the
  * loss and its gradient. Matrix products go through CBLAS.
  */
@@ -27,13 +29,16 @@ enum gcdl_model_kind {
 	GCDL_MODEL_LEAST_SQUARES = 0,
 	GCDL_MODEL_SOFTMAX,
 	GCDL_MODEL_MLP,
+	GCDL_MODEL_EXTERNAL, /**< a model trained outside gcdl (PyTorch, lib/python/gcdl):
+			      *   gcdl carries its gradient of `features` coordinates
+			      *   and computes nothing of it */
 	GCDL_MODEL__COUNT
 };
 
 struct gcdl_model;
 
 /**
- * Parse a model name ("least_squares", "softmax", "mlp").
+ * Parse a model name ("least_squares", "softmax", "mlp", "external").
  *
  * @param name  the name.
  * @param kind  where the kind is written.
@@ -83,7 +88,7 @@ int gcdl_model_init(const struct gcdl_model *m, float *w, uint64_t seed);
  * @param loss  receives the mean loss, or NULL.
  * @return 0, -EINVAL for NULL m/w/x/y, rows = 0 or above INT_MAX (the CBLAS
  *         index type), or a class index out of range, -ENOMEM when scratch
- *         space cannot grow.
+ *         space cannot grow, -ENOTSUP for an external model.
  */
 int gcdl_model_loss_grad(struct gcdl_model *m, const float *w, const float *x, const float *y,
 			 uint32_t rows, float *grad, double *loss);
@@ -101,7 +106,8 @@ int gcdl_model_loss_grad(struct gcdl_model *m, const float *w, const float *x, c
  * @param accuracy  receives the fraction classified correctly (argmax), or
  *                  NULL; for least squares it receives 0.
  * @return 0, -EINVAL for NULL m/w/x/y, rows = 0, or a class index out of
- *         range, -ENOMEM when scratch space cannot grow.
+ *         range, -ENOMEM when scratch space cannot grow, -ENOTSUP for an
+ *         external model.
  */
 int gcdl_model_eval(struct gcdl_model *m, const float *w, const float *x, const float *y,
 		    uint32_t rows, double *loss, double *accuracy);

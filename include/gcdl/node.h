@@ -83,6 +83,8 @@ struct gcdl_node_conf {
 	struct gcdl_pcap *pcap;       /**< capture of every frame in and out, or NULL */
 	uint32_t inject_garbage;      /**< self-test frames per round (gcdl/selftest.h) */
 	uint32_t inject_hostile;      /**< the same, needs @ref auth */
+	const char *grad_shm;         /**< a worker of model.type external: the channel
+				       *   file it creates for its trainer (gcdl/extgrad.h) */
 	const int *stop;              /**< stop request (atomic load), or NULL */
 	int local;                    /**< part of a local cluster: no final evaluation of
 				       *   a worker's replica (the cluster compares replicas) */

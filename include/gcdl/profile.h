@@ -143,6 +143,7 @@ struct gcdl_profile {
 	/* [model] */
 	enum gcdl_model_kind model;      /**< model.type */
 	uint32_t hidden;                 /**< model.hidden */
+	uint32_t model_dim;              /**< model.dim (model.type external: its coordinates) */
 	double l2;                       /**< model.l2 */
 	uint32_t batch;                  /**< model.batch (0: full partition) */
 	/* [optim] */

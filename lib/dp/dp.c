@@ -222,6 +222,7 @@ build_single(struct gcdl_dp *dp, char *err, size_t errlen)
 	c.socket = socket;
 	c.inject_garbage = dp->opts.inject_garbage;
 	c.inject_hostile = dp->opts.inject_hostile;
+	c.grad_shm = dp->opts.grad_shm;
 	dp->nodes = calloc(1, sizeof(*dp->nodes));
 	if (dp->nodes == NULL) {
 		rc = -ENOMEM;

@@ -55,6 +55,9 @@ node_fail(struct gcdl_node *n, int rc, const char *fmt, ...)
 		va_end(ap);
 		n->rc = rc < 0 ? rc : -EIO;
 		node_helpers_stop(n);
+		/* a trainer waiting on this node learns why it stopped */
+		if (n->xg != NULL)
+			gcdl_extgrad_set_state(n->xg, GCDL_EXTGRAD_FAILED, n->fail);
 		NODE_LOG(control, ERR, "%s %u: %s", gcdl_node_role_name(n->conf.role),
 			 n->conf.id, n->fail);
 	}

@@ -29,6 +29,7 @@
 #include "gcdl/deadline.h"
 #include "gcdl/downlink.h"
 #include "gcdl/engine.h"
+#include "gcdl/extgrad.h"
 #include "gcdl/faults.h"
 #include "gcdl/join.h"
 #include "gcdl/node.h"
@@ -164,6 +165,10 @@ struct gcdl_node {
 	uint64_t relay_repair_at;    /* worker: when to ask the aggregator again */
 	struct gcdl_rng dl_fault;    /* faults.downlink_drop_p's decisions */
 	uint32_t dl_drop;            /* ... as a threshold on a 32-bit draw (0: none) */
+	/* model.type external (node_extgrad.c): the trainer's channel */
+	struct gcdl_extgrad *xg;
+	float *xg_g;                 /* the decoded gradient of the round applied */
+	uint32_t xg_wait;            /* the round whose gradient it waits for, or GCDL_JOIN_NONE */
 } __rte_cache_aligned;
 
 /* CPU time of the calling thread in ns (~0.2 us a call: per round or per
@@ -331,6 +336,18 @@ void node_relay_begin(struct gcdl_node *n, uint32_t t);
  * ask for what is missing, resync when that fails. @return 1 when the round
  * was applied, 0, or a negative error */
 int node_relay_poll(struct gcdl_node *n, struct gcdl_loop *lp, uint64_t now);
+
+/* node_extgrad.c: a worker of model.type external and its trainer */
+int node_extgrad_init(struct gcdl_node *n, char *err, size_t errlen);
+void node_extgrad_fini(struct gcdl_node *n);
+/* round t begins: wait for the trainer's gradient, unless an injected straggler */
+void node_extgrad_begin(struct gcdl_node *n, uint32_t round, int straggler);
+/* the trainer's gradient of the awaited round into v: @return 1 (its round in
+ * *round), or 0 (not yet) */
+int node_extgrad_take(struct gcdl_node *n, float *v, uint32_t *round);
+/* round t was applied (its decoded gradient in xg_g): publish it. @return 0 or
+ * a negative error (the node failed) */
+int node_extgrad_applied(struct gcdl_node *n, uint32_t round);
 
 /* the roles */
 int node_worker_init(struct gcdl_node *n, char *err, size_t errlen);

@@ -248,7 +248,8 @@ node_relay_poll(struct gcdl_node *n, struct gcdl_loop *lp, uint64_t now)
 	case GCDL_MESH_OUT:
 		return -ETIMEDOUT; /* another w_t than the aggregator's: the caller resyncs */
 	case GCDL_MESH_READY:
-		rc = gcdl_mesh_apply(n->relay, n->e, NULL, NULL);
+		/* model.type external: the update is the decoded gradient, for the trainer */
+		rc = gcdl_mesh_apply(n->relay, n->e, n->xg_g, NULL);
 		if (rc != 0)
 			return node_fail(n, rc, "relay: applying round %u: %s",
 					 gcdl_mesh_round(n->relay), strerror(-rc));

@@ -245,6 +245,8 @@ node_worker_init(struct gcdl_node *n, char *err, size_t errlen)
 	{
 		int rc = node_relay_init(n, err, errlen);
 
+		if (rc == 0)
+			rc = node_extgrad_init(n, err, errlen);
 		if (rc == 0 && p->quant_lcores > 1)
 			rc = node_quant_lcores_init(n, err, errlen);
 		if (rc != 0)
@@ -279,6 +281,7 @@ node_worker_fini(struct gcdl_node *n)
 	if (w->held != NULL)
 		free_held(w);
 	node_relay_fini(n);
+	node_extgrad_fini(n);
 	node_quant_lcores_fini(n);
 	free(w->links);
 	free(w->lgot);
@@ -897,7 +900,9 @@ build_frames(struct gcdl_node *n, uint32_t round)
 	float *src = w->v;
 	int rc;
 
-	if (!p->synthetic_gradient) {
+	if (n->xg != NULL) {
+		/* v_k is the trainer's (node_extgrad_take) */
+	} else if (!p->synthetic_gradient) {
 		rc = gcdl_engine_worker_gradient(n->e, 0, n->conf.id, round, gcdl_engine_model(n->e),
 						 w->v);
 		if (rc != 0)
@@ -932,25 +937,13 @@ build_frames(struct gcdl_node *n, uint32_t round)
 				 w->scratch_port);
 }
 
-/* Begin round R: self-test frames, then send nothing (a Bernoulli
- * straggler) or compute and hold the round's frames. */
+/* Round R's frames built from v_k and held until their send time. */
 static int
-begin_round(struct gcdl_node *n, uint32_t round, uint64_t now)
+hold_round(struct gcdl_node *n, uint32_t round)
 {
-	const struct gcdl_profile *p = &n->prof;
 	struct node_worker *w = n->w;
 	int rc;
 
-	node_tel_round(n, round + 1, p->deadline_us);
-	if (n->conf.inject_garbage > 0 || n->conf.inject_hostile > 0)
-		for (uint32_t a = 0; a < n->k; a++)
-			node_inject(n, round, w->links[a].port, w->links[a].mac);
-	if (n->sm.kind == GCDL_STRAGGLER_BERNOULLI &&
-	    gcdl_straggler_is(&n->sm, p->seed, round, n->conf.id, p->deadline_us)) {
-		node_count(n, GCDL_CTR_SKIPPED, 1);
-		return 0;
-	}
-	w->start_tsc = now;
 	rc = build_frames(n, round);
 	if (rc != 0)
 		return rc == -ECANCELED ? 0 :
@@ -961,6 +954,34 @@ begin_round(struct gcdl_node *n, uint32_t round, uint64_t now)
 	w->pending = round;
 	set_due(n, round);
 	return 0;
+}
+
+/* Begin round R: self-test frames, then send nothing (a Bernoulli
+ * straggler) or compute and hold the round's frames (model.type external:
+ * once its trainer's gradient is in). */
+static int
+begin_round(struct gcdl_node *n, uint32_t round, uint64_t now)
+{
+	const struct gcdl_profile *p = &n->prof;
+	struct node_worker *w = n->w;
+	int straggler;
+
+	node_tel_round(n, round + 1, p->deadline_us);
+	if (n->conf.inject_garbage > 0 || n->conf.inject_hostile > 0)
+		for (uint32_t a = 0; a < n->k; a++)
+			node_inject(n, round, w->links[a].port, w->links[a].mac);
+	straggler = n->sm.kind == GCDL_STRAGGLER_BERNOULLI &&
+		    gcdl_straggler_is(&n->sm, p->seed, round, n->conf.id, p->deadline_us);
+	if (n->xg != NULL)
+		node_extgrad_begin(n, round, straggler);
+	if (straggler) {
+		node_count(n, GCDL_CTR_SKIPPED, 1);
+		return 0;
+	}
+	w->start_tsc = now;
+	if (n->xg != NULL)
+		return 0; /* hold_round() once the trainer's gradient is in */
+	return hold_round(n, round);
 }
 
 /* Queue held frames whose time has come, as the ports' backlogs take them. */
@@ -1106,6 +1127,8 @@ node_worker_poll(struct gcdl_node *n, struct gcdl_loop *lp)
 		struct gcdl_link *l = &w->links[0];
 
 		rc = node_relay_poll(n, lp, now);
+		if (rc == 1 && n->xg != NULL)
+			rc = node_extgrad_applied(n, l->round) == 0 ? 1 : n->rc;
 		if (rc == 1) {
 			l->round++;
 			l->last_rx = now;
@@ -1151,6 +1174,16 @@ node_worker_poll(struct gcdl_node *n, struct gcdl_loop *lp)
 		rc = advance(n, lo, now, &work);
 		if (rc != 0)
 			return rc;
+	}
+	if (n->xg != NULL && w->pending == GCDL_JOIN_NONE) {
+		uint32_t r;
+
+		if (node_extgrad_take(n, w->v, &r)) {
+			rc = hold_round(n, r);
+			if (rc != 0)
+				return rc;
+			work++;
+		}
 	}
 	work += send_held(n, lp);
 	if (n->finished && !n->conf.local) {

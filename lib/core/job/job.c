@@ -135,6 +135,16 @@ gcdl_job_open(struct gcdl_job *job, const struct gcdl_profile *p, uint32_t conte
 	rc = gcdl_profile_validate(p, err, errlen);
 	if (rc != 0)
 		return rc;
+	m = p->partitions ? p->partitions : p->workers;
+	job->offsets = calloc((size_t)m + 1, sizeof(uint32_t));
+	if (job->offsets == NULL) {
+		rc = -ENOMEM;
+		gcdl_seterr(err, errlen, "job: out of memory");
+		goto fail;
+	}
+	if (p->model == GCDL_MODEL_EXTERNAL)
+		/* the trainer holds the data: no rows, empty partitions */
+		goto engine;
 	rc = load_data(job, err, errlen);
 	if (rc != 0)
 		goto fail;
@@ -153,17 +163,10 @@ gcdl_job_open(struct gcdl_job *job, const struct gcdl_profile *p, uint32_t conte
 	default:
 		break;
 	}
-	m = p->partitions ? p->partitions : p->workers;
 	if (m > job->train.rows) {
 		gcdl_seterr(err, errlen, "cluster.partitions %u is more than the %u training rows", m,
 		       job->train.rows);
 		rc = -EINVAL;
-		goto fail;
-	}
-	job->offsets = calloc((size_t)m + 1, sizeof(uint32_t));
-	if (job->offsets == NULL) {
-		rc = -ENOMEM;
-		gcdl_seterr(err, errlen, "job: out of memory");
 		goto fail;
 	}
 	rc = gcdl_dataset_partition(&job->train, m, p->partitioning, p->seed, job->offsets);
@@ -172,6 +175,7 @@ gcdl_job_open(struct gcdl_job *job, const struct gcdl_profile *p, uint32_t conte
 		       p->partitioning == GCDL_PART_LABEL ? "label" : "iid", m, strerror(-rc));
 		goto fail;
 	}
+engine:
 	job->engine = gcdl_engine_create(p, &job->train, job->offsets, contexts, err, errlen);
 	if (job->engine == NULL) {
 		rc = -errno;

@@ -40,7 +40,7 @@ static const char *const data_names[] = { "fashion-mnist", "libsvm", "synthetic-
 					  "synthetic-gmm", NULL };
 static const char *const part_names[] = { "iid", "label", NULL };
 static const char *const norm_names[] = { "none", "scale", "standardize", NULL };
-static const char *const model_names[] = { "least_squares", "softmax", "mlp", NULL };
+static const char *const model_names[] = { "least_squares", "softmax", "mlp", "external", NULL };
 static const char *const schedule_names[] = { "constant", "sqrt", "step", NULL };
 static const char *const momentum_at_names[] = { "aggregator", "workers", NULL };
 static const char *const decoder_names[] = { "normalised", "unbiased", NULL };
@@ -124,6 +124,9 @@ static const struct key keys[] = {
 
 	{ "model", "type", K_ENUM, OFF(model), 0, 0, "softmax", model_names, "model" },
 	{ "model", "hidden", K_U32, OFF(hidden), 1, 65536, "128", NULL, "mlp: hidden units" },
+	{ "model", "dim", K_U32, OFF(model_dim), 0, GCDL_PROFILE_MAX_DIM, "0", NULL,
+	  "external: the model's coordinates (a PyTorch model's parameters, set by "
+	  "lib/python/gcdl; 0 for the built-in models)" },
 	{ "model", "l2", K_F64, OFF(l2), 0, 1e3, "0", NULL, "L2 coefficient in the loss" },
 	{ "model", "batch", K_U32, OFF(batch), 0, 10000000, "0", NULL,
 	  "rows per partition per round (0: the full partition)" },
@@ -836,7 +839,35 @@ gcdl_profile_validate(const struct gcdl_profile *p, char *err, size_t errlen)
 			 p->deadline_min_us, p->deadline_max_us);
 		return -EINVAL;
 	}
-	if (p->dataset == GCDL_DATA_SYNTH_LINEAR && p->model != GCDL_MODEL_LEAST_SQUARES) {
+	if (p->model == GCDL_MODEL_EXTERNAL) {
+		/* the model and its data are the trainer's; gcdl carries its gradient */
+		if (p->model_dim == 0) {
+			bad(p, err, errlen, "model.dim", "model.type external needs model.dim, the "
+			    "trainer's parameter count (lib/python/gcdl sets it)");
+			return -EINVAL;
+		}
+		if (p->downlink != GCDL_DOWNLINK_RELAY) {
+			bad(p, err, errlen, "downlink.mode", "model.type external needs downlink.mode "
+			    "= relay: every worker decodes the round's gradient for its trainer's "
+			    "own optimizer");
+			return -EINVAL;
+		}
+		if (p->topology != GCDL_TOPO_STAR) {
+			bad(p, err, errlen, "network.topology", "model.type external runs on "
+			    "network.topology = star only");
+			return -EINVAL;
+		}
+		if (p->synthetic_gradient) {
+			bad(p, err, errlen, "dataplane.synthetic_gradient", "model.type external "
+			    "takes its gradient from the trainer, not a synthetic one");
+			return -EINVAL;
+		}
+	} else if (p->model_dim != 0) {
+		bad(p, err, errlen, "model.dim", "model.dim is only for model.type external");
+		return -EINVAL;
+	}
+	if (p->dataset == GCDL_DATA_SYNTH_LINEAR && p->model != GCDL_MODEL_LEAST_SQUARES &&
+	    p->model != GCDL_MODEL_EXTERNAL) {
 		bad(p, err, errlen, "model.type", "data.dataset synthetic-linear is a regression set: "
 			 "model.type must be least_squares");
 		return -EINVAL;
@@ -943,7 +974,7 @@ gcdl_profile_validate(const struct gcdl_profile *p, char *err, size_t errlen)
 		    : "a synthetic set");
 		return -EINVAL;
 	}
-	if (p->dataset != GCDL_DATA_LIBSVM) {
+	if (p->dataset != GCDL_DATA_LIBSVM && p->model != GCDL_MODEL_EXTERNAL) {
 		/* libsvm sizes are known once read; the others now */
 		double f = p->dataset == GCDL_DATA_FMNIST ? 784 : p->synth_features;
 		double c = p->dataset == GCDL_DATA_FMNIST ? 10

@@ -163,9 +163,10 @@ gcdl_engine_free(struct gcdl_engine *e)
 static struct gcdl_model *
 model_for(const struct gcdl_profile *p, const struct gcdl_dataset *train)
 {
-	uint32_t classes = train->classes;
-
-	return gcdl_model_create(p->model, train->features, classes, p->hidden, (float)p->l2);
+	if (p->model == GCDL_MODEL_EXTERNAL)
+		return gcdl_model_create(p->model, p->model_dim, 0, 0, 0.0f);
+	return gcdl_model_create(p->model, train->features, train->classes, p->hidden,
+				 (float)p->l2);
 }
 
 struct gcdl_engine *
@@ -173,12 +174,14 @@ gcdl_engine_create(const struct gcdl_profile *p, const struct gcdl_dataset *trai
 		   const uint32_t *offsets, uint32_t contexts, char *err, size_t errlen)
 {
 	struct gcdl_engine *e;
+	struct gcdl_profile xp;
 	enum gcdl_layout_kind kind;
 	uint32_t d, max_rows = 0;
 	size_t nslots;
+	int external = p != NULL && p->model == GCDL_MODEL_EXTERNAL;
 
 	if (p == NULL || train == NULL || offsets == NULL || contexts == 0 ||
-	    train->rows == 0 || train->x == NULL) {
+	    (!external && (train->rows == 0 || train->x == NULL))) {
 		gcdl_seterr(err, errlen, "engine: missing profile, data or contexts");
 		errno = EINVAL;
 		return NULL;
@@ -186,6 +189,18 @@ gcdl_engine_create(const struct gcdl_profile *p, const struct gcdl_dataset *trai
 	if (gcdl_profile_validate(p, err, errlen) != 0) {
 		errno = EINVAL;
 		return NULL;
+	}
+	if (external) {
+		/* the trainer's optimizer takes the step: this engine's step is
+		 * u = g exactly (step size 1, no momentum, no decay), so its update
+		 * is the decoded gradient and its "model" is minus their sum */
+		xp = *p;
+		xp.lr = 1.0;
+		xp.schedule = GCDL_SCHEDULE_CONSTANT;
+		xp.momentum = 0.0;
+		xp.weight_decay = 0.0;
+		xp.batch = 0;
+		p = &xp;
 	}
 	e = calloc(1, sizeof(*e));
 	if (e == NULL)
@@ -216,14 +231,7 @@ gcdl_engine_create(const struct gcdl_profile *p, const struct gcdl_dataset *trai
 		if (e->wseq == NULL)
 			goto nomem;
 	}
-	if (offsets[e->m] != train->rows) {
-		gcdl_seterr(err, errlen, "engine: partition offsets do not cover the %u training rows",
-		       train->rows);
-		gcdl_engine_free(e);
-		errno = EINVAL;
-		return NULL;
-	}
-	for (uint32_t i = 0; i < e->m; i++) {
+	for (uint32_t i = 0; i < e->m && !external; i++) {
 		if (offsets[i + 1] <= offsets[i]) {
 			gcdl_seterr(err, errlen, "engine: partition %u is empty (%u training rows for "
 			       "%u partitions)", i, train->rows, e->m);
@@ -233,6 +241,13 @@ gcdl_engine_create(const struct gcdl_profile *p, const struct gcdl_dataset *trai
 		}
 		if (offsets[i + 1] - offsets[i] > max_rows)
 			max_rows = offsets[i + 1] - offsets[i];
+	}
+	if (!external && offsets[e->m] != train->rows) {
+		gcdl_seterr(err, errlen, "engine: partition offsets do not cover the %u training rows",
+		       train->rows);
+		gcdl_engine_free(e);
+		errno = EINVAL;
+		return NULL;
 	}
 	if (p->batch > 0 && p->batch < max_rows)
 		max_rows = p->batch;
@@ -427,6 +442,8 @@ gcdl_engine_worker_gradient(struct gcdl_engine *e, uint32_t ctx, uint32_t worker
 		return -EINVAL;
 	if (ctx >= e->contexts || worker >= e->n)
 		return -ERANGE;
+	if (e->prof.model == GCDL_MODEL_EXTERNAL)
+		return -ENOTSUP; /* the trainer computes it */
 	c = &e->ctx[ctx];
 	ds = e->train;
 	rc = gcdl_layout_worker_partitions(e->layout, worker, &parts, &nparts);
@@ -1235,5 +1252,7 @@ gcdl_engine_eval(struct gcdl_engine *e, const float *w, const struct gcdl_datase
 {
 	if (e == NULL || w == NULL || ds == NULL)
 		return -EINVAL;
+	if (e->prof.model == GCDL_MODEL_EXTERNAL)
+		return -ENOTSUP; /* the trainer evaluates */
 	return gcdl_model_eval(e->ctx[0].model, w, ds->x, ds->y, ds->rows, loss, accuracy);
 }

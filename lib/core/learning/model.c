@@ -24,7 +24,8 @@ struct gcdl_model {
 	float *dh;     /* mlp: rows x hidden back-propagated deltas */
 };
 
-static const char *const kind_names[GCDL_MODEL__COUNT] = { "least_squares", "softmax", "mlp" };
+static const char *const kind_names[GCDL_MODEL__COUNT] = { "least_squares", "softmax", "mlp",
+							     "external" };
 
 int
 gcdl_model_kind_parse(const char *name, enum gcdl_model_kind *kind)
@@ -48,7 +49,7 @@ gcdl_model_create(enum gcdl_model_kind kind, uint32_t features, uint32_t classes
 	uint64_t dim;
 
 	if ((unsigned)kind >= GCDL_MODEL__COUNT || features == 0 || !isfinite(l2) || l2 < 0 ||
-	    (kind != GCDL_MODEL_LEAST_SQUARES && classes < 2) ||
+	    (kind != GCDL_MODEL_LEAST_SQUARES && kind != GCDL_MODEL_EXTERNAL && classes < 2) ||
 	    (kind == GCDL_MODEL_MLP && hidden == 0)) {
 		errno = EINVAL;
 		return NULL;
@@ -61,6 +62,11 @@ gcdl_model_create(enum gcdl_model_kind kind, uint32_t features, uint32_t classes
 		break;
 	case GCDL_MODEL_SOFTMAX:
 		dim = (uint64_t)classes * features + classes;
+		hidden = 0;
+		break;
+	case GCDL_MODEL_EXTERNAL:
+		dim = features;
+		classes = 0;
 		hidden = 0;
 		break;
 	default:
@@ -316,6 +322,8 @@ gcdl_model_loss_grad(struct gcdl_model *m, const float *w, const float *x, const
 
 	if (m == NULL || w == NULL || x == NULL || y == NULL || rows == 0 || rows > INT_MAX)
 		return -EINVAL;
+	if (m->kind == GCDL_MODEL_EXTERNAL)
+		return -ENOTSUP;
 	rc = check_labels(m, y, rows);
 	if (rc != 0)
 		return rc;
@@ -381,6 +389,8 @@ gcdl_model_eval(struct gcdl_model *m, const float *w, const float *x, const floa
 
 	if (m == NULL || w == NULL || x == NULL || y == NULL || rows == 0)
 		return -EINVAL;
+	if (m->kind == GCDL_MODEL_EXTERNAL)
+		return -ENOTSUP;
 	rc = check_labels(m, y, rows);
 	if (rc != 0)
 		return rc;
