@@ -26,6 +26,7 @@ fi
 
 gcdl_install_packages
 gcdl_build build
+gcdl_python_path
 
 out=${GCDL_OUT:-runs/$(basename "$profile" .ini)-$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$out"

@@ -29,6 +29,8 @@ GCDL_PACKAGES=(
 	nftables          # scripts/cluster.sh CLUSTER_VLAN: a VLAN-aware switch (integration_vlan)
 	libopenmpi-dev    # the peer baseline: an MPI ring allreduce (gcdl-mpi-allreduce)
 	openmpi-bin       # mpirun for it (scripts/bench_allreduce.sh)
+	python3-torch     # PyTorch 1.13 (CPU) for lib/python/gcdl: the DDP hook, its example and test
+	python3-numpy     # lib/python/gcdl: the gradient channel's arrays
 )
 
 gcdl_missing_packages() {
@@ -74,4 +76,17 @@ gcdl_build() {
 		echo "gcdl: build of $dir failed" >&2
 		exit 2
 	}
+}
+
+# `import gcdl` for Debian's python3 (PyTorch's): a .pth file in its
+# /usr/local site directory naming this tree's lib/python (an editable
+# install; `meson install` copies the package instead). Root only.
+gcdl_python_path() {
+	local site pth
+	[ "$(id -u)" -eq 0 ] || return 0
+	site=$(/usr/bin/python3 -c 'import site; print(site.getsitepackages()[0])' 2>/dev/null) || return 0
+	pth="$site/gcdl.pth"
+	if [ "$(cat "$pth" 2>/dev/null)" != "$GCDL_ROOT/lib/python" ]; then
+		mkdir -p "$site" && echo "$GCDL_ROOT/lib/python" >"$pth"
+	fi
 }

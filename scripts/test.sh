@@ -9,6 +9,7 @@ cd "$GCDL_ROOT"
 
 gcdl_install_packages
 gcdl_build build
+gcdl_python_path
 
 # meson test, then one plain line: "N passed, N failed"
 total_ok=0

@@ -38,4 +38,19 @@ cmp -s "$ROOT/scripts/wireshark/gcdl.lua" "$D/$datadir/gcdl/wireshark/gcdl.lua" 
 cmp -s "$ROOT/LICENSE" "$D/$datadir/doc/gcdl/LICENSE" || fail "LICENSE not installed"
 "$D/$bindir/gcdl-sim" --profile "$D/$datadir/gcdl/configs/ci.ini" --rounds 3 --quiet \
 	>"$TMP/sim.out" 2>&1 || fail "installed gcdl-sim on the installed ci.ini: $(tail -n 3 "$TMP/sim.out")"
-echo "ok: 3 programs ($version, git $vcs), $n profiles, the dissector and the licence installed under $prefix"
+# the PyTorch package, where Debian's python3 looks under the prefix, and its example
+pyver=$(/usr/bin/python3 -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
+PKG=$D/lib/python$pyver/dist-packages/gcdl
+np=0
+for f in "$ROOT"/lib/python/gcdl/*.py; do
+	cmp -s "$f" "$PKG/$(basename "$f")" || fail "lib/python/gcdl/$(basename "$f") not installed in $PKG"
+	np=$((np + 1))
+done
+[ -x "$D/$datadir/gcdl/examples/torch_fmnist_cnn.py" ] || fail "the PyTorch example is not installed"
+/usr/bin/python3 -c 'import sys; print(sys.path)' | grep -q "'$prefix/lib/python$pyver/dist-packages'" ||
+	fail "$prefix/lib/python$pyver/dist-packages is not on python3's path"
+# (PYTHONPATH comes before the tree's editable gcdl.pth: the installed copy answers)
+PYTHONPATH=$D/lib/python$pyver/dist-packages /usr/bin/python3 -c "import gcdl.channel
+assert gcdl.channel.__file__.startswith('$PKG'), gcdl.channel.__file__" >"$TMP/py.err" 2>&1 ||
+	fail "the installed package does not import: $(tail -n 3 "$TMP/py.err")"
+echo "ok: 3 programs ($version, git $vcs), $n profiles, the dissector, the licence and the Python package ($np modules) installed under $prefix"
