@@ -80,10 +80,12 @@ void
 node_extgrad_fini(struct gcdl_node *n)
 {
 	if (n->xg != NULL) {
-		if (n->rc == 0 && !n->stopped)
+		if (n->rc == 0 && !n->stopped && n->xg_published == n->prof.rounds)
 			gcdl_extgrad_set_state(n->xg, GCDL_EXTGRAD_ENDED, NULL);
 		else if (n->rc == 0)
-			gcdl_extgrad_set_state(n->xg, GCDL_EXTGRAD_FAILED, "the node was stopped");
+			gcdl_extgrad_set_state(n->xg, GCDL_EXTGRAD_FAILED, n->stopped
+					       ? "the gcdl worker was stopped"
+					       : "the gcdl worker ended before its last round");
 		gcdl_extgrad_free(n->xg);
 		n->xg = NULL;
 	}
@@ -131,11 +133,13 @@ node_extgrad_applied(struct gcdl_node *n, uint32_t round)
 	    n->sm.kind == GCDL_STRAGGLER_BERNOULLI)
 		gcdl_extgrad_straggler(n->xg, round + 1);
 	rc = gcdl_extgrad_publish(n->xg, round, n->xg_g);
+	if (rc == 0)
+		n->xg_published = round + 1;
 	if (rc == -ERANGE)
 		return node_fail(n, rc, "model.type external: round %u applied, but its trainer "
 				 "has the rounds up to %u only: this worker joined late or resynced, "
 				 "and a trainer's replica cannot skip rounds (start every trainer "
 				 "before the first round; raise network.join_wait_ms)", round,
-				 (unsigned)gcdl_extgrad_hdr(n->xg)->out_rounds);
+				 (unsigned)n->xg_published);
 	return rc;
 }

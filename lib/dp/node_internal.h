@@ -169,6 +169,7 @@ struct gcdl_node {
 	struct gcdl_extgrad *xg;
 	float *xg_g;                 /* the decoded gradient of the round applied */
 	uint32_t xg_wait;            /* the round whose gradient it waits for, or GCDL_JOIN_NONE */
+	uint32_t xg_published;       /* rounds published to the trainer */
 } __rte_cache_aligned;
 
 /* CPU time of the calling thread in ns (~0.2 us a call: per round or per

@@ -78,6 +78,21 @@ def gcdl_rank(k: int, args, job: Job, port: int, queue) -> None:
         if args.initial_accuracy:
             res["initial_accuracy"], _ = evaluate(model, xt, yt)
     proc = job.start_worker(k)
+    try:
+        res.update(gcdl_rounds(k, args, job, proc, ddp, opt, x, y))
+    finally:
+        if proc.poll() is None:  # this rank failed: so does its worker
+            proc.terminate()
+            proc.wait(10)
+        dist.destroy_process_group()
+    res["crc"] = model_checksum(model)
+    if k == 0:
+        res["test_accuracy"], res["test_loss"] = evaluate(model, xt, yt)
+    queue.put(res)
+
+
+def gcdl_rounds(k: int, args, job: Job, proc, ddp, opt, x, y) -> dict:
+    """Rank k's rounds, beside its running gcdl worker."""
     alive = lambda: proc.poll() is None  # noqa: E731
     ch = GradChannel(job.channel_path(k), timeout=120, alive=alive)
     ch.wait(lambda: ch.state == RUNNING, "the first round", 300, alive)
@@ -108,14 +123,10 @@ def gcdl_rank(k: int, args, job: Job, port: int, queue) -> None:
                   f"{time.monotonic() - t0:.0f} s", file=sys.stderr, flush=True)
     wall = time.monotonic() - t0
     rc = job.wait(f"w{k}", 60)
-    res.update({"crc": model_checksum(model), "wall_s": wall, "computed": computed,
-                "skipped": state.skipped, "straggler_rounds": state.stragglers,
-                "stale": ch.stale, "worker_exit": rc})
-    if k == 0:
-        res["test_accuracy"], res["test_loss"] = evaluate(model, xt, yt)
+    out = {"wall_s": wall, "computed": computed, "skipped": state.skipped,
+           "straggler_rounds": state.stragglers, "stale": ch.stale, "worker_exit": rc}
     ch.close()
-    queue.put(res)
-    dist.destroy_process_group()
+    return out
 
 
 def run_gcdl(args) -> dict:
@@ -129,13 +140,13 @@ def run_gcdl(args) -> dict:
     queue = ctx.Queue()
     port = free_port()
     t0 = time.monotonic()
-    job.start_aggregator()
     procs = [ctx.Process(target=gcdl_rank, args=(k, args, job, port, queue))
              for k in range(args.ranks)]
-    for p in procs:
-        p.start()
     results = []
     try:
+        job.start_aggregator()
+        for p in procs:
+            p.start()
         while len(results) < args.ranks:
             try:
                 results.append(queue.get(timeout=5))
@@ -150,6 +161,10 @@ def run_gcdl(args) -> dict:
         for p in procs:
             p.join(60)
     finally:
+        for p in procs:  # a failed run: no rank outlives it
+            if p.is_alive():
+                p.terminate()
+                p.join(10)
         job.stop()
     wall = time.monotonic() - t0
     results.sort(key=lambda r: r["rank"])

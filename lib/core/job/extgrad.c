@@ -22,11 +22,18 @@ _Static_assert(offsetof(struct gcdl_extgrad_hdr, straggler) == 1216, "extgrad: s
 _Static_assert(offsetof(struct gcdl_extgrad_hdr, stale) == 1280, "extgrad: stale");
 _Static_assert(sizeof(struct gcdl_extgrad_hdr) <= GCDL_EXTGRAD_DATA_OFF, "extgrad: header");
 
+/* The node's own copies of what it wrote: the trainer maps the header
+ * read-write, so the node never trusts a size or count read back from it. */
 struct gcdl_extgrad {
 	struct gcdl_extgrad_hdr *h;
 	size_t len;
 	float *in;
 	uint8_t *out;
+	uint32_t dim, slots;
+	uint64_t stride;
+	uint64_t published;  /* rounds published (out_rounds as written) */
+	uint64_t taken;      /* `taken` as written */
+	uint64_t stale;      /* `stale` as written */
 	uint64_t stale_seen; /* the in_round last counted as stale */
 };
 
@@ -119,6 +126,9 @@ gcdl_extgrad_create(const char *path, const struct gcdl_extgrad_info *info, char
 	h->slot_stride = round_up((uint64_t)info->dim * sizeof(float), 64);
 	h->out_off = GCDL_EXTGRAD_DATA_OFF + round_up(h->slot_stride, 4096);
 	x->out = (uint8_t *)mem + h->out_off;
+	x->dim = info->dim;
+	x->slots = info->slots;
+	x->stride = h->slot_stride;
 	memcpy(h->parts, info->parts, sizeof(uint32_t) * info->nparts);
 	memcpy(h->weights, info->weights, sizeof(float) * info->nparts);
 	STORE(&h->state, (uint32_t)GCDL_EXTGRAD_STARTING);
@@ -160,15 +170,16 @@ gcdl_extgrad_take(struct gcdl_extgrad *x, uint32_t round, float *v)
 		return -EINVAL;
 	in = LOAD(&x->h->in_round);
 	if (in == (uint64_t)round + 1) {
-		memcpy(v, x->in, sizeof(float) * x->h->dim);
+		memcpy(v, x->in, sizeof(float) * x->dim);
+		x->taken = in;
 		STORE(&x->h->taken, in);
 		return 1;
 	}
 	if (in != 0 && in < (uint64_t)round + 1) {
-		if (in != x->stale_seen && in > LOAD(&x->h->taken)) {
+		if (in != x->stale_seen && in > x->taken) {
 			/* a round it was late for: counted once */
 			x->stale_seen = in;
-			STORE(&x->h->stale, x->h->stale + 1);
+			STORE(&x->h->stale, ++x->stale);
 		}
 		return -ESTALE;
 	}
@@ -187,10 +198,10 @@ gcdl_extgrad_publish(struct gcdl_extgrad *x, uint32_t round, const float *g)
 {
 	if (x == NULL || g == NULL)
 		return -EINVAL;
-	if ((uint64_t)round != x->h->out_rounds)
+	if ((uint64_t)round != x->published)
 		return -ERANGE;
-	memcpy(x->out + (size_t)(round % x->h->slots) * x->h->slot_stride, g,
-	       sizeof(float) * x->h->dim);
-	STORE(&x->h->out_rounds, (uint64_t)round + 1);
+	memcpy(x->out + (size_t)(round % x->slots) * x->stride, g, sizeof(float) * x->dim);
+	x->published = (uint64_t)round + 1;
+	STORE(&x->h->out_rounds, x->published);
 	return 0;
 }

@@ -1094,6 +1094,12 @@ step_range(struct gcdl_engine *e, uint32_t x0, uint32_t x1)
 	float *restrict w = e->w, *restrict mom = e->mom, *restrict g = e->g,
 	      *restrict r = e->resid;
 
+	if (p->model == GCDL_MODEL_EXTERNAL) {
+		/* the trainer's optimizer steps: the update is g itself, bit for bit */
+		gcdl_engine_apply_update(w + x0, g + x0, x1 - x0);
+		return;
+	}
+
 	/* one chunk of the downlink at a time, so that with the onebit downlink
 	 * the compression and w -= q find it in cache (the plain step has no
 	 * chunks: one pass); x0 is the first coordinate of an update frame */

@@ -7,13 +7,15 @@ into ``in`` and sets ``in_round = t + 1``; the node quantizes and sends it;
 every worker decodes the round from the relayed 1-bit frames into slot
 t % slots of ``out`` and sets ``out_rounds = t + 1``. No system call per
 round on either side: both poll the counters (aligned 64-bit words, written by
-one side each; x86-64 and arm64 keep them whole, and the writer stores the
-data before the counter).
+one side each). This side issues no memory barrier: it relies on x86-64's
+store and load ordering (the data is written before its counter and read
+after it), and refuses other machines.
 """
 from __future__ import annotations
 
 import mmap
 import os
+import platform
 import struct
 import time
 
@@ -49,6 +51,9 @@ class GradChannel:
     def __init__(self, path: str, timeout: float = 60.0, alive=None):
         """Map ``path`` once the node has created it (waits up to ``timeout`` s;
         ``alive()``, if given, is polled meanwhile and False aborts the wait)."""
+        if platform.machine() not in ("x86_64", "AMD64"):
+            raise ChannelError(f"{platform.machine()}: the channel's ordering is x86-64's; "
+                               "other machines need memory barriers this module lacks")
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -153,7 +158,9 @@ class GradChannel:
         start = self._out_off + (t % self.slots) * self._stride
         src = np.frombuffer(self._mm, dtype=np.float32, count=self.dim, offset=start)
         np.copyto(out, src)
-        if self.decoded > t + self.slots:
+        # the node overwrites slot t % slots with round t + slots before it
+        # counts it: from decoded = t + slots on, the copy may be torn
+        if self.decoded >= t + self.slots:
             raise ChannelError(f"round {t}: overwritten while read; this trainer fell more than "
                                f"{self.slots} rounds behind its gcdl worker")
 

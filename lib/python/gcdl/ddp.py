@@ -62,6 +62,7 @@ class GcdlState:
         self.alive = alive
         self.skipped = 0                   # rounds applied without computing
         self.stragglers = 0                # of them, injected straggler rounds
+        self.exchanges = 0                 # rounds computed (through the hook)
 
     def _read(self, t: int) -> None:
         self.ch.wait(lambda: self.ch.decoded > t, f"the decoded gradient of round {t}",
@@ -78,7 +79,10 @@ class GcdlState:
         done = 0
         while self.round < self.ch.rounds:
             t = self.round
-            straggler = self.ch.is_straggler(t)
+            # DDP rebuilds its buckets in a rank's second iteration, with a
+            # broadcast every rank must join: every rank computes its first
+            # two rounds, straggler or not (a late one is only applied)
+            straggler = self.ch.is_straggler(t) and self.exchanges >= 2
             if not straggler and self.ch.decoded <= t:
                 break
             self._read(t)
@@ -102,6 +106,7 @@ class GcdlState:
             self.ch.post(t, self.flat.numpy())
         self._read(t)
         self.round += 1
+        self.exchanges += 1
 
 
 def comm_hook(state: GcdlState, bucket: dist.GradBucket) -> torch.futures.Future[torch.Tensor]:
@@ -115,13 +120,11 @@ def comm_hook(state: GcdlState, bucket: dist.GradBucket) -> torch.futures.Future
         # every bucket of the iteration is in: one gcdl round for all of them
         state.exchange()
         for b, f in state._pending:
-            buf = b.buffer()
-            pos = 0
-            for p in b.parameters():
+            # through the bucket's own views of its buffer
+            for p, g in zip(b.parameters(), b.gradients()):
                 off, n = state.offset[id(p)]
-                buf[pos:pos + n].copy_(state.decoded[off:off + n])
-                pos += n
-            f.set_result(buf)
+                g.copy_(state.decoded[off:off + n].view_as(g))
+            f.set_result(b.buffer())
         state._pending.clear()
     return fut
 

@@ -207,6 +207,7 @@ class Job:
             return p.wait(timeout=10)
 
     def stop(self) -> None:
+        """Stop what this job started (processes, files, links); idempotent."""
         for p in self.procs.values():
             if p.poll() is None:
                 p.terminate()
@@ -224,3 +225,7 @@ class Job:
             subprocess.run(["ip", kind, "del", name], check=False,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.links = []
+        # the EAL's runtime directories of this job's processes
+        for run in ("/var/run/dpdk", os.environ.get("XDG_RUNTIME_DIR", "") + "/dpdk"):
+            for d in Path(run).glob(f"gcdl-{self.token}-*") if os.path.isdir(run) else []:
+                shutil.rmtree(d, ignore_errors=True)
