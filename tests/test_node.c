@@ -9,8 +9,19 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rte_cycles.h>
+
+#include "gcdl/extgrad.h"
 
 #include "gcdl/join.h"
 #include "gcdl/sim.h"
@@ -542,6 +553,161 @@ START_TEST(mesh_equals_sim)
 }
 END_TEST
 
+/* ---- model.type external: trainers beside the workers ------------------- */
+
+#define XT_DIM 3000u
+#define XT_ROUNDS 12u
+
+struct xtrainer {
+	char path[96];
+	uint32_t k;
+	int failed;                       /* the channel said FAILED */
+	uint32_t rounds;                  /* rounds it read back */
+	uint32_t stragglers;              /* rounds flagged ahead as its straggler's */
+	uint8_t straggler[XT_ROUNDS];
+	float g[XT_ROUNDS][XT_DIM];       /* the decoded gradient of each round */
+};
+
+static float
+xt_value(uint32_t k, uint32_t t, uint32_t j)
+{
+	return (float)((int)((j * 7 + k * 13 + t * 5) % 23) - 11) * 0.01f;
+}
+
+/* A trainer in C, as lib/python/gcdl/channel.py does it: its v_k of round t
+ * in, unless flagged a straggler; round t's decoded gradient out. */
+static void *
+xt_main(void *arg)
+{
+	struct xtrainer *x = arg;
+	struct gcdl_extgrad_hdr *h;
+	uint64_t deadline = rte_get_timer_cycles() + 30 * rte_get_timer_hz();
+	const struct timespec nap = { 0, 50000 };
+	size_t len = gcdl_extgrad_size(XT_DIM, GCDL_EXTGRAD_SLOTS);
+	int fd = open(x->path, O_RDWR);
+	float *in;
+
+	if (fd < 0)
+		return NULL;
+	h = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (h == MAP_FAILED)
+		return NULL;
+	in = (float *)((uint8_t *)h + GCDL_EXTGRAD_DATA_OFF);
+	for (uint32_t t = 0; t < XT_ROUNDS; t++) {
+		while (__atomic_load_n(&h->state, __ATOMIC_ACQUIRE) == GCDL_EXTGRAD_STARTING ||
+		       (t > 0 && __atomic_load_n(&h->out_rounds, __ATOMIC_ACQUIRE) < t)) {
+			if (h->state == GCDL_EXTGRAD_FAILED || rte_get_timer_cycles() > deadline)
+				goto out;
+			nanosleep(&nap, NULL);
+		}
+		x->straggler[t] = __atomic_load_n(&h->straggler, __ATOMIC_ACQUIRE) == t + 1;
+		x->stragglers += x->straggler[t];
+		if (!x->straggler[t]) {
+			for (uint32_t j = 0; j < XT_DIM; j++)
+				in[j] = xt_value(x->k, t, j);
+			__atomic_store_n(&h->in_round, (uint64_t)t + 1, __ATOMIC_RELEASE);
+		}
+		while (__atomic_load_n(&h->out_rounds, __ATOMIC_ACQUIRE) <= t) {
+			if (h->state == GCDL_EXTGRAD_FAILED || rte_get_timer_cycles() > deadline)
+				goto out;
+			nanosleep(&nap, NULL);
+		}
+		memcpy(x->g[t], (uint8_t *)h + h->out_off + (t % h->slots) * h->slot_stride,
+		       sizeof(x->g[t]));
+		x->rounds++;
+	}
+out:
+	x->failed = h->state == GCDL_EXTGRAD_FAILED;
+	munmap(h, len);
+	return NULL;
+}
+
+/* model.type external with a trainer thread per worker (float32 uplink, so
+ * the decoded gradient is known exactly): every worker hands its trainer the
+ * same gradient each round, N/|R| times the sum of the non-stragglers' v_k
+ * (the normalised decoder), the stragglers flagged ahead are the ones the
+ * nodes skipped, and every channel ends ENDED. */
+START_TEST(star_external_trainers)
+{
+	static struct xtrainer xt[4];
+	struct gcdl_profile p;
+	struct cluster c;
+	struct gcdl_node_conf conf;
+	uint32_t links[4] = { 0, 1, 2, 3 };
+	int sides[4] = { 0, 0, 0, 0 }, one = 1;
+	pthread_t th[4];
+	char dir[64] = "/tmp/gcdl_test_node_xg_XXXXXX";
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	dp_test_profile(&p, XT_ROUNDS);
+	p.method = GCDL_METHOD_SGC;
+	p.model = GCDL_MODEL_EXTERNAL;
+	p.model_dim = XT_DIM;
+	p.downlink = GCDL_DOWNLINK_RELAY;
+	p.straggler_model = GCDL_STRAGGLER_BERNOULLI;
+	p.straggler_p = 0.25;
+	p.deadline_us = 300000;
+	cluster_open(&c, &p, 4);
+	node_on(&c, GCDL_NODE_AGGREGATOR, 0, links, sides, 4, NULL);
+	for (uint32_t k = 0; k < 4; k++) {
+		memset(&xt[k], 0, sizeof(xt[k]));
+		xt[k].k = k;
+		snprintf(xt[k].path, sizeof(xt[k].path), "%s/w%u.grad", dir, k);
+		memset(&conf, 0, sizeof(conf));
+		conf.grad_shm = xt[k].path;
+		node_on(&c, GCDL_NODE_WORKER, k, &links[k], &one, 1, &conf);
+		ck_assert_int_eq(pthread_create(&th[k], NULL, xt_main, &xt[k]), 0);
+	}
+	ck_assert_int_eq(run(&c), 0);
+	for (uint32_t k = 0; k < 4; k++)
+		ck_assert_int_eq(pthread_join(th[k], NULL), 0);
+	{
+		uint64_t flagged = 0, skipped = 0;
+
+		for (uint32_t k = 0; k < 4; k++) {
+			flagged += xt[k].stragglers;
+			skipped += ctr(c.node[1 + k], GCDL_CTR_SKIPPED);
+		}
+		ck_assert_uint_gt(flagged, 0);
+		ck_assert_uint_eq(flagged, skipped);
+	}
+	cluster_close(&c); /* the workers' channels: ENDED */
+	for (uint32_t k = 0; k < 4; k++) {
+		struct gcdl_extgrad_hdr h;
+		FILE *f = fopen(xt[k].path, "r");
+
+		ck_assert_ptr_nonnull(f);
+		ck_assert_uint_eq(fread(&h, sizeof(h), 1, f), 1);
+		fclose(f);
+		ck_assert_uint_eq(h.state, GCDL_EXTGRAD_ENDED);
+		ck_assert_uint_eq(h.stale, 0);
+		ck_assert_int_eq(xt[k].failed, 0);
+		ck_assert_uint_eq(xt[k].rounds, XT_ROUNDS);
+		unlink(xt[k].path);
+	}
+	rmdir(dir);
+	for (uint32_t t = 0; t < XT_ROUNDS; t++) {
+		uint32_t in = 0;
+
+		for (uint32_t k = 0; k < 4; k++) {
+			in += !xt[k].straggler[t];
+			ck_assert_mem_eq(xt[k].g[t], xt[0].g[t], sizeof(xt[0].g[t]));
+		}
+		for (uint32_t j = 0; j < XT_DIM; j += 7) {
+			double want = 0;
+
+			for (uint32_t k = 0; k < 4; k++)
+				want += xt[k].straggler[t] ? 0.0 : xt_value(k, t, j);
+			want = in ? want * 4.0 / in : 0.0;
+			ck_assert_msg(fabs(xt[0].g[t][j] - want) <= 1e-5,
+				      "round %u coordinate %u: %g, expected %g", t, j,
+				      (double)xt[0].g[t][j], want);
+		}
+	}
+}
+END_TEST
+
 static Suite *
 node_suite(void)
 {
@@ -560,6 +726,7 @@ node_suite(void)
 	tcase_add_test(t, star_late_frames);
 	tcase_add_test(t, star_garbage);
 	tcase_add_test(t, star_vlan);
+	tcase_add_test(t, star_external_trainers);
 	tcase_add_loop_test(t, sharded_equals_sim, 0, 2);
 	tcase_add_loop_test(t, mesh_equals_sim, 0, 2);
 	suite_add_tcase(s, t);
