@@ -13,6 +13,8 @@
 #      were not accepted), the others about none, and rank 3 caught up by
 #      applying rounds it had not computed;
 #  (b) SGD (momentum 0.9): bit-identical replicas and the same margin;
+#  (d) over memif instead of af_packet (a link per worker): bit-identical
+#      replicas, every process exits 0;
 #  (c) refusals: model.type external without --grad-shm, in local mode, in
 #      gcdl-sim, without model.dim, with another downlink; --grad-shm on a
 #      built-in model.
@@ -103,3 +105,13 @@ echo "ok: (a) rank 3 slept; the aggregator closed its rounds without it, and it 
 # (b) SGD
 run sgd --optim sgd --lr 0.05
 check sgd
+
+# (d) memif
+run memif --optim adam --steps 40 --transport memif
+"$PY" - "$TMP/memif.json" <<'PY' || fail "(d) memif: $(cat "$TMP/memif.json")"
+import json, sys
+r = json.load(open(sys.argv[1]))["gcdl"]
+assert len(set(r["crcs"])) == 1, r["crcs"]
+assert r["aggregator_exit"] == 0 and r["worker_exits"] == [0, 0, 0, 0], r
+print(f"ok: (d) memif: 40 rounds, replicas identical (CRC {r['crcs'][0]:08x})")
+PY
