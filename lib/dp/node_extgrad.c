@@ -128,9 +128,7 @@ node_extgrad_applied(struct gcdl_node *n, uint32_t round)
 		return 0;
 	if (n->xg_wait == round)
 		n->xg_wait = GCDL_JOIN_NONE; /* closed before the trainer's gradient came */
-	if (round + 1 < n->prof.rounds &&
-	    gcdl_straggler_is(&n->sm, n->prof.seed, round + 1, n->conf.id, n->prof.deadline_us) &&
-	    n->sm.kind == GCDL_STRAGGLER_BERNOULLI)
+	if (round + 1 < n->prof.rounds && node_injected_straggler(n, round + 1))
 		gcdl_extgrad_straggler(n->xg, round + 1);
 	rc = gcdl_extgrad_publish(n->xg, round, n->xg_g);
 	if (rc == 0)

@@ -192,6 +192,16 @@ node_tsc_us(const struct gcdl_node *n, uint64_t ticks)
 	return (double)ticks * 1e6 / (double)n->hz;
 }
 
+/* Worker or peer k sends nothing in round t: an injected Bernoulli
+ * straggler (the timing model delays instead). One rule for every role, and
+ * for the flag a trainer of model.type external reads a round ahead. */
+static inline int
+node_injected_straggler(const struct gcdl_node *n, uint32_t t)
+{
+	return n->sm.kind == GCDL_STRAGGLER_BERNOULLI &&
+	       gcdl_straggler_is(&n->sm, n->prof.seed, t, n->conf.id, n->prof.deadline_us);
+}
+
 static inline uint64_t
 node_us_tsc(const struct gcdl_node *n, double us)
 {

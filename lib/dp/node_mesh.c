@@ -294,8 +294,7 @@ start_round(struct gcdl_node *n, uint32_t t, uint64_t now)
 	if (n->conf.inject_garbage > 0 || n->conf.inject_hostile > 0)
 		for (uint16_t pi = 0; pi < n->nports; pi++)
 			node_inject(n, t, pi, MESH_GROUP);
-	if (n->sm.kind == GCDL_STRAGGLER_BERNOULLI &&
-	    gcdl_straggler_is(&n->sm, p->seed, t, n->conf.id, p->deadline_us)) {
+	if (node_injected_straggler(n, t)) {
 		node_count(n, GCDL_CTR_SKIPPED, 1);
 		return 0;
 	}

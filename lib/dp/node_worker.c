@@ -970,8 +970,7 @@ begin_round(struct gcdl_node *n, uint32_t round, uint64_t now)
 	if (n->conf.inject_garbage > 0 || n->conf.inject_hostile > 0)
 		for (uint32_t a = 0; a < n->k; a++)
 			node_inject(n, round, w->links[a].port, w->links[a].mac);
-	straggler = n->sm.kind == GCDL_STRAGGLER_BERNOULLI &&
-		    gcdl_straggler_is(&n->sm, p->seed, round, n->conf.id, p->deadline_us);
+	straggler = node_injected_straggler(n, round);
 	if (n->xg != NULL)
 		node_extgrad_begin(n, round, straggler);
 	if (straggler) {

@@ -191,9 +191,10 @@ gcdl_engine_create(const struct gcdl_profile *p, const struct gcdl_dataset *trai
 		return NULL;
 	}
 	if (external) {
-		/* the trainer's optimizer takes the step: this engine's step is
-		 * u = g exactly (step size 1, no momentum, no decay), so its update
-		 * is the decoded gradient and its "model" is minus their sum */
+		/* the trainer's optimizer takes the step (step_range: u = g, so
+		 * the update is the decoded gradient and the "model" minus their
+		 * sum); no momentum anywhere (optim.momentum_at = workers would
+		 * alter v_k), no minibatch of its own, the round's step size 1 */
 		xp = *p;
 		xp.lr = 1.0;
 		xp.schedule = GCDL_SCHEDULE_CONSTANT;
