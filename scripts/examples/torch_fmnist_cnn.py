@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import sys
 import tempfile
 import time
@@ -41,23 +40,12 @@ import torch.multiprocessing as mp  # noqa: E402
 from torch.nn.parallel import DistributedDataParallel as DDP  # noqa: E402
 
 import gcdl.ddp  # noqa: E402
+from gcdl.baseline import free_port, main_gloo, make_optimizer  # noqa: E402
 from gcdl.channel import RUNNING, GradChannel  # noqa: E402
 from gcdl.data import load_fashion_mnist  # noqa: E402
 from gcdl.models import MODELS, decayed_lr, evaluate, model_checksum, param_count  # noqa: E402
 from gcdl.node import Job  # noqa: E402
 from gcdl.sampler import PartitionBatches, coded_loss  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def make_optimizer(args, model):
-    if args.optim == "adam":
-        return torch.optim.Adam(model.parameters(), lr=args.lr)
-    return torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9)
 
 
 def gcdl_rank(k: int, args, job: Job, port: int, queue) -> None:
@@ -70,7 +58,7 @@ def gcdl_rank(k: int, args, job: Job, port: int, queue) -> None:
     model = MODELS[args.model]()
     # DDP broadcasts rank 0's parameters; the hook replaces its allreduce
     ddp = DDP(model, broadcast_buffers=False)
-    opt = make_optimizer(args, model)
+    opt = make_optimizer(args, model.parameters())
     res = {"rank": k}
     if k == 0:
         xt, yt = load_fashion_mnist(args.data, train=False)
@@ -245,7 +233,6 @@ def main() -> int:
         report["gcdl"] = run_gcdl(args)
         print("gcdl:", json.dumps(report["gcdl"]), flush=True)
     if args.backend in ("gloo", "both"):
-        from gcdl.baseline import main_gloo
         b = main_gloo(args)
         # the ring allreduce's formula (not a measurement): 2 (N-1)/N x 4 bytes
         # per parameter sent by each rank, and as many received

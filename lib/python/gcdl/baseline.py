@@ -76,12 +76,7 @@ def run_gloo(rank: int, world: int, port: int, args: BaselineArgs) -> None:
         torch.manual_seed(args.seed)  # the same init everywhere (DDP broadcasts rank 0's anyway)
         model = MODELS[args.model]()
         ddp = DDP(model, broadcast_buffers=False)
-        if args.optim == "adam":
-            optim = torch.optim.Adam(ddp.parameters(), lr=args.lr)
-        elif args.optim == "sgd":
-            optim = torch.optim.SGD(ddp.parameters(), lr=args.lr, momentum=args.momentum)
-        else:
-            raise ValueError(f"optimizer {args.optim!r}: adam or sgd")
+        optim = make_optimizer(args, ddp.parameters())
         batches = PartitionBatches(len(x), world, args.seed, args.batch)
         dist.barrier()
         start = time.perf_counter()
@@ -104,7 +99,18 @@ def run_gloo(rank: int, world: int, port: int, args: BaselineArgs) -> None:
         dist.destroy_process_group()
 
 
-def _free_port() -> int:
+def make_optimizer(args: Any, params) -> torch.optim.Optimizer:
+    """``args.optim``'s optimizer (adam, or sgd with ``args.momentum``, 0.9 if
+    absent) at ``args.lr``: the same for the Gloo ranks and the gcdl ranks."""
+    if args.optim == "adam":
+        return torch.optim.Adam(params, lr=args.lr)
+    if args.optim == "sgd":
+        return torch.optim.SGD(params, lr=args.lr, momentum=getattr(args, "momentum", 0.9))
+    raise ValueError(f"optimizer {args.optim!r}: adam or sgd")
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1 (the ranks' rendezvous)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -133,7 +139,7 @@ def main_gloo(options: Any) -> dict:
         args.out = path
     start = os.path.getsize(args.out) if os.path.exists(args.out) else 0
     t0 = time.monotonic()
-    mp.spawn(run_gloo, args=(args.ranks, args.port or _free_port(), args),
+    mp.spawn(run_gloo, args=(args.ranks, args.port or free_port(), args),
              nprocs=args.ranks, join=True)
     wall = time.monotonic() - t0
     with open(args.out) as f:
